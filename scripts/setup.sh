@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs the Debian packages treecast needs to build, test and run its
+# demo (as root, when any is missing), then configures and builds it in
+# place. Idempotent and quiet when everything is already there.
+#
+#   scripts/setup.sh [--deps-only] [CONFIGURE-OPTIONS...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# What needs each: gcc/g++ (the UDT shim) and make; autotools; libevent
+# (event loops, HTTP); FFmpeg's libraries (media in and out); UDT4 (reliable
+# transport over the punched socket); libsodium (credentials, integrity,
+# random ids); check (unit tests); iproute2, nftables, conntrack and procps
+# (the NAT lab); ffmpeg (the bundled sample, decode checks).
+PACKAGES=(
+	build-essential autoconf automake pkg-config
+	libevent-dev libavformat-dev libavcodec-dev libavutil-dev
+	libudt-dev libsodium-dev check
+	iproute2 nftables conntrack procps
+	ffmpeg
+)
+
+deps_only=0
+if [ "${1:-}" = --deps-only ]; then
+	deps_only=1
+	shift
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	[ "$status" = "install ok installed" ] || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "setup: missing Debian packages: ${missing[*]}" >&2
+		echo "setup: run this as root, or: sudo apt-get install ${missing[*]}" >&2
+		exit 1
+	fi
+	echo "setup: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+[ $deps_only -eq 1 ] && exit 0
+
+if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt Makefile.in ]; then
+	echo "setup: autoreconf"
+	autoreconf -fi >/dev/null 2>&1 || autoreconf -fi
+fi
+if [ ! -f Makefile ] || [ $# -gt 0 ]; then
+	echo "setup: configure $*"
+	./configure -q "$@"
+fi
+make -s -j"$(nproc)"

@@ -1,0 +1,126 @@
+/* Unit tests for net/: address parsing and printing, log levels, options. */
+#include "config.h"
+
+#include <check.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/addr.h"
+#include "net/log.h"
+
+static void
+parse_ok(const char *text, uint16_t defport, const char *expect)
+{
+	struct addr a;
+	char err[160], out[ADDR_STRLEN];
+
+	ck_assert_msg(addr_parse(text, defport, 0, &a, err, sizeof err) == 0,
+	    "%s: %s", text, err);
+	addr_format((struct sockaddr *)&a.ss, out, sizeof out);
+	ck_assert_str_eq(out, expect);
+}
+
+static void
+parse_bad(const char *text, const char *needle)
+{
+	struct addr a;
+	char err[160] = "";
+
+	ck_assert_int_eq(addr_parse(text, 3478, 0, &a, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, needle) != NULL, "'%s' lacks '%s'", err,
+	    needle);
+}
+
+START_TEST(test_addr_parse)
+{
+	parse_ok("192.0.2.1:3478", 0, "192.0.2.1:3478");
+	parse_ok("192.0.2.1", 3478, "192.0.2.1:3478");
+	parse_ok("[2001:db8::1]:9", 0, "[2001:db8::1]:9");
+	parse_ok("2001:db8::1", 7, "[2001:db8::1]:7");
+	parse_ok("[::1]", 80, "[::1]:80");
+	parse_ok("0.0.0.0:65535", 0, "0.0.0.0:65535");
+}
+END_TEST
+
+START_TEST(test_addr_parse_errors)
+{
+	/* Every error names the value it rejected. */
+	parse_bad("192.0.2.1:0", "port '0'");
+	parse_bad("192.0.2.1:65536", "port '65536'");
+	parse_bad("192.0.2.1:x", "port 'x'");
+	parse_bad("192.0.2.1:", "port ''");
+	parse_bad("not-an-ip:1", "'not-an-ip' is not a numeric IP");
+	parse_bad("[::1", "missing ']'");
+	parse_bad("[::1]x", "unexpected text");
+	parse_bad(":80", "missing host");
+	parse_bad("", "empty address");
+}
+END_TEST
+
+START_TEST(test_addr_compare)
+{
+	struct addr a, b;
+	char err[160];
+
+	ck_assert_int_eq(addr_parse("192.0.2.1:1", 0, 0, &a, err, sizeof err), 0);
+	ck_assert_int_eq(addr_parse("192.0.2.1:2", 0, 0, &b, err, sizeof err), 0);
+	ck_assert(addr_equal_ip((struct sockaddr *)&a.ss, (struct sockaddr *)&b.ss));
+	ck_assert(!addr_equal((struct sockaddr *)&a.ss, (struct sockaddr *)&b.ss));
+	addr_set_port((struct sockaddr *)&b.ss, 1);
+	ck_assert(addr_equal((struct sockaddr *)&a.ss, (struct sockaddr *)&b.ss));
+	ck_assert_uint_eq(addr_port((struct sockaddr *)&b.ss), 1);
+}
+END_TEST
+
+START_TEST(test_addr_port)
+{
+	uint16_t p;
+
+	ck_assert_int_eq(addr_parse_port("0", 1, &p), 0);
+	ck_assert_uint_eq(p, 0);
+	ck_assert_int_eq(addr_parse_port("0", 0, &p), -1);
+	ck_assert_int_eq(addr_parse_port("-1", 1, &p), -1);
+	ck_assert_int_eq(addr_parse_port("+1", 1, &p), -1);
+	ck_assert_int_eq(addr_parse_port("1 ", 1, &p), -1);
+	ck_assert_int_eq(addr_parse_port("65535", 0, &p), 0);
+	ck_assert_uint_eq(p, 65535);
+}
+END_TEST
+
+START_TEST(test_log_level)
+{
+	enum log_level l;
+
+	ck_assert_int_eq(log_level_parse("debug", &l), 0);
+	ck_assert_int_eq(l, LOG_DEBUG);
+	ck_assert_int_eq(log_level_parse("WARN", &l), 0);
+	ck_assert_int_eq(l, LOG_WARN);
+	ck_assert_int_eq(log_level_parse("4", &l), 0);
+	ck_assert_int_eq(l, LOG_TRACE);
+	ck_assert_int_eq(log_level_parse("5", &l), -1);
+	ck_assert_int_eq(log_level_parse("loud", &l), -1);
+	ck_assert_str_eq(log_level_name(LOG_INFO), "info");
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("net");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, test_addr_parse);
+	tcase_add_test(tc, test_addr_parse_errors);
+	tcase_add_test(tc, test_addr_compare);
+	tcase_add_test(tc, test_addr_port);
+	tcase_add_test(tc, test_log_level);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

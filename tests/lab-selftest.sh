@@ -1,0 +1,147 @@
+# The NAT lab tests itself: for every behaviour, the mapping a reflector on
+# the public segment sees is what the behaviour promises, unsolicited
+# packets are dropped and replies to solicited flows pass.
+set -eu
+. "$top_srcdir/tests/lab/lab.sh"
+LABTOOL=$top_builddir/tests/lab/labtool
+
+failures=0
+checks=0
+ok() {
+	checks=$((checks + 1))
+	echo "ok: $*"
+}
+bad() {
+	checks=$((checks + 1))
+	failures=$((failures + 1))
+	echo "FAIL: $*"
+}
+expect() {	# expect WHAT CONDITION-COMMAND...
+	local what=$1
+	shift
+	if "$@"; then ok "$what"; else bad "$what"; fi
+}
+
+# map HOST DEST... -> fills LOCAL, MIP[], MPORT[] and RTT[] from labtool map
+map() {
+	local host=$1 line i=0 local_ mapped rtt
+	shift
+	MIP=() MPORT=() RTT=()
+	while read -r local_ mapped rtt; do
+		LOCAL=$local_
+		MIP[i]=${mapped%:*}
+		MPORT[i]=${mapped##*:}
+		RTT[i]=${rtt%.*}
+		i=$((i + 1))
+	done < <(lab_exec "$host" "$LABTOOL" map "$@")
+	[ "$i" -eq $# ] || { bad "$host: labtool map $* answered $i of $#"; return 1; }
+}
+
+lab_init
+lab_public pub 2
+lab_public stranger
+for b in eim offset eim-np seq random; do
+	lab_net "$b" "$b"
+done
+lab_net open open
+lab_host seq seq2
+lab_net slow eim --delay 100
+lab_net lossy eim --loss 100
+
+lab_bg pub "$LAB_STATE/reflect-pub.log" "$LABTOOL" reflect 3478 3479
+lab_bg stranger "$LAB_STATE/reflect-stranger.log" "$LABTOOL" reflect 3478
+A=$(lab_ip pub):3478
+B=$(lab_ip pub):3479
+C=$(lab_ip stranger):3478
+# The reflectors are up when they answer.
+for i in $(seq 50); do
+	lab_exec open "$LABTOOL" map "$A" "$C" >/dev/null 2>&1 && break
+	sleep 0.1
+done
+
+for b in eim offset eim-np seq random open; do
+	wan=$(lab_wan "$b")
+	map "$b" "$A" "$B" || continue
+	l=$LOCAL a=${MPORT[0]} p=${MPORT[1]}
+	expect "$b: mapped address is the router's ($wan)" \
+	    test "${MIP[0]}" = "$wan" -a "${MIP[1]}" = "$wan"
+	case $b in
+	eim|open)
+		expect "$b: port preserved both ways ($l -> $a, $p)" \
+		    test "$a" = "$l" -a "$p" = "$l" ;;
+	offset)
+		expect "$b: +$LAB_OFFSET_K both ways ($l -> $a, $p)" \
+		    test "$a" -eq $((l + LAB_OFFSET_K)) -a "$p" -eq "$a" ;;
+	eim-np)
+		expect "$b: same port both ways, not preserved, in 20000-30000 ($l -> $a, $p)" \
+		    test "$a" = "$p" -a "$a" != "$l" -a "$a" -ge 20000 -a "$a" -le 30000 ;;
+	seq)
+		expect "$b: +1 for the second destination ($a, $p)" \
+		    test "$p" -eq $((a + 1)) ;;
+	random)
+		expect "$b: a new port for the second destination ($a, $p)" \
+		    test "$a" != "$p" -a "$a" != "$l" ;;
+	esac
+
+	# A fresh socket: a new flow.
+	map "$b" "$A" || continue
+	l2=$LOCAL n=${MPORT[0]}
+	case $b in
+	eim|open)
+		expect "$b: fresh socket preserved ($l2 -> $n)" test "$n" = "$l2" ;;
+	offset)
+		expect "$b: fresh socket +$LAB_OFFSET_K ($l2 -> $n)" \
+		    test "$n" -eq $((l2 + LAB_OFFSET_K)) ;;
+	eim-np)
+		expect "$b: fresh socket gets another port ($n after $a)" \
+		    test "$n" != "$a" -a "$n" != "$l2" ;;
+	seq)
+		expect "$b: fresh socket +1 again ($n after $p)" \
+		    test "$n" -eq $((p + 1)) ;;
+	random)
+		# Three more flows: a sequential or fixed pattern would show
+		# as equal steps.
+		map "$b" "$A" "$B" "$C" || continue
+		d1=$((MPORT[1] - MPORT[0])) d2=$((MPORT[2] - MPORT[1]))
+		expect "$b: no pattern in ${MPORT[*]}" \
+		    test "$d1" != "$d2" -a "${MPORT[0]}" != "$LOCAL" ;;
+	esac
+
+	out=$(lab_exec "$b" "$LABTOOL" filter "$A" "$B" "$C")
+	if [ "$b" = open ]; then
+		want="solicited=1 other_port=1 other_host=1"
+	else
+		want="solicited=1 other_port=0 other_host=0"
+	fi
+	expect "$b: filtering: $out" test "$out" = "$want"
+done
+
+# Two hosts behind one sequential NAT share its allocator.
+map seq "$A" && first=${MPORT[0]}
+map seq2 "$A" && second=${MPORT[0]}
+expect "seq: the second inside host takes the next port ($first, $second)" \
+    test "$second" -eq $((first + 1))
+
+# The second public address answers too (RFC 5780's other address).
+map eim "$(lab_ip pub 2):3478" &&
+    expect "pub's second address reflects" test "${MPORT[0]}" = "$LOCAL"
+
+# conntrack -F forgets the mappings: a sequential NAT then still counts on.
+lab_flush seq
+map seq "$A" &&
+    expect "seq: after conntrack -F the allocator goes on (${MPORT[0]})" \
+    test "${MPORT[0]}" -gt "$second"
+
+# A slow WAN link: 100 ms each way can only lengthen the RTT.
+# The first exchange also waits for ARP; the second is one round trip.
+map slow "$A" "$A" &&
+    expect "--delay 100 (each way): RTT ${RTT[1]} ms >= 200" test "${RTT[1]}" -ge 200
+# 100% loss: nothing gets through (labtool retries, then fails).
+if lab_exec lossy "$LABTOOL" map "$A" >/dev/null 2>&1; then
+	bad "--loss 100: a reply got through"
+else
+	ok "--loss 100: no reply"
+fi
+
+echo "$((checks - failures)) passed, $failures failed"
+[ "$failures" -eq 0 ]

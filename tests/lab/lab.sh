@@ -1,0 +1,324 @@
+# treecast NAT lab: real NAT behaviour in Linux network namespaces.
+#
+# Source this file from a bash test, then:
+#
+#   lab_init                      unique names, teardown on every exit path
+#   lab_public NAME [NADDR]       a host on the public segment (NADDR = 1 or 2
+#                                 addresses, for RFC 5780's second address)
+#   lab_net NAME BEHAVIOUR [--delay MS] [--loss PCT]
+#                                 a home network: a router doing BEHAVIOUR and
+#                                 one inside host, also called NAME; --delay
+#                                 and --loss make its WAN link slow and lossy
+#                                 (each way: a flow through it gains 2*MS of
+#                                 RTT). netem is not in these machines'
+#                                 kernels, so a labwire process (TAP devices)
+#                                 is that link.
+#   lab_host NET NAME             one more inside host behind NET's router
+#   lab_ip NAME [N]               a host's (Nth) address
+#   lab_wan NET                   the public address of NET's router
+#   lab_ns NAME                   a host's namespace name
+#   lab_exec NAME CMD...          run CMD on host NAME (its command prefix is
+#                                 "ip netns exec $(lab_ns NAME)")
+#   lab_bg NAME LOG CMD...        run CMD on NAME in the background, output
+#                                 to LOG; the teardown kills it
+#   lab_flush NET                 forget NET's conntrack state (conntrack -F)
+#   lab_down                      tear everything down (also done at exit)
+#
+# BEHAVIOUR is one of (DESIGN.md, "The NAT lab"):
+#   open         no NAT, no firewall: the host sits on the public segment
+#   eim          endpoint-independent mapping, port preserved   (masquerade)
+#   offset[:K]   endpoint-independent, external = internal + K   (K = 1000)
+#   eim-np       endpoint-independent, port not preserved (20000-30000)
+#   seq          address-and-port-dependent, each new flow +1 from 20000
+#   random       address-and-port-dependent, random ports (fully-random)
+# Every router drops unsolicited input on its WAN side and forwards only
+# established flows inward, as home routers do; conntrack filters by address
+# and port whatever the mapping.
+#
+# Nothing is made in the caller's namespace: the public segment is a bridge
+# in a namespace of its own, and every veth is created directly inside the
+# namespaces it joins, so deleting this lab's namespaces removes every
+# interface and nft table it made. A reaper process outside the test's
+# session does that even when the test is killed with SIGKILL.
+
+LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LAB_BIN=${LAB_BIN:-${top_builddir:-$LAB_DIR/../..}/tests/lab}
+LAB_PUBLIC_NET=198.51.100		# TEST-NET-2, only inside the lab
+LAB_EPHEMERAL="40000 40999"		# inside hosts' ephemeral ports
+LAB_OFFSET_K=1000
+LAB_SEQ_BASE=20000
+LAB_SEQ_N=2000
+
+declare -gA LAB_IPS=() LAB_WANS=() LAB_ROUTER=() LAB_NETIDX=() LAB_HOSTS=()
+LAB=
+LAB_NEXT_PUB=10
+LAB_NEXT_NET=1
+LAB_NEXT_PLUG=1
+
+lab_die() {
+	echo "lab: $*" >&2
+	exit 1
+}
+
+# Fails a test that cannot build a lab: skip (77) when not root, except in
+# CI, where the lab tests must run for real.
+lab_require() {
+	local t
+	if [ "$(id -u)" -ne 0 ]; then
+		if [ -n "${CI:-}" ]; then
+			echo "lab: the NAT lab needs root, and CI must run it" >&2
+			exit 99
+		fi
+		echo "lab: skipped: the NAT lab needs root" >&2
+		exit 77
+	fi
+	for t in ip nft conntrack; do
+		command -v "$t" >/dev/null ||
+		    lab_die "'$t' not found: run scripts/setup.sh (Debian: iproute2 nftables conntrack)"
+	done
+}
+
+lab_init() {
+	lab_require
+	LAB=tcl$$r$RANDOM
+	LAB_STATE=/run/treecast-lab/$LAB
+	mkdir -p "$LAB_STATE"
+	trap 'lab__exit' EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	trap 'exit 129' HUP
+	# The reaper outlives a killed test: it waits for this shell to end,
+	# then removes whatever is left of this lab.
+	setsid "${BASH:-bash}" "$LAB_DIR/reap.sh" "$$" "$LAB" \
+	    </dev/null >/dev/null 2>&1 &
+	echo $! >"$LAB_STATE/reaper"
+
+	ip netns add "$LAB-sw" || lab_die "cannot create namespace $LAB-sw"
+	lab__nsdefaults "$LAB-sw"
+	ip -n "$LAB-sw" link add br0 type bridge
+	ip -n "$LAB-sw" link set br0 up
+}
+
+lab__exit() {
+	local rc=$?
+	trap - EXIT INT TERM HUP
+	lab_down
+	exit $rc
+}
+
+lab_down() {
+	[ -n "$LAB" ] || return 0
+	bash "$LAB_DIR/reap.sh" --now "$LAB"
+	LAB=
+}
+
+lab__nsdefaults() {
+	ip -n "$1" link set lo up
+	ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+	    net.ipv6.conf.default.disable_ipv6=1
+}
+
+# Connects a new interface in namespace $1 (named $2) to the public bridge:
+# a veth pair, or with WIRE_OPTS (--delay MS --loss PCT) a labwire process.
+lab__plug() {
+	local ns=$1 ifname=$2 port=p$LAB_NEXT_PLUG i
+	LAB_NEXT_PLUG=$((LAB_NEXT_PLUG + 1))
+	if [ -n "${WIRE_OPTS:-}" ]; then
+		[ -x "$LAB_BIN/labwire" ] || lab_die "$LAB_BIN/labwire not built (make check builds it)"
+		"$LAB_BIN/labwire" "$ns" "$ifname" "$LAB-sw" "$port" $WIRE_OPTS \
+		    >"$LAB_STATE/wire-$port.log" 2>&1 </dev/null &
+		disown $!
+		for ((i = 0; i < 100; i++)); do
+			grep -q ready "$LAB_STATE/wire-$port.log" 2>/dev/null && break
+			kill -0 $! 2>/dev/null || break
+			sleep 0.05
+		done
+		grep -q ready "$LAB_STATE/wire-$port.log" ||
+		    lab_die "labwire failed: $(cat "$LAB_STATE/wire-$port.log")"
+	else
+		ip link add "$ifname" netns "$ns" type veth peer name "$port" \
+		    netns "$LAB-sw" || lab_die "cannot create veth in $ns"
+	fi
+	ip -n "$LAB-sw" link set "$port" master br0 up
+	ip -n "$ns" link set "$ifname" up
+}
+
+lab_public() {
+	local name=$1 naddr=${2:-1} ns="$LAB-$1" ip i
+	[ -n "$LAB" ] || lab_die "lab_init first"
+	[ -z "${LAB_IPS[$name]:-}" ] || lab_die "host '$name' exists"
+	ip netns add "$ns" || lab_die "cannot create namespace $ns"
+	lab__nsdefaults "$ns"
+	lab__plug "$ns" eth0
+	LAB_IPS[$name]=
+	for ((i = 0; i < naddr; i++)); do
+		ip="$LAB_PUBLIC_NET.$LAB_NEXT_PUB"
+		LAB_NEXT_PUB=$((LAB_NEXT_PUB + 1))
+		ip -n "$ns" addr add "$ip/24" dev eth0
+		LAB_IPS[$name]="${LAB_IPS[$name]} $ip"
+	done
+	LAB_IPS[$name]=${LAB_IPS[$name]# }
+	LAB_HOSTS[$name]=$ns
+}
+
+# The nft postrouting statement for each behaviour.
+lab__natrule() {
+	local behaviour=$1 wan=$2 k map i
+	case $behaviour in
+	eim)
+		echo "oifname \"wan\" masquerade"
+		;;
+	offset|offset:*)
+		k=${behaviour#offset}
+		k=${k#:}
+		k=${k:-$LAB_OFFSET_K}
+		map=
+		for ((i = 40000; i <= 40999; i++)); do
+			map="$map$i : $((i + k)), "
+		done
+		echo "oifname \"wan\" meta l4proto udp snat ip to $wan : udp sport map { ${map%, } }"
+		echo "oifname \"wan\" masquerade"
+		;;
+	eim-np)
+		echo "oifname \"wan\" meta l4proto udp snat ip to $wan:20000-30000"
+		echo "oifname \"wan\" masquerade"
+		;;
+	seq)
+		# A bare "numgen inc offset" steps the port by 256 (byte
+		# order), hence the explicit map.
+		map=
+		for ((i = 0; i < LAB_SEQ_N; i++)); do
+			map="$map$i : $((LAB_SEQ_BASE + i)), "
+		done
+		echo "oifname \"wan\" meta l4proto udp snat ip to $wan : numgen inc mod $LAB_SEQ_N map { ${map%, } }"
+		echo "oifname \"wan\" masquerade"
+		;;
+	random)
+		echo "oifname \"wan\" masquerade fully-random"
+		;;
+	*)
+		lab_die "unknown NAT behaviour '$behaviour' (open, eim, offset[:K], eim-np, seq, random)"
+		;;
+	esac
+}
+
+lab_net() {
+	local name=$1 behaviour=$2 delay= loss= idx rns wan WIRE_OPTS
+	shift 2 || lab_die "usage: lab_net NAME BEHAVIOUR [--delay MS] [--loss PCT]"
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--delay) delay=$2; shift 2 ;;
+		--loss) loss=$2; shift 2 ;;
+		*) lab_die "lab_net: unknown option '$1'" ;;
+		esac
+	done
+	[ -n "$LAB" ] || lab_die "lab_init first"
+	if [ "$behaviour" = open ]; then
+		[ -z "$delay$loss" ] || lab_die "open hosts have no router to slow down"
+		lab_public "$name"
+		return
+	fi
+	lab__natrule "$behaviour" 0.0.0.0 >/dev/null	# validate first
+	idx=$LAB_NEXT_NET
+	LAB_NEXT_NET=$((LAB_NEXT_NET + 1))
+	rns="$LAB-$name-r"
+	wan="$LAB_PUBLIC_NET.$LAB_NEXT_PUB"
+	LAB_NEXT_PUB=$((LAB_NEXT_PUB + 1))
+	ip netns add "$rns" || lab_die "cannot create namespace $rns"
+	lab__nsdefaults "$rns"
+	ip netns exec "$rns" sysctl -qw net.ipv4.ip_forward=1
+	WIRE_OPTS="${delay:+--delay $delay} ${loss:+--loss $loss}"
+	WIRE_OPTS=${WIRE_OPTS# }
+	WIRE_OPTS=${WIRE_OPTS% }
+	lab__plug "$rns" wan
+	ip -n "$rns" addr add "$wan/24" dev wan
+	ip -n "$rns" link add lan type bridge
+	ip -n "$rns" addr add "10.$idx.0.1/24" dev lan
+	ip -n "$rns" link set lan up
+	{
+		echo "table inet fw {"
+		echo " chain input { type filter hook input priority 0; policy drop;"
+		echo "  ct state established,related accept"
+		echo "  iifname { \"lo\", \"lan\" } accept"
+		echo " }"
+		echo " chain forward { type filter hook forward priority 0; policy drop;"
+		echo "  ct state established,related accept"
+		echo "  iifname \"lan\" accept"
+		echo " }"
+		echo "}"
+		echo "table ip nat {"
+		echo " chain postrouting { type nat hook postrouting priority 100;"
+		lab__natrule "$behaviour" "$wan"
+		echo " }"
+		echo "}"
+	} >"$LAB_STATE/$name.nft"
+	ip netns exec "$rns" nft -f "$LAB_STATE/$name.nft" ||
+	    lab_die "nft rejected the rules for '$behaviour' ($LAB_STATE/$name.nft)"
+	LAB_ROUTER[$name]=$rns
+	LAB_WANS[$name]=$wan
+	LAB_NETIDX[$name]=$idx
+	lab_host "$name" "$name"
+}
+
+lab_host() {
+	local net=$1 name=$2 rns ns idx n port
+	rns=${LAB_ROUTER[$net]:-}
+	[ -n "$rns" ] || lab_die "no NATed network '$net'"
+	[ -z "${LAB_IPS[$name]:-}" ] || lab_die "host '$name' exists"
+	idx=${LAB_NETIDX[$net]}
+	ns="$LAB-$name"
+	ip netns add "$ns" || lab_die "cannot create namespace $ns"
+	lab__nsdefaults "$ns"
+	n=$(($(ip -n "$rns" -o link show master lan | wc -l) + 2))
+	port=h$n
+	ip link add eth0 netns "$ns" type veth peer name "$port" netns "$rns" ||
+	    lab_die "cannot create veth for $name"
+	ip -n "$rns" link set "$port" master lan up
+	ip -n "$ns" addr add "10.$idx.0.$n/24" dev eth0
+	ip -n "$ns" link set eth0 up
+	ip -n "$ns" route add default via "10.$idx.0.1"
+	ip netns exec "$ns" sysctl -qw net.ipv4.ip_local_port_range="$LAB_EPHEMERAL"
+	LAB_IPS[$name]="10.$idx.0.$n"
+	LAB_HOSTS[$name]=$ns
+}
+
+lab_ns() {
+	[ -n "${LAB_HOSTS[$1]:-}" ] || lab_die "no host '$1'"
+	echo "${LAB_HOSTS[$1]}"
+}
+
+lab_ip() {
+	local ips
+	[ -n "${LAB_IPS[$1]:-}" ] || lab_die "no host '$1'"
+	read -ra ips <<<"${LAB_IPS[$1]}"
+	echo "${ips[$((${2:-1} - 1))]}"
+}
+
+lab_wan() {
+	if [ -n "${LAB_WANS[$1]:-}" ]; then
+		echo "${LAB_WANS[$1]}"
+	else
+		lab_ip "$1"	# an open host is its own public address
+	fi
+}
+
+lab_exec() {
+	local ns
+	ns=$(lab_ns "$1") || exit 1
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+lab_bg() {
+	local ns log=$2
+	ns=$(lab_ns "$1") || exit 1
+	shift 2
+	ip netns exec "$ns" "$@" >"$log" 2>&1 &
+	disown $!
+}
+
+lab_flush() {
+	local rns=${LAB_ROUTER[$1]:-}
+	[ -n "$rns" ] || return 0
+	ip netns exec "$rns" conntrack -F >/dev/null 2>&1 || true
+}
