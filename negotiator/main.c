@@ -1,34 +1,193 @@
 /* treecast-negotiator: the negotiation server, tree manager and status page. */
 #include "config.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include <event2/event.h>
+#include <sodium.h>
+
+#include "negotiator/http.h"
+#include "negotiator/server.h"
 #include "net/log.h"
 #include "net/opt.h"
+#include "net/proto.h"
 
 static const char synopsis[] = "[options]";
 static const char about[] =
     "The negotiation server: registers nodes, learns their NAT behaviour,\n"
-    "brokers hole punching between them and manages the tree.";
+    "brokers hole punching between them and manages the tree. It answers\n"
+    "plain STUN Binding requests too (RFC 8489; RFC 5780 with --alt-address).";
+
+enum {
+	OPT_LISTEN = 'l', OPT_ALT_PORT = 'p', OPT_ALT_ADDRESS = 'a',
+	OPT_HTTP = 256, OPT_NO_HTTP, OPT_MAX_NODES, OPT_INTERVAL, OPT_EXPIRE,
+	OPT_STATS
+};
 
 static const struct opt options[] = {
+	{ "listen", OPT_LISTEN, "ADDR:PORT",
+	  "UDP address and port (default 0.0.0.0:3478)" },
+	{ "alt-port", OPT_ALT_PORT, "PORT",
+	  "the second UDP port (default PORT+1)" },
+	{ "alt-address", OPT_ALT_ADDRESS, "IP",
+	  "a second IP address, for RFC 5780 behaviour discovery" },
+	{ "http", OPT_HTTP, "ADDR:PORT",
+	  "JSON API and status page (default 127.0.0.1:8080)" },
+	{ "no-http", OPT_NO_HTTP, NULL, "serve no HTTP" },
+	{ "max-nodes", OPT_MAX_NODES, "N",
+	  "registry size, preallocated (default 1048576)" },
+	{ "interval", OPT_INTERVAL, "MS",
+	  "keepalive interval nodes are told (default 3000)" },
+	{ "expire", OPT_EXPIRE, "SECONDS",
+	  "forget a node silent this long (default 10)" },
+	{ "stats", OPT_STATS, "SECONDS",
+	  "log a line of figures this often, 0 for never (default 60)" },
 	OPT_COMMON_ROWS,
 	{ NULL, 0, NULL, NULL }
 };
 
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	log_info("%s: shutting down", strsignal((int)sig));
+	event_base_loopexit(arg, NULL);
+}
+
+static unsigned long
+parse_number(const char *opt, const char *text, unsigned long min,
+    unsigned long max)
+{
+	unsigned long v;
+	char *end;
+
+	v = strtoul(text, &end, 10);
+	if (text[0] < '0' || text[0] > '9' || *end != '\0' || v < min ||
+	    v > max)
+		fatal("--%s '%s': expected a number from %lu to %lu", opt,
+		    text, min, max);
+	return v;
+}
+
 int
 main(int argc, char **argv)
 {
+	struct server_config cfg;
 	struct opt_state st;
-	int key;
+	struct event_base *base;
+	struct event *sigint, *sigterm;
+	struct server *srv;
+	struct http *http = NULL;
+	char err[256];
+	const char *listen = "0.0.0.0:3478", *http_at = "127.0.0.1:8080";
+	const char *alt_address = NULL;
+	int key, alt_port = -1;
+	uint16_t port;
 
 	log_init(argv[0], LOG_INFO);
+	memset(&cfg, 0, sizeof cfg);
+	cfg.max_nodes = 1 << 20;
+	cfg.interval_ms = TC_KEEPALIVE_MS;
+	cfg.expire_s = 10;
+	cfg.stats_s = 60;
+	cfg.has_http = 1;
 	opt_init(&st, options);
 	while ((key = opt_next(&st, argc, argv)) != -1) {
-		if (key == '?')
+		switch (key) {
+		case OPT_LISTEN:
+			listen = optarg;
+			break;
+		case OPT_ALT_PORT:
+			if (addr_parse_port(optarg, 0, &port) != 0)
+				fatal("--alt-port '%s': expected a port from "
+				    "1 to 65535", optarg);
+			alt_port = port;
+			break;
+		case OPT_ALT_ADDRESS:
+			alt_address = optarg;
+			break;
+		case OPT_HTTP:
+			http_at = optarg;
+			break;
+		case OPT_NO_HTTP:
+			cfg.has_http = 0;
+			break;
+		case OPT_MAX_NODES:
+			cfg.max_nodes = (uint32_t)parse_number("max-nodes",
+			    optarg, 1, 1u << 30);
+			break;
+		case OPT_INTERVAL:
+			cfg.interval_ms = (uint32_t)parse_number("interval",
+			    optarg, 100, 3600000);
+			break;
+		case OPT_EXPIRE:
+			cfg.expire_s = (uint32_t)parse_number("expire", optarg,
+			    1, 86400);
+			break;
+		case OPT_STATS:
+			cfg.stats_s = (uint32_t)parse_number("stats", optarg,
+			    0, 86400);
+			break;
+		case '?':
 			return 2;
-		opt_common(key, "treecast-negotiator", synopsis, about, options);
+		default:
+			opt_common(key, "treecast-negotiator", synopsis, about,
+			    options);
+			break;
+		}
 	}
-	fatal("the negotiation server is not built yet");
+	if (optind < argc)
+		fatal("unexpected argument '%s' (see --help)", argv[optind]);
+	if (addr_parse(listen, TC_DEFAULT_PORT, 1, &cfg.listen, err,
+	    sizeof err) != 0)
+		fatal("--listen %s", err);
+	port = addr_port((struct sockaddr *)&cfg.listen.ss);
+	if (alt_port < 0 && port == 65535)
+		fatal("--listen port 65535 leaves no PORT+1: give --alt-port");
+	cfg.alt_port = alt_port >= 0 ? (uint16_t)alt_port : port + 1;
+	if (cfg.alt_port == port)
+		fatal("--alt-port %u: must differ from the --listen port", port);
+	if (alt_address != NULL) {
+		if (addr_parse(alt_address, port, 0, &cfg.alt_address, err,
+		    sizeof err) != 0)
+			fatal("--alt-address %s", err);
+		if (cfg.alt_address.ss.ss_family != cfg.listen.ss.ss_family)
+			fatal("--alt-address %s: not of --listen's family",
+			    alt_address);
+		cfg.has_alt_address = 1;
+	}
+	if (cfg.has_http && addr_parse(http_at, 8080, 1, &cfg.http, err,
+	    sizeof err) != 0)
+		fatal("--http %s", err);
+
+	if (sodium_init() < 0)
+		fatal("libsodium failed to start");
+	signal(SIGPIPE, SIG_IGN);
+	if ((base = event_base_new()) == NULL)
+		fatal("cannot create an event loop");
+	if ((srv = server_create(base, &cfg, err, sizeof err)) == NULL)
+		fatal("%s", err);
+	if (cfg.has_http &&
+	    (http = http_create(base, srv, &cfg.http, err, sizeof err)) == NULL)
+		fatal("%s", err);
+	sigint = evsignal_new(base, SIGINT, on_signal, base);
+	sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+	event_add(sigint, NULL);
+	event_add(sigterm, NULL);
+	log_info("treecast-negotiator %s ready: %u node slots, keepalive "
+	    "%u ms, expiry %u s", PACKAGE_VERSION, cfg.max_nodes,
+	    cfg.interval_ms, cfg.expire_s);
+
+	event_base_dispatch(base);
+
+	server_log_stats(srv);
+	http_free(http);
+	server_free(srv);
+	event_free(sigint);
+	event_free(sigterm);
+	event_base_free(base);
+	return 0;
 }

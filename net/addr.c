@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "net/addr.h"
 
@@ -174,4 +175,24 @@ int
 addr_equal(const struct sockaddr *a, const struct sockaddr *b)
 {
 	return addr_equal_ip(a, b) && addr_port(a) == addr_port(b);
+}
+
+int
+addr_local_towards(const struct addr *dest, struct addr *out)
+{
+	int fd, rc = -1;
+
+	memset(out, 0, sizeof *out);
+	out->len = sizeof out->ss;
+	fd = socket(dest->ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	/* A UDP connect sends nothing: it only picks the route. */
+	if (connect(fd, (const struct sockaddr *)&dest->ss, dest->len) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&out->ss, &out->len) == 0) {
+		addr_set_port((struct sockaddr *)&out->ss, 0);
+		rc = 0;
+	}
+	close(fd);
+	return rc;
 }

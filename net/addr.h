@@ -31,6 +31,9 @@ uint16_t addr_port(const struct sockaddr *sa);
 void	addr_set_port(struct sockaddr *sa, uint16_t port);
 /* Same family, address and port. */
 int	addr_equal(const struct sockaddr *a, const struct sockaddr *b);
+/* The local address the kernel would use towards dest (port 0); -1 if
+ * there is no route. */
+int	addr_local_towards(const struct addr *dest, struct addr *out);
 /* Same family and address, any port. */
 int	addr_equal_ip(const struct sockaddr *a, const struct sockaddr *b);
 

@@ -1,34 +1,335 @@
 /* treecast-probe: tells a user what their NAT does. */
 #include "config.h"
 
+#include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include <event2/event.h>
+#include <sodium.h>
+
+#include "net/discover.h"
 #include "net/log.h"
+#include "net/nat.h"
 #include "net/opt.h"
+#include "net/proto.h"
+#include "net/session.h"
 
 static const char synopsis[] = "[options] HOST[:PORT]";
 static const char about[] =
-    "Asks a treecast negotiator or an RFC 5780 STUN server how this host's\n"
-    "NAT maps, allocates and filters ports, and prints the answer.";
+    "Asks a treecast negotiator or any STUN server (RFC 5780 support gives\n"
+    "the full picture) how this host's NAT maps, allocates and filters\n"
+    "ports, and prints the answer. PORT defaults to 3478.";
+
+enum {
+	OPT_JSON = 'j', OPT_ALT_PORT = 'p', OPT_REGISTER = 'r',
+	OPT_CHANNEL = 'c', OPT_STAY = 256
+};
 
 static const struct opt options[] = {
+	{ "json", OPT_JSON, NULL, "print one JSON object" },
+	{ "alt-port", OPT_ALT_PORT, "PORT",
+	  "the server's second port when it has no RFC 5780 other address "
+	  "(default PORT+1)" },
+	{ "register", OPT_REGISTER, NULL,
+	  "then register with the negotiator (treecast servers only)" },
+	{ "channel", OPT_CHANNEL, "NAME",
+	  "the channel to register on (default \"probe\")" },
+	{ "stay", OPT_STAY, NULL,
+	  "with --register: stay registered until SIGINT or SIGTERM" },
 	OPT_COMMON_ROWS,
 	{ NULL, 0, NULL, NULL }
 };
 
+struct probe {
+	struct event_base	*base;
+	struct addr		 server;
+	int			 json;
+	int			 do_register;
+	int			 stay;
+	const char		*channel;
+	struct discover_result	 result;
+	struct session		*session;
+	int			 status;
+	struct event		*sigint, *sigterm;
+};
+
+static const char *
+mapping_words(const struct nat_profile *p)
+{
+	switch (p->mapping) {
+	case NAT_MAPPING_NONE:
+		return "none: this host has a public address, no NAT";
+	case NAT_MAPPING_EIM:
+		return "endpoint-independent: one external port for every "
+		    "destination";
+	case NAT_MAPPING_ADM:
+		return "address-dependent: a new external port for each "
+		    "destination address";
+	case NAT_MAPPING_APDM:
+		return "address-and-port-dependent (\"symmetric\"): a new "
+		    "external port for each destination";
+	default:
+		return "unknown: the server's second port did not answer";
+	}
+}
+
+static void
+allocation_words(const struct nat_profile *p, char *buf, size_t len)
+{
+	switch (p->allocation) {
+	case NAT_ALLOC_PRESERVED:
+		snprintf(buf, len, "preserved: the external port is the "
+		    "local port");
+		break;
+	case NAT_ALLOC_OFFSET:
+		snprintf(buf, len, "offset: the external port is the local "
+		    "port %+d", p->offset);
+		break;
+	case NAT_ALLOC_SEQUENTIAL:
+		snprintf(buf, len, "sequential: each new mapping takes the "
+		    "last port %+d", p->delta);
+		break;
+	case NAT_ALLOC_RANDOM:
+		snprintf(buf, len, "random: no pattern between mappings");
+		break;
+	default:
+		snprintf(buf, len, "unknown");
+		break;
+	}
+}
+
+static const char *
+filtering_words(const struct nat_profile *p)
+{
+	switch (p->filtering) {
+	case NAT_FILTER_EIF:
+		return "endpoint-independent: anyone may send to an open "
+		    "mapping";
+	case NAT_FILTER_ADF:
+		return "address-dependent: only hosts this host sent to may "
+		    "answer";
+	case NAT_FILTER_APDF:
+		return "address-and-port-dependent: only the exact address "
+		    "and port this host sent to may answer";
+	default:
+		return "unknown: the server has no second address to test it";
+	}
+}
+
+static const char *
+verdict_words(const struct nat_profile *p)
+{
+	if (p->mapping == NAT_MAPPING_NONE && p->filtering == NAT_FILTER_EIF)
+		return "open: peers can connect straight in; this host can "
+		    "relay to others (a repeater)";
+	if (nat_predictable(p))
+		return "predictable: peers can reach this host by hole "
+		    "punching, so it can relay to others (a repeater)";
+	return "unpredictable: peers cannot punch through to this host; it "
+	    "can watch, as a leaf, under a parent with a predictable NAT";
+}
+
+static void
+probe_print(struct probe *pr)
+{
+	const struct discover_result *r = &pr->result;
+	const struct nat_profile *p = &r->profile;
+	char local[ADDR_STRLEN], ext[ADDR_STRLEN], srv[ADDR_STRLEN],
+	    other[ADDR_STRLEN], words[128];
+
+	addr_format((struct sockaddr *)&r->local.ss, local, sizeof local);
+	addr_format((struct sockaddr *)&r->external.ss, ext, sizeof ext);
+	addr_format((struct sockaddr *)&pr->server.ss, srv, sizeof srv);
+	if (r->has_other)
+		addr_format((struct sockaddr *)&r->other.ss, other,
+		    sizeof other);
+	if (pr->json) {
+		printf("{\"server\":\"%s\",\"other_address\":%s%s%s,"
+		    "\"local\":\"%s\",\"external\":\"%s\",\"mapping\":\"%s\","
+		    "\"allocation\":\"%s\",\"offset\":%d,\"delta\":%d,"
+		    "\"filtering\":\"%s\",\"class\":\"%s\","
+		    "\"predictable\":%s", srv, r->has_other ? "\"" : "",
+		    r->has_other ? other : "null", r->has_other ? "\"" : "",
+		    local, ext,
+		    p->mapping == NAT_MAPPING_UNKNOWN ? "unknown" :
+		    nat_mapping_name(p->mapping),
+		    nat_allocation_name(p->allocation), p->offset, p->delta,
+		    nat_filtering_name(p->filtering), nat_class_name(p),
+		    nat_predictable(p) ? "true" : "false");
+		if (pr->session != NULL)
+			printf(",\"node_id\":\"%016" PRIx64 "\"",
+			    session_node_id(pr->session));
+		printf("}\n");
+	} else {
+		allocation_words(p, words, sizeof words);
+		printf("server:      %s%s%s%s\n", srv,
+		    r->has_other ? " (RFC 5780; other address " : "",
+		    r->has_other ? other : "", r->has_other ? ")" : "");
+		printf("this host:   %s, seen from outside as %s\n", local,
+		    ext);
+		printf("mapping:     %s\n", mapping_words(p));
+		printf("allocation:  %s\n", words);
+		printf("filtering:   %s\n", filtering_words(p));
+		printf("verdict:     %s\n", verdict_words(p));
+		if (pr->session != NULL)
+			printf("registered:  node %016" PRIx64 "\n",
+			    session_node_id(pr->session));
+	}
+	fflush(stdout);
+}
+
+static void
+probe_session_cb(void *arg, enum session_event ev, struct session *s)
+{
+	struct probe *pr = arg;
+
+	(void)s;
+	switch (ev) {
+	case SESSION_REGISTERED:
+		if (pr->status == -1) {
+			pr->status = 0;
+			probe_print(pr);
+			if (!pr->stay)
+				session_leave(pr->session);
+		}
+		break;
+	case SESSION_LOST:
+		if (pr->status == -1) {
+			log_error("the server did not accept the registration "
+			    "(is it a treecast negotiator?)");
+			pr->status = 1;
+			event_base_loopexit(pr->base, NULL);
+		}
+		break;
+	case SESSION_LEFT:
+		event_base_loopexit(pr->base, NULL);
+		break;
+	}
+}
+
+static void
+probe_discovered(void *arg, const struct discover_result *r)
+{
+	struct probe *pr = arg;
+	struct session_config cfg;
+	char err[160];
+
+	pr->result = *r;
+	if (!r->ok) {
+		log_error("%s", r->error);
+		pr->status = 1;
+		event_base_loopexit(pr->base, NULL);
+		return;
+	}
+	if (!pr->do_register) {
+		pr->status = 0;
+		probe_print(pr);
+		event_base_loopexit(pr->base, NULL);
+		return;
+	}
+	memset(&cfg, 0, sizeof cfg);
+	cfg.server = pr->server;
+	snprintf(cfg.channel, sizeof cfg.channel, "%s", pr->channel);
+	cfg.role = TC_ROLE_PROBE;
+	cfg.profile = r->profile;
+	pr->status = -1;
+	pr->session = session_start(pr->base, &cfg, probe_session_cb, pr,
+	    err, sizeof err);
+	if (pr->session == NULL) {
+		log_error("cannot register: %s", err);
+		pr->status = 1;
+		event_base_loopexit(pr->base, NULL);
+	}
+}
+
+static void
+probe_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct probe *pr = arg;
+
+	(void)sig;
+	(void)what;
+	if (pr->session != NULL && session_registered(pr->session))
+		session_leave(pr->session);	/* exits when done */
+	else
+		event_base_loopexit(pr->base, NULL);
+}
+
 int
 main(int argc, char **argv)
 {
+	struct discover_options o = discover_defaults;
+	struct probe pr;
 	struct opt_state st;
+	struct discover *d;
+	char err[160];
+	uint16_t port;
 	int key;
 
-	log_init(argv[0], LOG_INFO);
+	log_init(argv[0], LOG_WARN);
+	memset(&pr, 0, sizeof pr);
+	pr.channel = "probe";
 	opt_init(&st, options);
 	while ((key = opt_next(&st, argc, argv)) != -1) {
-		if (key == '?')
+		switch (key) {
+		case OPT_JSON:
+			pr.json = 1;
+			break;
+		case OPT_ALT_PORT:
+			if (addr_parse_port(optarg, 0, &port) != 0)
+				fatal("--alt-port '%s': expected a port from "
+				    "1 to 65535", optarg);
+			o.alt_port = port;
+			break;
+		case OPT_REGISTER:
+			pr.do_register = 1;
+			break;
+		case OPT_CHANNEL:
+			if (strlen(optarg) == 0 ||
+			    strlen(optarg) > TC_CHANNEL_MAX)
+				fatal("--channel '%s': 1 to %d characters",
+				    optarg, TC_CHANNEL_MAX);
+			pr.channel = optarg;
+			break;
+		case OPT_STAY:
+			pr.stay = 1;
+			break;
+		case '?':
 			return 2;
-		opt_common(key, "treecast-probe", synopsis, about, options);
+		default:
+			opt_common(key, "treecast-probe", synopsis, about,
+			    options);
+			break;
+		}
 	}
-	fatal("the probe is not built yet");
+	if (optind != argc - 1)
+		fatal("expected one HOST[:PORT] (see --help)");
+	if (addr_parse(argv[optind], TC_DEFAULT_PORT, 1, &pr.server, err,
+	    sizeof err) != 0)
+		fatal("server %s", err);
+	if (pr.stay && !pr.do_register)
+		fatal("--stay needs --register");
+	if (sodium_init() < 0)
+		fatal("libsodium failed to start");
+	if ((pr.base = event_base_new()) == NULL)
+		fatal("cannot create an event loop");
+	pr.sigint = evsignal_new(pr.base, SIGINT, probe_signal, &pr);
+	pr.sigterm = evsignal_new(pr.base, SIGTERM, probe_signal, &pr);
+	event_add(pr.sigint, NULL);
+	event_add(pr.sigterm, NULL);
+	if ((d = discover_start(pr.base, &pr.server, &o, probe_discovered,
+	    &pr, err, sizeof err)) == NULL)
+		fatal("%s", err);
+	pr.status = 1;
+	event_base_dispatch(pr.base);
+
+	discover_free(d);
+	session_free(pr.session);
+	event_free(pr.sigint);
+	event_free(pr.sigterm);
+	event_base_free(pr.base);
+	return pr.status == 0 ? 0 : 1;
 }

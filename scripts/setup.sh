@@ -10,13 +10,14 @@ cd "$(dirname "$0")/.."
 # What needs each: gcc/g++ (the UDT shim) and make; autotools; libevent
 # (event loops, HTTP); FFmpeg's libraries (media in and out); UDT4 (reliable
 # transport over the punched socket); libsodium (credentials, integrity,
-# random ids); check (unit tests); iproute2, nftables, conntrack and procps
-# (the NAT lab); ffmpeg (the bundled sample, decode checks).
+# random ids); check (unit tests); iproute2, nftables, conntrack, procps and
+# curl (the NAT lab and its HTTP checks); ffmpeg (the bundled sample, decode
+# checks).
 PACKAGES=(
 	build-essential autoconf automake pkg-config
 	libevent-dev libavformat-dev libavcodec-dev libavutil-dev
 	libudt-dev libsodium-dev check
-	iproute2 nftables conntrack procps
+	iproute2 nftables conntrack procps curl
 	ffmpeg
 )
 

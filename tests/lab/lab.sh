@@ -44,7 +44,7 @@
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LAB_BIN=${LAB_BIN:-${top_builddir:-$LAB_DIR/../..}/tests/lab}
 LAB_PUBLIC_NET=198.51.100		# TEST-NET-2, only inside the lab
-LAB_EPHEMERAL="40000 40999"		# inside hosts' ephemeral ports
+LAB_EPHEMERAL="40000 59999"		# inside hosts' ephemeral ports
 LAB_OFFSET_K=1000
 LAB_SEQ_BASE=20000
 LAB_SEQ_N=2000
@@ -92,6 +92,7 @@ lab_init() {
 	setsid "${BASH:-bash}" "$LAB_DIR/reap.sh" "$$" "$LAB" \
 	    </dev/null >/dev/null 2>&1 &
 	echo $! >"$LAB_STATE/reaper"
+	disown $!	# a test's "wait" must not wait for it
 
 	ip netns add "$LAB-sw" || lab_die "cannot create namespace $LAB-sw"
 	lab__nsdefaults "$LAB-sw"
@@ -161,9 +162,14 @@ lab_public() {
 	LAB_HOSTS[$name]=$ns
 }
 
+# "FROM : FROM+K, ..., TO : TO+K", the elements of an nft map.
+lab__map() {
+	seq "$1" "$2" | awk -v k="$3" '{ printf "%s%d : %d", (NR > 1 ? ", " : ""), $1, $1 + k }'
+}
+
 # The nft postrouting statement for each behaviour.
 lab__natrule() {
-	local behaviour=$1 wan=$2 k map i
+	local behaviour=$1 wan=$2 k map
 	case $behaviour in
 	eim)
 		echo "oifname \"wan\" masquerade"
@@ -172,11 +178,8 @@ lab__natrule() {
 		k=${behaviour#offset}
 		k=${k#:}
 		k=${k:-$LAB_OFFSET_K}
-		map=
-		for ((i = 40000; i <= 40999; i++)); do
-			map="$map$i : $((i + k)), "
-		done
-		echo "oifname \"wan\" meta l4proto udp snat ip to $wan : udp sport map { ${map%, } }"
+		map=$(lab__map "${LAB_EPHEMERAL% *}" "${LAB_EPHEMERAL#* }" "$k")
+		echo "oifname \"wan\" meta l4proto udp snat ip to $wan : udp sport map { $map }"
 		echo "oifname \"wan\" masquerade"
 		;;
 	eim-np)
@@ -186,11 +189,8 @@ lab__natrule() {
 	seq)
 		# A bare "numgen inc offset" steps the port by 256 (byte
 		# order), hence the explicit map.
-		map=
-		for ((i = 0; i < LAB_SEQ_N; i++)); do
-			map="$map$i : $((LAB_SEQ_BASE + i)), "
-		done
-		echo "oifname \"wan\" meta l4proto udp snat ip to $wan : numgen inc mod $LAB_SEQ_N map { ${map%, } }"
+		map=$(lab__map 0 $((LAB_SEQ_N - 1)) "$LAB_SEQ_BASE")
+		echo "oifname \"wan\" meta l4proto udp snat ip to $wan : numgen inc mod $LAB_SEQ_N map { $map }"
 		echo "oifname \"wan\" masquerade"
 		;;
 	random)

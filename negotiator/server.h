@@ -1,0 +1,80 @@
+/* The negotiation server: the control protocol over UDP (DESIGN.md,
+ * "Control protocol"), a STUN server for plain Binding requests, the
+ * registry of nodes, and the HTTP API. */
+#ifndef TREECAST_SERVER_H
+#define TREECAST_SERVER_H
+
+#include <stdint.h>
+
+#include "net/addr.h"
+#include "net/stun.h"
+
+struct event_base;
+struct server;
+struct registry;
+struct channels;
+
+struct server_config {
+	struct addr	listen;		/* primary address and port */
+	uint16_t	alt_port;	/* the second port */
+	int		has_alt_address;
+	struct addr	alt_address;	/* RFC 5780's other address (port ignored) */
+	int		has_http;
+	struct addr	http;		/* JSON API */
+	uint32_t	max_nodes;
+	uint32_t	interval_ms;	/* keepalive interval told to nodes */
+	uint32_t	expire_s;	/* silent this long: gone */
+	uint32_t	stats_s;	/* a log line of figures this often; 0: never */
+};
+
+/*
+ * Counters, declared once: name and help. Every drop has its own counter,
+ * so that a hostile datagram is counted by kind.
+ */
+#define SERVER_COUNTERS(X)						\
+	X(rx_datagrams,		"datagrams received")			\
+	X(rx_bytes,		"bytes received")			\
+	X(tx_datagrams,		"datagrams sent")			\
+	X(tx_bytes,		"bytes sent")				\
+	X(drop_not_stun,	"dropped: not STUN (bits, cookie, size)")	\
+	X(drop_parse,		"dropped: malformed STUN (see parse errors)")	\
+	X(drop_not_request,	"dropped: not a request")		\
+	X(drop_amplify,		"dropped: the answer would be larger than an unauthenticated request") \
+	X(drop_unpadded,	"dropped: register request under the minimum size") \
+	X(drop_bad_integrity,	"dropped or refused: MESSAGE-INTEGRITY-SHA256 wrong or missing") \
+	X(drop_unknown_session,	"refused: no such session (expired, or negotiator restarted)") \
+	X(drop_replay,		"dropped: sequence number below the last one") \
+	X(retransmits,		"authenticated requests seen again, answered again") \
+	X(err_unknown_attr,	"answered 420: unknown comprehension-required attribute") \
+	X(err_bad_request,	"answered 400: missing or malformed attribute")	\
+	X(err_full,		"answered 508: registry or channel table full")	\
+	X(binding,		"Binding requests answered")		\
+	X(binding_change,	"Binding requests answered from another address or port") \
+	X(registered,		"registrations")			\
+	X(reregistered,		"registrations of a node already known")	\
+	X(keepalive,		"keepalives")				\
+	X(rebinding,		"keepalives from a new external address")	\
+	X(left,			"nodes that said goodbye")		\
+	X(expired,		"nodes that went silent")
+
+struct server_stats {
+#define SERVER_STATS_FIELD(name, help) uint64_t name;
+	SERVER_COUNTERS(SERVER_STATS_FIELD)
+#undef SERVER_STATS_FIELD
+	uint64_t	parse_errors[STUN_E_COUNT];
+};
+
+struct server *server_create(struct event_base *base,
+	    const struct server_config *cfg, char *err, size_t errlen);
+void	server_free(struct server *s);
+const struct server_stats *server_stats(const struct server *s);
+uint32_t server_nodes(const struct server *s);
+size_t	server_registry_bytes(const struct server *s);
+/* Logs the summary line of figures. */
+void	server_log_stats(struct server *s);
+const struct registry *server_registry(const struct server *s);
+const struct channels *server_channels(const struct server *s);
+/* The registry's clock: seconds since start. */
+uint32_t server_clock(const struct server *s);
+
+#endif

@@ -1,0 +1,288 @@
+/* STUN client transactions with retransmission. */
+#include "config.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "net/ctl.h"
+#include "net/proto.h"
+
+#define CTL_MAX_TXN	16
+
+const struct ctl_timing ctl_timing_default = { 500, 7, 16 };
+
+struct ctl_txn {
+	struct ctl	*ctl;
+	int		 used;
+	uint8_t		 msg[STUN_MAX_MSG];
+	size_t		 len;
+	struct addr	 dest;
+	struct ctl_timing t;
+	uint32_t	 sent;		/* how many sends so far */
+	uint32_t	 wait_ms;	/* the current wait */
+	struct event	*timer;
+	ctl_cb		 cb;
+	void		*arg;
+};
+
+struct ctl {
+	struct event_base *base;
+	int		 fd;
+	struct event	*ev;
+	struct ctl_txn	 txn[CTL_MAX_TXN];
+	struct ctl_stats st;
+	uint8_t		 rx[STUN_MAX_MSG + 4];
+};
+
+static void
+ctl_send(struct ctl_txn *x)
+{
+	sendto(x->ctl->fd, x->msg, x->len, 0,
+	    (struct sockaddr *)&x->dest.ss, x->dest.len);
+	x->sent++;
+}
+
+static void
+ctl_arm(struct ctl_txn *x, uint32_t ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	evtimer_add(x->timer, &tv);
+}
+
+static void
+ctl_end(struct ctl_txn *x, const struct stun_msg *resp,
+    const struct sockaddr *from)
+{
+	ctl_cb cb = x->cb;
+	void *arg = x->arg;
+
+	evtimer_del(x->timer);
+	x->used = 0;
+	cb(arg, resp, from);	/* last: it may start a new transaction */
+}
+
+static void
+ctl_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ctl_txn *x = arg;
+
+	(void)fd;
+	(void)what;
+	if (x->sent >= x->t.rc) {
+		x->ctl->st.timeouts++;
+		ctl_end(x, NULL, NULL);
+		return;
+	}
+	ctl_send(x);
+	x->ctl->st.retransmits++;
+	x->wait_ms *= 2;
+	/* After the last send, wait rm * rto instead (RFC 8489 §6.2.1). */
+	ctl_arm(x, x->sent >= x->t.rc ? x->t.rm * x->t.rto_ms : x->wait_ms);
+}
+
+static void
+ctl_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ctl *c = arg;
+	struct sockaddr_storage from;
+	struct stun_msg m;
+	socklen_t fromlen;
+	ssize_t n;
+	int i, budget;
+
+	(void)what;
+	for (budget = 0; budget < 64; budget++) {
+		fromlen = sizeof from;
+		n = recvfrom(fd, c->rx, sizeof c->rx, MSG_DONTWAIT,
+		    (struct sockaddr *)&from, &fromlen);
+		if (n < 0)
+			return;
+		c->st.rx++;
+		if (stun_parse(c->rx, (size_t)n, &m, NULL) != 0 ||
+		    (m.cls != STUN_SUCCESS && m.cls != STUN_ERROR)) {
+			c->st.rx_malformed++;
+			continue;
+		}
+		for (i = 0; i < CTL_MAX_TXN; i++) {
+			struct ctl_txn *x = &c->txn[i];
+
+			if (x->used && memcmp(x->msg + 8, m.tid, 12) == 0) {
+				ctl_end(x, &m, (struct sockaddr *)&from);
+				break;
+			}
+		}
+		if (i == CTL_MAX_TXN)
+			c->st.rx_unmatched++;
+	}
+}
+
+struct ctl *
+ctl_open(struct event_base *base, int family, const struct addr *local,
+    char *err, size_t errlen)
+{
+	struct ctl *c;
+	struct sockaddr_storage any;
+	socklen_t anylen;
+	int i;
+
+	if ((c = calloc(1, sizeof *c)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->base = base;
+	c->fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		goto fail;
+	}
+	memset(&any, 0, sizeof any);
+	any.ss_family = (sa_family_t)family;
+	anylen = family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+	    sizeof(struct sockaddr_in);
+	if (bind(c->fd, local != NULL ? (const struct sockaddr *)&local->ss :
+	    (struct sockaddr *)&any, local != NULL ? local->len : anylen) != 0) {
+		snprintf(err, errlen, "bind: %s", strerror(errno));
+		goto fail;
+	}
+	c->ev = event_new(base, c->fd, EV_READ | EV_PERSIST, ctl_read_cb, c);
+	if (c->ev == NULL || event_add(c->ev, NULL) != 0) {
+		snprintf(err, errlen, "event_add failed");
+		goto fail;
+	}
+	for (i = 0; i < CTL_MAX_TXN; i++) {
+		c->txn[i].ctl = c;
+		c->txn[i].timer = evtimer_new(base, ctl_timer_cb, &c->txn[i]);
+		if (c->txn[i].timer == NULL) {
+			snprintf(err, errlen, "evtimer_new failed");
+			goto fail;
+		}
+	}
+	return c;
+
+fail:
+	ctl_free(c);
+	return NULL;
+}
+
+void
+ctl_free(struct ctl *c)
+{
+	int i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < CTL_MAX_TXN; i++)
+		if (c->txn[i].timer != NULL)
+			event_free(c->txn[i].timer);
+	if (c->ev != NULL)
+		event_free(c->ev);
+	if (c->fd != -1)
+		close(c->fd);
+	free(c);
+}
+
+uint16_t
+ctl_local_port(const struct ctl *c)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+
+	if (getsockname(c->fd, (struct sockaddr *)&ss, &len) != 0)
+		return 0;
+	return addr_port((struct sockaddr *)&ss);
+}
+
+int
+ctl_fd(const struct ctl *c)
+{
+	return c->fd;
+}
+
+int
+ctl_request(struct ctl *c, const struct addr *dest, const uint8_t *msg,
+    size_t len, const struct ctl_timing *t, ctl_cb cb, void *arg)
+{
+	struct ctl_txn *x = NULL;
+	int i;
+
+	if (len < STUN_HEADER_LEN || len > STUN_MAX_MSG)
+		return -1;
+	for (i = 0; i < CTL_MAX_TXN && x == NULL; i++)
+		if (!c->txn[i].used)
+			x = &c->txn[i];
+	if (x == NULL)
+		return -1;
+	x->used = 1;
+	memcpy(x->msg, msg, len);
+	x->len = len;
+	x->dest = *dest;
+	x->t = t != NULL ? *t : ctl_timing_default;
+	if (x->t.rc == 0)
+		x->t.rc = 1;
+	x->sent = 0;
+	x->wait_ms = x->t.rto_ms;
+	x->cb = cb;
+	x->arg = arg;
+	ctl_send(x);
+	ctl_arm(x, x->sent >= x->t.rc ? x->t.rm * x->t.rto_ms : x->wait_ms);
+	return 0;
+}
+
+void
+ctl_cancel(struct ctl *c, void *arg)
+{
+	int i;
+
+	for (i = 0; i < CTL_MAX_TXN; i++) {
+		if (c->txn[i].used && c->txn[i].arg == arg) {
+			evtimer_del(c->txn[i].timer);
+			c->txn[i].used = 0;
+		}
+	}
+}
+
+const struct ctl_stats *
+ctl_stats(const struct ctl *c)
+{
+	return &c->st;
+}
+
+int
+ctl_put_padding(struct stun_builder *b, size_t minlen)
+{
+	char pad[STUN_REASON_MAX];
+	size_t have = b->len + STUN_ATTR_HEADER_LEN + 8, len;
+
+	len = strlen(TC_SOFTWARE);
+	if (have + len < minlen)
+		len = minlen - have;
+	if (len >= sizeof pad)
+		len = sizeof pad - 1;
+	memset(pad, ' ', len);
+	memcpy(pad, TC_SOFTWARE, strlen(TC_SOFTWARE));
+	return stun_put(b, STUN_ATTR_SOFTWARE, pad, (uint16_t)len);
+}
+
+int
+ctl_build_binding(uint8_t *buf, size_t cap, uint32_t change_flags,
+    size_t minlen)
+{
+	struct stun_builder b;
+	uint8_t tid[12];
+
+	stun_random_tid(tid);
+	stun_build_init(&b, buf, cap, STUN_METHOD_BINDING, STUN_REQUEST, tid);
+	if (change_flags != 0)
+		stun_put_u32(&b, STUN_ATTR_CHANGE_REQUEST, change_flags);
+	ctl_put_padding(&b, minlen);
+	stun_put_fingerprint(&b);
+	return stun_build_finish(&b);
+}

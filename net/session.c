@@ -1,0 +1,346 @@
+/* Registration, keepalive and leave, as one small state machine. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <sodium.h>
+
+#include "net/ctl.h"
+#include "net/log.h"
+#include "net/session.h"
+
+#define SESSION_BACKOFF_MIN_MS	1000
+#define SESSION_BACKOFF_MAX_MS	30000
+
+enum session_state {
+	SS_REGISTERING,		/* a register transaction is under way */
+	SS_REGISTERED,		/* idle between keepalives */
+	SS_KEEPALIVE,		/* a keepalive transaction is under way */
+	SS_WAITING,		/* backing off before registering again */
+	SS_LEAVING,		/* the leave transaction is under way */
+	SS_GONE			/* left */
+};
+
+/* Keepalives give up sooner than registration: 0.5 + 1 + 2 s, then 2 s. */
+static const struct ctl_timing session_keepalive_timing = { 500, 3, 4 };
+
+struct session {
+	struct event_base	*base;
+	struct session_config	 cfg;
+	session_cb		 cb;
+	void			*arg;
+	struct ctl		*ctl;
+	struct event		*timer;
+	enum session_state	 state;
+	uint64_t		 session;
+	uint8_t			 key[TC_KEY_LEN];
+	uint32_t		 seq;
+	uint32_t		 interval_ms;
+	uint32_t		 backoff_ms;
+	struct addr		 external;
+};
+
+static void session_register(struct session *s);
+
+static void
+session_arm(struct session *s, uint32_t ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	evtimer_add(s->timer, &tv);
+}
+
+/* Lost the negotiator: tell the owner, then register again later. */
+static void
+session_lost(struct session *s, const char *why)
+{
+	log_warn("negotiator session lost (%s); registering again in %u ms",
+	    why, s->backoff_ms);
+	s->state = SS_WAITING;
+	s->session = 0;
+	sodium_memzero(s->key, sizeof s->key);
+	session_arm(s, s->backoff_ms);
+	s->backoff_ms = s->backoff_ms * 2 > SESSION_BACKOFF_MAX_MS ?
+	    SESSION_BACKOFF_MAX_MS : s->backoff_ms * 2;
+	s->cb(s->arg, SESSION_LOST, s);
+}
+
+static int
+session_error_code(const struct stun_msg *m)
+{
+	const struct stun_attr *a = stun_find(m, STUN_ATTR_ERROR_CODE);
+	const char *reason;
+	size_t len;
+	int code;
+
+	if (a == NULL || stun_attr_error_code(a, &code, &reason, &len) != 0)
+		return 0;
+	return code;
+}
+
+static void
+session_register_cb(void *arg, const struct stun_msg *resp,
+    const struct sockaddr *from)
+{
+	struct session *s = arg;
+	const struct stun_attr *a;
+	uint32_t interval;
+	char text[ADDR_STRLEN];
+
+	(void)from;
+	if (resp == NULL) {
+		session_lost(s, "no answer to register");
+		return;
+	}
+	if (resp->cls == STUN_ERROR) {
+		char why[32];
+
+		snprintf(why, sizeof why, "register refused: %d",
+		    session_error_code(resp));
+		session_lost(s, why);
+		return;
+	}
+	if ((a = stun_find(resp, TC_ATTR_SESSION_KEY)) == NULL ||
+	    a->len != TC_KEY_LEN) {
+		session_lost(s, "register answer without a credential");
+		return;
+	}
+	memcpy(s->key, a->value, TC_KEY_LEN);
+	if (stun_check_integrity_sha256(resp, s->key, TC_KEY_LEN) != 0 ||
+	    (a = stun_find(resp, TC_ATTR_SESSION)) == NULL ||
+	    stun_attr_u64(a, &s->session) != 0 ||
+	    (a = stun_find(resp, STUN_ATTR_XOR_MAPPED_ADDRESS)) == NULL ||
+	    stun_attr_xor_address(resp, a, &s->external.ss,
+	    &s->external.len) != 0) {
+		session_lost(s, "malformed register answer");
+		return;
+	}
+	interval = TC_KEEPALIVE_MS;
+	if ((a = stun_find(resp, TC_ATTR_INTERVAL)) != NULL)
+		stun_attr_u32(a, &interval);
+	if (interval < 100)
+		interval = 100;
+	s->interval_ms = interval;
+	s->seq = 0;
+	s->backoff_ms = SESSION_BACKOFF_MIN_MS;
+	s->state = SS_REGISTERED;
+	log_info("registered as node %016llx, external %s, keepalive every "
+	    "%u ms", (unsigned long long)s->cfg.node_id,
+	    addr_format((struct sockaddr *)&s->external.ss, text, sizeof text),
+	    interval);
+	session_arm(s, s->interval_ms);
+	s->cb(s->arg, SESSION_REGISTERED, s);
+}
+
+static void
+session_register(struct session *s)
+{
+	struct stun_builder b;
+	uint8_t msg[STUN_MAX_MSG], tid[12], prof[NAT_PROFILE_WIRE_LEN];
+	int len;
+
+	s->state = SS_REGISTERING;
+	stun_random_tid(tid);
+	stun_build_init(&b, msg, sizeof msg, TC_METHOD_REGISTER, STUN_REQUEST,
+	    tid);
+	stun_put_u64(&b, TC_ATTR_NODE_ID, s->cfg.node_id);
+	stun_put(&b, TC_ATTR_CHANNEL, s->cfg.channel,
+	    (uint16_t)strlen(s->cfg.channel));
+	stun_put_u32(&b, TC_ATTR_ROLE, s->cfg.role);
+	stun_put_xor_address(&b, TC_ATTR_XOR_INTERNAL,
+	    (struct sockaddr *)&s->cfg.internal.ss);
+	nat_profile_encode(&s->cfg.profile, prof);
+	stun_put(&b, TC_ATTR_NAT_PROFILE, prof, sizeof prof);
+	/* An unauthenticated request must be as large as its answer. */
+	ctl_put_padding(&b, TC_REGISTER_MIN);
+	stun_put_fingerprint(&b);
+	if ((len = stun_build_finish(&b)) < 0 ||
+	    ctl_request(s->ctl, &s->cfg.server, msg, (size_t)len, NULL,
+	    session_register_cb, s) != 0)
+		session_lost(s, "cannot send register");
+}
+
+/* An authenticated request of the session: keepalive or leave. */
+static int
+session_send_auth(struct session *s, uint16_t method,
+    const struct ctl_timing *t, ctl_cb cb)
+{
+	struct stun_builder b;
+	uint8_t msg[STUN_MAX_MSG], tid[12];
+	int len;
+
+	stun_random_tid(tid);
+	stun_build_init(&b, msg, sizeof msg, method, STUN_REQUEST, tid);
+	stun_put_u64(&b, TC_ATTR_SESSION, s->session);
+	stun_put_u32(&b, TC_ATTR_SEQ, ++s->seq);
+	stun_put_integrity_sha256(&b, s->key, sizeof s->key);
+	stun_put_fingerprint(&b);
+	if ((len = stun_build_finish(&b)) < 0)
+		return -1;
+	return ctl_request(s->ctl, &s->cfg.server, msg, (size_t)len, t, cb, s);
+}
+
+static void
+session_keepalive_cb(void *arg, const struct stun_msg *resp,
+    const struct sockaddr *from)
+{
+	struct session *s = arg;
+	const struct stun_attr *a;
+	struct addr ext;
+
+	(void)from;
+	if (resp == NULL) {
+		session_lost(s, "no answer to keepalive");
+		return;
+	}
+	if (stun_check_integrity_sha256(resp, s->key, TC_KEY_LEN) != 0) {
+		/* An unauthenticated error: the negotiator does not know
+		 * this session (it restarted, or expired us). */
+		session_lost(s, resp->cls == STUN_ERROR ?
+		    "the negotiator does not know this session" :
+		    "keepalive answer failed integrity");
+		return;
+	}
+	if ((a = stun_find(resp, STUN_ATTR_XOR_MAPPED_ADDRESS)) != NULL &&
+	    stun_attr_xor_address(resp, a, &ext.ss, &ext.len) == 0 &&
+	    !addr_equal((struct sockaddr *)&ext.ss,
+	    (struct sockaddr *)&s->external.ss)) {
+		char text[ADDR_STRLEN];
+
+		log_info("external address is now %s", addr_format(
+		    (struct sockaddr *)&ext.ss, text, sizeof text));
+		s->external = ext;
+	}
+	s->state = SS_REGISTERED;
+	session_arm(s, s->interval_ms);
+}
+
+static void
+session_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)fd;
+	(void)what;
+	switch (s->state) {
+	case SS_REGISTERED:
+		s->state = SS_KEEPALIVE;
+		if (session_send_auth(s, TC_METHOD_KEEPALIVE,
+		    &session_keepalive_timing, session_keepalive_cb) != 0)
+			session_lost(s, "cannot send keepalive");
+		break;
+	case SS_WAITING:
+		session_register(s);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+session_leave_cb(void *arg, const struct stun_msg *resp,
+    const struct sockaddr *from)
+{
+	struct session *s = arg;
+
+	(void)from;
+	if (resp == NULL)
+		log_warn("the negotiator did not acknowledge leave");
+	else
+		log_info("left the negotiator");
+	s->state = SS_GONE;
+	s->cb(s->arg, SESSION_LEFT, s);
+}
+
+void
+session_leave(struct session *s)
+{
+	static const struct ctl_timing quick = { 250, 3, 2 };
+	int registered = s->session != 0;
+
+	evtimer_del(s->timer);
+	ctl_cancel(s->ctl, s);
+	s->state = SS_LEAVING;
+	if (!registered || session_send_auth(s, TC_METHOD_LEAVE, &quick,
+	    session_leave_cb) != 0) {
+		s->state = SS_GONE;
+		s->cb(s->arg, SESSION_LEFT, s);
+	}
+}
+
+struct session *
+session_start(struct event_base *base, const struct session_config *cfg,
+    session_cb cb, void *arg, char *err, size_t errlen)
+{
+	struct session *s;
+
+	if ((s = calloc(1, sizeof *s)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->base = base;
+	s->cfg = *cfg;
+	while (s->cfg.node_id == 0)
+		randombytes_buf(&s->cfg.node_id, sizeof s->cfg.node_id);
+	s->cb = cb;
+	s->arg = arg;
+	s->backoff_ms = SESSION_BACKOFF_MIN_MS;
+	if ((s->ctl = ctl_open(base, cfg->server.ss.ss_family, NULL, err,
+	    errlen)) == NULL ||
+	    (s->timer = evtimer_new(base, session_timer_cb, s)) == NULL) {
+		if (s->ctl != NULL)
+			snprintf(err, errlen, "evtimer_new failed");
+		session_free(s);
+		return NULL;
+	}
+	if (s->cfg.internal.len == 0) {
+		if (addr_local_towards(&cfg->server, &s->cfg.internal) != 0) {
+			snprintf(err, errlen, "no route to the negotiator");
+			session_free(s);
+			return NULL;
+		}
+		addr_set_port((struct sockaddr *)&s->cfg.internal.ss,
+		    ctl_local_port(s->ctl));
+	}
+	session_register(s);
+	return s;
+}
+
+void
+session_free(struct session *s)
+{
+	if (s == NULL)
+		return;
+	if (s->timer != NULL)
+		event_free(s->timer);
+	ctl_free(s->ctl);
+	sodium_memzero(s->key, sizeof s->key);
+	free(s);
+}
+
+uint64_t
+session_node_id(const struct session *s)
+{
+	return s->cfg.node_id;
+}
+
+const struct addr *
+session_external(const struct session *s)
+{
+	return &s->external;
+}
+
+uint32_t
+session_interval_ms(const struct session *s)
+{
+	return s->interval_ms;
+}
+
+int
+session_registered(const struct session *s)
+{
+	return s->state == SS_REGISTERED || s->state == SS_KEEPALIVE;
+}

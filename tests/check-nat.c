@@ -1,0 +1,275 @@
+/* Unit tests for net/nat (classification, prediction, wire form) and the
+ * negotiator's registry and channel table. */
+#include "config.h"
+
+#include <check.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "negotiator/channel.h"
+#include "negotiator/registry.h"
+#include "net/addr.h"
+#include "net/nat.h"
+
+static struct nat_profile
+classify(const uint16_t *local, const uint16_t *mapped, size_t n)
+{
+	struct nat_sample s[NAT_SAMPLES_MAX];
+	struct nat_profile p;
+	size_t i;
+
+	memset(&p, 0, sizeof p);
+	for (i = 0; i < n; i++) {
+		s[i].local = local[i];
+		s[i].mapped = mapped[i];
+	}
+	nat_classify_allocation(s, n, &p);
+	return p;
+}
+
+START_TEST(test_classify)
+{
+	static const uint16_t local[] = { 40212, 51000, 40007, 45555, 58001 };
+	static const uint16_t same[] = { 40212, 51000, 40007, 45555, 58001 };
+	static const uint16_t plus[] = { 41212, 52000, 41007, 46555, 59001 };
+	static const uint16_t seq[] = { 20000, 20001, 20002, 20003, 20004 };
+	static const uint16_t seq2[] = { 20000, 20002, 20004, 20008, 20010 };
+	static const uint16_t skip[] = { 20000, 20001, 20003, 20004, 20005 };
+	static const uint16_t stale[] = { 20000, 20001, 19871, 20002, 20003 };
+	static const uint16_t rnd[] = { 13454, 62289, 63014, 1041, 33333 };
+	static const uint16_t down[] = { 20005, 20004, 20003, 20002, 20001 };
+	struct nat_profile p;
+
+	p = classify(local, same, 5);
+	ck_assert_int_eq(p.allocation, NAT_ALLOC_PRESERVED);
+	p = classify(local, plus, 5);
+	ck_assert_int_eq(p.allocation, NAT_ALLOC_OFFSET);
+	ck_assert_int_eq(p.offset, 1000);
+	p = classify(local, seq, 5);
+	ck_assert_int_eq(p.allocation, NAT_ALLOC_SEQUENTIAL);
+	ck_assert_int_eq(p.delta, 1);
+	p = classify(local, seq2, 5);
+	ck_assert_int_eq(p.allocation, NAT_ALLOC_SEQUENTIAL);
+	ck_assert_int_eq(p.delta, 2);
+	/* Other hosts took a port in between: still sequential. */
+	p = classify(local, skip, 5);
+	ck_assert_int_eq(p.allocation, NAT_ALLOC_SEQUENTIAL);
+	ck_assert_int_eq(p.delta, 1);
+	/* One old mapping reused: forgiven. */
+	p = classify(local, stale, 5);
+	ck_assert_int_eq(p.allocation, NAT_ALLOC_SEQUENTIAL);
+	p = classify(local, rnd, 5);
+	ck_assert_int_eq(p.allocation, NAT_ALLOC_RANDOM);
+	p = classify(local, down, 5);
+	ck_assert_int_eq(p.allocation, NAT_ALLOC_RANDOM);
+	p = classify(local, seq, 2);
+	ck_assert_int_eq(p.allocation, NAT_ALLOC_UNKNOWN);
+}
+END_TEST
+
+START_TEST(test_predict)
+{
+	struct nat_profile p;
+	uint16_t out[8];
+
+	memset(&p, 0, sizeof p);
+	p.mapping = NAT_MAPPING_EIM;
+	p.allocation = NAT_ALLOC_RANDOM;
+	/* EIM: the observed mapping is the answer, whatever the allocation. */
+	ck_assert_uint_eq(nat_predict(&p, 40000, 23456, 4, out, 8), 1);
+	ck_assert_uint_eq(out[0], 23456);
+	ck_assert(nat_predictable(&p));
+
+	p.mapping = NAT_MAPPING_APDM;
+	p.allocation = NAT_ALLOC_SEQUENTIAL;
+	p.delta = 1;
+	ck_assert_uint_eq(nat_predict(&p, 40000, 20010, 3, out, 8), 4);
+	ck_assert_uint_eq(out[0], 20011);
+	ck_assert_uint_eq(out[3], 20014);
+	ck_assert_uint_eq(nat_predict(&p, 40000, 20010, 3, out, 2), 2);
+	ck_assert_uint_eq(nat_predict(&p, 40000, 65535, 3, out, 8), 0);
+
+	p.allocation = NAT_ALLOC_OFFSET;
+	p.offset = -7;
+	ck_assert_uint_eq(nat_predict(&p, 40000, 39993, 3, out, 8), 1);
+	ck_assert_uint_eq(out[0], 39993);
+
+	p.allocation = NAT_ALLOC_RANDOM;
+	ck_assert_uint_eq(nat_predict(&p, 40000, 1234, 3, out, 8), 0);
+	ck_assert(!nat_predictable(&p));
+	ck_assert_str_eq(nat_class_name(&p), "apdm-random");
+}
+END_TEST
+
+START_TEST(test_profile_wire)
+{
+	struct nat_profile p = { NAT_MAPPING_APDM, NAT_ALLOC_OFFSET,
+	    NAT_FILTER_APDF, NAT_F_ALT_ADDRESS, -1000, 3 }, q;
+	uint8_t w[NAT_PROFILE_WIRE_LEN];
+
+	nat_profile_encode(&p, w);
+	ck_assert_int_eq(nat_profile_decode(w, sizeof w, &q), 0);
+	ck_assert_mem_eq(&p, &q, sizeof p);
+	ck_assert_int_eq(nat_profile_decode(w, sizeof w - 1, &q), -1);
+	w[0] = NAT_MAPPING_COUNT;
+	ck_assert_int_eq(nat_profile_decode(w, sizeof w, &q), -1);
+	nat_profile_encode(&p, w);
+	w[4] = 0x7f;	/* offset far out of range */
+	ck_assert_int_eq(nat_profile_decode(w, sizeof w, &q), -1);
+}
+END_TEST
+
+static int gone_count;
+
+static void
+count_gone(void *arg, uint32_t slot, const struct reg_node *n)
+{
+	(void)arg;
+	(void)slot;
+	(void)n;
+	gone_count++;
+}
+
+START_TEST(test_registry)
+{
+	struct registry *r = registry_create(4);
+	uint64_t s1, s2, s1b, s[4];
+	uint32_t a, b, i;
+
+	ck_assert_ptr_nonnull(r);
+	a = registry_register(r, 111, 0, &s1);
+	b = registry_register(r, 222, 0, &s2);
+	ck_assert_uint_ne(a, REG_NONE);
+	ck_assert_uint_ne(a, b);
+	ck_assert_uint_eq(registry_session(r, s1), a);
+	ck_assert_uint_eq(registry_find(r, 222), b);
+	/* Registering again keeps the slot, and retires the old credential. */
+	ck_assert_uint_eq(registry_register(r, 111, 1, &s1b), a);
+	ck_assert_uint_eq(registry_session(r, s1), REG_NONE);
+	ck_assert_uint_eq(registry_session(r, s1b), a);
+	ck_assert_uint_eq(registry_count(r), 2);
+	/* Forged sessions: wrong generation, slot out of range. */
+	ck_assert_uint_eq(registry_session(r, s1b + (1ULL << 32)), REG_NONE);
+	ck_assert_uint_eq(registry_session(r, (s1b & ~0xffffffffULL) | 99),
+	    REG_NONE);
+	ck_assert_uint_eq(registry_session(r, 0), REG_NONE);
+	/* Full. */
+	ck_assert_uint_ne(registry_register(r, 333, 0, &s[0]), REG_NONE);
+	ck_assert_uint_ne(registry_register(r, 444, 0, &s[1]), REG_NONE);
+	ck_assert_uint_eq(registry_register(r, 555, 0, &s[2]), REG_NONE);
+	/* Leave frees the slot for another. */
+	registry_remove(r, b);
+	ck_assert_uint_eq(registry_find(r, 222), REG_NONE);
+	ck_assert_uint_eq(registry_session(r, s2), REG_NONE);
+	ck_assert_uint_eq(registry_register(r, 555, 0, &s[2]), b);
+	/* Expiry: refreshed at 1 (111) or 0 (the rest); timeout 10. */
+	gone_count = 0;
+	for (i = 0; i < 20; i++)
+		registry_sweep(r, 10, 10, 4, count_gone, NULL);
+	ck_assert_int_eq(gone_count, 0);
+	for (i = 0; i < 20; i++)
+		registry_sweep(r, 11, 10, 4, count_gone, NULL);
+	ck_assert_int_eq(gone_count, 3);
+	ck_assert_uint_eq(registry_count(r), 1);
+	ck_assert_uint_eq(registry_find(r, 111), a);
+	ck_assert_uint_le(sizeof(struct reg_node), 80);
+	registry_free(r);
+}
+END_TEST
+
+START_TEST(test_registry_many)
+{
+	uint32_t n = 100000, i, slot;
+	struct registry *r = registry_create(n);
+	uint64_t session;
+
+	for (i = 0; i < n; i++) {
+		slot = registry_register(r, 0x9e3779b97f4a7c15ULL * (i + 1), 0,
+		    &session);
+		ck_assert_uint_ne(slot, REG_NONE);
+	}
+	for (i = 0; i < n; i += 7)
+		ck_assert_uint_ne(registry_find(r,
+		    0x9e3779b97f4a7c15ULL * (i + 1)), REG_NONE);
+	for (i = 0; i < n; i += 2)
+		registry_remove(r, registry_find(r,
+		    0x9e3779b97f4a7c15ULL * (i + 1)));
+	ck_assert_uint_eq(registry_count(r), n / 2);
+	ck_assert_uint_eq(registry_find(r, 0x9e3779b97f4a7c15ULL), REG_NONE);
+	ck_assert_uint_ne(registry_find(r, 0x9e3779b97f4a7c15ULL * 2),
+	    REG_NONE);
+	registry_free(r);
+}
+END_TEST
+
+START_TEST(test_reg_addr)
+{
+	struct addr a;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	uint8_t ip[16];
+	uint16_t port;
+	char err[100], text[ADDR_STRLEN];
+
+	ck_assert_int_eq(addr_parse("192.0.2.7:4000", 0, 0, &a, err,
+	    sizeof err), 0);
+	reg_addr_store((struct sockaddr *)&a.ss, ip, &port);
+	reg_addr_load(ip, port, &ss, &len);
+	ck_assert_str_eq(addr_format((struct sockaddr *)&ss, text,
+	    sizeof text), "192.0.2.7:4000");
+	ck_assert_int_eq(addr_parse("[2001:db8::5]:9", 0, 0, &a, err,
+	    sizeof err), 0);
+	reg_addr_store((struct sockaddr *)&a.ss, ip, &port);
+	reg_addr_load(ip, port, &ss, &len);
+	ck_assert_str_eq(addr_format((struct sockaddr *)&ss, text,
+	    sizeof text), "[2001:db8::5]:9");
+}
+END_TEST
+
+START_TEST(test_channels)
+{
+	struct channels *c = channels_create();
+	char name[16];
+	int i;
+
+	ck_assert_int_eq(channels_intern(c, "news", 4), 0);
+	ck_assert_int_eq(channels_intern(c, "sport", 5), 1);
+	ck_assert_int_eq(channels_intern(c, "newsx", 4), 0);
+	ck_assert_str_eq(channels_name(c, 1), "sport");
+	ck_assert_int_eq(channels_intern(c, "a\"b", 3), -1);
+	ck_assert_int_eq(channels_intern(c, "a b", 3), -1);
+	ck_assert_int_eq(channels_intern(c, "", 0), -1);
+	for (i = 2; i < CHANNELS_MAX; i++) {
+		snprintf(name, sizeof name, "c%d", i);
+		ck_assert_int_eq(channels_intern(c, name, strlen(name)), i);
+	}
+	ck_assert_int_eq(channels_intern(c, "one-too-many", 12), -1);
+	ck_assert_int_eq(channels_intern(c, "c77", 3), 77);
+	channels_free(c);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("nat");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, test_classify);
+	tcase_add_test(tc, test_predict);
+	tcase_add_test(tc, test_profile_wire);
+	tcase_add_test(tc, test_registry);
+	tcase_add_test(tc, test_registry_many);
+	tcase_add_test(tc, test_reg_addr);
+	tcase_add_test(tc, test_channels);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
