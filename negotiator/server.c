@@ -659,10 +659,13 @@ server_open(struct server *s, int index, const struct addr *a, char *err,
 	}
 	setsockopt(ss->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
 	setsockopt(ss->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-	if (a->ss.ss_family == AF_INET) {
+	/* Bound to 0.0.0.0: learn each request's address, to answer from it
+	 * and name it in RESPONSE-ORIGIN. */
+	if (a->ss.ss_family == AF_INET &&
+	    ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr ==
+	    htonl(INADDR_ANY)) {
 		setsockopt(ss->fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
-		ss->wildcard = ((const struct sockaddr_in *)&a->ss)->
-		    sin_addr.s_addr == htonl(INADDR_ANY);
+		ss->wildcard = 1;
 	}
 	if (bind(ss->fd, (const struct sockaddr *)&a->ss, a->len) == -1) {
 		snprintf(err, errlen, "cannot listen on %s: %s",

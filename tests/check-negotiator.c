@@ -1,0 +1,436 @@
+/*
+ * Black-box tests of treecast-negotiator: the real daemon on loopback, fed
+ * well-formed and hostile datagrams; its answers and its /api/stats
+ * counters must say what it did with each.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "net/ctl.h"
+#include "net/nat.h"
+#include "net/proto.h"
+#include "net/stun.h"
+
+static pid_t nego_pid;
+static uint16_t nego_port, http_port;
+static int sock;
+static struct sockaddr_in nego;
+
+/* A port nobody uses now, on 127.0.0.1. */
+static uint16_t
+free_port(int type)
+{
+	struct sockaddr_in in;
+	socklen_t len = sizeof in;
+	int fd = socket(AF_INET, type, 0);
+
+	memset(&in, 0, sizeof in);
+	in.sin_family = AF_INET;
+	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bind(fd, (struct sockaddr *)&in, sizeof in);
+	getsockname(fd, (struct sockaddr *)&in, &len);
+	close(fd);
+	return ntohs(in.sin_port);
+}
+
+/* GET path from the negotiator's HTTP API; the body, or NULL. */
+static char *
+http_get(const char *path)
+{
+	static char buf[65536];
+	struct sockaddr_in in;
+	size_t got = 0;
+	ssize_t n;
+	char *body;
+	int fd;
+
+	memset(&in, 0, sizeof in);
+	in.sin_family = AF_INET;
+	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	in.sin_port = htons(http_port);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (connect(fd, (struct sockaddr *)&in, sizeof in) != 0) {
+		close(fd);
+		return NULL;
+	}
+	n = snprintf(buf, sizeof buf, "GET %s HTTP/1.0\r\nHost: x\r\n\r\n",
+	    path);
+	if (write(fd, buf, (size_t)n) != n) {
+		close(fd);
+		return NULL;
+	}
+	while (got < sizeof buf - 1 &&
+	    (n = read(fd, buf + got, sizeof buf - 1 - got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	buf[got] = '\0';
+	body = strstr(buf, "\r\n\r\n");
+	return body != NULL ? body + 4 : NULL;
+}
+
+/* A counter from /api/stats ("name":N), or -1. */
+static long
+stat_of(const char *name)
+{
+	char key[64], *p, *body = http_get("/api/stats");
+
+	if (body == NULL)
+		return -1;
+	snprintf(key, sizeof key, "\"%s\":", name);
+	if ((p = strstr(body, key)) == NULL)
+		return -1;
+	return strtol(p + strlen(key), NULL, 10);
+}
+
+static void
+start_negotiator(void)
+{
+	char listen[32], http[32], alt[8];
+	int i;
+
+	nego_port = free_port(SOCK_DGRAM);
+	snprintf(alt, sizeof alt, "%u", free_port(SOCK_DGRAM));
+	http_port = free_port(SOCK_STREAM);
+	snprintf(listen, sizeof listen, "127.0.0.1:%u", nego_port);
+	snprintf(http, sizeof http, "127.0.0.1:%u", http_port);
+	nego_pid = fork();
+	if (nego_pid == 0) {
+		execl("./treecast-negotiator", "treecast-negotiator",
+		    "--listen", listen, "--alt-port", alt, "--http", http,
+		    "--stats", "0", "--log-level", "warn",
+		    (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 100 && http_get("/api/stats") == NULL; i++)
+		usleep(50000);
+	sock = socket(AF_INET, SOCK_DGRAM, 0);
+	memset(&nego, 0, sizeof nego);
+	nego.sin_family = AF_INET;
+	nego.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	nego.sin_port = htons(nego_port);
+}
+
+static void
+setup(void)
+{
+	sodium_init();
+	start_negotiator();
+}
+
+static void
+teardown(void)
+{
+	int status;
+
+	kill(nego_pid, SIGTERM);
+	waitpid(nego_pid, &status, 0);
+	/* A clean exit on SIGTERM; a crash would show here. */
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "the negotiator did not exit cleanly (status %d)", status);
+	close(sock);
+}
+
+/* Sends buf and returns the answer's length (0: none within ms). */
+static size_t
+exchange(const uint8_t *buf, size_t len, uint8_t *ans, size_t cap, int ms)
+{
+	struct pollfd pfd = { .fd = sock, .events = POLLIN };
+	ssize_t n;
+
+	sendto(sock, buf, len, 0, (struct sockaddr *)&nego, sizeof nego);
+	if (poll(&pfd, 1, ms) <= 0)
+		return 0;
+	n = recv(sock, ans, cap, 0);
+	return n > 0 ? (size_t)n : 0;
+}
+
+static int
+build_register(uint8_t *buf, size_t cap, uint64_t node_id, size_t pad)
+{
+	struct nat_profile p = { NAT_MAPPING_EIM, NAT_ALLOC_PRESERVED,
+	    NAT_FILTER_APDF, 0, 0, 0 };
+	struct stun_builder b;
+	struct sockaddr_in in;
+	uint8_t tid[12], prof[NAT_PROFILE_WIRE_LEN];
+
+	stun_random_tid(tid);
+	stun_build_init(&b, buf, cap, TC_METHOD_REGISTER, STUN_REQUEST, tid);
+	stun_put_u64(&b, TC_ATTR_NODE_ID, node_id);
+	stun_put(&b, TC_ATTR_CHANNEL, "test", 4);
+	stun_put_u32(&b, TC_ATTR_ROLE, TC_ROLE_PEER);
+	memset(&in, 0, sizeof in);
+	in.sin_family = AF_INET;
+	in.sin_addr.s_addr = htonl(0x0a000002);
+	in.sin_port = htons(40000);
+	stun_put_xor_address(&b, TC_ATTR_XOR_INTERNAL, (struct sockaddr *)&in);
+	nat_profile_encode(&p, prof);
+	stun_put(&b, TC_ATTR_NAT_PROFILE, prof, sizeof prof);
+	if (pad > 0)
+		ctl_put_padding(&b, pad);
+	stun_put_fingerprint(&b);
+	return stun_build_finish(&b);
+}
+
+static int
+build_auth(uint8_t *buf, size_t cap, uint16_t method, uint64_t session,
+    uint32_t seq, const uint8_t *key)
+{
+	struct stun_builder b;
+	uint8_t tid[12];
+
+	stun_random_tid(tid);
+	stun_build_init(&b, buf, cap, method, STUN_REQUEST, tid);
+	stun_put_u64(&b, TC_ATTR_SESSION, session);
+	stun_put_u32(&b, TC_ATTR_SEQ, seq);
+	stun_put_integrity_sha256(&b, key, TC_KEY_LEN);
+	stun_put_fingerprint(&b);
+	return stun_build_finish(&b);
+}
+
+/* Registers; fills session and key. */
+static void
+do_register(uint64_t node_id, uint64_t *session, uint8_t key[TC_KEY_LEN])
+{
+	uint8_t req[STUN_MAX_MSG], ans[STUN_MAX_MSG];
+	const struct stun_attr *a;
+	struct stun_msg m;
+	size_t n;
+	int len;
+
+	len = build_register(req, sizeof req, node_id, TC_REGISTER_MIN);
+	n = exchange(req, (size_t)len, ans, sizeof ans, 2000);
+	ck_assert_uint_gt(n, 0);
+	ck_assert_uint_le(n, (size_t)len);	/* no amplification */
+	ck_assert_int_eq(stun_parse(ans, n, &m, NULL), 0);
+	ck_assert_int_eq(m.cls, STUN_SUCCESS);
+	a = stun_find(&m, TC_ATTR_SESSION_KEY);
+	ck_assert_ptr_nonnull(a);
+	memcpy(key, a->value, TC_KEY_LEN);
+	ck_assert_int_eq(stun_check_integrity_sha256(&m, key, TC_KEY_LEN), 0);
+	ck_assert_int_eq(stun_attr_u64(stun_find(&m, TC_ATTR_SESSION),
+	    session), 0);
+}
+
+static int
+error_code(const uint8_t *ans, size_t n)
+{
+	struct stun_msg m;
+	const char *reason;
+	size_t rlen;
+	int code = 0;
+
+	if (stun_parse(ans, n, &m, NULL) != 0 || m.cls != STUN_ERROR)
+		return -1;
+	stun_attr_error_code(stun_find(&m, STUN_ATTR_ERROR_CODE), &code,
+	    &reason, &rlen);
+	return code;
+}
+
+START_TEST(test_binding)
+{
+	uint8_t req[STUN_MAX_MSG], ans[STUN_MAX_MSG];
+	struct sockaddr_storage mapped;
+	struct sockaddr_in local;
+	socklen_t llen = sizeof local;
+	struct stun_msg m;
+	size_t n;
+	int len;
+
+	/* Padded: room for the whole answer. */
+	len = ctl_build_binding(req, sizeof req, 0, 128);
+	n = exchange(req, (size_t)len, ans, sizeof ans, 2000);
+	ck_assert_uint_gt(n, 0);
+	ck_assert_uint_le(n, (size_t)len);
+	ck_assert_int_eq(stun_parse(ans, n, &m, NULL), 0);
+	ck_assert_int_eq(m.cls, STUN_SUCCESS);
+	ck_assert_int_eq(stun_attr_xor_address(&m, stun_find(&m,
+	    STUN_ATTR_XOR_MAPPED_ADDRESS), &mapped, NULL), 0);
+	getsockname(sock, (struct sockaddr *)&local, &llen);
+	ck_assert_uint_eq(ntohs(((struct sockaddr_in *)&mapped)->sin_port),
+	    ntohs(local.sin_port));
+	ck_assert(m.has_fingerprint);
+
+	/* A bare 20-byte request: XOR-MAPPED-ADDRESS alone would be 32
+	 * bytes, so there is no answer, and it is counted. */
+	memcpy(req, "\x00\x01\x00\x00\x21\x12\xa4\x42" "abcdefghijkl", 20);
+	ck_assert_uint_eq(exchange(req, 20, ans, sizeof ans, 300), 0);
+	ck_assert_int_ge(stat_of("drop_amplify"), 1);
+	ck_assert_int_ge(stat_of("binding"), 1);
+}
+END_TEST
+
+START_TEST(test_hostile)
+{
+	uint8_t req[STUN_MAX_MSG], ans[STUN_MAX_MSG], big[2000];
+	struct stun_builder b;
+	uint8_t tid[12] = "0123456789ab";
+	size_t n;
+	int len;
+
+	/* Not STUN at all. */
+	ck_assert_uint_eq(exchange((const uint8_t *)"hello", 5, ans,
+	    sizeof ans, 200), 0);
+	/* Wrong cookie. */
+	len = ctl_build_binding(req, sizeof req, 0, 128);
+	req[4] ^= 0xff;
+	ck_assert_uint_eq(exchange(req, (size_t)len, ans, sizeof ans, 200), 0);
+	/* Bad fingerprint. */
+	len = ctl_build_binding(req, sizeof req, 0, 128);
+	req[len - 1] ^= 0x01;
+	ck_assert_uint_eq(exchange(req, (size_t)len, ans, sizeof ans, 200), 0);
+	/* Truncated: the header claims more than came. */
+	len = ctl_build_binding(req, sizeof req, 0, 128);
+	ck_assert_uint_eq(exchange(req, (size_t)len - 8, ans, sizeof ans,
+	    200), 0);
+	/* Oversized. */
+	memset(big, 0, sizeof big);
+	memcpy(big, "\x00\x01\x07\xc0\x21\x12\xa4\x42", 8);
+	ck_assert_uint_eq(exchange(big, sizeof big, ans, sizeof ans, 200), 0);
+	/* An unknown comprehension-required attribute: 420 naming it, and
+	 * no larger than the request. */
+	stun_build_init(&b, req, sizeof req, STUN_METHOD_BINDING,
+	    STUN_REQUEST, tid);
+	stun_put_u32(&b, 0x7ABC, 1);
+	ctl_put_padding(&b, 64);
+	stun_put_fingerprint(&b);
+	len = stun_build_finish(&b);
+	n = exchange(req, (size_t)len, ans, sizeof ans, 2000);
+	ck_assert_uint_gt(n, 0);
+	ck_assert_uint_le(n, (size_t)len);
+	ck_assert_int_eq(error_code(ans, n), 420);
+	/* A register request under the minimum size: dropped. */
+	len = build_register(req, sizeof req, 42, 0);
+	ck_assert_int_lt(len, TC_REGISTER_MIN);
+	ck_assert_uint_eq(exchange(req, (size_t)len, ans, sizeof ans, 300), 0);
+
+	ck_assert_int_eq(stat_of("drop_not_stun"), 2);	/* hello, cookie */
+	ck_assert_int_eq(stat_of("drop_parse"), 3);
+	ck_assert_int_eq(stat_of("err_unknown_attr"), 1);
+	ck_assert_int_eq(stat_of("drop_unpadded"), 1);
+	ck_assert_ptr_nonnull(strstr(http_get("/api/stats"),
+	    "\"bad_fingerprint\":1"));
+	ck_assert_ptr_nonnull(strstr(http_get("/api/stats"),
+	    "\"truncated\":1"));
+	ck_assert_ptr_nonnull(strstr(http_get("/api/stats"),
+	    "\"too_big\":1"));
+	ck_assert_int_eq(stat_of("nodes"), 0);
+}
+END_TEST
+
+START_TEST(test_session)
+{
+	uint8_t req[STUN_MAX_MSG], ans[STUN_MAX_MSG], key[TC_KEY_LEN],
+	    wrong[TC_KEY_LEN], key2[TC_KEY_LEN];
+	uint64_t session, session2;
+	struct stun_msg m;
+	size_t n;
+	int len;
+
+	do_register(0x1234, &session, key);
+	ck_assert_int_eq(stat_of("nodes"), 1);
+	ck_assert_ptr_nonnull(strstr(http_get("/api/nodes?id=1234"),
+	    "\"class\":\"eim-preserved\""));
+
+	/* A keepalive under the credential is answered, authenticated. */
+	len = build_auth(req, sizeof req, TC_METHOD_KEEPALIVE, session, 1, key);
+	n = exchange(req, (size_t)len, ans, sizeof ans, 2000);
+	ck_assert_uint_gt(n, 0);
+	ck_assert_int_eq(stun_parse(ans, n, &m, NULL), 0);
+	ck_assert_int_eq(m.cls, STUN_SUCCESS);
+	ck_assert_int_eq(stun_check_integrity_sha256(&m, key, TC_KEY_LEN), 0);
+	/* The same request again is a retransmission: answered again. */
+	ck_assert_uint_gt(exchange(req, (size_t)len, ans, sizeof ans, 2000), 0);
+	ck_assert_int_eq(stat_of("retransmits"), 1);
+	/* Seq 3, then an old one (2): the old one is a replay, dropped. */
+	len = build_auth(req, sizeof req, TC_METHOD_KEEPALIVE, session, 3, key);
+	ck_assert_uint_gt(exchange(req, (size_t)len, ans, sizeof ans, 2000), 0);
+	len = build_auth(req, sizeof req, TC_METHOD_KEEPALIVE, session, 2, key);
+	ck_assert_uint_eq(exchange(req, (size_t)len, ans, sizeof ans, 300), 0);
+	ck_assert_int_eq(stat_of("drop_replay"), 1);
+	/* A forged credential: wrong key. 401, never larger. */
+	memcpy(wrong, key, sizeof wrong);
+	wrong[0] ^= 1;
+	len = build_auth(req, sizeof req, TC_METHOD_KEEPALIVE, session, 9,
+	    wrong);
+	n = exchange(req, (size_t)len, ans, sizeof ans, 2000);
+	ck_assert_int_eq(error_code(ans, n), 401);
+	ck_assert_uint_le(n, (size_t)len);
+	ck_assert_int_eq(stat_of("drop_bad_integrity"), 1);
+	/* A session that does not exist. */
+	len = build_auth(req, sizeof req, TC_METHOD_KEEPALIVE,
+	    session + (1ULL << 32), 9, key);
+	n = exchange(req, (size_t)len, ans, sizeof ans, 2000);
+	ck_assert_int_eq(error_code(ans, n), 401);
+	ck_assert_int_eq(stat_of("drop_unknown_session"), 1);
+	ck_assert_int_eq(stat_of("keepalive"), 2);
+
+	/* Registering again voids the old credential. */
+	do_register(0x1234, &session2, key2);
+	ck_assert_int_eq(stat_of("reregistered"), 1);
+	len = build_auth(req, sizeof req, TC_METHOD_KEEPALIVE, session, 10,
+	    key);
+	n = exchange(req, (size_t)len, ans, sizeof ans, 2000);
+	ck_assert_int_eq(error_code(ans, n), 401);
+
+	/* Leave. */
+	len = build_auth(req, sizeof req, TC_METHOD_LEAVE, session2, 1, key2);
+	n = exchange(req, (size_t)len, ans, sizeof ans, 2000);
+	ck_assert_uint_gt(n, 0);
+	ck_assert_int_eq(stun_parse(ans, n, &m, NULL), 0);
+	ck_assert_int_eq(m.cls, STUN_SUCCESS);
+	ck_assert_int_eq(stat_of("nodes"), 0);
+	ck_assert_int_eq(stat_of("left"), 1);
+}
+END_TEST
+
+START_TEST(test_expiry)
+{
+	uint8_t key[TC_KEY_LEN];
+	uint64_t session;
+	int i;
+
+	/* This negotiator expires after 10 s: register, wait, gone. */
+	do_register(0x77, &session, key);
+	ck_assert_int_eq(stat_of("nodes"), 1);
+	for (i = 0; i < 130 && stat_of("nodes") != 0; i++)
+		usleep(100000);
+	ck_assert_int_eq(stat_of("nodes"), 0);
+	ck_assert_int_eq(stat_of("expired"), 1);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("negotiator");
+	TCase *tc = tcase_create("daemon");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_binding);
+	tcase_add_test(tc, test_hostile);
+	tcase_add_test(tc, test_session);
+	tcase_add_test(tc, test_expiry);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
