@@ -62,7 +62,8 @@ echo
 echo "== its counters (GET /api/stats):"
 lab_exec nego curl -s http://127.0.0.1:8080/api/stats
 echo
-echo "negotiator log: $LAB_STATE/negotiator.log"
+echo "== the negotiator's log:"
+sed 's/^/   /' "$LAB_STATE/negotiator.log"
 if [ $hold -eq 1 ]; then
 	echo "demo: running; the API is at http://127.0.0.1:8080/ inside" \
 	    "'ip netns exec $(lab_ns nego)'. Ctrl-C to stop and clean up."
