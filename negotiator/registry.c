@@ -160,6 +160,7 @@ registry_remove(struct registry *r, uint32_t slot)
 		}
 	}
 	n->gen = 0;
+	explicit_bzero(n->key, sizeof n->key);
 	n->hnext = r->free_head;
 	r->free_head = slot;
 	r->count--;

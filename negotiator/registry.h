@@ -12,7 +12,7 @@
 
 #define REG_NONE UINT32_MAX
 
-/* One node, 80 bytes. Addresses are 16 bytes: IPv4 is stored IPv4-mapped
+/* One node, 112 bytes. Addresses are 16 bytes: IPv4 is stored IPv4-mapped
  * (::ffff:a.b.c.d). */
 struct reg_node {
 	uint64_t	node_id;	/* the node's own random id */
@@ -28,6 +28,8 @@ struct reg_node {
 	uint8_t		role;		/* enum tc_role */
 	uint8_t		pad;
 	uint8_t		profile[NAT_PROFILE_WIRE_LEN];
+	uint8_t		key[32];	/* the session's credential: kept, not
+					   derived, to spare an HMAC a request */
 };
 
 struct registry;

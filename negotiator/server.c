@@ -66,7 +66,6 @@ struct server {
 	struct channels		*channels;
 	struct event		*tick;
 	struct timespec		 start;
-	uint8_t			 master[crypto_auth_hmacsha256_KEYBYTES];
 	struct server_stats	 st;
 	struct server_stats	 st_last;	/* at the last stats line */
 	uint32_t		 ticks;
@@ -90,19 +89,6 @@ server_now(const struct server *s)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint32_t)(ts.tv_sec - s->start.tv_sec);
-}
-
-/* The session's key: derived, not stored, so a record stays small. */
-static void
-server_session_key(const struct server *s, uint64_t session,
-    uint8_t key[TC_KEY_LEN])
-{
-	uint8_t id[8];
-	int i;
-
-	for (i = 0; i < 8; i++)
-		id[i] = (uint8_t)(session >> (56 - 8 * i));
-	crypto_auth_hmacsha256(key, id, sizeof id, s->master);
 }
 
 /* Starts an answer to req in m->out. */
@@ -305,7 +291,8 @@ server_register(struct server *s, struct srv_msg *m,
 	    addr_format((struct sockaddr *)&internal, in, sizeof in),
 	    nat_class_name(&profile));
 
-	server_session_key(s, session, key);
+	randombytes_buf(n->key, sizeof n->key);
+	memcpy(key, n->key, sizeof key);
 	server_answer(m, &b, req, STUN_SUCCESS);
 	stun_put_xor_address(&b, STUN_ATTR_XOR_MAPPED_ADDRESS,
 	    (struct sockaddr *)&m->from);
@@ -347,13 +334,13 @@ server_authenticate(struct server *s, struct srv_msg *m,
 		server_error(s, m, req, reqlen, 401, NULL, NULL, 0);
 		return REG_NONE;
 	}
-	server_session_key(s, session, key);
+	n = registry_node(s->reg, slot);
+	memcpy(key, n->key, TC_KEY_LEN);
 	if (stun_check_integrity_sha256(req, key, TC_KEY_LEN) != 0) {
 		s->st.drop_bad_integrity++;
 		server_error(s, m, req, reqlen, 401, NULL, NULL, 0);
 		return REG_NONE;
 	}
-	n = registry_node(s->reg, slot);
 	if (seq < n->last_seq || seq == 0) {
 		s->st.drop_replay++;
 		return REG_NONE;
@@ -702,7 +689,6 @@ server_create(struct event_base *base, const struct server_config *cfg,
 	for (i = 0; i < SOCK_MAX; i++)
 		s->socks[i].fd = -1;
 	clock_gettime(CLOCK_MONOTONIC, &s->start);
-	randombytes_buf(s->master, sizeof s->master);
 	if ((s->reg = registry_create(cfg->max_nodes)) == NULL ||
 	    (s->channels = channels_create()) == NULL) {
 		snprintf(err, errlen, "cannot allocate a registry of %u nodes",
@@ -748,7 +734,6 @@ server_free(struct server *s)
 		event_free(s->tick);
 	registry_free(s->reg);
 	channels_free(s->channels);
-	sodium_memzero(s->master, sizeof s->master);
 	free(s);
 }
 

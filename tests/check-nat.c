@@ -174,7 +174,7 @@ START_TEST(test_registry)
 	ck_assert_int_eq(gone_count, 3);
 	ck_assert_uint_eq(registry_count(r), 1);
 	ck_assert_uint_eq(registry_find(r, 111), a);
-	ck_assert_uint_le(sizeof(struct reg_node), 80);
+	ck_assert_uint_le(sizeof(struct reg_node), 112);
 	registry_free(r);
 }
 END_TEST

@@ -127,7 +127,7 @@ start_negotiator(void)
 static void
 setup(void)
 {
-	sodium_init();
+	ck_assert_int_ge(sodium_init(), 0);
 	start_negotiator();
 }
 
