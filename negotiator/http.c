@@ -39,8 +39,9 @@ http_reply(struct evhttp_request *req, int code, const char *reason,
 	evhttp_send_reply(req, code, reason, body);
 }
 
+/* One node as JSON; the caller holds the registry lock. */
 static void
-http_node_json(struct evbuffer *b, const struct server *srv,
+http_node_json(struct evbuffer *b, struct server *srv,
     const struct reg_node *n)
 {
 	struct sockaddr_storage ss;
@@ -59,7 +60,7 @@ http_node_json(struct evbuffer *b, const struct server *srv,
 	    "\"class\":\"%s\",\"nat\":{\"mapping\":\"%s\",\"allocation\":\"%s\","
 	    "\"offset\":%d,\"delta\":%d,\"filtering\":\"%s\"},"
 	    "\"silent_s\":%u}", n->node_id,
-	    channels_name(server_channels(srv), n->channel),
+	    channels_name(server_channels_locked(srv), n->channel),
 	    tc_role_name(n->role), ext, in, nat_class_name(&p),
 	    nat_mapping_name(p.mapping), nat_allocation_name(p.allocation),
 	    p.offset, p.delta, nat_filtering_name(p.filtering),
@@ -70,7 +71,7 @@ static void
 http_nodes(struct evhttp_request *req, void *arg)
 {
 	struct http *h = arg;
-	const struct registry *reg = server_registry(h->srv);
+	const struct registry *reg;
 	const struct reg_node *n;
 	struct evkeyvalq q;
 	struct evbuffer *b = evbuffer_new();
@@ -103,6 +104,7 @@ http_nodes(struct evhttp_request *req, void *arg)
 			goto out;
 		}
 	}
+	reg = server_lock_registry(h->srv);
 	evbuffer_add_printf(b, "{\"count\":%u,\"nodes\":[",
 	    registry_count(reg));
 	if (by_id) {
@@ -119,6 +121,7 @@ http_nodes(struct evhttp_request *req, void *arg)
 			http_node_json(b, h->srv, n);
 		}
 	}
+	server_unlock_registry(h->srv);
 	evbuffer_add_printf(b, "]}\n");
 	http_reply(req, 200, "OK", b);
 out:
@@ -130,10 +133,11 @@ static void
 http_stats(struct evhttp_request *req, void *arg)
 {
 	struct http *h = arg;
-	const struct server_stats *st = server_stats(h->srv);
+	struct server_stats stats, *st = &stats;
 	struct evbuffer *b = evbuffer_new();
 	int i;
 
+	server_stats(h->srv, &stats);
 	evbuffer_add_printf(b, "{\"nodes\":%u,\"registry_bytes\":%zu",
 	    server_nodes(h->srv), server_registry_bytes(h->srv));
 #define HTTP_STAT(name, help) \

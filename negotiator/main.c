@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
+#include <event2/thread.h>
 #include <sodium.h>
 
 #include "negotiator/http.h"
@@ -24,7 +26,7 @@ static const char about[] =
 enum {
 	OPT_LISTEN = 'l', OPT_ALT_PORT = 'p', OPT_ALT_ADDRESS = 'a',
 	OPT_HTTP = 256, OPT_NO_HTTP, OPT_MAX_NODES, OPT_INTERVAL, OPT_EXPIRE,
-	OPT_STATS
+	OPT_STATS, OPT_THREADS
 };
 
 static const struct opt options[] = {
@@ -45,6 +47,8 @@ static const struct opt options[] = {
 	  "forget a node silent this long (default 10)" },
 	{ "stats", OPT_STATS, "SECONDS",
 	  "log a line of figures this often, 0 for never (default 60)" },
+	{ "threads", OPT_THREADS, "N",
+	  "worker threads for UDP (default: one per CPU)" },
 	OPT_COMMON_ROWS,
 	{ NULL, 0, NULL, NULL }
 };
@@ -94,6 +98,9 @@ main(int argc, char **argv)
 	cfg.expire_s = 10;
 	cfg.stats_s = 60;
 	cfg.has_http = 1;
+	cfg.threads = (uint32_t)sysconf(_SC_NPROCESSORS_ONLN);
+	if (cfg.threads < 1 || cfg.threads > 64)
+		cfg.threads = 1;
 	opt_init(&st, options);
 	while ((key = opt_next(&st, argc, argv)) != -1) {
 		switch (key) {
@@ -126,6 +133,10 @@ main(int argc, char **argv)
 		case OPT_EXPIRE:
 			cfg.expire_s = (uint32_t)parse_number("expire", optarg,
 			    1, 86400);
+			break;
+		case OPT_THREADS:
+			cfg.threads = (uint32_t)parse_number("threads", optarg,
+			    1, 64);
 			break;
 		case OPT_STATS:
 			cfg.stats_s = (uint32_t)parse_number("stats", optarg,
@@ -166,6 +177,8 @@ main(int argc, char **argv)
 	if (sodium_init() < 0)
 		fatal("libsodium failed to start");
 	signal(SIGPIPE, SIG_IGN);
+	if (evthread_use_pthreads() != 0)
+		fatal("libevent has no thread support");
 	if ((base = event_base_new()) == NULL)
 		fatal("cannot create an event loop");
 	if ((srv = server_create(base, &cfg, err, sizeof err)) == NULL)
@@ -178,8 +191,8 @@ main(int argc, char **argv)
 	event_add(sigint, NULL);
 	event_add(sigterm, NULL);
 	log_info("treecast-negotiator %s ready: %u node slots, keepalive "
-	    "%u ms, expiry %u s", PACKAGE_VERSION, cfg.max_nodes,
-	    cfg.interval_ms, cfg.expire_s);
+	    "%u ms, expiry %u s, %u worker threads", PACKAGE_VERSION,
+	    cfg.max_nodes, cfg.interval_ms, cfg.expire_s, cfg.threads);
 
 	event_base_dispatch(base);
 

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -23,6 +24,14 @@
 #include "net/nat.h"
 #include "net/proto.h"
 
+/*
+ * Counters: each thread bumps its own with relaxed atomics (its own cache
+ * line, so no contention), and server_stats() reads them at any time.
+ */
+#define STAT_ADD(o, name, v) \
+	__atomic_fetch_add(&(o)->st.name, (uint64_t)(v), __ATOMIC_RELAXED)
+#define STAT_INC(o, name) STAT_ADD(o, name, 1)
+
 #define SERVER_BATCH	64	/* datagrams per recvmmsg */
 #define SERVER_ROUNDS	16	/* batches per wakeup, then let others run */
 #define SERVER_TICK_MS	100	/* expiry sweep */
@@ -33,9 +42,10 @@
 #define SOCK_MAX	4
 
 struct server;
+struct worker;
 
 struct srv_sock {
-	struct server		*srv;
+	struct worker		*w;
 	int			 index;
 	int			 fd;
 	struct event		*ev;
@@ -58,17 +68,20 @@ struct srv_msg {
 	int			 via;		/* socket to answer from */
 };
 
-struct server {
+/*
+ * A worker: one thread with its own event loop and its own sockets, all
+ * with SO_REUSEPORT, so that the kernel spreads clients over the workers
+ * by address. Workers share the registry under the server's lock; each
+ * keeps its own counters.
+ */
+struct worker {
+	struct server		*srv;
+	int			 index;
+	pthread_t		 thread;
+	int			 started;
 	struct event_base	*base;
-	struct server_config	 cfg;
 	struct srv_sock		 socks[SOCK_MAX];
-	struct registry		*reg;
-	struct channels		*channels;
-	struct event		*tick;
-	struct timespec		 start;
-	struct server_stats	 st;
-	struct server_stats	 st_last;	/* at the last stats line */
-	uint32_t		 ticks;
+	struct server_stats	 st;		/* this thread's own */
 
 	/* The batch, reused: no allocation per message. */
 	struct srv_msg		 msgs[SERVER_BATCH];
@@ -80,6 +93,22 @@ struct server {
 		struct cmsghdr	 align;
 		char		 buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
 	}			 txctl[SERVER_BATCH];
+};
+
+struct server {
+	struct event_base	*base;		/* the main thread's */
+	struct server_config	 cfg;
+	pthread_mutex_t		 lock;		/* registry, channels */
+	struct registry		*reg;
+	struct channels		*channels;
+	struct event		*tick;
+	struct timespec		 start;
+	struct server_stats	 st;		/* the main thread's (expiry) */
+	struct server_stats	 st_last;	/* at the last stats line */
+	uint32_t		 ticks;
+	struct worker		*workers;
+	int			 nworkers;
+	struct addr		 other;		/* RFC 5780 OTHER-ADDRESS */
 };
 
 static uint32_t
@@ -100,7 +129,7 @@ server_answer(struct srv_msg *m, struct stun_builder *b,
 }
 
 static void
-server_finish(struct server *s, struct srv_msg *m, struct stun_builder *b,
+server_finish(struct worker *w, struct srv_msg *m, struct stun_builder *b,
     size_t limit)
 {
 	int len = stun_build_finish(b);
@@ -108,7 +137,7 @@ server_finish(struct server *s, struct srv_msg *m, struct stun_builder *b,
 	if (len < 0)
 		return;
 	if ((size_t)len > limit) {
-		s->st.drop_amplify++;
+		STAT_INC(w, drop_amplify);
 		return;
 	}
 	m->outlen = (size_t)len;
@@ -116,7 +145,7 @@ server_finish(struct server *s, struct srv_msg *m, struct stun_builder *b,
 
 /* An error answer, sent only where it is no larger than the request. */
 static void
-server_error(struct server *s, struct srv_msg *m, const struct stun_msg *req,
+server_error(struct worker *w, struct srv_msg *m, const struct stun_msg *req,
     size_t reqlen, int code, const char *reason, const uint16_t *unknown,
     size_t nunknown)
 {
@@ -134,7 +163,7 @@ server_error(struct server *s, struct srv_msg *m, const struct stun_msg *req,
 		stun_put(&b, STUN_ATTR_UNKNOWN_ATTRIBUTES, list,
 		    (uint16_t)(2 * i));
 	}
-	server_finish(s, m, &b, reqlen);
+	server_finish(w, m, &b, reqlen);
 }
 
 /* The address the request came to: the bound one, or pktinfo's. */
@@ -155,7 +184,7 @@ server_local(const struct srv_sock *ss, const struct srv_msg *m,
  * FINGERPRINT; a request too small even for XOR-MAPPED-ADDRESS gets none.
  */
 static void
-server_binding(struct server *s, struct srv_sock *ss, struct srv_msg *m,
+server_binding(struct worker *w, struct srv_sock *ss, struct srv_msg *m,
     const struct stun_msg *req, size_t reqlen)
 {
 	static const uint16_t change[] = { STUN_ATTR_CHANGE_REQUEST };
@@ -167,8 +196,8 @@ server_binding(struct server *s, struct srv_sock *ss, struct srv_msg *m,
 
 	if ((a = stun_find(req, STUN_ATTR_CHANGE_REQUEST)) != NULL) {
 		if (stun_attr_u32(a, &flags) != 0) {
-			s->st.err_bad_request++;
-			server_error(s, m, req, reqlen, 400, NULL, NULL, 0);
+			STAT_INC(w, err_bad_request);
+			server_error(w, m, req, reqlen, 400, NULL, NULL, 0);
 			return;
 		}
 		if (flags & 0x4)	/* change IP */
@@ -176,21 +205,20 @@ server_binding(struct server *s, struct srv_sock *ss, struct srv_msg *m,
 		if (flags & 0x2)	/* change port */
 			via ^= SOCK_ALT_PORT;
 		/* RFC 5780 §6.1: no such address or port: 420. */
-		if (s->socks[via].fd == -1) {
-			s->st.err_unknown_attr++;
-			server_error(s, m, req, reqlen, 420, NULL, change, 1);
+		if (w->socks[via].fd == -1) {
+			STAT_INC(w, err_unknown_attr);
+			server_error(w, m, req, reqlen, 420, NULL, change, 1);
 			return;
 		}
 	}
-	server_local(&s->socks[via], m, &origin);
+	server_local(&w->socks[via], m, &origin);
 	for (level = 0; level < 3; level++) {
 		server_answer(m, &b, req, STUN_SUCCESS);
 		stun_put_xor_address(&b, STUN_ATTR_XOR_MAPPED_ADDRESS,
 		    (struct sockaddr *)&m->from);
-		if (level == 0 && s->cfg.has_alt_address) {
+		if (level == 0 && w->srv->cfg.has_alt_address) {
 			stun_put_address(&b, STUN_ATTR_OTHER_ADDRESS,
-			    (struct sockaddr *)&s->socks[SOCK_ALT_ADDR |
-			    SOCK_ALT_PORT].local.ss);
+			    (struct sockaddr *)&w->srv->other.ss);
 			stun_put_address(&b, STUN_ATTR_RESPONSE_ORIGIN,
 			    (struct sockaddr *)&origin);
 		}
@@ -200,14 +228,14 @@ server_binding(struct server *s, struct srv_sock *ss, struct srv_msg *m,
 			break;
 	}
 	if (level == 3) {
-		s->st.drop_amplify++;
+		STAT_INC(w, drop_amplify);
 		return;
 	}
 	m->outlen = (size_t)len;
 	m->via = via;
-	s->st.binding++;
+	STAT_INC(w, binding);
 	if (via != ss->index)
-		s->st.binding_change++;
+		STAT_INC(w, binding_change);
 }
 
 static int
@@ -228,9 +256,10 @@ server_get_u32(const struct stun_msg *req, uint16_t type, uint32_t *v)
 
 /* Register: unauthenticated; answers with a credential (DESIGN.md, flow 1). */
 static void
-server_register(struct server *s, struct srv_msg *m,
+server_register(struct worker *w, struct srv_msg *m,
     const struct stun_msg *req, size_t reqlen)
 {
+	struct server *s = w->srv;
 	const struct stun_attr *chan, *prof, *intl;
 	struct sockaddr_storage internal;
 	struct nat_profile profile;
@@ -240,10 +269,10 @@ server_register(struct server *s, struct srv_msg *m,
 	uint64_t node_id, session;
 	uint32_t role, slot;
 	int channel, known;
-	char ext[ADDR_STRLEN], in[ADDR_STRLEN];
+	char ext[ADDR_STRLEN], in[ADDR_STRLEN], chname[TC_CHANNEL_MAX + 1];
 
 	if (reqlen < TC_REGISTER_MIN) {
-		s->st.drop_unpadded++;
+		STAT_INC(w, drop_unpadded);
 		return;
 	}
 	chan = stun_find(req, TC_ATTR_CHANNEL);
@@ -256,21 +285,24 @@ server_register(struct server *s, struct srv_msg *m,
 	    nat_profile_decode(prof->value, prof->len, &profile) != 0 ||
 	    intl == NULL ||
 	    stun_attr_xor_address(req, intl, &internal, NULL) != 0) {
-		s->st.err_bad_request++;
-		server_error(s, m, req, reqlen, 400, NULL, NULL, 0);
+		STAT_INC(w, err_bad_request);
+		server_error(w, m, req, reqlen, 400, NULL, NULL, 0);
 		return;
 	}
+	pthread_mutex_lock(&s->lock);
 	if ((channel = channels_intern(s->channels, (const char *)chan->value,
 	    chan->len)) < 0) {
-		s->st.err_full++;
-		server_error(s, m, req, reqlen, 508, NULL, NULL, 0);
+		pthread_mutex_unlock(&s->lock);
+		STAT_INC(w, err_full);
+		server_error(w, m, req, reqlen, 508, NULL, NULL, 0);
 		return;
 	}
 	known = registry_find(s->reg, node_id) != REG_NONE;
 	slot = registry_register(s->reg, node_id, server_now(s), &session);
 	if (slot == REG_NONE) {
-		s->st.err_full++;
-		server_error(s, m, req, reqlen, 508, NULL, NULL, 0);
+		pthread_mutex_unlock(&s->lock);
+		STAT_INC(w, err_full);
+		server_error(w, m, req, reqlen, 508, NULL, NULL, 0);
 		return;
 	}
 	n = registry_node(s->reg, slot);
@@ -279,20 +311,23 @@ server_register(struct server *s, struct srv_msg *m,
 	nat_profile_encode(&profile, n->profile);
 	n->channel = (uint16_t)channel;
 	n->role = (uint8_t)role;
+	randombytes_buf(n->key, sizeof n->key);
+	memcpy(key, n->key, sizeof key);
+	snprintf(chname, sizeof chname, "%s", channels_name(s->channels,
+	    channel));
+	pthread_mutex_unlock(&s->lock);
 	if (known)
-		s->st.reregistered++;
+		STAT_INC(w, reregistered);
 	else
-		s->st.registered++;
+		STAT_INC(w, registered);
 	log_info("node %016llx %s: %s on channel '%s', external %s, "
 	    "internal %s, NAT %s", (unsigned long long)node_id,
 	    known ? "registered again" : "registered", tc_role_name(role),
-	    channels_name(s->channels, channel),
+	    chname,
 	    addr_format((struct sockaddr *)&m->from, ext, sizeof ext),
 	    addr_format((struct sockaddr *)&internal, in, sizeof in),
 	    nat_class_name(&profile));
 
-	randombytes_buf(n->key, sizeof n->key);
-	memcpy(key, n->key, sizeof key);
 	server_answer(m, &b, req, STUN_SUCCESS);
 	stun_put_xor_address(&b, STUN_ATTR_XOR_MAPPED_ADDRESS,
 	    (struct sockaddr *)&m->from);
@@ -301,7 +336,7 @@ server_register(struct server *s, struct srv_msg *m,
 	stun_put_u32(&b, TC_ATTR_INTERVAL, s->cfg.interval_ms);
 	stun_put_integrity_sha256(&b, key, sizeof key);
 	stun_put_fingerprint(&b);
-	server_finish(s, m, &b, reqlen);
+	server_finish(w, m, &b, reqlen);
 	sodium_memzero(key, sizeof key);
 }
 
@@ -309,111 +344,133 @@ server_register(struct server *s, struct srv_msg *m,
  * Checks an authenticated request: its session, MESSAGE-INTEGRITY-SHA256
  * under the session's key and a sequence number not below the last one (no
  * replays). The last number again is a retransmission (RFC 8489 §6.2.1
- * resends a request unchanged): answered again, *fresh = 0. Returns the
- * slot, or REG_NONE having counted and, where the RFC says to, answered
- * 401.
+ * resends a request unchanged): answered again, *fresh = 0. On success it
+ * returns the slot with the server's lock HELD, for the caller to update
+ * the record and unlock; else REG_NONE, unlocked, having counted and, where
+ * the RFC says to, answered 401. The HMAC is checked outside the lock, so
+ * workers verify in parallel; the slot is looked up again after it.
  */
 static uint32_t
-server_authenticate(struct server *s, struct srv_msg *m,
+server_authenticate(struct worker *w, struct srv_msg *m,
     const struct stun_msg *req, size_t reqlen, uint8_t key[TC_KEY_LEN],
     int *fresh)
 {
+	struct server *s = w->srv;
 	struct reg_node *n;
 	uint64_t session;
 	uint32_t slot, seq;
 
 	if (server_get_u64(req, TC_ATTR_SESSION, &session) != 0 ||
 	    server_get_u32(req, TC_ATTR_SEQ, &seq) != 0) {
-		s->st.err_bad_request++;
-		server_error(s, m, req, reqlen, 400, NULL, NULL, 0);
+		STAT_INC(w, err_bad_request);
+		server_error(w, m, req, reqlen, 400, NULL, NULL, 0);
 		return REG_NONE;
 	}
-	if ((slot = registry_session(s->reg, session)) == REG_NONE) {
+	pthread_mutex_lock(&s->lock);
+	if ((slot = registry_session(s->reg, session)) != REG_NONE)
+		memcpy(key, registry_node(s->reg, slot)->key, TC_KEY_LEN);
+	pthread_mutex_unlock(&s->lock);
+	if (slot == REG_NONE) {
 		/* Tells a node of a restarted negotiator to register again. */
-		s->st.drop_unknown_session++;
-		server_error(s, m, req, reqlen, 401, NULL, NULL, 0);
+		STAT_INC(w, drop_unknown_session);
+		server_error(w, m, req, reqlen, 401, NULL, NULL, 0);
+		return REG_NONE;
+	}
+	if (stun_check_integrity_sha256(req, key, TC_KEY_LEN) != 0) {
+		STAT_INC(w, drop_bad_integrity);
+		server_error(w, m, req, reqlen, 401, NULL, NULL, 0);
+		return REG_NONE;
+	}
+	pthread_mutex_lock(&s->lock);
+	if (registry_session(s->reg, session) != slot) {
+		/* Left or registered again meanwhile. */
+		pthread_mutex_unlock(&s->lock);
+		STAT_INC(w, drop_unknown_session);
 		return REG_NONE;
 	}
 	n = registry_node(s->reg, slot);
-	memcpy(key, n->key, TC_KEY_LEN);
-	if (stun_check_integrity_sha256(req, key, TC_KEY_LEN) != 0) {
-		s->st.drop_bad_integrity++;
-		server_error(s, m, req, reqlen, 401, NULL, NULL, 0);
-		return REG_NONE;
-	}
 	if (seq < n->last_seq || seq == 0) {
-		s->st.drop_replay++;
+		pthread_mutex_unlock(&s->lock);
+		STAT_INC(w, drop_replay);
 		return REG_NONE;
 	}
 	*fresh = seq > n->last_seq;
-	if (!*fresh)
-		s->st.retransmits++;
 	n->last_seq = seq;
+	if (!*fresh)
+		STAT_INC(w, retransmits);
 	return slot;
 }
 
 static void
-server_keepalive(struct server *s, struct srv_msg *m,
+server_keepalive(struct worker *w, struct srv_msg *m,
     const struct stun_msg *req, size_t reqlen)
 {
+	struct server *s = w->srv;
 	struct stun_builder b;
 	struct reg_node *n;
 	uint8_t key[TC_KEY_LEN], ip[16];
 	uint16_t port;
 	uint32_t slot;
-	int fresh;
+	int fresh, moved = 0;
 
-	if ((slot = server_authenticate(s, m, req, reqlen, key, &fresh)) ==
+	if ((slot = server_authenticate(w, m, req, reqlen, key, &fresh)) ==
 	    REG_NONE)
 		return;
 	n = registry_node(s->reg, slot);
-	if (fresh)
+	if (fresh) {
 		n->seen = server_now(s);
-	reg_addr_store((struct sockaddr *)&m->from, ip, &port);
-	if (fresh &&
-	    (port != n->ext_port || memcmp(ip, n->ext_ip, 16) != 0)) {
-		/* The NAT moved the node's mapping: follow it. */
-		memcpy(n->ext_ip, ip, 16);
-		n->ext_port = port;
-		s->st.rebinding++;
-		log_debug("node %016llx: external address changed",
-		    (unsigned long long)n->node_id);
+		reg_addr_store((struct sockaddr *)&m->from, ip, &port);
+		if (port != n->ext_port || memcmp(ip, n->ext_ip, 16) != 0) {
+			/* The NAT moved the node's mapping: follow it. */
+			memcpy(n->ext_ip, ip, 16);
+			n->ext_port = port;
+			moved = 1;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (moved) {
+		STAT_INC(w, rebinding);
+		log_debug("session %016llx: external address changed",
+		    (unsigned long long)slot);
 	}
 	if (fresh)
-		s->st.keepalive++;
+		STAT_INC(w, keepalive);
 	server_answer(m, &b, req, STUN_SUCCESS);
 	stun_put_xor_address(&b, STUN_ATTR_XOR_MAPPED_ADDRESS,
 	    (struct sockaddr *)&m->from);
 	stun_put_integrity_sha256(&b, key, sizeof key);
 	stun_put_fingerprint(&b);
-	server_finish(s, m, &b, STUN_MAX_MSG);
+	server_finish(w, m, &b, STUN_MAX_MSG);
 }
 
 static void
-server_leave(struct server *s, struct srv_msg *m, const struct stun_msg *req,
+server_leave(struct worker *w, struct srv_msg *m, const struct stun_msg *req,
     size_t reqlen)
 {
+	struct server *s = w->srv;
 	struct stun_builder b;
 	uint8_t key[TC_KEY_LEN];
+	uint64_t node_id;
 	uint32_t slot;
 	int fresh;
 
-	if ((slot = server_authenticate(s, m, req, reqlen, key, &fresh)) ==
+	if ((slot = server_authenticate(w, m, req, reqlen, key, &fresh)) ==
 	    REG_NONE)
 		return;
-	log_info("node %016llx left", (unsigned long long)
-	    registry_node(s->reg, slot)->node_id);
+	node_id = registry_node(s->reg, slot)->node_id;
 	registry_remove(s->reg, slot);
-	s->st.left++;
+	pthread_mutex_unlock(&s->lock);
+	log_info("node %016llx left", (unsigned long long)node_id);
+	STAT_INC(w, left);
 	server_answer(m, &b, req, STUN_SUCCESS);
 	stun_put_integrity_sha256(&b, key, sizeof key);
 	stun_put_fingerprint(&b);
-	server_finish(s, m, &b, STUN_MAX_MSG);
+	server_finish(w, m, &b, STUN_MAX_MSG);
 }
 
 /* One datagram in; an answer in m->out or none. Never trusts its input. */
 static void
-server_handle(struct server *s, struct srv_sock *ss, struct srv_msg *m,
+server_handle(struct worker *w, struct srv_sock *ss, struct srv_msg *m,
     size_t len)
 {
 	enum stun_parse_error why;
@@ -424,56 +481,56 @@ server_handle(struct server *s, struct srv_sock *ss, struct srv_msg *m,
 	m->outlen = 0;
 	m->via = ss->index;
 	if (!stun_is_stun(m->in, len)) {
-		s->st.drop_not_stun++;
+		STAT_INC(w, drop_not_stun);
 		return;
 	}
 	if (stun_parse(m->in, len, &req, &why) != 0) {
-		s->st.drop_parse++;
-		s->st.parse_errors[why]++;
+		STAT_INC(w, drop_parse);
+		w->st.parse_errors[why]++;
 		return;
 	}
 	if (req.cls != STUN_REQUEST) {
-		s->st.drop_not_request++;
+		STAT_INC(w, drop_not_request);
 		return;
 	}
 	nunknown = stun_unknown_required(&req, tc_known_attrs,
 	    tc_known_attrs_count, unknown, 8);
 	if (nunknown > 0) {
-		s->st.err_unknown_attr++;
-		server_error(s, m, &req, len, 420, NULL, unknown, nunknown);
+		STAT_INC(w, err_unknown_attr);
+		server_error(w, m, &req, len, 420, NULL, unknown, nunknown);
 		return;
 	}
 	switch (req.method) {
 	case STUN_METHOD_BINDING:
-		server_binding(s, ss, m, &req, len);
+		server_binding(w, ss, m, &req, len);
 		break;
 	case TC_METHOD_REGISTER:
-		server_register(s, m, &req, len);
+		server_register(w, m, &req, len);
 		break;
 	case TC_METHOD_KEEPALIVE:
-		server_keepalive(s, m, &req, len);
+		server_keepalive(w, m, &req, len);
 		break;
 	case TC_METHOD_LEAVE:
-		server_leave(s, m, &req, len);
+		server_leave(w, m, &req, len);
 		break;
 	default:
-		s->st.err_bad_request++;
-		server_error(s, m, &req, len, 400, NULL, NULL, 0);
+		STAT_INC(w, err_bad_request);
+		server_error(w, m, &req, len, 400, NULL, NULL, 0);
 		break;
 	}
 }
 
 static void
-server_send_one(struct server *s, struct srv_msg *m)
+server_send_one(struct worker *w, struct srv_msg *m)
 {
-	struct srv_sock *via = &s->socks[m->via];
+	struct srv_sock *via = &w->socks[m->via];
 	socklen_t len = m->from.ss_family == AF_INET ?
 	    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
 
 	if (sendto(via->fd, m->out, m->outlen, 0,
 	    (struct sockaddr *)&m->from, len) == (ssize_t)m->outlen) {
-		s->st.tx_datagrams++;
-		s->st.tx_bytes += m->outlen;
+		STAT_INC(w, tx_datagrams);
+		STAT_ADD(w, tx_bytes, m->outlen);
 	}
 }
 
@@ -482,35 +539,35 @@ static void
 server_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct srv_sock *ss = arg;
-	struct server *s = ss->srv;
+	struct worker *w = ss->w;
 	struct srv_msg *m;
 	struct cmsghdr *c;
-	int i, n, ntx, round, sent;
+	int i, n, got, ntx, round, sent;
 
 	for (round = 0; round < SERVER_ROUNDS; round++) {
 		for (i = 0; i < SERVER_BATCH; i++) {
-			m = &s->msgs[i];
-			s->rxiov[i].iov_base = m->in;
-			s->rxiov[i].iov_len = sizeof m->in;
-			memset(&s->rx[i].msg_hdr, 0, sizeof s->rx[i].msg_hdr);
-			s->rx[i].msg_hdr.msg_name = &m->from;
-			s->rx[i].msg_hdr.msg_namelen = sizeof m->from;
-			s->rx[i].msg_hdr.msg_iov = &s->rxiov[i];
-			s->rx[i].msg_hdr.msg_iovlen = 1;
-			s->rx[i].msg_hdr.msg_control = m->ctl.buf;
-			s->rx[i].msg_hdr.msg_controllen = sizeof m->ctl.buf;
+			m = &w->msgs[i];
+			w->rxiov[i].iov_base = m->in;
+			w->rxiov[i].iov_len = sizeof m->in;
+			memset(&w->rx[i].msg_hdr, 0, sizeof w->rx[i].msg_hdr);
+			w->rx[i].msg_hdr.msg_name = &m->from;
+			w->rx[i].msg_hdr.msg_namelen = sizeof m->from;
+			w->rx[i].msg_hdr.msg_iov = &w->rxiov[i];
+			w->rx[i].msg_hdr.msg_iovlen = 1;
+			w->rx[i].msg_hdr.msg_control = m->ctl.buf;
+			w->rx[i].msg_hdr.msg_controllen = sizeof m->ctl.buf;
 		}
-		n = recvmmsg(fd, s->rx, SERVER_BATCH, MSG_DONTWAIT, NULL);
-		if (n <= 0)
+		got = recvmmsg(fd, w->rx, SERVER_BATCH, MSG_DONTWAIT, NULL);
+		if (got <= 0)
 			break;
 		ntx = 0;
-		for (i = 0; i < n; i++) {
-			m = &s->msgs[i];
-			s->st.rx_datagrams++;
-			s->st.rx_bytes += s->rx[i].msg_len;
+		for (i = 0; i < got; i++) {
+			m = &w->msgs[i];
+			STAT_INC(w, rx_datagrams);
+			STAT_ADD(w, rx_bytes, w->rx[i].msg_len);
 			m->has_pi = 0;
-			for (c = CMSG_FIRSTHDR(&s->rx[i].msg_hdr); c != NULL;
-			    c = CMSG_NXTHDR(&s->rx[i].msg_hdr, c)) {
+			for (c = CMSG_FIRSTHDR(&w->rx[i].msg_hdr); c != NULL;
+			    c = CMSG_NXTHDR(&w->rx[i].msg_hdr, c)) {
 				if (c->cmsg_level == IPPROTO_IP &&
 				    c->cmsg_type == IP_PKTINFO) {
 					memcpy(&m->pi, CMSG_DATA(c),
@@ -518,37 +575,37 @@ server_read_cb(evutil_socket_t fd, short what, void *arg)
 					m->has_pi = 1;
 				}
 			}
-			if (s->rx[i].msg_hdr.msg_flags & MSG_TRUNC) {
-				s->st.drop_parse++;
-				s->st.parse_errors[STUN_E_TOO_BIG]++;
+			if (w->rx[i].msg_hdr.msg_flags & MSG_TRUNC) {
+				STAT_INC(w, drop_parse);
+				w->st.parse_errors[STUN_E_TOO_BIG]++;
 				continue;
 			}
-			server_handle(s, ss, m, s->rx[i].msg_len);
+			server_handle(w, ss, m, w->rx[i].msg_len);
 			if (m->outlen == 0)
 				continue;
 			if (m->via != ss->index) {
-				server_send_one(s, m);
+				server_send_one(w, m);
 				continue;
 			}
-			s->txiov[ntx].iov_base = m->out;
-			s->txiov[ntx].iov_len = m->outlen;
-			memset(&s->tx[ntx].msg_hdr, 0, sizeof s->tx[ntx].msg_hdr);
-			s->tx[ntx].msg_hdr.msg_name = &m->from;
-			s->tx[ntx].msg_hdr.msg_namelen =
-			    s->rx[i].msg_hdr.msg_namelen;
-			s->tx[ntx].msg_hdr.msg_iov = &s->txiov[ntx];
-			s->tx[ntx].msg_hdr.msg_iovlen = 1;
+			w->txiov[ntx].iov_base = m->out;
+			w->txiov[ntx].iov_len = m->outlen;
+			memset(&w->tx[ntx].msg_hdr, 0, sizeof w->tx[ntx].msg_hdr);
+			w->tx[ntx].msg_hdr.msg_name = &m->from;
+			w->tx[ntx].msg_hdr.msg_namelen =
+			    w->rx[i].msg_hdr.msg_namelen;
+			w->tx[ntx].msg_hdr.msg_iov = &w->txiov[ntx];
+			w->tx[ntx].msg_hdr.msg_iovlen = 1;
 			if (ss->wildcard && m->has_pi) {
 				/* Answer from the address that was asked. */
 				struct in_pktinfo pi;
 
 				memset(&pi, 0, sizeof pi);
 				pi.ipi_spec_dst = m->pi.ipi_addr;
-				s->tx[ntx].msg_hdr.msg_control =
-				    s->txctl[ntx].buf;
-				s->tx[ntx].msg_hdr.msg_controllen =
-				    sizeof s->txctl[ntx].buf;
-				c = CMSG_FIRSTHDR(&s->tx[ntx].msg_hdr);
+				w->tx[ntx].msg_hdr.msg_control =
+				    w->txctl[ntx].buf;
+				w->tx[ntx].msg_hdr.msg_controllen =
+				    sizeof w->txctl[ntx].buf;
+				c = CMSG_FIRSTHDR(&w->tx[ntx].msg_hdr);
 				c->cmsg_level = IPPROTO_IP;
 				c->cmsg_type = IP_PKTINFO;
 				c->cmsg_len = CMSG_LEN(sizeof pi);
@@ -557,7 +614,7 @@ server_read_cb(evutil_socket_t fd, short what, void *arg)
 			ntx++;
 		}
 		for (i = 0; i < ntx; i += sent) {
-			sent = sendmmsg(fd, s->tx + i, (unsigned)(ntx - i), 0);
+			sent = sendmmsg(fd, w->tx + i, (unsigned)(ntx - i), 0);
 			if (sent <= 0) {
 				if (errno == EINTR)
 					sent = 0;
@@ -565,11 +622,11 @@ server_read_cb(evutil_socket_t fd, short what, void *arg)
 					break;	/* full socket: drop, as UDP does */
 			}
 			for (n = 0; n < sent; n++) {
-				s->st.tx_datagrams++;
-				s->st.tx_bytes += s->tx[i + n].msg_len;
+				STAT_INC(w, tx_datagrams);
+				STAT_ADD(w, tx_bytes, w->tx[i + n].msg_len);
 			}
 		}
-		if (n < SERVER_BATCH)
+		if (got < SERVER_BATCH)
 			break;
 	}
 	(void)what;
@@ -581,7 +638,7 @@ server_gone(void *arg, uint32_t slot, const struct reg_node *n)
 	struct server *s = arg;
 
 	(void)slot;
-	s->st.expired++;
+	STAT_INC(s, expired);
 	log_info("node %016llx expired: silent for over %u s",
 	    (unsigned long long)n->node_id, s->cfg.expire_s);
 }
@@ -595,20 +652,43 @@ server_tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	/* All of the pool once a second. */
+	pthread_mutex_lock(&s->lock);
 	registry_sweep(s->reg, server_now(s), s->cfg.expire_s, per_s,
 	    server_gone, s);
+	pthread_mutex_unlock(&s->lock);
 	s->ticks++;
 	if (s->cfg.stats_s > 0 && s->ticks % (s->cfg.stats_s * per_s) == 0)
 		server_log_stats(s);
 }
 
+/* server_stats() sums the counters as an array of uint64_t. */
+_Static_assert(sizeof(struct server_stats) % sizeof(uint64_t) == 0,
+    "struct server_stats must hold only uint64_t counters");
+
+void
+server_stats(struct server *s, struct server_stats *out)
+{
+	const uint64_t *src;
+	uint64_t *dst = (uint64_t *)out;
+	size_t i, n = sizeof *out / sizeof(uint64_t);
+	int j;
+
+	memset(out, 0, sizeof *out);
+	for (j = -1; j < s->nworkers; j++) {
+		src = (const uint64_t *)(j < 0 ? &s->st : &s->workers[j].st);
+		for (i = 0; i < n; i++)
+			dst[i] += __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+	}
+}
+
 void
 server_log_stats(struct server *s)
 {
-	const struct server_stats *a = &s->st, *b = &s->st_last;
+	struct server_stats now, *a = &now, *b = &s->st_last;
 	uint64_t drops;
 	double secs = s->cfg.stats_s > 0 ? s->cfg.stats_s : 1;
 
+	server_stats(s, &now);
 	drops = (a->drop_not_stun - b->drop_not_stun) +
 	    (a->drop_parse - b->drop_parse) +
 	    (a->drop_bad_integrity - b->drop_bad_integrity) +
@@ -617,25 +697,25 @@ server_log_stats(struct server *s)
 	    (a->drop_unpadded - b->drop_unpadded);
 	log_info("%u nodes; %.0f datagrams/s in, %.0f out; %llu registered, "
 	    "%llu left, %llu expired, %llu dropped in the last %.0f s",
-	    registry_count(s->reg),
+	    server_nodes(s),
 	    (double)(a->rx_datagrams - b->rx_datagrams) / secs,
 	    (double)(a->tx_datagrams - b->tx_datagrams) / secs,
 	    (unsigned long long)(a->registered - b->registered),
 	    (unsigned long long)(a->left - b->left),
 	    (unsigned long long)(a->expired - b->expired),
 	    (unsigned long long)drops, secs);
-	s->st_last = s->st;
+	s->st_last = now;
 }
 
 static int
-server_open(struct server *s, int index, const struct addr *a, char *err,
+server_open(struct worker *w, int index, const struct addr *a, char *err,
     size_t errlen)
 {
-	struct srv_sock *ss = &s->socks[index];
+	struct srv_sock *ss = &w->socks[index];
 	char text[ADDR_STRLEN];
 	int one = 1, size = 4 << 20;
 
-	ss->srv = s;
+	ss->w = w;
 	ss->index = index;
 	ss->local = *a;
 	ss->fd = socket(a->ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK |
@@ -644,6 +724,9 @@ server_open(struct server *s, int index, const struct addr *a, char *err,
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;
 	}
+	/* Every worker binds the same addresses; the kernel spreads the
+	 * clients over them by address and port. */
+	setsockopt(ss->fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
 	setsockopt(ss->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
 	setsockopt(ss->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
 	/* Bound to 0.0.0.0: learn each request's address, to answer from it
@@ -660,15 +743,25 @@ server_open(struct server *s, int index, const struct addr *a, char *err,
 		    sizeof text), strerror(errno));
 		return -1;
 	}
-	ss->ev = event_new(s->base, ss->fd, EV_READ | EV_PERSIST,
+	ss->ev = event_new(w->base, ss->fd, EV_READ | EV_PERSIST,
 	    server_read_cb, ss);
 	if (ss->ev == NULL || event_add(ss->ev, NULL) != 0) {
 		snprintf(err, errlen, "event_add failed");
 		return -1;
 	}
-	log_info("listening on udp %s", addr_format(
-	    (const struct sockaddr *)&a->ss, text, sizeof text));
+	if (w->index == 0)
+		log_info("listening on udp %s", addr_format(
+		    (const struct sockaddr *)&a->ss, text, sizeof text));
 	return 0;
+}
+
+static void *
+server_worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	return NULL;
 }
 
 struct server *
@@ -676,9 +769,10 @@ server_create(struct event_base *base, const struct server_config *cfg,
     char *err, size_t errlen)
 {
 	struct server *s;
+	struct worker *w;
 	struct addr a;
 	struct timeval tv = { 0, SERVER_TICK_MS * 1000 };
-	int i;
+	int i, j;
 
 	if ((s = calloc(1, sizeof *s)) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -686,29 +780,56 @@ server_create(struct event_base *base, const struct server_config *cfg,
 	}
 	s->base = base;
 	s->cfg = *cfg;
-	for (i = 0; i < SOCK_MAX; i++)
-		s->socks[i].fd = -1;
+	pthread_mutex_init(&s->lock, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &s->start);
-	if ((s->reg = registry_create(cfg->max_nodes)) == NULL ||
+	s->nworkers = cfg->threads > 0 ? (int)cfg->threads : 1;
+	if ((s->workers = calloc((size_t)s->nworkers, sizeof *s->workers)) ==
+	    NULL || (s->reg = registry_create(cfg->max_nodes)) == NULL ||
 	    (s->channels = channels_create()) == NULL) {
 		snprintf(err, errlen, "cannot allocate a registry of %u nodes",
 		    cfg->max_nodes);
 		goto fail;
 	}
-	for (i = 0; i < SOCK_MAX; i++) {
-		if ((i & SOCK_ALT_ADDR) && !cfg->has_alt_address)
-			continue;
-		a = (i & SOCK_ALT_ADDR) ? cfg->alt_address : cfg->listen;
-		addr_set_port((struct sockaddr *)&a.ss, (i & SOCK_ALT_PORT) ?
-		    cfg->alt_port : addr_port((const struct sockaddr *)
-		    &cfg->listen.ss));
-		if (server_open(s, i, &a, err, errlen) != 0)
+	if (cfg->has_alt_address) {
+		s->other = cfg->alt_address;
+		addr_set_port((struct sockaddr *)&s->other.ss, cfg->alt_port);
+	}
+	for (j = 0; j < s->nworkers; j++) {
+		w = &s->workers[j];
+		w->srv = s;
+		w->index = j;
+		for (i = 0; i < SOCK_MAX; i++)
+			w->socks[i].fd = -1;
+		if ((w->base = event_base_new()) == NULL) {
+			snprintf(err, errlen, "cannot create an event loop");
 			goto fail;
+		}
+		for (i = 0; i < SOCK_MAX; i++) {
+			if ((i & SOCK_ALT_ADDR) && !cfg->has_alt_address)
+				continue;
+			a = (i & SOCK_ALT_ADDR) ? cfg->alt_address :
+			    cfg->listen;
+			addr_set_port((struct sockaddr *)&a.ss,
+			    (i & SOCK_ALT_PORT) ? cfg->alt_port :
+			    addr_port((const struct sockaddr *)&cfg->listen.ss));
+			if (server_open(w, i, &a, err, errlen) != 0)
+				goto fail;
+		}
 	}
 	s->tick = event_new(base, -1, EV_PERSIST, server_tick_cb, s);
 	if (s->tick == NULL || event_add(s->tick, &tv) != 0) {
 		snprintf(err, errlen, "cannot start the expiry timer");
 		goto fail;
+	}
+	for (j = 0; j < s->nworkers; j++) {
+		w = &s->workers[j];
+		if (pthread_create(&w->thread, NULL, server_worker_main, w)
+		    != 0) {
+			snprintf(err, errlen, "cannot start worker thread %d",
+			    j);
+			goto fail;
+		}
+		w->started = 1;
 	}
 	return s;
 
@@ -720,49 +841,75 @@ fail:
 void
 server_free(struct server *s)
 {
-	int i;
+	struct worker *w;
+	int i, j;
 
 	if (s == NULL)
 		return;
-	for (i = 0; i < SOCK_MAX; i++) {
-		if (s->socks[i].ev != NULL)
-			event_free(s->socks[i].ev);
-		if (s->socks[i].fd != -1)
-			close(s->socks[i].fd);
+	for (j = 0; s->workers != NULL && j < s->nworkers; j++) {
+		w = &s->workers[j];
+		if (w->started) {
+			event_base_loopexit(w->base, NULL);
+			pthread_join(w->thread, NULL);
+		}
 	}
+	for (j = 0; s->workers != NULL && j < s->nworkers; j++) {
+		w = &s->workers[j];
+		for (i = 0; i < SOCK_MAX; i++) {
+			if (w->socks[i].ev != NULL)
+				event_free(w->socks[i].ev);
+			if (w->socks[i].fd != -1)
+				close(w->socks[i].fd);
+		}
+		if (w->base != NULL)
+			event_base_free(w->base);
+	}
+	free(s->workers);
 	if (s->tick != NULL)
 		event_free(s->tick);
 	registry_free(s->reg);
 	channels_free(s->channels);
+	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
 
-const struct server_stats *
-server_stats(const struct server *s)
-{
-	return &s->st;
-}
-
 uint32_t
-server_nodes(const struct server *s)
+server_nodes(struct server *s)
 {
-	return registry_count(s->reg);
+	uint32_t n;
+
+	pthread_mutex_lock(&s->lock);
+	n = registry_count(s->reg);
+	pthread_mutex_unlock(&s->lock);
+	return n;
 }
 
 size_t
-server_registry_bytes(const struct server *s)
+server_registry_bytes(struct server *s)
 {
-	return registry_bytes(s->reg);
+	size_t n;
+
+	pthread_mutex_lock(&s->lock);
+	n = registry_bytes(s->reg);
+	pthread_mutex_unlock(&s->lock);
+	return n;
 }
 
 const struct registry *
-server_registry(const struct server *s)
+server_lock_registry(struct server *s)
 {
+	pthread_mutex_lock(&s->lock);
 	return s->reg;
 }
 
+void
+server_unlock_registry(struct server *s)
+{
+	pthread_mutex_unlock(&s->lock);
+}
+
 const struct channels *
-server_channels(const struct server *s)
+server_channels_locked(struct server *s)
 {
 	return s->channels;
 }

@@ -25,6 +25,7 @@ struct server_config {
 	uint32_t	interval_ms;	/* keepalive interval told to nodes */
 	uint32_t	expire_s;	/* silent this long: gone */
 	uint32_t	stats_s;	/* a log line of figures this often; 0: never */
+	uint32_t	threads;	/* worker threads, each with its sockets */
 };
 
 /*
@@ -67,13 +68,17 @@ struct server_stats {
 struct server *server_create(struct event_base *base,
 	    const struct server_config *cfg, char *err, size_t errlen);
 void	server_free(struct server *s);
-const struct server_stats *server_stats(const struct server *s);
-uint32_t server_nodes(const struct server *s);
-size_t	server_registry_bytes(const struct server *s);
+/* Every counter, summed over the workers as of their last tick. */
+void	server_stats(struct server *s, struct server_stats *out);
+uint32_t server_nodes(struct server *s);
+size_t	server_registry_bytes(struct server *s);
 /* Logs the summary line of figures. */
 void	server_log_stats(struct server *s);
-const struct registry *server_registry(const struct server *s);
-const struct channels *server_channels(const struct server *s);
+/* The registry, for reading, with the workers held off until unlock. */
+const struct registry *server_lock_registry(struct server *s);
+void	server_unlock_registry(struct server *s);
+/* The channel table; only between server_lock_registry and unlock. */
+const struct channels *server_channels_locked(struct server *s);
 /* The registry's clock: seconds since start. */
 uint32_t server_clock(const struct server *s);
 
