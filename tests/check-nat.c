@@ -12,6 +12,7 @@
 #include "negotiator/registry.h"
 #include "net/addr.h"
 #include "net/nat.h"
+#include "tests/check-run.h"
 
 static struct nat_profile
 classify(const uint16_t *local, const uint16_t *mapped, size_t n)
@@ -256,8 +257,6 @@ main(void)
 {
 	Suite *s = suite_create("nat");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_classify);
 	tcase_add_test(tc, test_predict);
@@ -267,9 +266,5 @@ main(void)
 	tcase_add_test(tc, test_reg_addr);
 	tcase_add_test(tc, test_channels);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(s);
 }

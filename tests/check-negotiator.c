@@ -24,6 +24,7 @@
 #include "net/nat.h"
 #include "net/proto.h"
 #include "net/stun.h"
+#include "tests/check-run.h"
 
 static pid_t nego_pid;
 static uint16_t nego_port, http_port;
@@ -418,8 +419,6 @@ main(void)
 {
 	Suite *s = suite_create("negotiator");
 	TCase *tc = tcase_create("daemon");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
@@ -428,9 +427,5 @@ main(void)
 	tcase_add_test(tc, test_session);
 	tcase_add_test(tc, test_expiry);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(s);
 }

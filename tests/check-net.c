@@ -8,6 +8,7 @@
 
 #include "net/addr.h"
 #include "net/log.h"
+#include "tests/check-run.h"
 
 static void
 parse_ok(const char *text, uint16_t defport, const char *expect)
@@ -109,8 +110,6 @@ main(void)
 {
 	Suite *s = suite_create("net");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_addr_parse);
 	tcase_add_test(tc, test_addr_parse_errors);
@@ -118,9 +117,5 @@ main(void)
 	tcase_add_test(tc, test_addr_port);
 	tcase_add_test(tc, test_log_level);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(s);
 }

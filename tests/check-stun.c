@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "net/stun.h"
+#include "tests/check-run.h"
 
 /* RFC 5769 §2.1: a Binding request with SOFTWARE, PRIORITY,
  * ICE-CONTROLLED, USERNAME, MESSAGE-INTEGRITY and FINGERPRINT. The
@@ -1268,8 +1269,6 @@ main(void)
 {
 	Suite *s = suite_create("stun");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	if (sodium_init() < 0) {
 		fprintf(stderr, "sodium_init failed\n");
@@ -1298,9 +1297,5 @@ main(void)
 	tcase_add_test(tc, test_builder_order);
 	tcase_add_test(tc, test_random_tid);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(s);
 }

@@ -10,6 +10,7 @@
 
 #include "tree/tree-private.h"	/* to damage a tree on purpose */
 #include "tree/tree.h"
+#include "tests/check-run.h"
 
 #define EVMAX	64
 
@@ -1089,11 +1090,5 @@ tree_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(tree_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(tree_suite());
 }
