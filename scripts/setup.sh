@@ -12,13 +12,14 @@ cd "$(dirname "$0")/.."
 # transport over the punched socket); libsodium (credentials, integrity,
 # random ids); check (unit tests); iproute2, nftables, conntrack, procps and
 # curl (the NAT lab and its HTTP checks); ffmpeg (the bundled sample, decode
-# checks).
+# checks); coturn (a second STUN server for the probe's tests and for
+# benchmarks: only its binary is used, its service is kept off).
 PACKAGES=(
 	build-essential autoconf automake pkg-config
 	libevent-dev libavformat-dev libavcodec-dev libavutil-dev
 	libudt-dev libsodium-dev check
 	iproute2 nftables conntrack procps curl
-	ffmpeg
+	ffmpeg coturn
 )
 
 deps_only=0
@@ -42,6 +43,11 @@ if [ ${#missing[@]} -gt 0 ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	# coturn's package may start a public TURN service: treecast only
+	# runs turnserver itself, in its tests.
+	if command -v systemctl >/dev/null 2>&1; then
+		systemctl disable --now coturn >/dev/null 2>&1 || true
+	fi
 fi
 [ $deps_only -eq 1 ] && exit 0
 

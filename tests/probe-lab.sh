@@ -1,10 +1,13 @@
 # treecast-probe from behind every NAT of the lab, against a negotiator
 # with a second address (RFC 5780): 10 runs each, every one right; then
 # each registers, and the negotiator's registry holds the same profile.
+# With PROBE_AGAINST=coturn (tests/probe-coturn.sh), against coturn's
+# turnserver instead: the probe works with any RFC 5780 STUN server.
 set -eu
 . "$top_srcdir/tests/lab/lab.sh"
 PROBE=$top_builddir/treecast-probe
 NEGOTIATOR=$top_builddir/treecast-negotiator
+SERVER=${PROBE_AGAINST:-negotiator}
 RUNS=${PROBE_RUNS:-10}
 
 failures=0
@@ -35,11 +38,19 @@ for b in $BEHAVIOURS; do
 done
 N1=$(lab_ip nego 1)
 N2=$(lab_ip nego 2)
-lab_bg nego "$LAB_STATE/negotiator.log" "$NEGOTIATOR" --listen "$N1:3478" \
-    --alt-address "$N2" --http 127.0.0.1:8080 --stats 0 --log-level debug
+if [ "$SERVER" = coturn ]; then
+	command -v turnserver >/dev/null ||
+	    lab_die "turnserver not found: run scripts/setup.sh (Debian: coturn)"
+	lab_bg nego "$LAB_STATE/negotiator.log" turnserver -n --stun-only \
+	    --no-cli --no-tls --no-dtls -L "$N1" -L "$N2" -p 3478 \
+	    --alt-listening-port 3479 --log-file stdout --simple-log
+else
+	lab_bg nego "$LAB_STATE/negotiator.log" "$NEGOTIATOR" --listen "$N1:3478" \
+	    --alt-address "$N2" --http 127.0.0.1:8080 --stats 0 --log-level debug
+fi
 for i in $(seq 50); do
-	lab_exec nego curl -sf http://127.0.0.1:8080/api/stats >/dev/null 2>&1 && break
-	sleep 0.1
+	lab_exec open "$PROBE" "$N1" >/dev/null 2>&1 && break
+	sleep 0.2
 done
 
 got() {	# got JSON -> "mapping allocation offset delta filtering"
@@ -77,6 +88,12 @@ for b in $BEHAVIOURS; do
 	[ "${ext%:*}" = "$(lab_wan "$b")" ] ||
 	    fail "$b: external $ext is not behind $(lab_wan "$b")"
 done
+
+if [ "$SERVER" = coturn ]; then
+	echo "$((checks - failures)) passed, $failures failed"
+	[ "$failures" -eq 0 ]
+	exit
+fi
 
 # Registered, the negotiator holds the same profile.
 for b in $BEHAVIOURS; do
