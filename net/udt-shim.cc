@@ -1,0 +1,363 @@
+// The C shim over UDT4 (net/udt.h): rendezvous links on punched sockets,
+// joined to a libevent loop through an eventfd. All of treecast's C++.
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <map>
+#include <vector>
+
+#include <event2/event.h>
+#include <udt/udt.h>
+
+#include "net/udt.h"
+
+struct udt_link {
+	struct udt_loop	*u;
+	UDTSOCKET	 s;
+	udt_link_cb	 cb;
+	void		*arg;
+	enum { LINK_CONNECTING, LINK_CONNECTED, LINK_DEAD } state;
+	struct event	*timeout;
+};
+
+struct udt_loop {
+	struct event_base		*base;
+	int				 efd;	// watcher -> loop
+	struct event			*ev;
+	struct event			*health;
+	int				 eid;	// UDT's epoll
+	pthread_t			 thread;
+	bool				 started;
+	volatile bool			 stop;
+	pthread_mutex_t			 mu;
+	std::vector<UDTSOCKET>		 ready;	// under mu
+	std::map<UDTSOCKET, udt_link *>	 links;	// loop thread only
+};
+
+static int udt_users;	// UDT::startup once per process
+static pthread_mutex_t udt_users_mu = PTHREAD_MUTEX_INITIALIZER;
+
+// Watches UDT's epoll; each socket it reports is taken out (one-shot) until
+// the loop thread arms it again, so that a socket is reported once a wait.
+static void *
+udt_watcher(void *arg)
+{
+	struct udt_loop *u = (struct udt_loop *)arg;
+	UDTSOCKET rd[64], wr[64];
+	int rn, wn, i;
+	uint64_t one = 1;
+
+	while (!u->stop) {
+		rn = wn = 64;
+		if (UDT::epoll_wait2(u->eid, rd, &rn, wr, &wn, 100) <= 0)
+			continue;
+		pthread_mutex_lock(&u->mu);
+		for (i = 0; i < rn; i++) {
+			UDT::epoll_remove_usock(u->eid, rd[i]);
+			u->ready.push_back(rd[i]);
+		}
+		for (i = 0; i < wn; i++) {
+			UDT::epoll_remove_usock(u->eid, wr[i]);
+			u->ready.push_back(wr[i]);
+		}
+		pthread_mutex_unlock(&u->mu);
+		if (write(u->efd, &one, sizeof one) != sizeof one)
+			continue;	// the counter saturated: already awake
+	}
+	return NULL;
+}
+
+static void
+udt_arm(struct udt_link *l)
+{
+	int events = l->state == udt_link::LINK_CONNECTING ?
+	    UDT_EPOLL_OUT | UDT_EPOLL_ERR : UDT_EPOLL_IN | UDT_EPOLL_ERR;
+
+	UDT::epoll_add_usock(l->u->eid, l->s, &events);
+}
+
+static void
+udt_dead(struct udt_link *l)
+{
+	l->state = udt_link::LINK_DEAD;
+	UDT::epoll_remove_usock(l->u->eid, l->s);
+	if (l->timeout != NULL)
+		evtimer_del(l->timeout);
+	l->cb(l, UDT_LINK_CLOSED, l->arg);	// last: it may free l
+}
+
+// The loop thread's side: what became of each socket the watcher saw.
+static void
+udt_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct udt_loop *u = (struct udt_loop *)arg;
+	std::vector<UDTSOCKET> ready;
+	uint64_t n;
+	size_t i;
+
+	(void)what;
+	if (read(fd, &n, sizeof n) != sizeof n && errno != EAGAIN)
+		return;
+	pthread_mutex_lock(&u->mu);
+	ready.swap(u->ready);
+	pthread_mutex_unlock(&u->mu);
+	for (i = 0; i < ready.size(); i++) {
+		std::map<UDTSOCKET, udt_link *>::iterator it =
+		    u->links.find(ready[i]);
+		struct udt_link *l;
+
+		if (it == u->links.end())
+			continue;	// freed meanwhile
+		l = it->second;
+		if (l->state == udt_link::LINK_DEAD)
+			continue;
+		switch (UDT::getsockstate(l->s)) {
+		case CONNECTED:
+			if (l->state == udt_link::LINK_CONNECTING) {
+				l->state = udt_link::LINK_CONNECTED;
+				if (l->timeout != NULL)
+					evtimer_del(l->timeout);
+				udt_arm(l);
+				l->cb(l, UDT_LINK_CONNECTED, l->arg);
+			} else
+				l->cb(l, UDT_LINK_READABLE, l->arg);
+			break;
+		case CONNECTING:
+		case OPENED:
+		case INIT:
+			udt_arm(l);	// not yet: wait again
+			break;
+		default:		// BROKEN, CLOSING, CLOSED, NONEXIST
+			udt_dead(l);
+			break;
+		}
+	}
+}
+
+/*
+ * UDT 4.11 marks a socket broken when its peer shuts down, but tells no
+ * epoll about it (processCtrl's shutdown case updates no events), so a
+ * closed peer would go unnoticed. Four times a second the loop asks each
+ * link's state: a handful of links a node, no data polled.
+ */
+#define UDT_HEALTH_MS 250
+
+static void
+udt_health_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct udt_loop *u = (struct udt_loop *)arg;
+	std::vector<struct udt_link *> dead;
+	std::map<UDTSOCKET, udt_link *>::iterator it;
+	size_t i;
+
+	(void)fd;
+	(void)what;
+	for (it = u->links.begin(); it != u->links.end(); ++it) {
+		struct udt_link *l = it->second;
+
+		if (l->state != udt_link::LINK_CONNECTED)
+			continue;
+		switch (UDT::getsockstate(l->s)) {
+		case BROKEN:
+		case CLOSING:
+		case CLOSED:
+		case NONEXIST:
+			dead.push_back(l);
+			break;
+		default:
+			break;
+		}
+	}
+	// Callbacks may free links, so not while walking the map.
+	for (i = 0; i < dead.size(); i++)
+		if (u->links.count(dead[i]->s) != 0)
+			udt_dead(dead[i]);
+}
+
+static void
+udt_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct udt_link *l = (struct udt_link *)arg;
+
+	(void)fd;
+	(void)what;
+	if (l->state == udt_link::LINK_CONNECTING)
+		udt_dead(l);
+}
+
+extern "C" struct udt_loop *
+udt_loop_new(struct event_base *base, char *err, size_t errlen)
+{
+	struct udt_loop *u = new udt_loop();
+	struct timeval health = { 0, UDT_HEALTH_MS * 1000 };
+
+	u->base = base;
+	u->efd = -1;
+	u->eid = -1;
+	pthread_mutex_init(&u->mu, NULL);
+	pthread_mutex_lock(&udt_users_mu);
+	if (udt_users++ == 0 && UDT::startup() != 0) {
+		udt_users--;
+		pthread_mutex_unlock(&udt_users_mu);
+		snprintf(err, errlen, "UDT::startup failed");
+		delete u;
+		return NULL;
+	}
+	pthread_mutex_unlock(&udt_users_mu);
+	u->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	u->eid = UDT::epoll_create();
+	if (u->efd == -1 || u->eid < 0) {
+		snprintf(err, errlen, "cannot create UDT's epoll or an eventfd");
+		udt_loop_free(u);
+		return NULL;
+	}
+	u->ev = event_new(base, u->efd, EV_READ | EV_PERSIST, udt_wake_cb, u);
+	u->health = event_new(base, -1, EV_PERSIST, udt_health_cb, u);
+	if (u->ev == NULL || event_add(u->ev, NULL) != 0 ||
+	    u->health == NULL || event_add(u->health, &health) != 0 ||
+	    pthread_create(&u->thread, NULL, udt_watcher, u) != 0) {
+		snprintf(err, errlen, "cannot start UDT's watcher");
+		udt_loop_free(u);
+		return NULL;
+	}
+	u->started = true;
+	return u;
+}
+
+extern "C" void
+udt_loop_free(struct udt_loop *u)
+{
+	if (u == NULL)
+		return;
+	while (!u->links.empty())
+		udt_link_free(u->links.begin()->second);
+	if (u->started) {
+		u->stop = true;
+		pthread_join(u->thread, NULL);
+	}
+	if (u->ev != NULL)
+		event_free(u->ev);
+	if (u->health != NULL)
+		event_free(u->health);
+	if (u->eid >= 0)
+		UDT::epoll_release(u->eid);
+	if (u->efd != -1)
+		close(u->efd);
+	pthread_mutex_destroy(&u->mu);
+	pthread_mutex_lock(&udt_users_mu);
+	if (--udt_users == 0)
+		UDT::cleanup();
+	pthread_mutex_unlock(&udt_users_mu);
+	delete u;
+}
+
+extern "C" struct udt_link *
+udt_link_start(struct udt_loop *u, int fd, const struct sockaddr *peer,
+    socklen_t peerlen, int timeout_ms, udt_link_cb cb, void *arg, char *err,
+    size_t errlen)
+{
+	struct udt_link *l;
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+	bool yes = true, no = false;
+	UDTSOCKET s;
+
+	s = UDT::socket(peer->sa_family, SOCK_DGRAM, 0);
+	if (s == UDT::INVALID_SOCK) {
+		snprintf(err, errlen, "UDT::socket: %s",
+		    UDT::getlasterror_desc());
+		return NULL;
+	}
+	if (UDT::setsockopt(s, 0, UDT_RENDEZVOUS, &yes, sizeof yes) != 0 ||
+	    UDT::setsockopt(s, 0, UDT_SNDSYN, &no, sizeof no) != 0 ||
+	    UDT::setsockopt(s, 0, UDT_RCVSYN, &no, sizeof no) != 0 ||
+	    UDT::bind2(s, fd) != 0 ||
+	    UDT::connect(s, peer, (int)peerlen) != 0) {
+		snprintf(err, errlen, "UDT rendezvous on the punched socket: %s",
+		    UDT::getlasterror_desc());
+		UDT::close(s);
+		return NULL;
+	}
+	l = new udt_link();
+	l->u = u;
+	l->s = s;
+	l->cb = cb;
+	l->arg = arg;
+	l->state = udt_link::LINK_CONNECTING;
+	l->timeout = evtimer_new(u->base, udt_timeout_cb, l);
+	if (l->timeout != NULL)
+		evtimer_add(l->timeout, &tv);
+	u->links[s] = l;
+	udt_arm(l);
+	return l;
+}
+
+extern "C" ssize_t
+udt_link_send(struct udt_link *l, const void *msg, size_t len)
+{
+	int n;
+
+	if (l->state != udt_link::LINK_CONNECTED) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	n = UDT::sendmsg(l->s, (const char *)msg, (int)len, -1, true);
+	if (n == UDT::ERROR) {
+		errno = UDT::getlasterror_code() == CUDTException::EASYNCSND ?
+		    EAGAIN : EPIPE;
+		return -1;
+	}
+	return n;
+}
+
+extern "C" ssize_t
+udt_link_recv(struct udt_link *l, void *buf, size_t cap)
+{
+	int n;
+
+	if (l->state != udt_link::LINK_CONNECTED) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	n = UDT::recvmsg(l->s, (char *)buf, (int)cap);
+	if (n == UDT::ERROR) {
+		if (UDT::getlasterror_code() == CUDTException::EASYNCRCV) {
+			udt_arm(l);	// drained: wake again on the next one
+			errno = EAGAIN;
+		} else
+			errno = EPIPE;
+		return -1;
+	}
+	return n;
+}
+
+extern "C" void
+udt_link_free(struct udt_link *l)
+{
+	if (l == NULL)
+		return;
+	UDT::epoll_remove_usock(l->u->eid, l->s);
+	UDT::close(l->s);
+	l->u->links.erase(l->s);
+	if (l->timeout != NULL)
+		event_free(l->timeout);
+	delete l;
+}
+
+extern "C" int
+udt_link_stats(struct udt_link *l, double *rtt_ms, double *mbps)
+{
+	UDT::TRACEINFO t;
+
+	if (UDT::perfmon(l->s, &t, false) != 0)
+		return -1;
+	*rtt_ms = t.msRTT;
+	*mbps = t.mbpsSendRate;
+	return 0;
+}
