@@ -3,7 +3,8 @@
  * clients, each registered with its own credential and then sending an
  * authenticated keepalive every T seconds, spread over many source
  * addresses and ports; prints requests/s achieved, loss, p50 and p99
- * response time, the negotiator's CPU and its memory per registered client.
+ * response time (request sent to answer received by the kernel), the
+ * negotiator's CPU and its memory per registered client.
  *
  *   nego-bench --negotiator PATH [--clients N] [--interval S]
  *              [--duration S] [--sockets K]
@@ -71,6 +72,22 @@ now_ns(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Request timestamps are CLOCK_REALTIME, the clock of the kernel's receive
+ * timestamps (SO_TIMESTAMPNS): the response time is then from the request
+ * leaving the generator to its answer reaching the generator's socket, and
+ * excludes the time the generator itself takes to get round to reading it
+ * (it shares the two cores with the server).
+ */
+static uint64_t
+wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
@@ -143,7 +160,7 @@ build_register(uint8_t *buf, size_t cap, struct bench *bb, uint32_t i)
 	struct sockaddr_in in;
 	uint64_t node_id = 0x5eed000000000000ULL + i + 1;
 
-	make_tid(tid, i, now_ns());
+	make_tid(tid, i, wall_ns());
 	memcpy(&bb->c[i].reg_sent, tid + 4, 8);
 	stun_build_init(&b, buf, cap, TC_METHOD_REGISTER, STUN_REQUEST, tid);
 	stun_put_u64(&b, TC_ATTR_NODE_ID, node_id);
@@ -168,7 +185,7 @@ build_keepalive(uint8_t *buf, size_t cap, struct bench *bb, uint32_t i)
 	struct client *c = &bb->c[i];
 	uint8_t tid[12];
 
-	make_tid(tid, i, now_ns());
+	make_tid(tid, i, wall_ns());
 	stun_build_init(&b, buf, cap, TC_METHOD_KEEPALIVE, STUN_REQUEST, tid);
 	stun_put_u64(&b, TC_ATTR_SESSION, c->session);
 	stun_put_u32(&b, TC_ATTR_SEQ, ++c->seq);
@@ -292,9 +309,14 @@ drain(struct bench *b, int ms, int measure)
 {
 	uint64_t before = b->received + b->errors + b->superseded;
 	static uint8_t bufs[BATCH][STUN_MAX_MSG];
+	static union {
+		struct cmsghdr	align;
+		char		buf[CMSG_SPACE(sizeof(struct timespec))];
+	} ctl[BATCH];
 	struct epoll_event evs[256];
 	struct mmsghdr mm[BATCH];
 	struct iovec iov[BATCH];
+	struct cmsghdr *cm;
 	int nev, e, n, j;
 
 	nev = epoll_wait(b->ep, evs, 256, ms);
@@ -308,6 +330,8 @@ drain(struct bench *b, int ms, int measure)
 				memset(&mm[j], 0, sizeof mm[j]);
 				mm[j].msg_hdr.msg_iov = &iov[j];
 				mm[j].msg_hdr.msg_iovlen = 1;
+				mm[j].msg_hdr.msg_control = ctl[j].buf;
+				mm[j].msg_hdr.msg_controllen = sizeof ctl[j].buf;
 			}
 			n = recvmmsg(fd, mm, BATCH, MSG_DONTWAIT, NULL);
 			if (n <= 0)
@@ -316,7 +340,7 @@ drain(struct bench *b, int ms, int measure)
 				struct stun_msg m;
 				const struct stun_attr *a;
 				uint32_t i;
-				uint64_t t, us;
+				uint64_t t, us, arrived;
 
 				if (stun_parse(bufs[j], mm[j].msg_len, &m,
 				    NULL) != 0) {
@@ -356,7 +380,22 @@ drain(struct bench *b, int ms, int measure)
 				}
 				if (!measure)
 					continue;
-				us = (now_ns() - t) / 1000;
+				arrived = 0;
+				for (cm = CMSG_FIRSTHDR(&mm[j].msg_hdr);
+				    cm != NULL;
+				    cm = CMSG_NXTHDR(&mm[j].msg_hdr, cm)) {
+					struct timespec ts;
+
+					if (cm->cmsg_level != SOL_SOCKET ||
+					    cm->cmsg_type != SCM_TIMESTAMPNS)
+						continue;
+					memcpy(&ts, CMSG_DATA(cm), sizeof ts);
+					arrived = (uint64_t)ts.tv_sec *
+					    1000000000ULL + (uint64_t)ts.tv_nsec;
+				}
+				if (arrived == 0)
+					arrived = wall_ns();
+				us = arrived > t ? (arrived - t) / 1000 : 0;
 				if (us >= HIST_US) {
 					b->late++;
 					us = HIST_US - 1;
@@ -527,12 +566,13 @@ main(int argc, char **argv)
 	for (s = 0; s < (int)b.nsockets; s++) {
 		struct sockaddr_in in;
 		struct epoll_event ev;
-		int size = 1 << 20;
+		int size = 1 << 20, one = 1;
 
 		b.fd[s] = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
 		if (b.fd[s] == -1)
 			die("socket");
 		setsockopt(b.fd[s], SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+		setsockopt(b.fd[s], SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
 		memset(&in, 0, sizeof in);
 		in.sin_family = AF_INET;
 		/* 127.1.x.y: a source address for every 250 sockets. */

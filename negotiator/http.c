@@ -22,6 +22,7 @@
 #include "net/proto.h"
 
 #define HTTP_NODES_DEFAULT	1000
+#define HTTP_NODES_MAX		10000	/* built under the registry lock */
 
 struct http {
 	struct evhttp	*evh;
@@ -97,9 +98,10 @@ http_nodes(struct evhttp_request *req, void *arg)
 	}
 	if ((v = evhttp_find_header(&q, "limit")) != NULL) {
 		limit = strtoul(v, &end, 10);
-		if (*v == '\0' || *end != '\0') {
+		if (*v == '\0' || *end != '\0' || limit > HTTP_NODES_MAX) {
 			evbuffer_add_printf(b,
-			    "{\"error\":\"limit must be a number\"}");
+			    "{\"error\":\"limit must be a number up to %d\"}",
+			    HTTP_NODES_MAX);
 			http_reply(req, 400, "Bad Request", b);
 			goto out;
 		}

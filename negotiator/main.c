@@ -21,7 +21,9 @@ static const char synopsis[] = "[options]";
 static const char about[] =
     "The negotiation server: registers nodes, learns their NAT behaviour,\n"
     "brokers hole punching between them and manages the tree. It answers\n"
-    "plain STUN Binding requests too (RFC 8489; RFC 5780 with --alt-address).";
+    "STUN Binding requests too (RFC 8489; RFC 5780 with --alt-address), but\n"
+    "never with more bytes than the request: pad requests (a SOFTWARE\n"
+    "attribute does) to get the answer.";
 
 enum {
 	OPT_LISTEN = 'l', OPT_ALT_PORT = 'p', OPT_ALT_ADDRESS = 'a',
@@ -99,8 +101,10 @@ main(int argc, char **argv)
 	cfg.stats_s = 60;
 	cfg.has_http = 1;
 	cfg.threads = (uint32_t)sysconf(_SC_NPROCESSORS_ONLN);
-	if (cfg.threads < 1 || cfg.threads > 64)
+	if (cfg.threads < 1)
 		cfg.threads = 1;
+	if (cfg.threads > 64)
+		cfg.threads = 64;
 	opt_init(&st, options);
 	while ((key = opt_next(&st, argc, argv)) != -1) {
 		switch (key) {
@@ -152,6 +156,10 @@ main(int argc, char **argv)
 	}
 	if (optind < argc)
 		fatal("unexpected argument '%s' (see --help)", argv[optind]);
+	if (cfg.interval_ms >= cfg.expire_s * 1000)
+		fatal("--interval %u ms is not below --expire %u s: every node "
+		    "would expire between its keepalives", cfg.interval_ms,
+		    cfg.expire_s);
 	if (addr_parse(listen, TC_DEFAULT_PORT, 1, &cfg.listen, err,
 	    sizeof err) != 0)
 		fatal("--listen %s", err);
@@ -168,6 +176,10 @@ main(int argc, char **argv)
 		if (cfg.alt_address.ss.ss_family != cfg.listen.ss.ss_family)
 			fatal("--alt-address %s: not of --listen's family",
 			    alt_address);
+		/* RFC 5780 needs to know which address answered which. */
+		if (addr_is_any((struct sockaddr *)&cfg.listen.ss))
+			fatal("--alt-address needs --listen with a specific "
+			    "address, not %s", listen);
 		cfg.has_alt_address = 1;
 	}
 	if (cfg.has_http && addr_parse(http_at, 8080, 1, &cfg.http, err,

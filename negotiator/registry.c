@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "negotiator/registry.h"
 
 struct registry {
@@ -18,18 +20,23 @@ struct registry {
 	uint32_t	 free_head;	/* free list through hnext */
 	uint32_t	 sweep_at;	/* the clock hand */
 	uint32_t	 gen_next;
+	uint8_t		 key[REGISTRY_KEY_LEN];
 };
 
 static uint32_t
 registry_bucket(const struct registry *r, uint64_t node_id)
 {
-	/* Fibonacci hashing: ids are random, but do not rely on it. */
-	return (uint32_t)((node_id * 0x9E3779B97F4A7C15ULL) >> 32) &
-	    (r->nbuckets - 1);
+	uint8_t in[8], out[crypto_shorthash_BYTES];
+	uint32_t h;
+
+	memcpy(in, &node_id, sizeof in);
+	crypto_shorthash(out, in, sizeof in, r->key);
+	memcpy(&h, out, sizeof h);
+	return h & (r->nbuckets - 1);
 }
 
 struct registry *
-registry_create(uint32_t max)
+registry_create(uint32_t max, const uint8_t key[REGISTRY_KEY_LEN])
 {
 	struct registry *r;
 	uint32_t i;
@@ -39,6 +46,7 @@ registry_create(uint32_t max)
 	if ((r = calloc(1, sizeof *r)) == NULL)
 		return NULL;
 	r->max = max;
+	memcpy(r->key, key, sizeof r->key);
 	for (r->nbuckets = 1; r->nbuckets < max; r->nbuckets <<= 1)
 		;
 	/* calloc: pages of the pool are touched only as slots are used. */

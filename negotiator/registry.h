@@ -34,8 +34,15 @@ struct reg_node {
 
 struct registry;
 
-/* A registry for up to max nodes, every record preallocated. */
-struct registry *registry_create(uint32_t max);
+/*
+ * A registry for up to max nodes, every record preallocated. Node ids are
+ * chosen by the nodes, so the id index hashes them with SipHash under key
+ * (RFC 8489 leaves no such choice to chance: a hostile registrant could
+ * otherwise pile ids into one bucket).
+ */
+#define REGISTRY_KEY_LEN 16
+struct registry *registry_create(uint32_t max,
+	    const uint8_t key[REGISTRY_KEY_LEN]);
 void	registry_free(struct registry *r);
 
 /*

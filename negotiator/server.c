@@ -35,6 +35,7 @@
 #define SERVER_BATCH	64	/* datagrams per recvmmsg */
 #define SERVER_ROUNDS	16	/* batches per wakeup, then let others run */
 #define SERVER_TICK_MS	100	/* expiry sweep */
+#define SERVER_GONE_LOGGED 8	/* expired nodes named in the log a sweep */
 
 /* Sockets by what they differ in: bit 0 the port, bit 1 the address. */
 #define SOCK_ALT_PORT	1
@@ -106,9 +107,10 @@ struct server {
 	struct server_stats	 st;		/* the main thread's (expiry) */
 	struct server_stats	 st_last;	/* at the last stats line */
 	uint32_t		 ticks;
+	uint64_t		 gone[SERVER_GONE_LOGGED];	/* this sweep's */
+	uint32_t		 ngone;
 	struct worker		*workers;
 	int			 nworkers;
-	struct addr		 other;		/* RFC 5780 OTHER-ADDRESS */
 };
 
 static uint32_t
@@ -180,8 +182,10 @@ server_local(const struct srv_sock *ss, const struct srv_msg *m,
  * Binding (RFC 8489 §7.3, RFC 5780 §6.1): the reflexive address, and with a
  * second address OTHER-ADDRESS and RESPONSE-ORIGIN; CHANGE-REQUEST sends
  * the answer from another address or port. The answer is cut down to the
- * request's size: first RESPONSE-ORIGIN and OTHER-ADDRESS, then
- * FINGERPRINT; a request too small even for XOR-MAPPED-ADDRESS gets none.
+ * request's size by leaving out RESPONSE-ORIGIN and OTHER-ADDRESS; a
+ * request too small for XOR-MAPPED-ADDRESS (and FINGERPRINT, if it had one)
+ * gets none: a 20-byte request, which would take 32 bytes to answer, goes
+ * unanswered and counted (drop_amplify).
  */
 static void
 server_binding(struct worker *w, struct srv_sock *ss, struct srv_msg *m,
@@ -212,22 +216,25 @@ server_binding(struct worker *w, struct srv_sock *ss, struct srv_msg *m,
 		}
 	}
 	server_local(&w->socks[via], m, &origin);
-	for (level = 0; level < 3; level++) {
+	for (level = 0; level < 2; level++) {
 		server_answer(m, &b, req, STUN_SUCCESS);
 		stun_put_xor_address(&b, STUN_ATTR_XOR_MAPPED_ADDRESS,
 		    (struct sockaddr *)&m->from);
 		if (level == 0 && w->srv->cfg.has_alt_address) {
+			/* RFC 5780 §7.4: the address differing in both IP
+			 * and port from the one the request came to. */
 			stun_put_address(&b, STUN_ATTR_OTHER_ADDRESS,
-			    (struct sockaddr *)&w->srv->other.ss);
+			    (struct sockaddr *)&w->socks[ss->index ^
+			    (SOCK_ALT_ADDR | SOCK_ALT_PORT)].local.ss);
 			stun_put_address(&b, STUN_ATTR_RESPONSE_ORIGIN,
 			    (struct sockaddr *)&origin);
 		}
-		if (level < 2 && req->has_fingerprint)
+		if (req->has_fingerprint)
 			stun_put_fingerprint(&b);
 		if ((len = stun_build_finish(&b)) > 0 && (size_t)len <= reqlen)
 			break;
 	}
-	if (level == 3) {
+	if (level == 2) {
 		STAT_INC(w, drop_amplify);
 		return;
 	}
@@ -300,6 +307,7 @@ server_register(struct worker *w, struct srv_msg *m,
 	known = registry_find(s->reg, node_id) != REG_NONE;
 	slot = registry_register(s->reg, node_id, server_now(s), &session);
 	if (slot == REG_NONE) {
+		channels_drop_unused(s->channels, channel);
 		pthread_mutex_unlock(&s->lock);
 		STAT_INC(w, err_full);
 		server_error(w, m, req, reqlen, 508, NULL, NULL, 0);
@@ -309,6 +317,9 @@ server_register(struct worker *w, struct srv_msg *m,
 	reg_addr_store((struct sockaddr *)&m->from, n->ext_ip, &n->ext_port);
 	reg_addr_store((struct sockaddr *)&internal, n->int_ip, &n->int_port);
 	nat_profile_encode(&profile, n->profile);
+	if (known)
+		channels_unref(s->channels, n->channel);
+	channels_ref(s->channels, channel);
 	n->channel = (uint16_t)channel;
 	n->role = (uint8_t)role;
 	randombytes_buf(n->key, sizeof n->key);
@@ -320,7 +331,7 @@ server_register(struct worker *w, struct srv_msg *m,
 		STAT_INC(w, reregistered);
 	else
 		STAT_INC(w, registered);
-	log_info("node %016llx %s: %s on channel '%s', external %s, "
+	log_debug("node %016llx %s: %s on channel '%s', external %s, "
 	    "internal %s, NAT %s", (unsigned long long)node_id,
 	    known ? "registered again" : "registered", tc_role_name(role),
 	    chname,
@@ -430,8 +441,7 @@ server_keepalive(struct worker *w, struct srv_msg *m,
 	pthread_mutex_unlock(&s->lock);
 	if (moved) {
 		STAT_INC(w, rebinding);
-		log_debug("session %016llx: external address changed",
-		    (unsigned long long)slot);
+		log_debug("node in slot %u: external address changed", slot);
 	}
 	if (fresh)
 		STAT_INC(w, keepalive);
@@ -440,7 +450,8 @@ server_keepalive(struct worker *w, struct srv_msg *m,
 	    (struct sockaddr *)&m->from);
 	stun_put_integrity_sha256(&b, key, sizeof key);
 	stun_put_fingerprint(&b);
-	server_finish(w, m, &b, STUN_MAX_MSG);
+	/* Anyone may own a session: no answer larger than its request. */
+	server_finish(w, m, &b, reqlen);
 }
 
 static void
@@ -458,14 +469,15 @@ server_leave(struct worker *w, struct srv_msg *m, const struct stun_msg *req,
 	    REG_NONE)
 		return;
 	node_id = registry_node(s->reg, slot)->node_id;
+	channels_unref(s->channels, registry_node(s->reg, slot)->channel);
 	registry_remove(s->reg, slot);
 	pthread_mutex_unlock(&s->lock);
-	log_info("node %016llx left", (unsigned long long)node_id);
+	log_debug("node %016llx left", (unsigned long long)node_id);
 	STAT_INC(w, left);
 	server_answer(m, &b, req, STUN_SUCCESS);
 	stun_put_integrity_sha256(&b, key, sizeof key);
 	stun_put_fingerprint(&b);
-	server_finish(w, m, &b, STUN_MAX_MSG);
+	server_finish(w, m, &b, reqlen);
 }
 
 /* One datagram in; an answer in m->out or none. Never trusts its input. */
@@ -486,7 +498,7 @@ server_handle(struct worker *w, struct srv_sock *ss, struct srv_msg *m,
 	}
 	if (stun_parse(m->in, len, &req, &why) != 0) {
 		STAT_INC(w, drop_parse);
-		w->st.parse_errors[why]++;
+		STAT_INC(w, parse_errors[why]);
 		return;
 	}
 	if (req.cls != STUN_REQUEST) {
@@ -520,15 +532,40 @@ server_handle(struct worker *w, struct srv_sock *ss, struct srv_msg *m,
 	}
 }
 
+/* An answer from another socket than the one asked (CHANGE-REQUEST). From
+ * a wildcard socket it leaves from the address that was asked. */
 static void
 server_send_one(struct worker *w, struct srv_msg *m)
 {
 	struct srv_sock *via = &w->socks[m->via];
-	socklen_t len = m->from.ss_family == AF_INET ?
-	    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	union {
+		struct cmsghdr	 align;
+		char		 buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
+	} ctl;
+	struct iovec iov = { .iov_base = m->out, .iov_len = m->outlen };
+	struct msghdr mh;
+	struct cmsghdr *c;
+	struct in_pktinfo pi;
 
-	if (sendto(via->fd, m->out, m->outlen, 0,
-	    (struct sockaddr *)&m->from, len) == (ssize_t)m->outlen) {
+	memset(&mh, 0, sizeof mh);
+	mh.msg_name = &m->from;
+	mh.msg_namelen = m->from.ss_family == AF_INET ?
+	    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (via->wildcard && m->has_pi) {
+		memset(&ctl, 0, sizeof ctl);
+		memset(&pi, 0, sizeof pi);
+		pi.ipi_spec_dst = m->pi.ipi_addr;
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = sizeof ctl.buf;
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = IPPROTO_IP;
+		c->cmsg_type = IP_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof pi);
+		memcpy(CMSG_DATA(c), &pi, sizeof pi);
+	}
+	if (sendmsg(via->fd, &mh, 0) == (ssize_t)m->outlen) {
 		STAT_INC(w, tx_datagrams);
 		STAT_ADD(w, tx_bytes, m->outlen);
 	}
@@ -632,6 +669,7 @@ server_read_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 }
 
+/* Under the lock: no logging here, the sweep's caller reports. */
 static void
 server_gone(void *arg, uint32_t slot, const struct reg_node *n)
 {
@@ -639,23 +677,32 @@ server_gone(void *arg, uint32_t slot, const struct reg_node *n)
 
 	(void)slot;
 	STAT_INC(s, expired);
-	log_info("node %016llx expired: silent for over %u s",
-	    (unsigned long long)n->node_id, s->cfg.expire_s);
+	channels_unref(s->channels, n->channel);
+	if (s->ngone < SERVER_GONE_LOGGED)
+		s->gone[s->ngone] = n->node_id;
+	s->ngone++;
 }
 
 static void
 server_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *s = arg;
-	uint32_t per_s = 1000 / SERVER_TICK_MS;
+	uint32_t per_s = 1000 / SERVER_TICK_MS, i;
 
 	(void)fd;
 	(void)what;
 	/* All of the pool once a second. */
+	s->ngone = 0;
 	pthread_mutex_lock(&s->lock);
 	registry_sweep(s->reg, server_now(s), s->cfg.expire_s, per_s,
 	    server_gone, s);
 	pthread_mutex_unlock(&s->lock);
+	for (i = 0; i < s->ngone && i < SERVER_GONE_LOGGED; i++)
+		log_info("node %016llx expired: silent for over %u s",
+		    (unsigned long long)s->gone[i], s->cfg.expire_s);
+	if (s->ngone > SERVER_GONE_LOGGED)
+		log_info("and %u more nodes expired",
+		    s->ngone - SERVER_GONE_LOGGED);
 	s->ticks++;
 	if (s->cfg.stats_s > 0 && s->ticks % (s->cfg.stats_s * per_s) == 0)
 		server_log_stats(s);
@@ -713,8 +760,27 @@ server_open(struct worker *w, int index, const struct addr *a, char *err,
 {
 	struct srv_sock *ss = &w->socks[index];
 	char text[ADDR_STRLEN];
-	int one = 1, size = 4 << 20;
+	int one = 1, size = 4 << 20, probe;
 
+	/*
+	 * SO_REUSEPORT would let a second negotiator on the same port join
+	 * this one's group and take half its clients, each with a registry
+	 * of its own. A plain bind first: it fails if anyone holds the port.
+	 */
+	if (w->index == 0) {
+		probe = socket(a->ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (probe != -1 && bind(probe, (const struct sockaddr *)&a->ss,
+		    a->len) == -1 && errno == EADDRINUSE) {
+			snprintf(err, errlen, "cannot listen on %s: in use "
+			    "(another negotiator?)", addr_format(
+			    (const struct sockaddr *)&a->ss, text,
+			    sizeof text));
+			close(probe);
+			return -1;
+		}
+		if (probe != -1)
+			close(probe);
+	}
 	ss->w = w;
 	ss->index = index;
 	ss->local = *a;
@@ -772,8 +838,10 @@ server_create(struct event_base *base, const struct server_config *cfg,
 	struct worker *w;
 	struct addr a;
 	struct timeval tv = { 0, SERVER_TICK_MS * 1000 };
+	uint8_t hashkey[REGISTRY_KEY_LEN];
 	int i, j;
 
+	randombytes_buf(hashkey, sizeof hashkey);
 	if ((s = calloc(1, sizeof *s)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -784,15 +852,12 @@ server_create(struct event_base *base, const struct server_config *cfg,
 	clock_gettime(CLOCK_MONOTONIC, &s->start);
 	s->nworkers = cfg->threads > 0 ? (int)cfg->threads : 1;
 	if ((s->workers = calloc((size_t)s->nworkers, sizeof *s->workers)) ==
-	    NULL || (s->reg = registry_create(cfg->max_nodes)) == NULL ||
+	    NULL || (s->reg = registry_create(cfg->max_nodes, hashkey)) ==
+	    NULL ||
 	    (s->channels = channels_create()) == NULL) {
 		snprintf(err, errlen, "cannot allocate a registry of %u nodes",
 		    cfg->max_nodes);
 		goto fail;
-	}
-	if (cfg->has_alt_address) {
-		s->other = cfg->alt_address;
-		addr_set_port((struct sockaddr *)&s->other.ss, cfg->alt_port);
 	}
 	for (j = 0; j < s->nworkers; j++) {
 		w = &s->workers[j];

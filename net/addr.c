@@ -157,6 +157,18 @@ addr_set_port(struct sockaddr *sa, uint16_t port)
 }
 
 int
+addr_is_any(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)sa)->sin_addr.s_addr ==
+		    htonl(INADDR_ANY);
+	if (sa->sa_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)sa)->sin6_addr,
+		    &in6addr_any, sizeof(struct in6_addr)) == 0;
+	return 0;
+}
+
+int
 addr_equal_ip(const struct sockaddr *a, const struct sockaddr *b)
 {
 	if (a->sa_family != b->sa_family)

@@ -34,6 +34,8 @@ int	addr_equal(const struct sockaddr *a, const struct sockaddr *b);
 /* The local address the kernel would use towards dest (port 0); -1 if
  * there is no route. */
 int	addr_local_towards(const struct addr *dest, struct addr *out);
+/* 0.0.0.0 or ::. */
+int	addr_is_any(const struct sockaddr *sa);
 /* Same family and address, any port. */
 int	addr_equal_ip(const struct sockaddr *a, const struct sockaddr *b);
 

@@ -115,12 +115,13 @@ ctl_read_cb(evutil_socket_t fd, short what, void *arg)
 			struct ctl_txn *x = &c->txn[i];
 
 			if (x->used && memcmp(x->msg + 8, m.tid, 12) == 0) {
+				/* The callback may free c: touch nothing
+				 * after it (what else waits stays readable). */
 				ctl_end(x, &m, (struct sockaddr *)&from);
-				break;
+				return;
 			}
 		}
-		if (i == CTL_MAX_TXN)
-			c->st.rx_unmatched++;
+		c->st.rx_unmatched++;
 	}
 }
 

@@ -25,7 +25,7 @@ struct ctl_timing {
 extern const struct ctl_timing ctl_timing_default;
 
 /* A transaction's end: resp is the parsed answer (success or error), or
- * NULL on timeout. */
+ * NULL on timeout. The callback may start transactions, or free the ctl. */
 typedef void (*ctl_cb)(void *arg, const struct stun_msg *resp,
     const struct sockaddr *from);
 

@@ -156,7 +156,6 @@ disc_answer_cb(void *arg, const struct stun_msg *resp,
 	struct addr mapped;
 	int step = d->step, got = 0;
 
-	(void)from;
 	memset(&mapped, 0, sizeof mapped);
 	if (resp != NULL && resp->cls == STUN_SUCCESS &&
 	    (a = stun_find(resp, STUN_ATTR_XOR_MAPPED_ADDRESS)) != NULL &&
@@ -167,6 +166,26 @@ disc_answer_cb(void *arg, const struct stun_msg *resp,
 	if (resp != NULL && resp->cls == STUN_ERROR &&
 	    step >= STEP_FILTER_IP && step != STEP_CONFIRM_OPEN)
 		d->filter_unsupported = 1;	/* 420: no CHANGE-REQUEST */
+	/*
+	 * A server that ignores CHANGE-REQUEST answers from where it was
+	 * asked; such an answer proves nothing about filtering (RFC 5780
+	 * §4.4 relies on the other address and port).
+	 */
+	if (got && from != NULL && (step == STEP_FILTER_IP ||
+	    step == STEP_CONFIRM_IP || step == STEP_FILTER_PORT ||
+	    step == STEP_CONFIRM_PORT)) {
+		int want_ip = step == STEP_FILTER_IP || step == STEP_CONFIRM_IP;
+		int same_ip = addr_equal_ip(from,
+		    (struct sockaddr *)&d->server.ss);
+		int same_port = addr_port(from) ==
+		    addr_port((struct sockaddr *)&d->server.ss);
+
+		if (same_port || (want_ip && same_ip) ||
+		    (!want_ip && !same_ip)) {
+			d->filter_unsupported = 1;
+			got = 0;
+		}
+	}
 
 	if (step == STEP_PRIMARY) {
 		if (!got) {

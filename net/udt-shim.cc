@@ -153,7 +153,7 @@ static void
 udt_health_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct udt_loop *u = (struct udt_loop *)arg;
-	std::vector<struct udt_link *> dead;
+	std::vector<UDTSOCKET> dead;
 	std::map<UDTSOCKET, udt_link *>::iterator it;
 	size_t i;
 
@@ -169,16 +169,20 @@ udt_health_cb(evutil_socket_t fd, short what, void *arg)
 		case CLOSING:
 		case CLOSED:
 		case NONEXIST:
-			dead.push_back(l);
+			dead.push_back(l->s);
 			break;
 		default:
 			break;
 		}
 	}
-	// Callbacks may free links, so not while walking the map.
-	for (i = 0; i < dead.size(); i++)
-		if (u->links.count(dead[i]->s) != 0)
-			udt_dead(dead[i]);
+	// Callbacks may free links (any of them), so not while walking the
+	// map, and each looked up again.
+	for (i = 0; i < dead.size(); i++) {
+		it = u->links.find(dead[i]);
+		if (it != u->links.end() &&
+		    it->second->state != udt_link::LINK_DEAD)
+			udt_dead(it->second);
+	}
 }
 
 static void
@@ -268,20 +272,29 @@ udt_link_start(struct udt_loop *u, int fd, const struct sockaddr *peer,
 	bool yes = true, no = false;
 	UDTSOCKET s;
 
+	// The caller gives fd up in any case: closed here on failure until
+	// UDT holds it.
 	s = UDT::socket(peer->sa_family, SOCK_DGRAM, 0);
 	if (s == UDT::INVALID_SOCK) {
 		snprintf(err, errlen, "UDT::socket: %s",
 		    UDT::getlasterror_desc());
+		close(fd);
 		return NULL;
 	}
 	if (UDT::setsockopt(s, 0, UDT_RENDEZVOUS, &yes, sizeof yes) != 0 ||
 	    UDT::setsockopt(s, 0, UDT_SNDSYN, &no, sizeof no) != 0 ||
 	    UDT::setsockopt(s, 0, UDT_RCVSYN, &no, sizeof no) != 0 ||
-	    UDT::bind2(s, fd) != 0 ||
-	    UDT::connect(s, peer, (int)peerlen) != 0) {
-		snprintf(err, errlen, "UDT rendezvous on the punched socket: %s",
+	    UDT::bind2(s, fd) != 0) {
+		snprintf(err, errlen, "UDT on the punched socket: %s",
 		    UDT::getlasterror_desc());
 		UDT::close(s);
+		close(fd);
+		return NULL;
+	}
+	if (UDT::connect(s, peer, (int)peerlen) != 0) {
+		snprintf(err, errlen, "UDT rendezvous: %s",
+		    UDT::getlasterror_desc());
+		UDT::close(s);	// closes fd too
 		return NULL;
 	}
 	l = new udt_link();

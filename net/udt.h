@@ -41,8 +41,9 @@ void	udt_loop_free(struct udt_loop *u);
 
 /*
  * Hands the punched UDP socket fd to UDT and starts a rendezvous connection
- * to peer, which must do the same towards this side within timeout_ms. UDT
- * owns fd from here on (it closes it). cb gets CONNECTED or CLOSED, then
+ * to peer, which must do the same towards this side within timeout_ms. fd
+ * is given up in every case (UDT closes it, or this does on failure). cb
+ * gets CONNECTED or CLOSED, then
  * READABLE whenever messages arrive. NULL with a reason in err.
  */
 struct udt_link *udt_link_start(struct udt_loop *u, int fd,

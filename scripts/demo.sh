@@ -38,7 +38,7 @@ done
 N1=$(lab_ip nego 1)
 lab_bg nego "$LAB_STATE/negotiator.log" ./treecast-negotiator \
     --listen "$N1:3478" --alt-address "$(lab_ip nego 2)" \
-    --http 127.0.0.1:8080
+    --http 127.0.0.1:8080 --log-level debug
 for i in $(seq 50); do
 	lab_exec nego curl -sf http://127.0.0.1:8080/api/stats >/dev/null 2>&1 && break
 	sleep 0.1

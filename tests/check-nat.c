@@ -135,7 +135,7 @@ count_gone(void *arg, uint32_t slot, const struct reg_node *n)
 
 START_TEST(test_registry)
 {
-	struct registry *r = registry_create(4);
+	struct registry *r = registry_create(4, (const uint8_t *)"0123456789abcdef");
 	uint64_t s1, s2, s1b, s[4];
 	uint32_t a, b, i;
 
@@ -183,7 +183,7 @@ END_TEST
 START_TEST(test_registry_many)
 {
 	uint32_t n = 100000, i, slot;
-	struct registry *r = registry_create(n);
+	struct registry *r = registry_create(n, (const uint8_t *)"fedcba9876543210");
 	uint64_t session;
 
 	for (i = 0; i < n; i++) {
@@ -248,6 +248,31 @@ START_TEST(test_channels)
 	}
 	ck_assert_int_eq(channels_intern(c, "one-too-many", 12), -1);
 	ck_assert_int_eq(channels_intern(c, "c77", 3), 77);
+	/* Names nobody is on go, and make room (made-up names cannot fill
+	 * the table for good). */
+	channels_ref(c, 77);
+	channels_drop_unused(c, 77);
+	ck_assert_str_eq(channels_name(c, 77), "c77");
+	channels_drop_unused(c, 78);
+	ck_assert_str_eq(channels_name(c, 78), "?");
+	ck_assert_int_eq(channels_count(c), CHANNELS_MAX - 1);
+	ck_assert_int_eq(channels_intern(c, "fresh", 5), 78);
+	channels_unref(c, 77);
+	ck_assert_str_eq(channels_name(c, 77), "?");
+	ck_assert_int_eq(channels_intern(c, "c77", 3), 77);
+	/* A full churn of names through one free place: every lookup still
+	 * ends, however many freed slots the table holds. */
+	ck_assert_int_eq(channels_intern(c, "one-too-many", 12), -1);
+	channels_drop_unused(c, 100);
+	for (i = 0; i < 3 * CHANNELS_MAX; i++) {
+		int idx;
+
+		snprintf(name, sizeof name, "churn%d", i);
+		idx = channels_intern(c, name, strlen(name));
+		ck_assert_int_ge(idx, 0);
+		channels_drop_unused(c, idx);
+	}
+	ck_assert_int_eq(channels_intern(c, "sport", 5), 1);
 	channels_free(c);
 }
 END_TEST

@@ -159,7 +159,7 @@ START_TEST(test_link_both_ways)
 	/* One side closes: the other learns the link is gone. */
 	udt_link_free(a.l);
 	a.l = NULL;
-	limit.tv_sec = 15;
+	limit.tv_sec = 30;	/* UDT notices a silent peer in about 10 s */
 	event_base_loopexit(base, &limit);
 	event_base_dispatch(base);
 	ck_assert_msg(b.closed, "the peer's close was not noticed");
