@@ -269,6 +269,7 @@ udt_link_start(struct udt_loop *u, int fd, const struct sockaddr *peer,
 {
 	struct udt_link *l;
 	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+	struct linger nolinger = { 0, 0 };
 	bool yes = true, no = false;
 	UDTSOCKET s;
 
@@ -284,6 +285,9 @@ udt_link_start(struct udt_loop *u, int fd, const struct sockaddr *peer,
 	if (UDT::setsockopt(s, 0, UDT_RENDEZVOUS, &yes, sizeof yes) != 0 ||
 	    UDT::setsockopt(s, 0, UDT_SNDSYN, &no, sizeof no) != 0 ||
 	    UDT::setsockopt(s, 0, UDT_RCVSYN, &no, sizeof no) != 0 ||
+	    // Close at once, telling the peer (UDT's default lingers up to
+	    // 180 s, and a non-blocking close then shuts down only later).
+	    UDT::setsockopt(s, 0, UDT_LINGER, &nolinger, sizeof nolinger) != 0 ||
 	    UDT::bind2(s, fd) != 0) {
 		snprintf(err, errlen, "UDT on the punched socket: %s",
 		    UDT::getlasterror_desc());
