@@ -1,0 +1,80 @@
+/*
+ * The chunk: the unit the origin cuts from its MPEG-TS stream and that every
+ * node relays and keeps in its ring. A fixed header, then whole 188-byte TS
+ * packets. Pure codec over caller buffers; network byte order.
+ *
+ *   off  len  field
+ *     0    2  magic "TC" (0x54 0x43)
+ *     2    1  version (CHUNK_VERSION)
+ *     3    1  flags (CHUNK_F_*); other bits must be zero
+ *     4    8  sequence number
+ *    12    8  origin timestamp, microseconds since the epoch (CLOCK_REALTIME)
+ *    20    4  payload length: a multiple of 188, 188..CHUNK_MAX_PAYLOAD
+ *    24   64  signature, reserved for the origin's signature (zero for now)
+ *    88    -  payload: TS packets, each starting with the sync byte 0x47
+ */
+#ifndef TREECAST_CHUNK_H
+#define TREECAST_CHUNK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CHUNK_MAGIC0		0x54	/* 'T' */
+#define CHUNK_MAGIC1		0x43	/* 'C' */
+#define CHUNK_VERSION		1
+#define CHUNK_HEADER_LEN	88
+#define CHUNK_SIG_LEN		64
+#define CHUNK_TS_PACKET		188
+#define CHUNK_TS_SYNC		0x47
+#define CHUNK_MAX_PACKETS	64
+#define CHUNK_MAX_PAYLOAD	(CHUNK_TS_PACKET * CHUNK_MAX_PACKETS)
+#define CHUNK_MAX_LEN		(CHUNK_HEADER_LEN + CHUNK_MAX_PAYLOAD)
+
+/* The chunk starts with a video keyframe (preceded by PAT and PMT): a new
+ * viewer's player can start here. */
+#define CHUNK_F_KEYFRAME	0x01
+#define CHUNK_F_ALL		CHUNK_F_KEYFRAME
+
+struct chunk {
+	uint8_t		 flags;		/* CHUNK_F_* */
+	uint64_t	 seq;
+	uint64_t	 timestamp_us;	/* origin's CLOCK_REALTIME */
+	uint8_t		 signature[CHUNK_SIG_LEN];
+	const uint8_t	*payload;	/* not owned: points into some buffer */
+	size_t		 len;		/* payload bytes */
+};
+
+/*
+ * Writes the CHUNK_HEADER_LEN-byte header of c into out (the payload is not
+ * copied: send it after the header). Returns CHUNK_HEADER_LEN, or -1 if
+ * outlen is too small or c's flags or payload length are not valid.
+ */
+int	chunk_encode_header(const struct chunk *c, uint8_t *out, size_t outlen);
+/* Header and payload into out; returns the bytes written or -1 as above
+ * (the payload is not checked packet by packet). */
+int	chunk_encode(const struct chunk *c, uint8_t *out, size_t outlen);
+
+/*
+ * Parses one chunk from the first len bytes of in and fills c, whose payload
+ * then points into in. Checks the magic, version and flags, that the payload
+ * length is a non-zero multiple of 188 no larger than CHUNK_MAX_PAYLOAD and
+ * present in full, and that every TS packet starts with 0x47. Returns the
+ * bytes used (header and payload; any trailing bytes are the caller's), or
+ * -1 with a sentence naming the rejected value in err (err may be NULL).
+ */
+int	chunk_decode(const uint8_t *in, size_t len, struct chunk *c,
+	    char *err, size_t errlen);
+
+/* Checks a payload as chunk_decode does; 0 or -1 with a reason. */
+int	chunk_check_payload(const uint8_t *p, size_t len, char *err,
+	    size_t errlen);
+
+/* The 13-bit PID of a TS packet, and whether it starts a PES or section
+ * (payload_unit_start_indicator). p must hold at least 4 bytes. */
+uint16_t chunk_ts_pid(const uint8_t *p);
+int	chunk_ts_pusi(const uint8_t *p);
+/* Whether a TS packet's adaptation field sets random_access_indicator
+ * (ISO/IEC 13818-1, 2.4.3.5). p must hold CHUNK_TS_PACKET bytes. */
+int	chunk_ts_random_access(const uint8_t *p);
+
+#endif
