@@ -212,12 +212,6 @@ registry_count(const struct registry *r)
 }
 
 uint32_t
-registry_capacity(const struct registry *r)
-{
-	return r->max;
-}
-
-uint32_t
 registry_high_water(const struct registry *r)
 {
 	return r->high;

@@ -68,7 +68,6 @@ uint32_t registry_sweep(struct registry *r, uint32_t now, uint32_t timeout,
 	    uint32_t period, void (*gone)(void *, uint32_t, const struct reg_node *),
 	    void *arg);
 uint32_t registry_count(const struct registry *r);
-uint32_t registry_capacity(const struct registry *r);
 /* Slots in use are below this; for iteration with registry_node. */
 uint32_t registry_high_water(const struct registry *r);
 /* Bytes the registry holds for its pool and index. */
