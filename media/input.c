@@ -26,6 +26,7 @@
 /* A jump in timestamps larger than this restarts the pacing clock rather
  * than stalling the stream. */
 #define MEDIA_MAX_WAIT_US	(5 * AV_TIME_BASE)
+#define MEDIA_IO_TIMEOUT_US	(5 * 1000000)	/* one open or read, at most */
 
 /* One input stream's timestamps in the current pass, AV_TIME_BASE. */
 struct media_input_span {
@@ -45,6 +46,8 @@ struct media_input {
 	void			*arg;
 	struct media_input_options opt;
 	int			 done;
+	int64_t			 io_deadline;	/* monotonic us: a read past it
+						   is interrupted */
 
 	/* Timestamps, in AV_TIME_BASE units. */
 	int64_t			 loop_offset;	/* added to every input packet */
@@ -85,6 +88,24 @@ media_input_now_us(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static int64_t
+media_input_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* libav's interrupt callback: non-zero ends a blocking open or read. */
+static int
+media_input_interrupt(void *opaque)
+{
+	const struct media_input *in = opaque;
+
+	return media_input_mono_us() > in->io_deadline;
 }
 
 /* Hands the chunk being built to the callback and starts the next. */
@@ -281,6 +302,9 @@ media_input_open_muxer(struct media_input *in, char *err, size_t errlen)
 	/* The first packets carry SDT, PAT and PMT; "resend_headers" is
 	 * one-shot and would land on whichever packet the interleaver
 	 * writes next, so keyframes rely on force_pat (above) instead. */
+	/* The demuxed input is interleaved already: do not let the muxer
+	 * hold packets up to its default 10 s waiting for a quiet stream. */
+	in->oc->max_interleave_delta = AV_TIME_BASE / 2;
 	rc = avformat_write_header(in->oc, &mopts);
 	av_dict_free(&mopts);
 	if (rc < 0) {
@@ -310,6 +334,17 @@ media_input_open(const char *url, const struct media_input_options *opt,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	/*
+	 * A stalled network input must not hold the caller's event loop:
+	 * every open and read gets MEDIA_IO_TIMEOUT_US, then libav gives up.
+	 */
+	if ((in->ic = avformat_alloc_context()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	in->ic->interrupt_callback.callback = media_input_interrupt;
+	in->ic->interrupt_callback.opaque = in;
+	in->io_deadline = media_input_mono_us() + MEDIA_IO_TIMEOUT_US;
 	if ((rc = avformat_open_input(&in->ic, url, NULL, NULL)) < 0) {
 		char what[512];
 
@@ -433,6 +468,7 @@ media_input_read(struct media_input *in, char *err, size_t errlen)
 	int rc;
 
 	for (;;) {
+		in->io_deadline = media_input_mono_us() + MEDIA_IO_TIMEOUT_US;
 		rc = av_read_frame(in->ic, pkt);
 		if (rc == AVERROR_EOF && in->opt.loop &&
 		    media_input_rewind(in) == 0)

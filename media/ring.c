@@ -15,6 +15,7 @@ struct ring {
 	struct ring_slot *slots;
 	size_t		  capacity;
 	size_t		  count;	/* chunks held, <= capacity */
+	size_t		  head;		/* slot of the newest, when count > 0 */
 	uint64_t	  newest;	/* valid when count > 0 */
 	int		  have_key;
 	uint64_t	  key;		/* newest keyframe pushed */
@@ -53,10 +54,17 @@ ring_reset(struct ring *r)
 	r->have_key = 0;
 }
 
+/*
+ * The slot of a held seq, counted back from the newest: slots follow push
+ * order, not seq % capacity, which is not continuous across the 2^64 wrap
+ * unless the capacity is a power of two.
+ */
 static struct ring_slot *
 ring_slot(const struct ring *r, uint64_t seq)
 {
-	return &r->slots[seq % r->capacity];
+	size_t back = (size_t)(r->newest - seq);
+
+	return &r->slots[(r->head + r->capacity - back) % r->capacity];
 }
 
 int
@@ -68,9 +76,10 @@ ring_push(struct ring *r, const struct chunk *c)
 		return -1;
 	if (r->count > 0 && c->seq != r->newest + 1)
 		return -1;
-	s = ring_slot(r, c->seq);
+	r->head = r->count > 0 ? (r->head + 1) % r->capacity : 0;
+	s = &r->slots[r->head];
 	s->c = *c;
-	memcpy(s->data, c->payload, c->len);
+	memmove(s->data, c->payload, c->len);	/* may be a ring_get result */
 	s->c.payload = s->data;
 	r->newest = c->seq;
 	if (r->count < r->capacity)

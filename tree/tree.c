@@ -438,7 +438,7 @@ tree_set_role(struct tree *t, uint32_t x, enum tree_role role,
 	t->nrole[role]++;
 	n->role = (uint8_t)role;
 	if (role == TREE_ROLE_NONREPEATER)
-		n->u.reason = reason;
+		n->u.reason = reason != NULL ? reason : "verification failed";
 	else {
 		n->u.child[0] = n->u.child[1] = TREE_NONE;
 		n->nkids = 0;
