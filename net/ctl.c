@@ -190,6 +190,16 @@ ctl_free(struct ctl *c)
 	free(c);
 }
 
+int
+ctl_detach(struct ctl *c)
+{
+	int fd = c->fd;
+
+	c->fd = -1;
+	ctl_free(c);
+	return fd;
+}
+
 uint16_t
 ctl_local_port(const struct ctl *c)
 {

@@ -37,6 +37,9 @@ struct ctl *ctl_open(struct event_base *base, int family,
 	    const struct addr *local, char *err, size_t errlen);
 /* Cancels every transaction (their callbacks do not run) and closes. */
 void	ctl_free(struct ctl *c);
+/* Frees the ctl but keeps its socket open, and returns it: a link's fresh
+ * socket, probed through the negotiator, then punched. */
+int	ctl_detach(struct ctl *c);
 uint16_t ctl_local_port(const struct ctl *c);
 int	ctl_fd(const struct ctl *c);
 

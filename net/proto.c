@@ -11,7 +11,7 @@ const uint16_t tc_known_attrs[] = {
 	STUN_ATTR_PADDING,
 	TC_ATTR_NODE_ID, TC_ATTR_CHANNEL, TC_ATTR_XOR_INTERNAL,
 	TC_ATTR_NAT_PROFILE, TC_ATTR_ROLE, TC_ATTR_SESSION,
-	TC_ATTR_SESSION_KEY, TC_ATTR_INTERVAL, TC_ATTR_SEQ,
+	TC_ATTR_SESSION_KEY, TC_ATTR_INTERVAL, TC_ATTR_SEQ, TC_ATTR_LINK,
 };
 const size_t tc_known_attrs_count =
     sizeof tc_known_attrs / sizeof tc_known_attrs[0];
@@ -43,6 +43,8 @@ tc_method_name(uint16_t method)
 		return "keepalive";
 	case TC_METHOD_LEAVE:
 		return "leave";
+	case TC_METHOD_CHECK:
+		return "check";
 	default:
 		return "unknown";
 	}

@@ -22,6 +22,7 @@
 #define TC_METHOD_REGISTER	0x0C1	/* a node joins: profile in, credential out */
 #define TC_METHOD_KEEPALIVE	0x0C2	/* authenticated refresh, every interval */
 #define TC_METHOD_LEAVE		0x0C3	/* authenticated goodbye */
+#define TC_METHOD_CHECK		0x0C4	/* peer to peer, on a punched socket */
 
 /* Attributes. */
 #define TC_ATTR_NODE_ID		0x7C01	/* u64: the node's own random id */
@@ -35,6 +36,7 @@
 #define TC_ATTR_SESSION_KEY	0x7C07	/* TC_KEY_LEN bytes: the credential */
 #define TC_ATTR_INTERVAL	0x7C08	/* u32: keepalive interval, ms */
 #define TC_ATTR_SEQ		0x7C09	/* u32: per-session request counter */
+#define TC_ATTR_LINK		0x7C0A	/* u64: a link's id (punch checks) */
 
 #define TC_CHANNEL_MAX		64
 #define TC_KEY_LEN		32

@@ -176,12 +176,19 @@ udt_health_cb(evutil_socket_t fd, short what, void *arg)
 		}
 	}
 	// Callbacks may free links (any of them), so not while walking the
-	// map, and each looked up again.
+	// map, and each looked up again. What the peer sent before it went
+	// is still delivered first.
 	for (i = 0; i < dead.size(); i++) {
 		it = u->links.find(dead[i]);
-		if (it != u->links.end() &&
-		    it->second->state != udt_link::LINK_DEAD)
-			udt_dead(it->second);
+		if (it == u->links.end() ||
+		    it->second->state == udt_link::LINK_DEAD)
+			continue;
+		it->second->cb(it->second, UDT_LINK_READABLE, it->second->arg);
+		it = u->links.find(dead[i]);
+		if (it == u->links.end() ||
+		    it->second->state == udt_link::LINK_DEAD)
+			continue;
+		udt_dead(it->second);
 	}
 }
 
@@ -343,15 +350,29 @@ udt_link_recv(struct udt_link *l, void *buf, size_t cap)
 		return -1;
 	}
 	n = UDT::recvmsg(l->s, (char *)buf, (int)cap);
+	if (n == UDT::ERROR &&
+	    UDT::getlasterror_code() == CUDTException::EASYNCRCV) {
+		// Drained: arm, then look once more, for a message that came
+		// in between (arming does not report one already waiting).
+		udt_arm(l);
+		n = UDT::recvmsg(l->s, (char *)buf, (int)cap);
+	}
 	if (n == UDT::ERROR) {
-		if (UDT::getlasterror_code() == CUDTException::EASYNCRCV) {
-			udt_arm(l);	// drained: wake again on the next one
-			errno = EAGAIN;
-		} else
-			errno = EPIPE;
+		errno = UDT::getlasterror_code() == CUDTException::EASYNCRCV ?
+		    EAGAIN : EPIPE;
 		return -1;
 	}
 	return n;
+}
+
+extern "C" ssize_t
+udt_link_unacked(struct udt_link *l)
+{
+	int bytes = 0, len = sizeof bytes;
+
+	if (UDT::getsockopt(l->s, 0, UDT_SNDDATA, &bytes, &len) != 0)
+		return -1;
+	return bytes;
 }
 
 extern "C" void

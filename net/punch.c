@@ -1,0 +1,198 @@
+/* Hole punching with authenticated checks. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+
+#include "net/proto.h"
+#include "net/punch.h"
+#include "net/stun.h"
+
+/* After both directions have worked, keep answering the peer's checks this
+ * many rounds, so that its own check is answered before UDT takes over. */
+#define PUNCH_LINGER_ROUNDS	3
+
+enum punch_state {
+	PUNCH_RUNNING,		/* sending checks, answering the peer's */
+	PUNCH_LINGER,		/* both ways work: answering a while longer */
+	PUNCH_OVER		/* callback done */
+};
+
+struct punch {
+	struct event_base	*base;
+	struct punch_config	 cfg;
+	punch_cb		 cb;
+	void			*arg;
+	struct event		*ev;
+	struct event		*tick;
+	enum punch_state	 state;
+	unsigned		 rounds;
+	unsigned		 linger;
+	int			 got_answer;	/* one of our checks answered */
+	int			 answered;	/* we answered one of the peer's */
+	struct addr		 peer;		/* where the answer came from */
+	struct punch_stats	 st;
+};
+
+static int
+punch_build(struct punch *p, uint8_t *buf, size_t cap, enum stun_class cls,
+    const uint8_t tid[12])
+{
+	struct stun_builder b;
+
+	stun_build_init(&b, buf, cap, TC_METHOD_CHECK, cls, tid);
+	stun_put_u64(&b, TC_ATTR_LINK, p->cfg.nonce);
+	stun_put_integrity_sha256(&b, p->cfg.key, sizeof p->cfg.key);
+	stun_put_fingerprint(&b);
+	return stun_build_finish(&b);
+}
+
+static void
+punch_finish(struct punch *p, const char *why)
+{
+	p->state = PUNCH_OVER;
+	event_del(p->ev);
+	evtimer_del(p->tick);
+	if (why == NULL)
+		p->cb(p->arg, (struct sockaddr *)&p->peer.ss, p->peer.len,
+		    NULL);
+	else
+		p->cb(p->arg, NULL, 0, why);
+}
+
+static void
+punch_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct punch *p = arg;
+	uint8_t buf[STUN_MAX_MSG], tid[12];
+	size_t i;
+	int len;
+
+	(void)fd;
+	(void)what;
+	p->rounds++;
+	if (p->state == PUNCH_LINGER) {
+		if (++p->linger >= PUNCH_LINGER_ROUNDS)
+			punch_finish(p, NULL);
+		return;
+	}
+	if (p->rounds * p->cfg.interval_ms >= p->cfg.timeout_ms) {
+		punch_finish(p, p->st.received == 0 ?
+		    "nothing came back from any candidate" :
+		    "checks came, but none of ours was answered");
+		return;
+	}
+	stun_random_tid(tid);
+	if ((len = punch_build(p, buf, sizeof buf, STUN_REQUEST, tid)) < 0)
+		return;
+	for (i = 0; i < p->cfg.ncand; i++) {
+		if (sendto(p->cfg.fd, buf, (size_t)len, 0,
+		    (struct sockaddr *)&p->cfg.cand[i].ss,
+		    p->cfg.cand[i].len) == len)
+			p->st.sent++;
+	}
+}
+
+static void
+punch_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct punch *p = arg;
+	uint8_t buf[STUN_MAX_MSG + 4], out[STUN_MAX_MSG];
+	struct sockaddr_storage from;
+	const struct stun_attr *a;
+	struct stun_msg m;
+	socklen_t fromlen;
+	uint64_t nonce;
+	ssize_t n;
+	int len;
+
+	(void)what;
+	for (;;) {
+		fromlen = sizeof from;
+		n = recvfrom(fd, buf, sizeof buf, MSG_DONTWAIT,
+		    (struct sockaddr *)&from, &fromlen);
+		if (n < 0)
+			return;
+		p->st.received++;
+		/* Only our link's checks count: right method, nonce and key. */
+		if (stun_parse(buf, (size_t)n, &m, NULL) != 0 ||
+		    m.method != TC_METHOD_CHECK ||
+		    (a = stun_find(&m, TC_ATTR_LINK)) == NULL ||
+		    stun_attr_u64(a, &nonce) != 0 || nonce != p->cfg.nonce ||
+		    stun_check_integrity_sha256(&m, p->cfg.key,
+		    sizeof p->cfg.key) != 0) {
+			p->st.rejected++;
+			continue;
+		}
+		if (m.cls == STUN_REQUEST) {
+			len = punch_build(p, out, sizeof out, STUN_SUCCESS,
+			    m.tid);
+			if (len > 0 && sendto(fd, out, (size_t)len, 0,
+			    (struct sockaddr *)&from, fromlen) == len) {
+				p->answered = 1;
+				p->st.answered++;
+			}
+		} else if (m.cls == STUN_SUCCESS && !p->got_answer) {
+			p->got_answer = 1;
+			memcpy(&p->peer.ss, &from, sizeof from);
+			p->peer.len = fromlen;
+		}
+		if (p->state == PUNCH_RUNNING && p->got_answer && p->answered)
+			p->state = PUNCH_LINGER;
+	}
+}
+
+struct punch *
+punch_start(struct event_base *base, const struct punch_config *cfg,
+    punch_cb cb, void *arg)
+{
+	struct punch *p;
+	struct timeval tv;
+
+	if (cfg->ncand == 0 || cfg->ncand > PUNCH_MAX_CANDIDATES ||
+	    (p = calloc(1, sizeof *p)) == NULL)
+		return NULL;
+	p->base = base;
+	p->cfg = *cfg;
+	if (p->cfg.interval_ms == 0)
+		p->cfg.interval_ms = 20;
+	if (p->cfg.timeout_ms == 0)
+		p->cfg.timeout_ms = 5000;
+	p->cb = cb;
+	p->arg = arg;
+	p->ev = event_new(base, cfg->fd, EV_READ | EV_PERSIST, punch_read_cb,
+	    p);
+	p->tick = event_new(base, -1, EV_PERSIST, punch_tick_cb, p);
+	tv.tv_sec = p->cfg.interval_ms / 1000;
+	tv.tv_usec = (p->cfg.interval_ms % 1000) * 1000;
+	if (p->ev == NULL || p->tick == NULL || event_add(p->ev, NULL) != 0 ||
+	    event_add(p->tick, &tv) != 0) {
+		punch_free(p);
+		return NULL;
+	}
+	punch_tick_cb(-1, 0, p);	/* the first round now */
+	return p;
+}
+
+void
+punch_free(struct punch *p)
+{
+	if (p == NULL)
+		return;
+	if (p->ev != NULL)
+		event_free(p->ev);
+	if (p->tick != NULL)
+		event_free(p->tick);
+	free(p);
+}
+
+const struct punch_stats *
+punch_stats(const struct punch *p)
+{
+	return &p->st;
+}

@@ -1,0 +1,46 @@
+/* Hole punching on one fresh UDP socket (DESIGN.md, flow 3): send paced
+ * check messages to every candidate address of the peer until a check of
+ * ours is answered; answer the peer's checks. Checks are STUN requests
+ * carrying the link's nonce under MESSAGE-INTEGRITY-SHA256 with the link's
+ * key, so a stranger can neither complete nor fake the punch. On a libevent
+ * loop; the socket is left open for UDT to take over. */
+#ifndef TREECAST_PUNCH_H
+#define TREECAST_PUNCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/addr.h"
+
+struct event_base;
+struct punch;
+
+#define PUNCH_MAX_CANDIDATES	32
+#define PUNCH_KEY_LEN		32
+
+struct punch_config {
+	int		 fd;		/* bound, non-blocking; not closed here */
+	struct addr	 cand[PUNCH_MAX_CANDIDATES];
+	size_t		 ncand;
+	uint8_t		 key[PUNCH_KEY_LEN];	/* the link's key, both sides */
+	uint64_t	 nonce;			/* the link's id, both sides */
+	unsigned	 interval_ms;	/* between rounds of checks (20) */
+	unsigned	 timeout_ms;	/* give up (5000) */
+};
+
+/* peer: where the peer's answer came from (NULL on failure); why says
+ * what failed. */
+typedef void (*punch_cb)(void *arg, const struct sockaddr *peer,
+    socklen_t peerlen, const char *why);
+
+struct punch *punch_start(struct event_base *base,
+	    const struct punch_config *cfg, punch_cb cb, void *arg);
+/* Stops (no callback after this) and frees; the socket stays open. */
+void	punch_free(struct punch *p);
+
+struct punch_stats {
+	unsigned	sent, received, answered, rejected;
+};
+const struct punch_stats *punch_stats(const struct punch *p);
+
+#endif
