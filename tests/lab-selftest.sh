@@ -5,23 +5,6 @@ set -eu
 . "$top_srcdir/tests/lab/lab.sh"
 LABTOOL=$top_builddir/tests/lab/labtool
 
-failures=0
-checks=0
-ok() {
-	checks=$((checks + 1))
-	echo "ok: $*"
-}
-bad() {
-	checks=$((checks + 1))
-	failures=$((failures + 1))
-	echo "FAIL: $*"
-}
-expect() {	# expect WHAT CONDITION-COMMAND...
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else bad "$what"; fi
-}
-
 # map HOST DEST... -> fills LOCAL, MIP[], MPORT[] and RTT[] from labtool map
 map() {
 	local host=$1 line i=0 local_ mapped rtt
@@ -34,7 +17,7 @@ map() {
 		RTT[i]=${rtt%.*}
 		i=$((i + 1))
 	done < <(lab_exec "$host" "$LABTOOL" map "$@")
-	[ "$i" -eq $# ] || { bad "$host: labtool map $* answered $i of $#"; return 1; }
+	[ "$i" -eq $# ] || { fail "$host: labtool map $* answered $i of $#"; return 1; }
 }
 
 lab_init
@@ -138,10 +121,9 @@ map slow "$A" "$A" &&
     expect "--delay 100 (each way): RTT ${RTT[1]} ms >= 200" test "${RTT[1]}" -ge 200
 # 100% loss: nothing gets through (labtool retries, then fails).
 if lab_exec lossy "$LABTOOL" map "$A" >/dev/null 2>&1; then
-	bad "--loss 100: a reply got through"
+	fail "--loss 100: a reply got through"
 else
-	ok "--loss 100: no reply"
+	pass "--loss 100: no reply"
 fi
 
-echo "$((checks - failures)) passed, $failures failed"
-[ "$failures" -eq 0 ]
+lab_verdict

@@ -5,11 +5,6 @@ set -eu
 lab_require
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-failures=0
-fail() {
-	echo "FAIL: $*"
-	failures=$((failures + 1))
-}
 
 links_before=$(ip -o link | wc -l)
 
@@ -42,12 +37,13 @@ for l in ${lab1:-} ${lab2:-}; do
 	left=$(leftovers "$l")
 	[ -z "$left" ] || fail "lab $l left: $left"
 done
-echo "ok: two labs at once ($lab1, $lab2)"
+[ "$LAB_FAILURES" -ne 0 ] || pass "two labs at once ($lab1, $lab2)"
 
 # 2. Killed half-way, by each signal a test runner or a user may send. (A
 # shell started in the background ignores SIGINT and cannot trap it, so
 # SIGINT, a terminal's Ctrl-C, is left out here: it takes the TERM path.)
 for sig in KILL TERM HUP; do
+	before=$LAB_FAILURES
 	rm -f "$work/held"
 	setsid bash "$top_srcdir/tests/lab/mini.sh" "$work/held" hold \
 	    >"$work/held.log" 2>&1 </dev/null &
@@ -73,12 +69,12 @@ for sig in KILL TERM HUP; do
 	[ ! -e "/run/treecast-lab/$lab" ] ||
 	    fail "SIG$sig: lab $lab left /run/treecast-lab/$lab"
 	wait $holder 2>/dev/null || true
-	echo "ok: SIG$sig half-way: lab $lab removed"
+	[ "$LAB_FAILURES" -ne "$before" ] ||
+	    pass "SIG$sig half-way: lab $lab removed"
 done
 
 links_after=$(ip -o link | wc -l)
 [ "$links_after" -eq "$links_before" ] ||
     fail "interfaces in the test's namespace went from $links_before to $links_after"
 
-[ "$failures" -eq 0 ] && echo "all teardown checks passed"
-[ "$failures" -eq 0 ]
+lab_verdict

@@ -10,15 +10,7 @@ NEGOTIATOR=$top_builddir/treecast-negotiator
 SERVER=${PROBE_AGAINST:-negotiator}
 RUNS=${PROBE_RUNS:-10}
 
-failures=0
-checks=0
-fail() { failures=$((failures + 1)); checks=$((checks + 1)); echo "FAIL: $*"; }
-pass() { checks=$((checks + 1)); echo "ok: $*"; }
 
-# json_get KEY JSON: a string or number field of a flat JSON object.
-json_get() {
-	sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\)\"\{0,1\}[,}].*/\1/p" <<<"$2" | head -1
-}
 
 # What each behaviour must be reported as: mapping allocation offset delta filtering
 declare -A WANT=(
@@ -90,8 +82,7 @@ for b in $BEHAVIOURS; do
 done
 
 if [ "$SERVER" = coturn ]; then
-	echo "$((checks - failures)) passed, $failures failed"
-	[ "$failures" -eq 0 ]
+	lab_verdict
 	exit
 fi
 
@@ -134,9 +125,8 @@ ka=$(json_get keepalive "$stats")
 [ "${ka:-0}" -ge 12 ] && pass "keepalives counted: $ka" ||
     fail "keepalives counted: ${ka:-none}"
 
-echo "$((checks - failures)) passed, $failures failed"
-if [ "$failures" -ne 0 ]; then
+if [ "$LAB_FAILURES" -ne 0 ]; then
 	echo "--- negotiator log (tail)"
 	tail -30 "$LAB_STATE/negotiator.log"
 fi
-[ "$failures" -eq 0 ]
+lab_verdict

@@ -10,13 +10,6 @@ set -eu
 PUNCH=$top_builddir/tests/lab/punchtool
 NEGOTIATOR=$top_builddir/treecast-negotiator
 
-failures=0
-checks=0
-fail() { failures=$((failures + 1)); checks=$((checks + 1)); echo "FAIL: $*"; }
-pass() { checks=$((checks + 1)); echo "ok: $*"; }
-json_get() {
-	sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\)\"\{0,1\}[,}].*/\1/p" <<<"$2" | head -1
-}
 
 # Ordered pairs: every predictable behaviour on each side at least once.
 PAIRS="eim:seq seq:eim seq:seq offset:eim-np eim-np:offset open:seq seq:open eim:eim random:eim"
@@ -73,5 +66,4 @@ for p in $PAIRS; do
 		;;
 	esac
 done
-echo "$((checks - failures)) passed, $failures failed"
-[ "$failures" -eq 0 ]
+lab_verdict

@@ -24,6 +24,13 @@
 #   lab_flush NET                 forget NET's conntrack state (conntrack -F)
 #   lab_down                      tear everything down (also done at exit)
 #
+# and, for the verdicts of a test:
+#
+#   pass WHAT / fail WHAT         count a check and print "ok:" or "FAIL:"
+#   expect WHAT COMMAND...        pass or fail as COMMAND succeeds
+#   lab_verdict                   print "N passed, N failed"; false if any
+#   json_get KEY JSON             a string or number field of a flat object
+#
 # BEHAVIOUR is one of (DESIGN.md, "The NAT lab"):
 #   open         no NAT, no firewall: the host sits on the public segment
 #   eim          endpoint-independent mapping, port preserved   (masquerade)
@@ -321,4 +328,34 @@ lab_flush() {
 	local rns=${LAB_ROUTER[$1]:-}
 	[ -n "$rns" ] || return 0
 	ip netns exec "$rns" conntrack -F >/dev/null 2>&1 || true
+}
+
+# Test verdicts, counted.
+LAB_CHECKS=0
+LAB_FAILURES=0
+
+pass() {
+	LAB_CHECKS=$((LAB_CHECKS + 1))
+	echo "ok: $*"
+}
+
+fail() {
+	LAB_CHECKS=$((LAB_CHECKS + 1))
+	LAB_FAILURES=$((LAB_FAILURES + 1))
+	echo "FAIL: $*"
+}
+
+expect() {
+	local what=$1
+	shift
+	if "$@"; then pass "$what"; else fail "$what"; fi
+}
+
+lab_verdict() {
+	echo "$((LAB_CHECKS - LAB_FAILURES)) passed, $LAB_FAILURES failed"
+	[ "$LAB_FAILURES" -eq 0 ]
+}
+
+json_get() {
+	sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\)\"\{0,1\}[,}].*/\1/p" <<<"$2" | head -1
 }
