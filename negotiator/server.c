@@ -54,15 +54,18 @@ struct srv_sock {
 	int			 wildcard;	/* bound to 0.0.0.0: use pktinfo */
 };
 
+/* Room for one IP_PKTINFO control message. */
+union srv_cmsg {
+	struct cmsghdr	 align;
+	char		 buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
+};
+
 /* One received datagram and, once handled, its answer. */
 struct srv_msg {
 	uint8_t			 in[STUN_MAX_MSG + 4];
 	uint8_t			 out[STUN_MAX_MSG];
 	struct sockaddr_storage	 from;
-	union {
-		struct cmsghdr	 align;
-		char		 buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
-	}			 ctl;
+	union srv_cmsg		 ctl;
 	struct in_pktinfo	 pi;		/* where it arrived */
 	int			 has_pi;
 	size_t			 outlen;	/* 0: no answer */
@@ -90,10 +93,7 @@ struct worker {
 	struct iovec		 rxiov[SERVER_BATCH];
 	struct mmsghdr		 tx[SERVER_BATCH];
 	struct iovec		 txiov[SERVER_BATCH];
-	union {
-		struct cmsghdr	 align;
-		char		 buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
-	}			 txctl[SERVER_BATCH];
+	union srv_cmsg		 txctl[SERVER_BATCH];
 };
 
 struct server {
@@ -532,20 +532,35 @@ server_handle(struct worker *w, struct srv_sock *ss, struct srv_msg *m,
 	}
 }
 
+/* Makes a datagram leave from src (a wildcard socket answers from the
+ * address it was asked on). */
+static void
+server_source(struct msghdr *mh, union srv_cmsg *ctl, struct in_addr src)
+{
+	struct in_pktinfo pi;
+	struct cmsghdr *c;
+
+	memset(ctl, 0, sizeof *ctl);
+	memset(&pi, 0, sizeof pi);
+	pi.ipi_spec_dst = src;
+	mh->msg_control = ctl->buf;
+	mh->msg_controllen = sizeof ctl->buf;
+	c = CMSG_FIRSTHDR(mh);
+	c->cmsg_level = IPPROTO_IP;
+	c->cmsg_type = IP_PKTINFO;
+	c->cmsg_len = CMSG_LEN(sizeof pi);
+	memcpy(CMSG_DATA(c), &pi, sizeof pi);
+}
+
 /* An answer from another socket than the one asked (CHANGE-REQUEST). From
  * a wildcard socket it leaves from the address that was asked. */
 static void
 server_send_one(struct worker *w, struct srv_msg *m)
 {
 	struct srv_sock *via = &w->socks[m->via];
-	union {
-		struct cmsghdr	 align;
-		char		 buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
-	} ctl;
+	union srv_cmsg ctl;
 	struct iovec iov = { .iov_base = m->out, .iov_len = m->outlen };
 	struct msghdr mh;
-	struct cmsghdr *c;
-	struct in_pktinfo pi;
 
 	memset(&mh, 0, sizeof mh);
 	mh.msg_name = &m->from;
@@ -553,18 +568,8 @@ server_send_one(struct worker *w, struct srv_msg *m)
 	    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
-	if (via->wildcard && m->has_pi) {
-		memset(&ctl, 0, sizeof ctl);
-		memset(&pi, 0, sizeof pi);
-		pi.ipi_spec_dst = m->pi.ipi_addr;
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = sizeof ctl.buf;
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = IPPROTO_IP;
-		c->cmsg_type = IP_PKTINFO;
-		c->cmsg_len = CMSG_LEN(sizeof pi);
-		memcpy(CMSG_DATA(c), &pi, sizeof pi);
-	}
+	if (via->wildcard && m->has_pi)
+		server_source(&mh, &ctl, m->pi.ipi_addr);
 	if (sendmsg(via->fd, &mh, 0) == (ssize_t)m->outlen) {
 		STAT_INC(w, tx_datagrams);
 		STAT_ADD(w, tx_bytes, m->outlen);
@@ -632,22 +637,9 @@ server_read_cb(evutil_socket_t fd, short what, void *arg)
 			    w->rx[i].msg_hdr.msg_namelen;
 			w->tx[ntx].msg_hdr.msg_iov = &w->txiov[ntx];
 			w->tx[ntx].msg_hdr.msg_iovlen = 1;
-			if (ss->wildcard && m->has_pi) {
-				/* Answer from the address that was asked. */
-				struct in_pktinfo pi;
-
-				memset(&pi, 0, sizeof pi);
-				pi.ipi_spec_dst = m->pi.ipi_addr;
-				w->tx[ntx].msg_hdr.msg_control =
-				    w->txctl[ntx].buf;
-				w->tx[ntx].msg_hdr.msg_controllen =
-				    sizeof w->txctl[ntx].buf;
-				c = CMSG_FIRSTHDR(&w->tx[ntx].msg_hdr);
-				c->cmsg_level = IPPROTO_IP;
-				c->cmsg_type = IP_PKTINFO;
-				c->cmsg_len = CMSG_LEN(sizeof pi);
-				memcpy(CMSG_DATA(c), &pi, sizeof pi);
-			}
+			if (ss->wildcard && m->has_pi)
+				server_source(&w->tx[ntx].msg_hdr,
+				    &w->txctl[ntx], m->pi.ipi_addr);
 			ntx++;
 		}
 		for (i = 0; i < ntx; i += sent) {

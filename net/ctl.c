@@ -212,12 +212,6 @@ ctl_local_port(const struct ctl *c)
 }
 
 int
-ctl_fd(const struct ctl *c)
-{
-	return c->fd;
-}
-
-int
 ctl_request(struct ctl *c, const struct addr *dest, const uint8_t *msg,
     size_t len, const struct ctl_timing *t, ctl_cb cb, void *arg)
 {

@@ -41,7 +41,6 @@ void	ctl_free(struct ctl *c);
  * socket, probed through the negotiator, then punched. */
 int	ctl_detach(struct ctl *c);
 uint16_t ctl_local_port(const struct ctl *c);
-int	ctl_fd(const struct ctl *c);
 
 /*
  * Sends the request msg (len bytes, its transaction id at bytes 8..19) to
