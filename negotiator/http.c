@@ -1,6 +1,8 @@
 /* JSON API over evhttp:
  *   GET /api/nodes[?id=HEX][&limit=N]   registered nodes and their profiles
- *   GET /api/stats                      every counter */
+ *   GET /api/stats                      every counter
+ *   GET /api/links                      the broker: link outcomes by the
+ *                                       pair's NAT classes, the relay */
 #include "config.h"
 
 #include <inttypes.h>
@@ -13,6 +15,7 @@
 #include <event2/keyvalq_struct.h>
 #include <sys/queue.h>
 
+#include "negotiator/broker.h"
 #include "negotiator/channel.h"
 #include "negotiator/http.h"
 #include "negotiator/registry.h"
@@ -66,6 +69,22 @@ http_node_json(struct evbuffer *b, struct server *srv,
 	    nat_mapping_name(p.mapping), nat_allocation_name(p.allocation),
 	    p.offset, p.delta, nat_filtering_name(p.filtering),
 	    server_clock(srv) - n->seen);
+}
+
+static void
+http_links(struct evhttp_request *req, void *arg)
+{
+	struct http *h = arg;
+	struct evbuffer *b = evbuffer_new();
+
+	if (b == NULL) {
+		evhttp_send_error(req, 500, "out of memory");
+		return;
+	}
+	broker_json(server_broker(h->srv), b);
+	evbuffer_add(b, "\n", 1);
+	http_reply(req, 200, "OK", b);
+	evbuffer_free(b);
 }
 
 static void
@@ -193,6 +212,7 @@ http_create(struct event_base *base, struct server *srv,
 	evhttp_set_allowed_methods(h->evh, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
 	evhttp_set_cb(h->evh, "/api/nodes", http_nodes, h);
 	evhttp_set_cb(h->evh, "/api/stats", http_stats, h);
+	evhttp_set_cb(h->evh, "/api/links", http_links, h);
 	evhttp_set_gencb(h->evh, http_other, h);
 	log_info("HTTP API on http://%s/", text);
 	return h;

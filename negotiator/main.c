@@ -28,7 +28,7 @@ static const char about[] =
 enum {
 	OPT_LISTEN = 'l', OPT_ALT_PORT = 'p', OPT_ALT_ADDRESS = 'a',
 	OPT_HTTP = 256, OPT_NO_HTTP, OPT_MAX_NODES, OPT_INTERVAL, OPT_EXPIRE,
-	OPT_STATS, OPT_THREADS
+	OPT_STATS, OPT_THREADS, OPT_RELAY_PORT, OPT_NO_RELAY, OPT_RELAY_MAX
 };
 
 static const struct opt options[] = {
@@ -51,6 +51,12 @@ static const struct opt options[] = {
 	  "log a line of figures this often, 0 for never (default 60)" },
 	{ "threads", OPT_THREADS, "N",
 	  "worker threads for UDP (default: one per CPU)" },
+	{ "relay-port", OPT_RELAY_PORT, "PORT",
+	  "UDP port of the relay for pairs no prediction joins (default PORT+2)" },
+	{ "no-relay", OPT_NO_RELAY, NULL,
+	  "relay nothing: such pairs fail at punching" },
+	{ "relay-max", OPT_RELAY_MAX, "N",
+	  "relayed links at once (default 64)" },
 	OPT_COMMON_ROWS,
 	{ NULL, 0, NULL, NULL }
 };
@@ -90,7 +96,7 @@ main(int argc, char **argv)
 	char err[256];
 	const char *listen = "0.0.0.0:3478", *http_at = "127.0.0.1:8080";
 	const char *alt_address = NULL;
-	int key, alt_port = -1;
+	int key, alt_port = -1, relay_port = -1;
 	uint16_t port;
 
 	log_init(argv[0], LOG_INFO);
@@ -100,6 +106,8 @@ main(int argc, char **argv)
 	cfg.expire_s = 10;
 	cfg.stats_s = 60;
 	cfg.has_http = 1;
+	cfg.has_relay = 1;
+	cfg.relay_max = 64;
 	cfg.threads = (uint32_t)sysconf(_SC_NPROCESSORS_ONLN);
 	if (cfg.threads < 1)
 		cfg.threads = 1;
@@ -142,6 +150,19 @@ main(int argc, char **argv)
 			cfg.threads = (uint32_t)parse_number("threads", optarg,
 			    1, 64);
 			break;
+		case OPT_RELAY_PORT:
+			if (addr_parse_port(optarg, 0, &port) != 0)
+				fatal("--relay-port '%s': expected a port from "
+				    "1 to 65535", optarg);
+			relay_port = port;
+			break;
+		case OPT_NO_RELAY:
+			cfg.has_relay = 0;
+			break;
+		case OPT_RELAY_MAX:
+			cfg.relay_max = (uint32_t)parse_number("relay-max",
+			    optarg, 1, 65536);
+			break;
 		case OPT_STATS:
 			cfg.stats_s = (uint32_t)parse_number("stats", optarg,
 			    0, 86400);
@@ -169,6 +190,17 @@ main(int argc, char **argv)
 	cfg.alt_port = alt_port >= 0 ? (uint16_t)alt_port : port + 1;
 	if (cfg.alt_port == port)
 		fatal("--alt-port %u: must differ from the --listen port", port);
+	if (relay_port < 0 && port > 65533)
+		fatal("--listen port %u leaves no PORT+2: give --relay-port",
+		    port);
+	cfg.relay = cfg.listen;
+	addr_set_port((struct sockaddr *)&cfg.relay.ss, relay_port >= 0 ?
+	    (uint16_t)relay_port : port + 2);
+	if (cfg.has_relay && (addr_port((struct sockaddr *)&cfg.relay.ss) ==
+	    port || addr_port((struct sockaddr *)&cfg.relay.ss) ==
+	    cfg.alt_port))
+		fatal("--relay-port %u: must differ from the negotiator's "
+		    "ports", addr_port((struct sockaddr *)&cfg.relay.ss));
 	if (alt_address != NULL) {
 		if (addr_parse(alt_address, port, 0, &cfg.alt_address, err,
 		    sizeof err) != 0)

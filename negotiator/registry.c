@@ -121,6 +121,7 @@ registry_register(struct registry *r, uint64_t node_id, uint32_t now,
 	n = &r->nodes[s];
 	n->gen = registry_new_gen(r);
 	n->last_seq = 0;
+	n->seq_win = 0;
 	n->seen = now;
 	*session = (uint64_t)n->gen << 32 | s;
 	return s;

@@ -26,7 +26,7 @@ struct reg_node {
 	uint32_t	hnext;		/* next in the node-id hash chain */
 	uint16_t	channel;
 	uint8_t		role;		/* enum tc_role */
-	uint8_t		pad;
+	uint8_t		seq_win;	/* bit i: last_seq - 1 - i seen */
 	uint8_t		profile[NAT_PROFILE_WIRE_LEN];
 	uint8_t		key[32];	/* the session's credential: kept, not
 					   derived, to spare an HMAC a request */

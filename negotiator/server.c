@@ -19,6 +19,7 @@
 
 #include "negotiator/channel.h"
 #include "negotiator/registry.h"
+#include "negotiator/broker.h"
 #include "negotiator/server.h"
 #include "net/log.h"
 #include "net/nat.h"
@@ -111,6 +112,7 @@ struct server {
 	uint32_t		 ngone;
 	struct worker		*workers;
 	int			 nworkers;
+	struct broker		*broker;
 };
 
 static uint32_t
@@ -352,6 +354,40 @@ server_register(struct worker *w, struct srv_msg *m,
 }
 
 /*
+ * The anti-replay window (as IPsec's, RFC 4303 §3.4.3): a number above the
+ * last is fresh; the last or one of the 8 below it, if seen, is a
+ * retransmission (*fresh = 0), if not, a request overtaken by a later one
+ * (a LINK retransmitted after the next keepalive went out); older is a
+ * replay: -1.
+ */
+static int
+server_seq(struct reg_node *n, uint32_t seq, int *fresh)
+{
+	uint32_t d;
+
+	if (seq == 0)
+		return -1;
+	if (seq > n->last_seq) {
+		d = seq - n->last_seq;
+		n->seq_win = d > 8 ? 0 : (uint8_t)((n->seq_win << d) |
+		    (n->last_seq != 0 ? 1u << (d - 1) : 0));
+		n->last_seq = seq;
+		*fresh = 1;
+		return 0;
+	}
+	if (seq == n->last_seq) {
+		*fresh = 0;
+		return 0;
+	}
+	d = n->last_seq - seq - 1;
+	if (d >= 8)
+		return -1;
+	*fresh = !(n->seq_win & (1u << d));
+	n->seq_win |= (uint8_t)(1u << d);
+	return 0;
+}
+
+/*
  * Checks an authenticated request: its session, MESSAGE-INTEGRITY-SHA256
  * under the session's key and a sequence number not below the last one (no
  * replays). The last number again is a retransmission (RFC 8489 §6.2.1
@@ -400,13 +436,11 @@ server_authenticate(struct worker *w, struct srv_msg *m,
 		return REG_NONE;
 	}
 	n = registry_node(s->reg, slot);
-	if (seq < n->last_seq || seq == 0) {
+	if (server_seq(n, seq, fresh) != 0) {
 		pthread_mutex_unlock(&s->lock);
 		STAT_INC(w, drop_replay);
 		return REG_NONE;
 	}
-	*fresh = seq > n->last_seq;
-	n->last_seq = seq;
 	if (!*fresh)
 		STAT_INC(w, retransmits);
 	return slot;
@@ -480,6 +514,120 @@ server_leave(struct worker *w, struct srv_msg *m, const struct stun_msg *req,
 	server_finish(w, m, &b, reqlen);
 }
 
+/* An error answer to an authenticated request, under the session's key so
+ * that the node can trust it. */
+static void
+server_auth_error(struct worker *w, struct srv_msg *m,
+    const struct stun_msg *req, const uint8_t key[TC_KEY_LEN], int code,
+    const char *reason)
+{
+	struct stun_builder b;
+
+	server_answer(m, &b, req, STUN_ERROR);
+	stun_put_error_code(&b, code, reason);
+	stun_put_integrity_sha256(&b, key, TC_KEY_LEN);
+	stun_put_fingerprint(&b);
+	server_finish(w, m, &b, STUN_MAX_MSG);
+}
+
+/* What the broker needs of a node; under the lock. */
+static void
+server_broker_node(const struct reg_node *n, uint32_t slot,
+    struct broker_node *out)
+{
+	socklen_t len;
+
+	memset(out, 0, sizeof *out);
+	out->node_id = n->node_id;
+	out->session = (uint64_t)n->gen << 32 | slot;
+	memcpy(out->key, n->key, sizeof out->key);
+	nat_profile_decode(n->profile, sizeof n->profile, &out->profile);
+	reg_addr_load(n->ext_ip, n->ext_port, &out->addr, &len);
+}
+
+/* LINK (flow 3): A, authenticated, asks for a link to a node of its
+ * channel; the broker answers later. */
+static void
+server_link(struct worker *w, struct srv_sock *ss, struct srv_msg *m,
+    const struct stun_msg *req, size_t reqlen)
+{
+	struct server *s = w->srv;
+	struct broker_node a, b;
+	struct tc_endpoint ep;
+	struct sockaddr_storage local;
+	const struct reg_node *n, *pn;
+	uint8_t key[TC_KEY_LEN];
+	uint64_t peer;
+	uint32_t slot, pslot;
+	int fresh, code;
+
+	if ((slot = server_authenticate(w, m, req, reqlen, key, &fresh)) ==
+	    REG_NONE)
+		return;
+	n = registry_node(s->reg, slot);
+	if (server_get_u64(req, TC_ATTR_PEER_NODE, &peer) != 0 ||
+	    tc_get_endpoint(req, &ep) != 0) {
+		pthread_mutex_unlock(&s->lock);
+		STAT_INC(w, err_bad_request);
+		server_auth_error(w, m, req, key, 400, "malformed LINK");
+		return;
+	}
+	pslot = registry_find(s->reg, peer);
+	pn = pslot != REG_NONE ? registry_node(s->reg, pslot) : NULL;
+	if (pn == NULL || pslot == slot || pn->channel != n->channel ||
+	    pn->role == TC_ROLE_PROBE) {
+		pthread_mutex_unlock(&s->lock);
+		STAT_INC(w, link_unknown_peer);
+		server_auth_error(w, m, req, key, 404,
+		    "no such node on this channel");
+		return;
+	}
+	server_broker_node(n, slot, &a);
+	memcpy(&a.addr, &m->from, sizeof a.addr);
+	server_broker_node(pn, pslot, &b);
+	pthread_mutex_unlock(&s->lock);
+	server_local(ss, m, &local);
+	if ((code = broker_link(s->broker, &a, &b, req->tid, &ep,
+	    (struct sockaddr *)&local)) != 0) {
+		STAT_INC(w, err_full);
+		server_auth_error(w, m, req, key, code, "too many links");
+	}
+	sodium_memzero(&a, sizeof a);
+	sodium_memzero(&b, sizeof b);
+}
+
+/* REPORT: how a link attempt ended, for the counts by NAT-class pair. */
+static void
+server_report(struct worker *w, struct srv_msg *m,
+    const struct stun_msg *req, size_t reqlen)
+{
+	struct server *s = w->srv;
+	struct stun_builder b;
+	struct tc_outcome o;
+	uint8_t key[TC_KEY_LEN];
+	uint64_t link, session;
+	uint32_t slot;
+	int fresh;
+
+	if ((slot = server_authenticate(w, m, req, reqlen, key, &fresh)) ==
+	    REG_NONE)
+		return;
+	session = (uint64_t)registry_node(s->reg, slot)->gen << 32 | slot;
+	pthread_mutex_unlock(&s->lock);
+	if (server_get_u64(req, TC_ATTR_LINK, &link) != 0 ||
+	    tc_get_outcome(req, &o) != 0) {
+		STAT_INC(w, err_bad_request);
+		server_auth_error(w, m, req, key, 400, "malformed REPORT");
+		return;
+	}
+	if (fresh && broker_report(s->broker, session, link, &o) != 0)
+		STAT_INC(w, link_unknown_report);
+	server_answer(m, &b, req, STUN_SUCCESS);
+	stun_put_integrity_sha256(&b, key, sizeof key);
+	stun_put_fingerprint(&b);
+	server_finish(w, m, &b, reqlen);
+}
+
 /* One datagram in; an answer in m->out or none. Never trusts its input. */
 static void
 server_handle(struct worker *w, struct srv_sock *ss, struct srv_msg *m,
@@ -502,6 +650,11 @@ server_handle(struct worker *w, struct srv_sock *ss, struct srv_msg *m,
 		return;
 	}
 	if (req.cls != STUN_REQUEST) {
+		/* The only answers the negotiator waits for: B's ACKs. */
+		if (req.method == TC_METHOD_INSTRUCT &&
+		    req.cls != STUN_INDICATION &&
+		    broker_instruct_answer(w->srv->broker, &req) == 0)
+			return;
 		STAT_INC(w, drop_not_request);
 		return;
 	}
@@ -524,6 +677,12 @@ server_handle(struct worker *w, struct srv_sock *ss, struct srv_msg *m,
 		break;
 	case TC_METHOD_LEAVE:
 		server_leave(w, m, &req, len);
+		break;
+	case TC_METHOD_LINK:
+		server_link(w, ss, m, &req, len);
+		break;
+	case TC_METHOD_REPORT:
+		server_report(w, m, &req, len);
 		break;
 	default:
 		STAT_INC(w, err_bad_request);
@@ -573,6 +732,33 @@ server_send_one(struct worker *w, struct srv_msg *m)
 	if (sendmsg(via->fd, &mh, 0) == (ssize_t)m->outlen) {
 		STAT_INC(w, tx_datagrams);
 		STAT_ADD(w, tx_bytes, m->outlen);
+	}
+}
+
+/* The broker's way out: from the primary port (worker 0's socket; any
+ * thread may send on it), from the address the node talks to. */
+static void
+server_broker_send(void *ctx, const struct sockaddr *to, const uint8_t *msg,
+    size_t len, const struct sockaddr *src)
+{
+	struct server *s = ctx;
+	struct srv_sock *ss = &s->workers[0].socks[0];
+	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
+	union srv_cmsg ctl;
+	struct msghdr mh;
+
+	memset(&mh, 0, sizeof mh);
+	mh.msg_name = (void *)to;
+	mh.msg_namelen = to->sa_family == AF_INET ?
+	    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (ss->wildcard && src != NULL && src->sa_family == AF_INET)
+		server_source(&mh, &ctl,
+		    ((const struct sockaddr_in *)src)->sin_addr);
+	if (sendmsg(ss->fd, &mh, 0) == (ssize_t)len) {
+		STAT_INC(s, tx_datagrams);
+		STAT_ADD(s, tx_bytes, len);
 	}
 }
 
@@ -830,9 +1016,11 @@ server_create(struct event_base *base, const struct server_config *cfg,
 	struct worker *w;
 	struct addr a;
 	struct timeval tv = { 0, SERVER_TICK_MS * 1000 };
+	struct broker_config bc;
 	uint8_t hashkey[REGISTRY_KEY_LEN];
 	int i, j;
 
+	memset(&bc, 0, sizeof bc);
 	randombytes_buf(hashkey, sizeof hashkey);
 	if ((s = calloc(1, sizeof *s)) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -873,6 +1061,12 @@ server_create(struct event_base *base, const struct server_config *cfg,
 				goto fail;
 		}
 	}
+	bc.has_relay = cfg->has_relay;
+	bc.relay = cfg->relay;
+	bc.relay_max = cfg->relay_max;
+	if ((s->broker = broker_create(base, &bc, server_broker_send, s, err,
+	    errlen)) == NULL)
+		goto fail;
 	s->tick = event_new(base, -1, EV_PERSIST, server_tick_cb, s);
 	if (s->tick == NULL || event_add(s->tick, &tv) != 0) {
 		snprintf(err, errlen, "cannot start the expiry timer");
@@ -922,6 +1116,7 @@ server_free(struct server *s)
 			event_base_free(w->base);
 	}
 	free(s->workers);
+	broker_free(s->broker);
 	if (s->tick != NULL)
 		event_free(s->tick);
 	registry_free(s->reg);
@@ -975,4 +1170,10 @@ uint32_t
 server_clock(const struct server *s)
 {
 	return server_now(s);
+}
+
+struct broker *
+server_broker(struct server *s)
+{
+	return s->broker;
 }

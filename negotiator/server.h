@@ -26,6 +26,9 @@ struct server_config {
 	uint32_t	expire_s;	/* silent this long: gone */
 	uint32_t	stats_s;	/* a log line of figures this often; 0: never */
 	uint32_t	threads;	/* worker threads, each with its sockets */
+	int		has_relay;
+	struct addr	relay;		/* the relay's socket */
+	uint32_t	relay_max;	/* relayed links at once */
 };
 
 /*
@@ -56,6 +59,8 @@ struct server_config {
 	X(keepalive,		"keepalives")				\
 	X(rebinding,		"keepalives from a new external address")	\
 	X(left,			"nodes that said goodbye")		\
+	X(link_unknown_peer,	"LINK for a node not registered on the channel") \
+	X(link_unknown_report,	"REPORT of a link the broker does not know") \
 	X(expired,		"nodes that went silent")
 
 struct server_stats {
@@ -79,6 +84,8 @@ const struct registry *server_lock_registry(struct server *s);
 void	server_unlock_registry(struct server *s);
 /* The channel table; only between server_lock_registry and unlock. */
 const struct channels *server_channels_locked(struct server *s);
+/* The link broker, for its JSON. */
+struct broker *server_broker(struct server *s);
 /* The registry's clock: seconds since start. */
 uint32_t server_clock(const struct server *s);
 

@@ -38,6 +38,8 @@ struct ctl {
 	struct event	*ev;
 	struct ctl_txn	 txn[CTL_MAX_TXN];
 	struct ctl_stats st;
+	ctl_request_cb	 on_request;
+	void		*on_request_arg;
 	uint8_t		 rx[STUN_MAX_MSG + 4];
 };
 
@@ -107,9 +109,20 @@ ctl_read_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		c->st.rx++;
 		if (stun_parse(c->rx, (size_t)n, &m, NULL) != 0 ||
-		    (m.cls != STUN_SUCCESS && m.cls != STUN_ERROR)) {
+		    m.cls == STUN_INDICATION) {
 			c->st.rx_malformed++;
 			continue;
+		}
+		if (m.cls == STUN_REQUEST) {
+			if (c->on_request == NULL) {
+				c->st.rx_unmatched++;
+				continue;
+			}
+			c->st.rx_requests++;
+			/* May free c, as a transaction's callback may. */
+			c->on_request(c->on_request_arg, &m,
+			    (struct sockaddr *)&from);
+			return;
 		}
 		for (i = 0; i < CTL_MAX_TXN; i++) {
 			struct ctl_txn *x = &c->txn[i];
@@ -252,6 +265,21 @@ ctl_cancel(struct ctl *c, void *arg)
 			c->txn[i].used = 0;
 		}
 	}
+}
+
+void
+ctl_on_request(struct ctl *c, ctl_request_cb cb, void *arg)
+{
+	c->on_request = cb;
+	c->on_request_arg = arg;
+}
+
+int
+ctl_send_to(struct ctl *c, const struct sockaddr *dest, socklen_t destlen,
+    const uint8_t *msg, size_t len)
+{
+	return sendto(c->fd, msg, len, 0, dest, destlen) == (ssize_t)len ?
+	    0 : -1;
 }
 
 const struct ctl_stats *

@@ -53,9 +53,21 @@ int	ctl_request(struct ctl *c, const struct addr *dest, const uint8_t *msg,
 /* Forgets every transaction whose callback argument is arg. */
 void	ctl_cancel(struct ctl *c, void *arg);
 
+/* A request that came to the socket (the negotiator asks nodes things
+ * too), parsed but not authenticated: that is the handler's job. It may
+ * free the ctl. */
+typedef void (*ctl_request_cb)(void *arg, const struct stun_msg *req,
+    const struct sockaddr *from);
+/* Without a handler, requests are dropped and counted as unmatched. */
+void	ctl_on_request(struct ctl *c, ctl_request_cb cb, void *arg);
+/* Sends one datagram, no retransmission (an answer). 0 or -1. */
+int	ctl_send_to(struct ctl *c, const struct sockaddr *dest,
+	    socklen_t destlen, const uint8_t *msg, size_t len);
+
 /* Counters of what the socket received and dropped. */
 struct ctl_stats {
 	uint64_t	rx;
+	uint64_t	rx_requests;	/* handed to the request handler */
 	uint64_t	rx_unmatched;	/* no transaction of that id */
 	uint64_t	rx_malformed;
 	uint64_t	retransmits;

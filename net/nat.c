@@ -47,35 +47,53 @@ nat_filtering_name(enum nat_filtering f)
 	return (unsigned)f < NAT_FILTER_COUNT ? nat_filtering_names[f] : NULL;
 }
 
-const char *
-nat_class_name(const struct nat_profile *p)
+unsigned
+nat_class(const struct nat_profile *p)
 {
-	static const char *const eim[NAT_ALLOC_COUNT] = {
-		"eim", "eim-preserved", "eim-offset", "eim-sequential",
-		"eim-random"
-	};
-	static const char *const adm[NAT_ALLOC_COUNT] = {
-		"adm", "adm-preserved", "adm-offset", "adm-sequential",
-		"adm-random"
-	};
-	static const char *const apdm[NAT_ALLOC_COUNT] = {
-		"apdm", "apdm-preserved", "apdm-offset", "apdm-sequential",
-		"apdm-random"
-	};
 	unsigned a = p->allocation < NAT_ALLOC_COUNT ? p->allocation : 0;
 
 	switch (p->mapping) {
 	case NAT_MAPPING_NONE:
-		return "open";
+		return 1;
 	case NAT_MAPPING_EIM:
-		return eim[a];
+		return 2 + a;
 	case NAT_MAPPING_ADM:
-		return adm[a];
+		return 2 + NAT_ALLOC_COUNT + a;
 	case NAT_MAPPING_APDM:
-		return apdm[a];
+		return 2 + 2 * NAT_ALLOC_COUNT + a;
 	default:
-		return "unknown";
+		return 0;
 	}
+}
+
+const char *
+nat_class_label(unsigned c)
+{
+	static const char *const names[NAT_CLASS_COUNT] = {
+		"unknown", "open",
+		"eim", "eim-preserved", "eim-offset", "eim-sequential",
+		"eim-random",
+		"adm", "adm-preserved", "adm-offset", "adm-sequential",
+		"adm-random",
+		"apdm", "apdm-preserved", "apdm-offset", "apdm-sequential",
+		"apdm-random"
+	};
+
+	return c < NAT_CLASS_COUNT ? names[c] : "unknown";
+}
+
+const char *
+nat_class_name(const struct nat_profile *p)
+{
+	return nat_class_label(nat_class(p));
+}
+
+int
+nat_reachable(const struct nat_profile *p)
+{
+	return (p->mapping == NAT_MAPPING_NONE ||
+	    p->mapping == NAT_MAPPING_EIM) &&
+	    p->filtering == NAT_FILTER_EIF;
 }
 
 static void

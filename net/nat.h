@@ -80,8 +80,15 @@ const char *nat_mapping_name(enum nat_mapping m);
 const char *nat_allocation_name(enum nat_allocation a);
 const char *nat_filtering_name(enum nat_filtering f);
 /* One short class name for counters and the status page ("eim-preserved",
- * "apdm-sequential", "open"...). */
+ * "apdm-sequential", "open"...), and its index 0..NAT_CLASS_COUNT-1 (0:
+ * unknown). */
+#define NAT_CLASS_COUNT	(2 + 3 * NAT_ALLOC_COUNT)
 const char *nat_class_name(const struct nat_profile *p);
+unsigned nat_class(const struct nat_profile *p);
+const char *nat_class_label(unsigned c);
+/* Whether a packet from anyone reaches the node's mapping unsolicited (no
+ * NAT, or a full cone): such a node links with anyone. */
+int	nat_reachable(const struct nat_profile *p);
 
 /* The profile on the wire: 12 bytes, network order. */
 #define NAT_PROFILE_WIRE_LEN 12

@@ -1,6 +1,8 @@
 /* Tables of the control protocol. */
 #include "config.h"
 
+#include <string.h>
+
 #include "net/proto.h"
 
 const uint16_t tc_known_attrs[] = {
@@ -12,6 +14,8 @@ const uint16_t tc_known_attrs[] = {
 	TC_ATTR_NODE_ID, TC_ATTR_CHANNEL, TC_ATTR_XOR_INTERNAL,
 	TC_ATTR_NAT_PROFILE, TC_ATTR_ROLE, TC_ATTR_SESSION,
 	TC_ATTR_SESSION_KEY, TC_ATTR_INTERVAL, TC_ATTR_SEQ, TC_ATTR_LINK,
+	TC_ATTR_PEER_NODE, TC_ATTR_LINK_KEY, TC_ATTR_XOR_EXTERNAL, TC_ATTR_PORTS,
+	TC_ATTR_XOR_RELAY, TC_ATTR_OUTCOME, TC_ATTR_NOMINATE,
 };
 const size_t tc_known_attrs_count =
     sizeof tc_known_attrs / sizeof tc_known_attrs[0];
@@ -45,7 +49,100 @@ tc_method_name(uint16_t method)
 		return "leave";
 	case TC_METHOD_CHECK:
 		return "check";
+	case TC_METHOD_LINK:
+		return "link";
+	case TC_METHOD_INSTRUCT:
+		return "instruct";
+	case TC_METHOD_REPORT:
+		return "report";
+	case TC_METHOD_RELAY:
+		return "relay";
 	default:
 		return "unknown";
 	}
+}
+
+int
+tc_put_endpoint(struct stun_builder *b, const struct tc_endpoint *e)
+{
+	uint8_t ports[2 * TC_PORTS_MAX];
+	size_t i;
+
+	stun_put_xor_address(b, TC_ATTR_XOR_EXTERNAL,
+	    (const struct sockaddr *)&e->external);
+	stun_put_xor_address(b, TC_ATTR_XOR_INTERNAL,
+	    (const struct sockaddr *)&e->internal);
+	for (i = 0; i < e->nports && i < TC_PORTS_MAX; i++) {
+		ports[2 * i] = (uint8_t)(e->ports[i] >> 8);
+		ports[2 * i + 1] = (uint8_t)e->ports[i];
+	}
+	/* An empty PORTS says "unpredictable": still sent, so that a missing
+	 * attribute stays an error. */
+	return stun_put(b, TC_ATTR_PORTS, ports, (uint16_t)(2 * i));
+}
+
+int
+tc_get_endpoint(const struct stun_msg *m, struct tc_endpoint *e)
+{
+	const struct stun_attr *ext, *in, *ports;
+	size_t i;
+
+	memset(e, 0, sizeof *e);
+	if ((ext = stun_find(m, TC_ATTR_XOR_EXTERNAL)) == NULL ||
+	    (in = stun_find(m, TC_ATTR_XOR_INTERNAL)) == NULL ||
+	    (ports = stun_find(m, TC_ATTR_PORTS)) == NULL ||
+	    ports->len % 2 != 0 || ports->len > 2 * TC_PORTS_MAX ||
+	    stun_attr_xor_address(m, ext, &e->external, NULL) != 0 ||
+	    stun_attr_xor_address(m, in, &e->internal, NULL) != 0)
+		return -1;
+	e->nports = (uint8_t)(ports->len / 2);
+	for (i = 0; i < e->nports; i++)
+		e->ports[i] = (uint16_t)(ports->value[2 * i] << 8 |
+		    ports->value[2 * i + 1]);
+	return 0;
+}
+
+int
+tc_put_outcome(struct stun_builder *b, const struct tc_outcome *o)
+{
+	uint8_t v[8] = { o->ok, o->step, o->path, 0,
+	    (uint8_t)(o->ms >> 24), (uint8_t)(o->ms >> 16),
+	    (uint8_t)(o->ms >> 8), (uint8_t)o->ms };
+
+	return stun_put(b, TC_ATTR_OUTCOME, v, sizeof v);
+}
+
+int
+tc_get_outcome(const struct stun_msg *m, struct tc_outcome *o)
+{
+	const struct stun_attr *a = stun_find(m, TC_ATTR_OUTCOME);
+
+	if (a == NULL || a->len != 8 || a->value[0] > 1)
+		return -1;
+	o->ok = a->value[0];
+	o->step = a->value[1];
+	o->path = a->value[2];
+	o->ms = (uint32_t)a->value[4] << 24 | (uint32_t)a->value[5] << 16 |
+	    (uint32_t)a->value[6] << 8 | a->value[7];
+	return 0;
+}
+
+const char *
+link_step_name(enum link_step s)
+{
+	static const char *names[LINK_STEP_COUNT] = {
+		"", "request", "peer", "mapping", "punch", "relay", "udt"
+	};
+
+	return s < LINK_STEP_COUNT ? names[s] : "unknown";
+}
+
+const char *
+link_path_name(enum link_path p)
+{
+	static const char *names[LINK_PATH_COUNT] = {
+		"none", "direct", "local", "relay"
+	};
+
+	return p < LINK_PATH_COUNT ? names[p] : "unknown";
 }

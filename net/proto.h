@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "net/stun.h"
 
@@ -23,6 +24,12 @@
 #define TC_METHOD_KEEPALIVE	0x0C2	/* authenticated refresh, every interval */
 #define TC_METHOD_LEAVE		0x0C3	/* authenticated goodbye */
 #define TC_METHOD_CHECK		0x0C4	/* peer to peer, on a punched socket */
+#define TC_METHOD_LINK		0x0C5	/* A asks for a link to B; answered once
+					   B has acknowledged (flow 3) */
+#define TC_METHOD_INSTRUCT	0x0C6	/* negotiator to B: open a link to A;
+					   B's answer is the paper's ACK */
+#define TC_METHOD_REPORT	0x0C7	/* a link's outcome, node to negotiator */
+#define TC_METHOD_RELAY		0x0C8	/* a link socket binds to the relay */
 
 /* Attributes. */
 #define TC_ATTR_NODE_ID		0x7C01	/* u64: the node's own random id */
@@ -37,8 +44,22 @@
 #define TC_ATTR_INTERVAL	0x7C08	/* u32: keepalive interval, ms */
 #define TC_ATTR_SEQ		0x7C09	/* u32: per-session request counter */
 #define TC_ATTR_LINK		0x7C0A	/* u64: a link's id (punch checks) */
+#define TC_ATTR_PEER_NODE	0x7C0B	/* u64: the node at the other end */
+#define TC_ATTR_LINK_KEY	0x7C0C	/* TC_KEY_LEN bytes: the link's key */
+#define TC_ATTR_XOR_EXTERNAL	0x7C0D	/* a link socket's mapping towards the
+					   negotiator, XORed */
+#define TC_ATTR_PORTS		0x7C0E	/* u16 each: predicted external ports,
+					   most likely first (1..TC_PORTS_MAX) */
+#define TC_ATTR_XOR_RELAY	0x7C0F	/* the relay's address, XORed: the link
+					   goes through the negotiator */
+#define TC_ATTR_OUTCOME		0x7C10	/* a link's outcome: u8 ok, u8 step,
+					   u8 path, u8 0, u32 ms */
+#define TC_ATTR_NOMINATE	0x7C11	/* empty, in a check: the initiator
+					   chose this pair of addresses (as
+					   ICE's USE-CANDIDATE) */
 
 #define TC_CHANNEL_MAX		64
+#define TC_PORTS_MAX		16
 #define TC_KEY_LEN		32
 /*
  * A register request must be at least this long (padded with PADDING,
@@ -54,6 +75,56 @@ enum tc_role {
 	TC_ROLE_PROBE = 3,	/* registers to be seen, joins no tree */
 	TC_ROLE_COUNT
 };
+
+/*
+ * One end of a link as the other end must know it: its fresh socket's
+ * mapping towards the negotiator, its local address, and the external
+ * ports it predicts for the link (none: unpredictable). Carried by LINK,
+ * INSTRUCT and their answers as XOR-EXTERNAL, XOR-INTERNAL and PORTS.
+ */
+struct tc_endpoint {
+	struct sockaddr_storage	external;
+	struct sockaddr_storage	internal;
+	uint16_t		ports[TC_PORTS_MAX];
+	uint8_t			nports;
+};
+int	tc_put_endpoint(struct stun_builder *b, const struct tc_endpoint *e);
+/* 0, or -1 when an attribute is missing or malformed. */
+int	tc_get_endpoint(const struct stun_msg *m, struct tc_endpoint *e);
+
+/* Where a link attempt ended, for failures; on the wire in REPORT. */
+enum link_step {
+	LINK_STEP_NONE = 0,	/* connected */
+	LINK_STEP_REQUEST,	/* the negotiator refused or did not answer */
+	LINK_STEP_PEER,		/* the peer did not acknowledge, or refused */
+	LINK_STEP_MAPPING,	/* the fresh socket's mapping: no answer */
+	LINK_STEP_PUNCH,	/* no check answered before the deadline */
+	LINK_STEP_RELAY,	/* the relay did not take the socket */
+	LINK_STEP_UDT,		/* UDT's rendezvous failed */
+	LINK_STEP_COUNT
+};
+
+/* How the link's packets travel. */
+enum link_path {
+	LINK_PATH_NONE = 0,
+	LINK_PATH_DIRECT,	/* punched, to the peer's external address */
+	LINK_PATH_LOCAL,	/* to its internal address: the same NAT */
+	LINK_PATH_RELAY,	/* through the negotiator's relay */
+	LINK_PATH_COUNT
+};
+
+const char *link_step_name(enum link_step s);
+const char *link_path_name(enum link_path p);
+
+/* A link's outcome (TC_ATTR_OUTCOME). */
+struct tc_outcome {
+	uint8_t		ok;
+	uint8_t		step;		/* enum link_step */
+	uint8_t		path;		/* enum link_path */
+	uint32_t	ms;		/* request to UDT up */
+};
+int	tc_put_outcome(struct stun_builder *b, const struct tc_outcome *o);
+int	tc_get_outcome(const struct stun_msg *m, struct tc_outcome *o);
 
 /* Every attribute either end understands: the rest, if comprehension-
  * required, earn a 420 (RFC 8489 §6.3.1). */

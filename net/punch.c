@@ -13,13 +13,14 @@
 #include "net/punch.h"
 #include "net/stun.h"
 
-/* After both directions have worked, keep answering the peer's checks this
- * many rounds, so that its own check is answered before UDT takes over. */
-#define PUNCH_LINGER_ROUNDS	3
+/* The controlled side finishes once nominations have stopped this many
+ * rounds: the controlling side got an answer and moved on. */
+#define PUNCH_QUIET_ROUNDS	4
 
 enum punch_state {
 	PUNCH_RUNNING,		/* sending checks, answering the peer's */
-	PUNCH_LINGER,		/* both ways work: answering a while longer */
+	PUNCH_NOMINATING,	/* controlling: nominating the pair that worked */
+	PUNCH_QUIET,		/* controlled: nominated, waiting for quiet */
 	PUNCH_OVER		/* callback done */
 };
 
@@ -32,21 +33,21 @@ struct punch {
 	struct event		*tick;
 	enum punch_state	 state;
 	unsigned		 rounds;
-	unsigned		 linger;
-	int			 got_answer;	/* one of our checks answered */
-	int			 answered;	/* we answered one of the peer's */
-	struct addr		 peer;		/* where the answer came from */
+	unsigned		 quiet;		/* rounds since the last nomination */
+	struct addr		 peer;		/* the pair's other end */
 	struct punch_stats	 st;
 };
 
 static int
 punch_build(struct punch *p, uint8_t *buf, size_t cap, enum stun_class cls,
-    const uint8_t tid[12])
+    const uint8_t tid[12], int nominate)
 {
 	struct stun_builder b;
 
 	stun_build_init(&b, buf, cap, TC_METHOD_CHECK, cls, tid);
 	stun_put_u64(&b, TC_ATTR_LINK, p->cfg.nonce);
+	if (nominate)
+		stun_put(&b, TC_ATTR_NOMINATE, NULL, 0);
 	stun_put_integrity_sha256(&b, p->cfg.key, sizeof p->cfg.key);
 	stun_put_fingerprint(&b);
 	return stun_build_finish(&b);
@@ -66,36 +67,68 @@ punch_finish(struct punch *p, const char *why)
 }
 
 static void
+punch_send(struct punch *p, const struct addr *to, int nominate)
+{
+	uint8_t buf[STUN_MAX_MSG], tid[12];
+	int len;
+
+	stun_random_tid(tid);
+	if ((len = punch_build(p, buf, sizeof buf, STUN_REQUEST, tid,
+	    nominate)) > 0 && sendto(p->cfg.fd, buf, (size_t)len, 0,
+	    (const struct sockaddr *)&to->ss, to->len) == len)
+		p->st.sent++;
+}
+
+static void
 punch_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct punch *p = arg;
-	uint8_t buf[STUN_MAX_MSG], tid[12];
 	size_t i;
-	int len;
 
 	(void)fd;
 	(void)what;
 	p->rounds++;
-	if (p->state == PUNCH_LINGER) {
-		if (++p->linger >= PUNCH_LINGER_ROUNDS)
+	if (p->state == PUNCH_QUIET) {
+		if (++p->quiet >= PUNCH_QUIET_ROUNDS)
 			punch_finish(p, NULL);
 		return;
 	}
 	if (p->rounds * p->cfg.interval_ms >= p->cfg.timeout_ms) {
 		punch_finish(p, p->st.received == 0 ?
 		    "nothing came back from any candidate" :
+		    p->state == PUNCH_NOMINATING ?
+		    "the peer did not answer the nomination" :
 		    "checks came, but none of ours was answered");
 		return;
 	}
-	stun_random_tid(tid);
-	if ((len = punch_build(p, buf, sizeof buf, STUN_REQUEST, tid)) < 0)
+	if (p->state == PUNCH_NOMINATING) {
+		punch_send(p, &p->peer, 1);
 		return;
-	for (i = 0; i < p->cfg.ncand; i++) {
-		if (sendto(p->cfg.fd, buf, (size_t)len, 0,
-		    (struct sockaddr *)&p->cfg.cand[i].ss,
-		    p->cfg.cand[i].len) == len)
-			p->st.sent++;
 	}
+	for (i = 0; i < p->cfg.ncand; i++)
+		punch_send(p, &p->cfg.cand[i], 0);
+}
+
+/* A genuine check from an address we do not send to: the peer's NAT
+ * mapped it where nobody could predict (a random allocator facing an open
+ * host). Check it back there too, as ICE does with peer-reflexive
+ * candidates. */
+static void
+punch_learn(struct punch *p, const struct sockaddr_storage *from,
+    socklen_t fromlen)
+{
+	size_t i;
+
+	for (i = 0; i < p->cfg.ncand; i++)
+		if (addr_equal((struct sockaddr *)&p->cfg.cand[i].ss,
+		    (const struct sockaddr *)from))
+			return;
+	if (p->cfg.ncand == PUNCH_MAX_CANDIDATES)
+		return;
+	memcpy(&p->cfg.cand[p->cfg.ncand].ss, from, sizeof *from);
+	p->cfg.cand[p->cfg.ncand].len = fromlen;
+	p->cfg.ncand++;
+	p->st.learnt++;
 }
 
 static void
@@ -109,7 +142,7 @@ punch_read_cb(evutil_socket_t fd, short what, void *arg)
 	socklen_t fromlen;
 	uint64_t nonce;
 	ssize_t n;
-	int len;
+	int len, nominated;
 
 	(void)what;
 	for (;;) {
@@ -129,21 +162,38 @@ punch_read_cb(evutil_socket_t fd, short what, void *arg)
 			p->st.rejected++;
 			continue;
 		}
+		nominated = stun_find(&m, TC_ATTR_NOMINATE) != NULL;
 		if (m.cls == STUN_REQUEST) {
+			punch_learn(p, &from, fromlen);
 			len = punch_build(p, out, sizeof out, STUN_SUCCESS,
-			    m.tid);
+			    m.tid, nominated);
 			if (len > 0 && sendto(fd, out, (size_t)len, 0,
-			    (struct sockaddr *)&from, fromlen) == len) {
-				p->answered = 1;
+			    (struct sockaddr *)&from, fromlen) == len)
 				p->st.answered++;
+			if (!nominated || p->cfg.controlling)
+				continue;
+			if (p->state == PUNCH_RUNNING) {
+				memcpy(&p->peer.ss, &from, sizeof from);
+				p->peer.len = fromlen;
+				p->state = PUNCH_QUIET;
 			}
-		} else if (m.cls == STUN_SUCCESS && !p->got_answer) {
-			p->got_answer = 1;
-			memcpy(&p->peer.ss, &from, sizeof from);
-			p->peer.len = fromlen;
+			if (addr_equal((struct sockaddr *)&p->peer.ss,
+			    (struct sockaddr *)&from))
+				p->quiet = 0;
+		} else if (m.cls == STUN_SUCCESS && p->cfg.controlling) {
+			if (p->state == PUNCH_RUNNING && !nominated) {
+				/* The first pair that works: nominate it. */
+				memcpy(&p->peer.ss, &from, sizeof from);
+				p->peer.len = fromlen;
+				p->state = PUNCH_NOMINATING;
+				punch_send(p, &p->peer, 1);
+			} else if (p->state == PUNCH_NOMINATING && nominated &&
+			    addr_equal((struct sockaddr *)&p->peer.ss,
+			    (struct sockaddr *)&from)) {
+				punch_finish(p, NULL);
+				return;
+			}
 		}
-		if (p->state == PUNCH_RUNNING && p->got_answer && p->answered)
-			p->state = PUNCH_LINGER;
 	}
 }
 
@@ -154,7 +204,7 @@ punch_start(struct event_base *base, const struct punch_config *cfg,
 	struct punch *p;
 	struct timeval tv;
 
-	if (cfg->ncand == 0 || cfg->ncand > PUNCH_MAX_CANDIDATES ||
+	if (cfg->ncand > PUNCH_MAX_CANDIDATES ||
 	    (p = calloc(1, sizeof *p)) == NULL)
 		return NULL;
 	p->base = base;

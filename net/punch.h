@@ -1,9 +1,16 @@
 /* Hole punching on one fresh UDP socket (DESIGN.md, flow 3): send paced
- * check messages to every candidate address of the peer until a check of
- * ours is answered; answer the peer's checks. Checks are STUN requests
- * carrying the link's nonce under MESSAGE-INTEGRITY-SHA256 with the link's
- * key, so a stranger can neither complete nor fake the punch. On a libevent
- * loop; the socket is left open for UDT to take over. */
+ * check messages to every candidate address of the peer and answer the
+ * peer's. Checks are STUN requests carrying the link's nonce under
+ * MESSAGE-INTEGRITY-SHA256 with the link's key, so a stranger can neither
+ * complete nor fake the punch.
+ *
+ * Behind address-dependent NATs several pairs of addresses may work, and
+ * each side may see a different one first; UDT needs both to use the same.
+ * So, as ICE does, one side controls: once one of its checks is answered
+ * it nominates that pair (a check with NOMINATE) until the nomination is
+ * answered; the other side takes the pair a nomination came from, and
+ * finishes when nominations stop. On a libevent loop; the socket is left
+ * open for UDT to take over. */
 #ifndef TREECAST_PUNCH_H
 #define TREECAST_PUNCH_H
 
@@ -24,10 +31,13 @@ struct punch_config {
 	size_t		 ncand;
 	uint8_t		 key[PUNCH_KEY_LEN];	/* the link's key, both sides */
 	uint64_t	 nonce;			/* the link's id, both sides */
+	int		 controlling;	/* this side nominates the pair */
 	unsigned	 interval_ms;	/* between rounds of checks (20) */
 	unsigned	 timeout_ms;	/* give up (5000) */
 };
 
+/* With no candidates the punch only answers, and checks whoever sent a
+ * genuine check (an open host facing an unpredictable NAT). */
 /* peer: where the peer's answer came from (NULL on failure); why says
  * what failed. */
 typedef void (*punch_cb)(void *arg, const struct sockaddr *peer,
@@ -40,6 +50,7 @@ void	punch_free(struct punch *p);
 
 struct punch_stats {
 	unsigned	sent, received, answered, rejected;
+	unsigned	learnt;		/* candidates learnt from the peer's checks */
 };
 const struct punch_stats *punch_stats(const struct punch *p);
 

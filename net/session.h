@@ -10,6 +10,7 @@
 #include "net/addr.h"
 #include "net/nat.h"
 #include "net/proto.h"
+#include "net/stun.h"
 
 struct event_base;
 struct session;
@@ -44,5 +45,40 @@ uint64_t session_node_id(const struct session *s);
 const struct addr *session_external(const struct session *s);
 uint32_t session_interval_ms(const struct session *s);
 int	session_registered(const struct session *s);
+const struct addr *session_server(const struct session *s);
+const struct nat_profile *session_profile(const struct session *s);
+
+/*
+ * Requests of the session's own beyond keepalive: session_begin starts one
+ * in buf (a fresh transaction id, the session and its next sequence
+ * number); add attributes, then session_send signs it with the credential
+ * and sends it with retransmission; cb gets the answer, unverified (check
+ * it with session_verify). -1 when not registered.
+ */
+void	session_begin(struct session *s, struct stun_builder *b,
+	    uint8_t *buf, size_t cap, uint16_t method);
+int	session_send(struct session *s, struct stun_builder *b,
+	    const struct ctl_timing *t, ctl_cb cb, void *arg);
+/* Forgets the session's requests whose callback argument is arg. */
+void	session_cancel(struct session *s, void *arg);
+/* 0 when m carries the session's MESSAGE-INTEGRITY-SHA256. */
+int	session_verify(const struct session *s, const struct stun_msg *m);
+
+/* Requests from the negotiator (INSTRUCT): the handler sees only those
+ * from the negotiator's address under the session's credential, and
+ * answers, now or later, with session_answer: b started with
+ * stun_build_init as the answer to the request (its method and id). */
+typedef void (*session_request_cb)(void *arg, const struct stun_msg *req);
+void	session_on_request(struct session *s, session_request_cb cb,
+	    void *arg);
+int	session_answer(struct session *s, struct stun_builder *b);
+/* Sends a finished answer again (the negotiator retransmitted). */
+int	session_resend(struct session *s, const uint8_t *msg, size_t len);
+
+struct session_stats {
+	uint64_t	strangers;	/* requests not from the negotiator */
+	uint64_t	bad_integrity;	/* ... or not under our credential */
+};
+const struct session_stats *session_stats(const struct session *s);
 
 #endif

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -279,6 +280,7 @@ udt_link_start(struct udt_loop *u, int fd, const struct sockaddr *peer,
 	struct linger nolinger = { 0, 0 };
 	bool yes = true, no = false;
 	UDTSOCKET s;
+	int flags;
 
 	// The caller gives fd up in any case: closed here on failure until
 	// UDT holds it.
@@ -289,6 +291,11 @@ udt_link_start(struct udt_loop *u, int fd, const struct sockaddr *peer,
 		close(fd);
 		return NULL;
 	}
+	// UDT's receiving thread waits in recvmsg() with a timeout it sets
+	// itself: on the non-blocking socket the punch used, it would spin.
+	flags = fcntl(fd, F_GETFL);
+	if (flags != -1)
+		fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
 	if (UDT::setsockopt(s, 0, UDT_RENDEZVOUS, &yes, sizeof yes) != 0 ||
 	    UDT::setsockopt(s, 0, UDT_SNDSYN, &no, sizeof no) != 0 ||
 	    UDT::setsockopt(s, 0, UDT_RCVSYN, &no, sizeof no) != 0 ||

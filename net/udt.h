@@ -55,8 +55,9 @@ ssize_t	udt_link_send(struct udt_link *l, const void *msg, size_t len);
 /* Receives one message into buf; -1 with errno EAGAIN when none is left
  * (which re-arms READABLE), another errno when the link is broken. */
 ssize_t	udt_link_recv(struct udt_link *l, void *buf, size_t cap);
-/* Bytes sent but not yet acknowledged by the peer: wait for 0 before
- * closing, as links close without lingering. -1 if unknown. */
+/* Packets sent but not yet acknowledged by the peer (UDT_SNDDATA): wait
+ * for 0 before closing, as links close without lingering. -1 if
+ * unknown. */
 ssize_t	udt_link_unacked(struct udt_link *l);
 /* Closes the link; no callback runs for it afterwards. */
 void	udt_link_free(struct udt_link *l);

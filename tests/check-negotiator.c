@@ -83,11 +83,11 @@ http_get(const char *path)
 	return body != NULL ? body + 4 : NULL;
 }
 
-/* A counter from /api/stats ("name":N), or -1. */
+/* A number from a JSON API page ("name":N, its first one), or -1. */
 static long
-stat_of(const char *name)
+json_of(const char *path, const char *name)
 {
-	char key[64], *p, *body = http_get("/api/stats");
+	char key[64], *p, *body = http_get(path);
 
 	if (body == NULL)
 		return -1;
@@ -95,6 +95,12 @@ stat_of(const char *name)
 	if ((p = strstr(body, key)) == NULL)
 		return -1;
 	return strtol(p + strlen(key), NULL, 10);
+}
+
+static long
+stat_of(const char *name)
+{
+	return json_of("/api/stats", name);
 }
 
 static void
@@ -145,18 +151,32 @@ teardown(void)
 	close(sock);
 }
 
-/* Sends buf and returns the answer's length (0: none within ms). */
+/* Waits up to ms for a datagram on fd; its length or 0. */
+static size_t
+receive_on(int fd, uint8_t *ans, size_t cap, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	ssize_t n;
+
+	if (poll(&pfd, 1, ms) <= 0)
+		return 0;
+	n = recv(fd, ans, cap, 0);
+	return n > 0 ? (size_t)n : 0;
+}
+
+/* Sends buf from fd and returns the answer's length (0: none within ms). */
+static size_t
+exchange_on(int fd, const uint8_t *buf, size_t len, uint8_t *ans, size_t cap,
+    int ms)
+{
+	sendto(fd, buf, len, 0, (struct sockaddr *)&nego, sizeof nego);
+	return receive_on(fd, ans, cap, ms);
+}
+
 static size_t
 exchange(const uint8_t *buf, size_t len, uint8_t *ans, size_t cap, int ms)
 {
-	struct pollfd pfd = { .fd = sock, .events = POLLIN };
-	ssize_t n;
-
-	sendto(sock, buf, len, 0, (struct sockaddr *)&nego, sizeof nego);
-	if (poll(&pfd, 1, ms) <= 0)
-		return 0;
-	n = recv(sock, ans, cap, 0);
-	return n > 0 ? (size_t)n : 0;
+	return exchange_on(sock, buf, len, ans, cap, ms);
 }
 
 static int
@@ -202,9 +222,18 @@ build_auth(uint8_t *buf, size_t cap, uint16_t method, uint64_t session,
 	return stun_build_finish(&b);
 }
 
+static void do_register_on(int, uint64_t, uint64_t *, uint8_t[TC_KEY_LEN]);
+
 /* Registers; fills session and key. */
 static void
 do_register(uint64_t node_id, uint64_t *session, uint8_t key[TC_KEY_LEN])
+{
+	do_register_on(sock, node_id, session, key);
+}
+
+static void
+do_register_on(int fd, uint64_t node_id, uint64_t *session,
+    uint8_t key[TC_KEY_LEN])
 {
 	uint8_t req[STUN_MAX_MSG], ans[STUN_MAX_MSG];
 	const struct stun_attr *a;
@@ -213,7 +242,7 @@ do_register(uint64_t node_id, uint64_t *session, uint8_t key[TC_KEY_LEN])
 	int len;
 
 	len = build_register(req, sizeof req, node_id, TC_REGISTER_MIN);
-	n = exchange(req, (size_t)len, ans, sizeof ans, 2000);
+	n = exchange_on(fd, req, (size_t)len, ans, sizeof ans, 2000);
 	ck_assert_uint_gt(n, 0);
 	ck_assert_uint_le(n, (size_t)len);	/* no amplification */
 	ck_assert_int_eq(stun_parse(ans, n, &m, NULL), 0);
@@ -356,16 +385,23 @@ START_TEST(test_session)
 	/* The same request again is a retransmission: answered again. */
 	ck_assert_uint_gt(exchange(req, (size_t)len, ans, sizeof ans, 2000), 0);
 	ck_assert_int_eq(stat_of("retransmits"), 1);
-	/* Seq 3, then an old one (2): the old one is a replay, dropped. */
+	/* Seq 3, then 2, overtaken on the way: taken. Then 20, and 5 is
+	 * too far behind: a replay, dropped. */
 	len = build_auth(req, sizeof req, TC_METHOD_KEEPALIVE, session, 3, key);
 	ck_assert_uint_gt(exchange(req, (size_t)len, ans, sizeof ans, 2000), 0);
 	len = build_auth(req, sizeof req, TC_METHOD_KEEPALIVE, session, 2, key);
+	ck_assert_uint_gt(exchange(req, (size_t)len, ans, sizeof ans, 2000), 0);
+	ck_assert_int_eq(stat_of("retransmits"), 1);
+	len = build_auth(req, sizeof req, TC_METHOD_KEEPALIVE, session, 20,
+	    key);
+	ck_assert_uint_gt(exchange(req, (size_t)len, ans, sizeof ans, 2000), 0);
+	len = build_auth(req, sizeof req, TC_METHOD_KEEPALIVE, session, 5, key);
 	ck_assert_uint_eq(exchange(req, (size_t)len, ans, sizeof ans, 300), 0);
 	ck_assert_int_eq(stat_of("drop_replay"), 1);
 	/* A forged credential: wrong key. 401, never larger. */
 	memcpy(wrong, key, sizeof wrong);
 	wrong[0] ^= 1;
-	len = build_auth(req, sizeof req, TC_METHOD_KEEPALIVE, session, 9,
+	len = build_auth(req, sizeof req, TC_METHOD_KEEPALIVE, session, 21,
 	    wrong);
 	n = exchange(req, (size_t)len, ans, sizeof ans, 2000);
 	ck_assert_int_eq(error_code(ans, n), 401);
@@ -377,7 +413,7 @@ START_TEST(test_session)
 	n = exchange(req, (size_t)len, ans, sizeof ans, 2000);
 	ck_assert_int_eq(error_code(ans, n), 401);
 	ck_assert_int_eq(stat_of("drop_unknown_session"), 1);
-	ck_assert_int_eq(stat_of("keepalive"), 2);
+	ck_assert_int_eq(stat_of("keepalive"), 4);
 
 	/* Registering again voids the old credential. */
 	do_register(0x1234, &session2, key2);
@@ -414,6 +450,159 @@ START_TEST(test_expiry)
 }
 END_TEST
 
+
+/* A LINK request from session to peer, with an endpoint. */
+static int
+build_link(uint8_t *buf, size_t cap, uint64_t session, uint32_t seq,
+    const uint8_t *key, uint64_t peer)
+{
+	struct stun_builder b;
+	struct tc_endpoint ep;
+	struct sockaddr_in *in;
+	uint8_t tid[12];
+
+	memset(&ep, 0, sizeof ep);
+	in = (struct sockaddr_in *)&ep.external;
+	in->sin_family = AF_INET;
+	in->sin_addr.s_addr = htonl(0xc6336407);
+	in->sin_port = htons(40001);
+	in = (struct sockaddr_in *)&ep.internal;
+	in->sin_family = AF_INET;
+	in->sin_addr.s_addr = htonl(0x0a000002);
+	in->sin_port = htons(40001);
+	ep.ports[0] = 40001;
+	ep.nports = 1;
+	stun_random_tid(tid);
+	stun_build_init(&b, buf, cap, TC_METHOD_LINK, STUN_REQUEST, tid);
+	stun_put_u64(&b, TC_ATTR_SESSION, session);
+	stun_put_u32(&b, TC_ATTR_SEQ, seq);
+	stun_put_u64(&b, TC_ATTR_PEER_NODE, peer);
+	tc_put_endpoint(&b, &ep);
+	stun_put_integrity_sha256(&b, key, TC_KEY_LEN);
+	stun_put_fingerprint(&b);
+	return stun_build_finish(&b);
+}
+
+/* The broker (flow 3) against raw sockets: A asks for B, B is instructed
+ * and acknowledges, A gets the GO with B's endpoint and the same link key;
+ * a retransmitted LINK gets the same answer; an unknown node is a 404, a
+ * forged ACK is ignored, a silent peer a 480; A's REPORT is counted by
+ * the pair's classes. */
+START_TEST(test_link)
+{
+	uint8_t req[STUN_MAX_MSG], ans[STUN_MAX_MSG], ins[STUN_MAX_MSG],
+	    ack[STUN_MAX_MSG], ka[TC_KEY_LEN], kb[TC_KEY_LEN], kc[TC_KEY_LEN];
+	uint64_t sa, sb, sc, id, peer, id2;
+	const struct stun_attr *key_i, *key_g;
+	struct stun_builder b;
+	struct stun_msg m, mi;
+	struct tc_endpoint ep;
+	struct tc_outcome o = { 1, 0, LINK_PATH_DIRECT, 120 };
+	size_t n, ni;
+	int len, rlen, bs = socket(AF_INET, SOCK_DGRAM, 0),
+	    cs = socket(AF_INET, SOCK_DGRAM, 0);
+
+	do_register(0xa, &sa, ka);
+	do_register_on(bs, 0xb, &sb, kb);
+	do_register_on(cs, 0xc, &sc, kc);
+
+	/* No such node: an authenticated 404. */
+	len = build_link(req, sizeof req, sa, 1, ka, 0xdead);
+	n = exchange(req, (size_t)len, ans, sizeof ans, 2000);
+	ck_assert_int_eq(error_code(ans, n), 404);
+	ck_assert_int_eq(stun_parse(ans, n, &m, NULL), 0);
+	ck_assert_int_eq(stun_check_integrity_sha256(&m, ka, TC_KEY_LEN), 0);
+
+	/* A asks for B: B gets INSTRUCT under its own key. */
+	rlen = build_link(req, sizeof req, sa, 2, ka, 0xb);
+	sendto(sock, req, (size_t)rlen, 0, (struct sockaddr *)&nego,
+	    sizeof nego);
+	ni = receive_on(bs, ins, sizeof ins, 2000);
+	ck_assert_uint_gt(ni, 0);
+	ck_assert_int_eq(stun_parse(ins, ni, &mi, NULL), 0);
+	ck_assert_int_eq(mi.method, TC_METHOD_INSTRUCT);
+	ck_assert_int_eq(mi.cls, STUN_REQUEST);
+	ck_assert_int_eq(stun_check_integrity_sha256(&mi, kb, TC_KEY_LEN), 0);
+	ck_assert_int_eq(stun_attr_u64(stun_find(&mi, TC_ATTR_PEER_NODE),
+	    &peer), 0);
+	ck_assert_uint_eq(peer, 0xa);
+	ck_assert_int_eq(stun_attr_u64(stun_find(&mi, TC_ATTR_LINK), &id), 0);
+	ck_assert_int_eq(tc_get_endpoint(&mi, &ep), 0);
+	ck_assert_uint_eq(ep.nports, 1);
+	ck_assert_uint_eq(ep.ports[0], 40001);
+	ck_assert_ptr_nonnull(key_i = stun_find(&mi, TC_ATTR_LINK_KEY));
+	/* Nothing for A yet: the GO waits for B's ACK. */
+	ck_assert_uint_eq(receive_on(sock, ans, sizeof ans, 300), 0);
+
+	/* A forged ACK (A's key, not B's) changes nothing. */
+	ep.ports[0] = 50001;
+	stun_build_init(&b, ack, sizeof ack, TC_METHOD_INSTRUCT, STUN_SUCCESS,
+	    mi.tid);
+	tc_put_endpoint(&b, &ep);
+	stun_put_integrity_sha256(&b, ka, TC_KEY_LEN);
+	stun_put_fingerprint(&b);
+	len = stun_build_finish(&b);
+	sendto(bs, ack, (size_t)len, 0, (struct sockaddr *)&nego, sizeof nego);
+	ck_assert_uint_eq(receive_on(sock, ans, sizeof ans, 300), 0);
+
+	/* B's ACK: A gets the GO, with B's ports and the same link key. */
+	stun_build_init(&b, ack, sizeof ack, TC_METHOD_INSTRUCT, STUN_SUCCESS,
+	    mi.tid);
+	tc_put_endpoint(&b, &ep);
+	stun_put_integrity_sha256(&b, kb, TC_KEY_LEN);
+	stun_put_fingerprint(&b);
+	len = stun_build_finish(&b);
+	sendto(bs, ack, (size_t)len, 0, (struct sockaddr *)&nego, sizeof nego);
+	n = receive_on(sock, ans, sizeof ans, 2000);
+	ck_assert_uint_gt(n, 0);
+	ck_assert_int_eq(stun_parse(ans, n, &m, NULL), 0);
+	ck_assert_int_eq(m.method, TC_METHOD_LINK);
+	ck_assert_int_eq(m.cls, STUN_SUCCESS);
+	ck_assert_int_eq(stun_check_integrity_sha256(&m, ka, TC_KEY_LEN), 0);
+	ck_assert_int_eq(stun_attr_u64(stun_find(&m, TC_ATTR_LINK), &id2), 0);
+	ck_assert_uint_eq(id, id2);
+	ck_assert_ptr_nonnull(key_g = stun_find(&m, TC_ATTR_LINK_KEY));
+	ck_assert_int_eq(memcmp(key_i->value, key_g->value, TC_KEY_LEN), 0);
+	ck_assert_int_eq(tc_get_endpoint(&m, &ep), 0);
+	ck_assert_uint_eq(ep.ports[0], 50001);
+	/* Both sides were predictable: no relay. */
+	ck_assert_ptr_null(stun_find(&m, TC_ATTR_XOR_RELAY));
+
+	/* A retransmits its LINK: the same answer, no second link. */
+	n = exchange(req, (size_t)rlen, ack, sizeof ack, 2000);
+	ck_assert_uint_gt(n, 0);
+	ck_assert_int_eq(stun_parse(ack, n, &m, NULL), 0);
+	ck_assert_int_eq(stun_attr_u64(stun_find(&m, TC_ATTR_LINK), &id2), 0);
+	ck_assert_uint_eq(id, id2);
+	ck_assert_int_eq(json_of("/api/links", "links"), 1);
+
+	/* A reports: counted for the pair of classes. */
+	stun_random_tid(ack + 8);
+	stun_build_init(&b, req, sizeof req, TC_METHOD_REPORT, STUN_REQUEST,
+	    ack + 8);
+	stun_put_u64(&b, TC_ATTR_SESSION, sa);
+	stun_put_u32(&b, TC_ATTR_SEQ, 3);
+	stun_put_u64(&b, TC_ATTR_LINK, id);
+	tc_put_outcome(&b, &o);
+	stun_put_integrity_sha256(&b, ka, TC_KEY_LEN);
+	stun_put_fingerprint(&b);
+	len = stun_build_finish(&b);
+	n = exchange(req, (size_t)len, ans, sizeof ans, 2000);
+	ck_assert_uint_gt(n, 0);
+	ck_assert_ptr_nonnull(strstr(http_get("/api/links"),
+	    "{\"a\":\"eim-preserved\",\"b\":\"eim-preserved\",\"attempts\":1,"
+	    "\"connected\":1,\"mean_ms\":120,\"direct\":1}"));
+
+	/* C never answers INSTRUCT: A hears 480 once the broker gives up. */
+	len = build_link(req, sizeof req, sa, 4, ka, 0xc);
+	n = exchange(req, (size_t)len, ans, sizeof ans, 12000);
+	ck_assert_int_eq(error_code(ans, n), 480);
+	ck_assert_int_eq(json_of("/api/links", "peer_silent"), 1);
+	close(bs);
+	close(cs);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -426,6 +615,7 @@ main(void)
 	tcase_add_test(tc, test_hostile);
 	tcase_add_test(tc, test_session);
 	tcase_add_test(tc, test_expiry);
+	tcase_add_test(tc, test_link);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

@@ -1,6 +1,8 @@
-/* libFuzzer target for net/stun: arbitrary bytes through stun_parse, every
- * attribute reader and both checks; what parses is built again and must
- * parse back to the same attributes. Any broken promise aborts. */
+/* libFuzzer target for net/stun and the control protocol's own readers
+ * (net/proto): arbitrary bytes through stun_parse, every attribute reader,
+ * the link endpoint and outcome readers, and both checks; what parses is
+ * built again and must parse back to the same attributes. Any broken
+ * promise aborts. */
 #include "config.h"
 
 #include <netinet/in.h>
@@ -9,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "net/proto.h"
 #include "net/stun.h"
 
 #define FUZZ_KEY	((const uint8_t *)"fuzz-key")
@@ -196,6 +199,28 @@ fuzz_rebuild(const struct stun_msg *msg)
 	}
 }
 
+/* An endpoint built and read back is the same endpoint. */
+static void
+fuzz_tc_roundtrip(const struct tc_endpoint *ep)
+{
+	struct stun_builder b;
+	struct stun_msg m;
+	struct tc_endpoint back;
+	uint8_t buf[STUN_MAX_MSG], tid[12] = { 0 };
+	int len;
+
+	stun_build_init(&b, buf, sizeof buf, 0x0C5, STUN_REQUEST, tid);
+	fuzz_assert(tc_put_endpoint(&b, ep) == 0);
+	fuzz_assert((len = stun_build_finish(&b)) > 0);
+	fuzz_assert(stun_parse(buf, (size_t)len, &m, NULL) == 0);
+	fuzz_assert(tc_get_endpoint(&m, &back) == 0);
+	fuzz_assert(back.nports == ep->nports);
+	fuzz_assert(memcmp(back.ports, ep->ports,
+	    ep->nports * sizeof ep->ports[0]) == 0);
+	fuzz_assert(fuzz_same_address(&ep->external, &back.external) ||
+	    fuzz_same_address(&back.external, &ep->external));
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -205,6 +230,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint16_t		known[] = { STUN_ATTR_USERNAME,
 				    STUN_ATTR_MESSAGE_INTEGRITY,
 				    STUN_ATTR_MESSAGE_INTEGRITY_SHA256 };
+	struct tc_endpoint	ep;
+	struct tc_outcome	oc;
 	size_t			i, n;
 	int			fp;
 
@@ -226,6 +253,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < n; i++)
 		fuzz_assert(unknown[i] < 0x8000 &&
 		    stun_find(&msg, unknown[i]) != NULL);
+
+	/* treecast's readers: bounded, and what they accept re-encodes. */
+	if (tc_get_endpoint(&msg, &ep) == 0) {
+		fuzz_assert(ep.nports <= TC_PORTS_MAX);
+		fuzz_tc_roundtrip(&ep);
+	}
+	if (tc_get_outcome(&msg, &oc) == 0)
+		fuzz_assert(oc.ok <= 1);
 
 	fp = stun_check_fingerprint(&msg);
 	fuzz_assert((fp == 0) == (msg.has_fingerprint != 0));

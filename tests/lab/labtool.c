@@ -12,6 +12,9 @@
  *                                    open a mapping to SOLICITED, then have
  *                                    each of the three poke it from a second
  *                                    socket; prints which pokes came in.
+ *   labtool flows RATE DEST          until killed, RATE times a second: a
+ *                                    fresh socket sends "MAP" to DEST and
+ *                                    closes (a new flow, a new mapping).
  *
  * It is a test instrument, not part of treecast: it uses plain blocking
  * sockets and exits non-zero with a reason when a reflector does not answer.
@@ -318,6 +321,39 @@ cmd_filter(int argc, char **argv)
 	return 0;
 }
 
+/* Another host's traffic: each flow from a new local port, so a
+ * sequential NAT takes a new external port for each. */
+static int
+cmd_flows(int argc, char **argv)
+{
+	struct timespec next;
+	struct addr dest;
+	char *end;
+	long rate;
+	int fd;
+
+	if (argc != 2)
+		die("%s", "flows needs RATE DEST");
+	rate = strtol(argv[0], &end, 10);
+	if (*end != '\0' || end == argv[0] || rate < 1 || rate > 1000)
+		die("bad rate %s (1 to 1000 a second)", argv[0]);
+	parse_dest(argv[1], &dest);
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	for (;;) {
+		fd = udp_socket(0);
+		sendto(fd, "MAP", 3, 0, (struct sockaddr *)&dest.ss, dest.len);
+		close(fd);
+		next.tv_nsec += 1000000000L / rate;
+		if (next.tv_nsec >= 1000000000L) {
+			next.tv_sec++;
+			next.tv_nsec -= 1000000000L;
+		}
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next,
+		    NULL) == EINTR)
+			;
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -327,7 +363,10 @@ main(int argc, char **argv)
 		return cmd_map(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "filter") == 0)
 		return cmd_filter(argc - 2, argv + 2);
+	if (argc >= 2 && strcmp(argv[1], "flows") == 0)
+		return cmd_flows(argc - 2, argv + 2);
 	fprintf(stderr, "usage: labtool reflect PORT... | map [--bind PORT] "
-	    "DEST... | filter SOLICITED OTHERPORT STRANGER\n");
+	    "DEST... | filter SOLICITED OTHERPORT STRANGER | flows RATE "
+	    "DEST\n");
 	return 2;
 }

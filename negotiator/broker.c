@@ -1,0 +1,706 @@
+/* The link broker and the relay. */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <sodium.h>
+
+#include "negotiator/broker.h"
+#include "net/log.h"
+#include "net/stun.h"
+
+#define BROKER_TICK_MS		50
+/* INSTRUCT is sent at 0, 250, 750 and 1750 ms, then every second; no ACK
+ * by 9 s (B's own mapping exchange may retransmit too, on a lossy path) and
+ * A hears that B did not answer, well before its LINK gives up (11.5 s). */
+#define BROKER_RTO_MS		250
+#define BROKER_RTO_MAX_MS	1000
+#define BROKER_GIVE_UP_MS	9000
+/* A link stays known this long after the GO: for A's retransmissions of
+ * LINK and both ends' REPORTs. */
+#define BROKER_KEEP_MS		60000
+#define BROKER_MSG_MAX		512
+
+/* How an attempt ended, as counted per pair of NAT classes. */
+enum outcome {
+	OUT_DIRECT, OUT_LOCAL, OUT_RELAY,
+	OUT_FAIL,		/* + enum link_step - 1: the step that failed */
+	OUT_UNREPORTED = OUT_FAIL + LINK_STEP_COUNT - 1,
+	OUT_COUNT
+};
+
+enum blink_state {
+	BL_FREE = 0,
+	BL_INSTRUCTING,		/* waiting for B's ACK */
+	BL_ANSWERED,		/* A has its answer (GO or error) */
+	BL_COUNTED		/* outcome counted; kept for stray reports */
+};
+
+/* One brokered link attempt. */
+struct blink {
+	enum blink_state	 state;
+	uint64_t		 id;
+	uint8_t			 key[TC_KEY_LEN];
+	struct broker_node	 a, b;
+	uint8_t			 a_tid[12];
+	struct sockaddr_storage	 local;		/* where A's LINK arrived */
+	struct tc_endpoint	 a_ep;
+	uint8_t			 instruct[BROKER_MSG_MAX];
+	size_t			 instruct_len;
+	uint8_t			 instruct_tid[12];
+	unsigned		 sent;
+	uint64_t		 t0, next_ms, done_ms;
+	uint8_t			 answer[BROKER_MSG_MAX];	/* to A */
+	size_t			 answer_len;
+	int			 relayed;
+	int			 have_report_b;
+	struct tc_outcome	 report_b;
+};
+
+/* A relayed link: two sockets' mappings, bound by authenticated RELAY
+ * requests, forwarded to each other. */
+struct rlink {
+	uint64_t		 id;		/* 0: free */
+	uint8_t			 key[TC_KEY_LEN];
+	struct sockaddr_storage	 side[2];
+	int			 bound;		/* sides bound: 0, 1, 2 */
+	uint64_t		 last_ms;
+	uint64_t		 packets, bytes;
+};
+
+struct broker_counters {
+	uint64_t	links;		/* LINK requests taken */
+	uint64_t	retransmits;	/* LINK again, answered from memory */
+	uint64_t	instructs;	/* INSTRUCT datagrams sent */
+	uint64_t	acks;
+	uint64_t	peer_silent;	/* B never answered */
+	uint64_t	peer_refused;
+	uint64_t	full;
+	uint64_t	reports;
+	uint64_t	bad_answers;	/* INSTRUCT answers unknown or forged */
+	uint64_t	relay_links;
+	uint64_t	relay_binds;
+	uint64_t	relay_packets;
+	uint64_t	relay_bytes;
+	uint64_t	relay_dropped;	/* from no bound socket, or no peer yet */
+	uint64_t	relay_full;
+};
+
+struct broker {
+	pthread_mutex_t		 lock;
+	struct event_base	*base;
+	struct broker_config	 cfg;
+	broker_send_fn		 send;
+	void			*ctx;
+	struct event		*tick;
+	struct blink		*links;
+	struct rlink		*relays;
+	int			 relay_fd;
+	struct event		*relay_ev;
+	struct broker_counters	 c;
+	uint32_t		 pairs[NAT_CLASS_COUNT][NAT_CLASS_COUNT][OUT_COUNT];
+	uint64_t		 pair_ms[NAT_CLASS_COUNT][NAT_CLASS_COUNT];
+	uint8_t			 rx[STUN_MAX_MSG + 4];
+};
+
+static uint64_t
+broker_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static socklen_t
+broker_sslen(const struct sockaddr_storage *ss)
+{
+	return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+	    sizeof(struct sockaddr_in);
+}
+
+/* Only a relay for pairs that prediction cannot join: where one side is
+ * unpredictable and the other cannot take a packet unsolicited. Two nodes
+ * behind one NAT reach each other on their internal addresses. */
+static int
+broker_needs_relay(const struct broker_node *a, const struct tc_endpoint *ae,
+    const struct broker_node *b)
+{
+	if (addr_equal_ip((const struct sockaddr *)&ae->external,
+	    (const struct sockaddr *)&b->addr))
+		return 0;
+	if (nat_predictable(&a->profile) && nat_predictable(&b->profile))
+		return 0;
+	return !nat_reachable(&a->profile) && !nat_reachable(&b->profile);
+}
+
+static void
+broker_count(struct broker *br, struct blink *l, enum outcome o, uint32_t ms)
+{
+	unsigned ca = nat_class(&l->a.profile), cb = nat_class(&l->b.profile);
+
+	br->pairs[ca][cb][o]++;
+	if (o <= OUT_RELAY)
+		br->pair_ms[ca][cb] += ms;
+	l->state = BL_COUNTED;
+}
+
+static void
+broker_count_step(struct broker *br, struct blink *l, enum link_step step)
+{
+	broker_count(br, l, (enum outcome)(OUT_FAIL + step - 1), 0);
+}
+
+/* The answer to A's LINK, kept for its retransmissions. */
+static void
+broker_answer_a(struct broker *br, struct blink *l, int code,
+    const char *reason, const struct tc_endpoint *bep)
+{
+	struct stun_builder sb;
+	uint8_t prof[NAT_PROFILE_WIRE_LEN];
+	struct sockaddr_storage relay;
+	int len;
+
+	stun_build_init(&sb, l->answer, sizeof l->answer, TC_METHOD_LINK,
+	    code != 0 ? STUN_ERROR : STUN_SUCCESS, l->a_tid);
+	if (code != 0) {
+		stun_put_error_code(&sb, code, reason);
+	} else {
+		stun_put_u64(&sb, TC_ATTR_LINK, l->id);
+		stun_put(&sb, TC_ATTR_LINK_KEY, l->key, sizeof l->key);
+		nat_profile_encode(&l->b.profile, prof);
+		stun_put(&sb, TC_ATTR_NAT_PROFILE, prof, sizeof prof);
+		tc_put_endpoint(&sb, bep);
+		if (l->relayed) {
+			relay = l->local;
+			addr_set_port((struct sockaddr *)&relay,
+			    addr_port((struct sockaddr *)&br->cfg.relay.ss));
+			stun_put_xor_address(&sb, TC_ATTR_XOR_RELAY,
+			    (struct sockaddr *)&relay);
+		}
+	}
+	stun_put_integrity_sha256(&sb, l->a.key, sizeof l->a.key);
+	stun_put_fingerprint(&sb);
+	if ((len = stun_build_finish(&sb)) < 0)
+		return;
+	l->answer_len = (size_t)len;
+	l->state = BL_ANSWERED;
+	l->done_ms = broker_now();
+	br->send(br->ctx, (struct sockaddr *)&l->a.addr, l->answer,
+	    l->answer_len, (struct sockaddr *)&l->local);
+}
+
+static struct blink *
+broker_slot(struct broker *br, uint64_t now)
+{
+	struct blink *l, *oldest = NULL;
+	uint32_t i;
+
+	for (i = 0; i < br->cfg.max_links; i++) {
+		l = &br->links[i];
+		if (l->state == BL_FREE)
+			return l;
+		if (l->state != BL_INSTRUCTING &&
+		    now - l->done_ms >= BROKER_KEEP_MS)
+			return l;
+		if (l->state == BL_COUNTED &&
+		    (oldest == NULL || l->done_ms < oldest->done_ms))
+			oldest = l;
+	}
+	return oldest;
+}
+
+static struct rlink *
+broker_relay_add(struct broker *br, const struct blink *l, uint64_t now)
+{
+	struct rlink *r;
+	uint32_t i;
+
+	for (i = 0; i < br->cfg.relay_max; i++) {
+		r = &br->relays[i];
+		if (r->id == 0) {
+			memset(r, 0, sizeof *r);
+			r->id = l->id;
+			memcpy(r->key, l->key, sizeof r->key);
+			r->last_ms = now;
+			br->c.relay_links++;
+			return r;
+		}
+	}
+	br->c.relay_full++;
+	return NULL;
+}
+
+int
+broker_link(struct broker *br, const struct broker_node *a,
+    const struct broker_node *peer, const uint8_t tid[12],
+    const struct tc_endpoint *ep, const struct sockaddr *local)
+{
+	struct stun_builder sb;
+	struct sockaddr_storage relay;
+	uint8_t prof[NAT_PROFILE_WIRE_LEN];
+	struct blink *l;
+	uint64_t now = broker_now();
+	uint32_t i;
+	int len;
+
+	pthread_mutex_lock(&br->lock);
+	for (i = 0; i < br->cfg.max_links; i++) {
+		l = &br->links[i];
+		if (l->state != BL_FREE && l->a.session == a->session &&
+		    memcmp(l->a_tid, tid, 12) == 0) {
+			/* A retransmitted: wait for B, or answer again. */
+			br->c.retransmits++;
+			if (l->answer_len > 0)
+				br->send(br->ctx, (struct sockaddr *)&a->addr,
+				    l->answer, l->answer_len, local);
+			pthread_mutex_unlock(&br->lock);
+			return 0;
+		}
+	}
+	if ((l = broker_slot(br, now)) == NULL) {
+		br->c.full++;
+		pthread_mutex_unlock(&br->lock);
+		return 508;
+	}
+	memset(l, 0, sizeof *l);
+	l->state = BL_INSTRUCTING;
+	while (l->id == 0)
+		randombytes_buf(&l->id, sizeof l->id);
+	randombytes_buf(l->key, sizeof l->key);
+	l->a = *a;
+	l->b = *peer;
+	memcpy(l->a_tid, tid, 12);
+	memcpy(&l->local, local, broker_sslen((const struct sockaddr_storage *)
+	    local));
+	l->a_ep = *ep;
+	l->t0 = now;
+	if (br->cfg.has_relay && broker_needs_relay(a, ep, peer))
+		l->relayed = broker_relay_add(br, l, now) != NULL;
+	br->c.links++;
+
+	stun_random_tid(l->instruct_tid);
+	stun_build_init(&sb, l->instruct, sizeof l->instruct,
+	    TC_METHOD_INSTRUCT, STUN_REQUEST, l->instruct_tid);
+	stun_put_u64(&sb, TC_ATTR_LINK, l->id);
+	stun_put(&sb, TC_ATTR_LINK_KEY, l->key, sizeof l->key);
+	stun_put_u64(&sb, TC_ATTR_PEER_NODE, a->node_id);
+	nat_profile_encode(&a->profile, prof);
+	stun_put(&sb, TC_ATTR_NAT_PROFILE, prof, sizeof prof);
+	tc_put_endpoint(&sb, ep);
+	if (l->relayed) {
+		relay = l->local;
+		addr_set_port((struct sockaddr *)&relay,
+		    addr_port((struct sockaddr *)&br->cfg.relay.ss));
+		stun_put_xor_address(&sb, TC_ATTR_XOR_RELAY,
+		    (struct sockaddr *)&relay);
+	}
+	stun_put_integrity_sha256(&sb, peer->key, sizeof peer->key);
+	stun_put_fingerprint(&sb);
+	if ((len = stun_build_finish(&sb)) < 0) {
+		l->state = BL_FREE;
+		pthread_mutex_unlock(&br->lock);
+		return 500;
+	}
+	l->instruct_len = (size_t)len;
+	l->sent = 1;
+	l->next_ms = now + BROKER_RTO_MS;
+	br->c.instructs++;
+	br->send(br->ctx, (struct sockaddr *)&l->b.addr, l->instruct,
+	    l->instruct_len, (struct sockaddr *)&l->local);
+	pthread_mutex_unlock(&br->lock);
+	log_debug("link %016" PRIx64 ": node %016" PRIx64 " (%s) asks for node "
+	    "%016" PRIx64 " (%s)%s", l->id, a->node_id,
+	    nat_class_name(&a->profile), peer->node_id,
+	    nat_class_name(&peer->profile), l->relayed ? ", relayed" : "");
+	return 0;
+}
+
+int
+broker_instruct_answer(struct broker *br, const struct stun_msg *m)
+{
+	const struct stun_attr *ea;
+	struct tc_endpoint bep;
+	struct blink *l = NULL;
+	const char *reason = "";
+	char why[128];
+	size_t rlen = 0;
+	uint32_t i;
+	int code = 0;
+
+	pthread_mutex_lock(&br->lock);
+	for (i = 0; i < br->cfg.max_links; i++) {
+		if (br->links[i].state == BL_INSTRUCTING &&
+		    memcmp(br->links[i].instruct_tid, m->tid, 12) == 0) {
+			l = &br->links[i];
+			break;
+		}
+	}
+	if (l == NULL || stun_check_integrity_sha256(m, l->b.key,
+	    sizeof l->b.key) != 0) {
+		/* Late (answered already), or not B's. */
+		br->c.bad_answers++;
+		pthread_mutex_unlock(&br->lock);
+		return -1;
+	}
+	if (m->cls == STUN_SUCCESS && tc_get_endpoint(m, &bep) == 0) {
+		br->c.acks++;
+		broker_answer_a(br, l, 0, NULL, &bep);
+	} else {
+		if ((ea = stun_find(m, STUN_ATTR_ERROR_CODE)) != NULL)
+			stun_attr_error_code(ea, &code, &reason, &rlen);
+		snprintf(why, sizeof why, "peer: %.*s", (int)rlen, reason);
+		br->c.peer_refused++;
+		broker_answer_a(br, l, code == 403 ? 403 : 480, why, NULL);
+		broker_count_step(br, l, LINK_STEP_PEER);
+	}
+	pthread_mutex_unlock(&br->lock);
+	return 0;
+}
+
+int
+broker_report(struct broker *br, uint64_t session, uint64_t link,
+    const struct tc_outcome *o)
+{
+	struct blink *l = NULL;
+	enum outcome out;
+	uint32_t i;
+
+	pthread_mutex_lock(&br->lock);
+	for (i = 0; i < br->cfg.max_links; i++) {
+		if (br->links[i].state != BL_FREE && br->links[i].id == link) {
+			l = &br->links[i];
+			break;
+		}
+	}
+	if (l == NULL || (l->a.session != session && l->b.session != session)) {
+		pthread_mutex_unlock(&br->lock);
+		return -1;
+	}
+	br->c.reports++;
+	if (l->b.session == session) {
+		/* Counted if A never reports. */
+		l->report_b = *o;
+		l->have_report_b = 1;
+	} else if (l->state == BL_ANSWERED) {
+		if (o->ok)
+			out = o->path == LINK_PATH_LOCAL ? OUT_LOCAL :
+			    o->path == LINK_PATH_RELAY ? OUT_RELAY : OUT_DIRECT;
+		else
+			out = (enum outcome)(OUT_FAIL + (o->step >= 1 &&
+			    o->step < LINK_STEP_COUNT ? o->step :
+			    LINK_STEP_PUNCH) - 1);
+		broker_count(br, l, out, o->ms);
+	}
+	pthread_mutex_unlock(&br->lock);
+	return 0;
+}
+
+/* Main thread: INSTRUCT retransmissions and deadlines, forgetting. */
+static void
+broker_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct broker *br = arg;
+	uint64_t now = broker_now();
+	struct blink *l;
+	struct rlink *r;
+	uint32_t i;
+
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&br->lock);
+	for (i = 0; i < br->cfg.max_links; i++) {
+		l = &br->links[i];
+		if (l->state == BL_INSTRUCTING && now >= l->next_ms) {
+			if (now - l->t0 >= BROKER_GIVE_UP_MS) {
+				br->c.peer_silent++;
+				broker_answer_a(br, l, 480,
+				    "peer: no answer to INSTRUCT", NULL);
+				broker_count_step(br, l, LINK_STEP_PEER);
+				continue;
+			}
+			br->send(br->ctx, (struct sockaddr *)&l->b.addr,
+			    l->instruct, l->instruct_len,
+			    (struct sockaddr *)&l->local);
+			br->c.instructs++;
+			l->next_ms = now + (l->sent < 3 ? (uint64_t)BROKER_RTO_MS
+			    << l->sent : BROKER_RTO_MAX_MS);
+			l->sent++;
+		} else if (l->state == BL_ANSWERED &&
+		    now - l->done_ms >= BROKER_KEEP_MS) {
+			/* A never reported: B's word, if any. */
+			if (l->have_report_b && l->report_b.ok)
+				broker_count(br, l, l->report_b.path ==
+				    LINK_PATH_LOCAL ? OUT_LOCAL :
+				    l->report_b.path == LINK_PATH_RELAY ?
+				    OUT_RELAY : OUT_DIRECT, l->report_b.ms);
+			else
+				broker_count(br, l, OUT_UNREPORTED, 0);
+		}
+	}
+	for (i = 0; i < br->cfg.relay_max; i++) {
+		r = &br->relays[i];
+		if (r->id != 0 &&
+		    now - r->last_ms >= br->cfg.relay_idle_s * 1000ull)
+			r->id = 0;
+	}
+	pthread_mutex_unlock(&br->lock);
+}
+
+/* --- the relay */
+
+static void
+broker_relay_bind(struct broker *br, const struct stun_msg *m,
+    const struct sockaddr_storage *from, socklen_t fromlen, uint64_t now)
+{
+	struct stun_builder sb;
+	uint8_t out[STUN_MAX_MSG];
+	struct rlink *r = NULL;
+	uint64_t id;
+	uint32_t i;
+	int len, side;
+
+	if (stun_attr_u64(stun_find(m, TC_ATTR_LINK), &id) != 0 || id == 0) {
+		br->c.relay_dropped++;
+		return;
+	}
+	for (i = 0; i < br->cfg.relay_max; i++)
+		if (br->relays[i].id == id)
+			r = &br->relays[i];
+	if (r == NULL || stun_check_integrity_sha256(m, r->key,
+	    sizeof r->key) != 0) {
+		br->c.relay_dropped++;
+		return;
+	}
+	for (side = 0; side < r->bound; side++)
+		if (addr_equal((struct sockaddr *)&r->side[side],
+		    (const struct sockaddr *)from))
+			break;
+	if (side == r->bound) {
+		if (r->bound == 2) {
+			br->c.relay_dropped++;	/* a third socket */
+			return;
+		}
+		memcpy(&r->side[r->bound++], from, sizeof *from);
+		br->c.relay_binds++;
+	}
+	r->last_ms = now;
+	stun_build_init(&sb, out, sizeof out, TC_METHOD_RELAY, STUN_SUCCESS,
+	    m->tid);
+	stun_put_u64(&sb, TC_ATTR_LINK, id);
+	stun_put_xor_address(&sb, STUN_ATTR_XOR_MAPPED_ADDRESS,
+	    (const struct sockaddr *)from);
+	stun_put_integrity_sha256(&sb, r->key, sizeof r->key);
+	stun_put_fingerprint(&sb);
+	if ((len = stun_build_finish(&sb)) > 0)
+		sendto(br->relay_fd, out, (size_t)len, 0,
+		    (const struct sockaddr *)from, fromlen);
+}
+
+static void
+broker_relay_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct broker *br = arg;
+	struct sockaddr_storage from;
+	struct stun_msg m;
+	struct rlink *r;
+	socklen_t fromlen;
+	uint64_t now = broker_now();
+	ssize_t n;
+	uint32_t i;
+	int budget, side;
+
+	(void)what;
+	for (budget = 0; budget < 256; budget++) {
+		fromlen = sizeof from;
+		n = recvfrom(fd, br->rx, sizeof br->rx, MSG_DONTWAIT,
+		    (struct sockaddr *)&from, &fromlen);
+		if (n < 0)
+			return;
+		pthread_mutex_lock(&br->lock);
+		if (stun_is_stun(br->rx, (size_t)n) &&
+		    stun_parse(br->rx, (size_t)n, &m, NULL) == 0 &&
+		    m.method == TC_METHOD_RELAY && m.cls == STUN_REQUEST) {
+			broker_relay_bind(br, &m, &from, fromlen, now);
+			pthread_mutex_unlock(&br->lock);
+			continue;
+		}
+		r = NULL;
+		side = 0;
+		for (i = 0; i < br->cfg.relay_max && r == NULL; i++) {
+			if (br->relays[i].id == 0 || br->relays[i].bound < 2)
+				continue;
+			for (side = 0; side < 2; side++) {
+				if (addr_equal((struct sockaddr *)
+				    &br->relays[i].side[side],
+				    (struct sockaddr *)&from)) {
+					r = &br->relays[i];
+					break;
+				}
+			}
+		}
+		if (r == NULL) {
+			br->c.relay_dropped++;
+			pthread_mutex_unlock(&br->lock);
+			continue;
+		}
+		r->last_ms = now;
+		r->packets++;
+		r->bytes += (uint64_t)n;
+		br->c.relay_packets++;
+		br->c.relay_bytes += (uint64_t)n;
+		sendto(fd, br->rx, (size_t)n, 0,
+		    (struct sockaddr *)&r->side[1 - side],
+		    broker_sslen(&r->side[1 - side]));
+		pthread_mutex_unlock(&br->lock);
+	}
+}
+
+static int
+broker_relay_open(struct broker *br, char *err, size_t errlen)
+{
+	char text[ADDR_STRLEN];
+	int size = 4 << 20;
+
+	br->relay_fd = socket(br->cfg.relay.ss.ss_family, SOCK_DGRAM |
+	    SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (br->relay_fd == -1 || bind(br->relay_fd,
+	    (struct sockaddr *)&br->cfg.relay.ss, br->cfg.relay.len) != 0) {
+		snprintf(err, errlen, "cannot open the relay on %s: %s",
+		    addr_format((struct sockaddr *)&br->cfg.relay.ss, text,
+		    sizeof text), strerror(errno));
+		return -1;
+	}
+	setsockopt(br->relay_fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+	setsockopt(br->relay_fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+	br->relay_ev = event_new(br->base, br->relay_fd, EV_READ | EV_PERSIST,
+	    broker_relay_cb, br);
+	if (br->relay_ev == NULL || event_add(br->relay_ev, NULL) != 0) {
+		snprintf(err, errlen, "cannot watch the relay socket");
+		return -1;
+	}
+	log_info("relay on %s", addr_format((struct sockaddr *)
+	    &br->cfg.relay.ss, text, sizeof text));
+	return 0;
+}
+
+struct broker *
+broker_create(struct event_base *base, const struct broker_config *cfg,
+    broker_send_fn send, void *ctx, char *err, size_t errlen)
+{
+	struct timeval tv = { 0, BROKER_TICK_MS * 1000 };
+	struct broker *br;
+
+	if ((br = calloc(1, sizeof *br)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&br->lock, NULL);
+	br->base = base;
+	br->cfg = *cfg;
+	br->send = send;
+	br->ctx = ctx;
+	br->relay_fd = -1;
+	if (br->cfg.max_links == 0)
+		br->cfg.max_links = 4096;
+	if (br->cfg.relay_idle_s == 0)
+		br->cfg.relay_idle_s = 30;
+	if (!br->cfg.has_relay)
+		br->cfg.relay_max = 0;
+	br->links = calloc(br->cfg.max_links, sizeof *br->links);
+	br->relays = calloc(br->cfg.relay_max + 1, sizeof *br->relays);
+	br->tick = event_new(base, -1, EV_PERSIST, broker_tick_cb, br);
+	if (br->links == NULL || br->relays == NULL || br->tick == NULL ||
+	    event_add(br->tick, &tv) != 0) {
+		snprintf(err, errlen, "out of memory");
+		broker_free(br);
+		return NULL;
+	}
+	if (br->cfg.has_relay && broker_relay_open(br, err, errlen) != 0) {
+		broker_free(br);
+		return NULL;
+	}
+	return br;
+}
+
+void
+broker_free(struct broker *br)
+{
+	if (br == NULL)
+		return;
+	if (br->tick != NULL)
+		event_free(br->tick);
+	if (br->relay_ev != NULL)
+		event_free(br->relay_ev);
+	if (br->relay_fd != -1)
+		close(br->relay_fd);
+	if (br->links != NULL)
+		sodium_memzero(br->links, br->cfg.max_links * sizeof *br->links);
+	free(br->links);
+	free(br->relays);
+	pthread_mutex_destroy(&br->lock);
+	free(br);
+}
+
+void
+broker_json(struct broker *br, struct evbuffer *out)
+{
+	static const char *const outs[OUT_COUNT] = {
+		"direct", "local", "relay", "failed_request", "failed_peer",
+		"failed_mapping", "failed_punch", "failed_relay", "failed_udt",
+		"unreported"
+	};
+	const uint32_t *p;
+	uint32_t total, ok, live = 0, i;
+	unsigned x, y, o;
+	int first = 1;
+
+	pthread_mutex_lock(&br->lock);
+	for (i = 0; i < br->cfg.relay_max; i++)
+		live += br->relays[i].id != 0;
+	evbuffer_add_printf(out, "{\"links\":%" PRIu64 ",\"retransmits\":%"
+	    PRIu64 ",\"instructs\":%" PRIu64 ",\"acks\":%" PRIu64
+	    ",\"peer_silent\":%" PRIu64 ",\"peer_refused\":%" PRIu64
+	    ",\"full\":%" PRIu64 ",\"reports\":%" PRIu64 ",\"bad_answers\":%"
+	    PRIu64 ",\"relay\":{\"enabled\":%s,\"live\":%u,\"links\":%" PRIu64
+	    ",\"binds\":%" PRIu64 ",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
+	    ",\"dropped\":%" PRIu64 ",\"full\":%" PRIu64 "},\"pairs\":[",
+	    br->c.links, br->c.retransmits, br->c.instructs, br->c.acks,
+	    br->c.peer_silent, br->c.peer_refused, br->c.full, br->c.reports,
+	    br->c.bad_answers, br->cfg.has_relay ? "true" : "false", live,
+	    br->c.relay_links, br->c.relay_binds, br->c.relay_packets,
+	    br->c.relay_bytes, br->c.relay_dropped, br->c.relay_full);
+	for (x = 0; x < NAT_CLASS_COUNT; x++) {
+		for (y = 0; y < NAT_CLASS_COUNT; y++) {
+			p = br->pairs[x][y];
+			for (total = 0, o = 0; o < OUT_COUNT; o++)
+				total += p[o];
+			if (total == 0)
+				continue;
+			ok = p[OUT_DIRECT] + p[OUT_LOCAL] + p[OUT_RELAY];
+			evbuffer_add_printf(out, "%s{\"a\":\"%s\",\"b\":\"%s\","
+			    "\"attempts\":%u,\"connected\":%u,"
+			    "\"mean_ms\":%.0f", first ? "" : ",",
+			    nat_class_label(x), nat_class_label(y), total, ok,
+			    ok > 0 ? (double)br->pair_ms[x][y] / ok : 0.0);
+			for (o = 0; o < OUT_COUNT; o++)
+				if (p[o] > 0)
+					evbuffer_add_printf(out, ",\"%s\":%u",
+					    outs[o], p[o]);
+			evbuffer_add(out, "}", 1);
+			first = 0;
+		}
+	}
+	evbuffer_add(out, "]}", 2);
+	pthread_mutex_unlock(&br->lock);
+}

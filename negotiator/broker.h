@@ -1,0 +1,74 @@
+/* The link broker (DESIGN.md, flow 3; the paper, section IV D) and the
+ * relay for pairs that no prediction can join.
+ *
+ * A asks for a link to B (LINK, with its fresh socket's mapping and
+ * predicted ports); the broker instructs B (INSTRUCT, retransmitted until
+ * B's ACK or a deadline); B's ACK carries its own mapping and predictions,
+ * and the broker answers A's LINK with them: the GO. Both ends then punch
+ * (or bind at the relay) on their own and report the outcome, which the
+ * broker counts by the pair's NAT classes.
+ *
+ * Workers call in from their threads with what they read from the
+ * registry; the broker has its own lock and never takes the registry's.
+ * Retransmission and expiry run on the main thread's loop. */
+#ifndef TREECAST_BROKER_H
+#define TREECAST_BROKER_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "net/addr.h"
+#include "net/nat.h"
+#include "net/proto.h"
+
+struct event_base;
+struct evbuffer;
+struct broker;
+
+/* Sends one datagram from the negotiator's primary port (src: the local
+ * address to send from, NULL for the kernel's choice). Thread-safe. */
+typedef void (*broker_send_fn)(void *ctx, const struct sockaddr *to,
+    const uint8_t *msg, size_t len, const struct sockaddr *src);
+
+struct broker_config {
+	uint32_t	max_links;	/* attempts in flight and remembered */
+	int		has_relay;
+	struct addr	relay;		/* the relay's socket, bound here */
+	uint32_t	relay_max;	/* relayed links at once */
+	uint32_t	relay_idle_s;	/* a silent relayed link ends */
+};
+
+/* One end of a requested link, as the registry has it. */
+struct broker_node {
+	uint64_t		node_id;
+	uint64_t		session;
+	uint8_t			key[TC_KEY_LEN];
+	struct nat_profile	profile;
+	struct sockaddr_storage	addr;	/* its session's external address */
+};
+
+struct broker *broker_create(struct event_base *base,
+	    const struct broker_config *cfg, broker_send_fn send, void *ctx,
+	    char *err, size_t errlen);
+void	broker_free(struct broker *b);
+
+/*
+ * A's authenticated LINK for B, which arrived at local. Returns 0 when the
+ * broker took it (the answer comes later, from the broker; a
+ * retransmission of a LINK under way is absorbed), or a STUN error code
+ * for the caller to answer now (508: too many links in flight).
+ */
+int	broker_link(struct broker *b, const struct broker_node *a,
+	    const struct broker_node *peer, const uint8_t tid[12],
+	    const struct tc_endpoint *ep, const struct sockaddr *local);
+/* A success or error answer to INSTRUCT, unauthenticated so far. Returns
+ * 0 if it was one the broker waits for and it passed integrity. */
+int	broker_instruct_answer(struct broker *b, const struct stun_msg *m);
+/* A node's authenticated REPORT of link. 0, or -1 for no such link. */
+int	broker_report(struct broker *b, uint64_t session, uint64_t link,
+	    const struct tc_outcome *o);
+
+/* Counters and the outcome table as one JSON object. */
+void	broker_json(struct broker *b, struct evbuffer *out);
+
+#endif

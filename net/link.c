@@ -1,0 +1,876 @@
+/* Brokered links: the node's half of flow 3 (see net/link.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <sodium.h>
+
+#include "net/ctl.h"
+#include "net/link.h"
+#include "net/log.h"
+#include "net/nat.h"
+#include "net/proto.h"
+#include "net/punch.h"
+#include "net/session.h"
+#include "net/udt.h"
+
+#define LINK_RECENT	16	/* INSTRUCT answers kept for retransmissions */
+#define LINK_ANSWER_MAX	512
+#define LINK_RELAY_RTO_MS 200
+#define LINK_MSG_MAX	(64 * 1024)
+/*
+ * UDT's rendezvous ends on one side before the other; what the first side
+ * sends before the second is up is dropped and comes back only with UDT's
+ * retransmission timer. So the initiator's first message is this HELLO,
+ * and the accepting side calls the link up (and lets its user send) only
+ * when it arrives: the initiator is up by then.
+ */
+static const char link_hello[] = "treecast link hello";
+/* What the nominating side waits before UDT: the other side's quiet
+ * rounds (net/punch.c) and a little more. */
+#define LINK_UDT_DELAY_MS 90
+
+const struct link_options link_defaults = { 4, 6000, 6000 };
+
+/* The fresh socket's mapping: quick retransmissions, a few seconds. */
+static const struct ctl_timing link_mapping_timing = { 300, 6, 8 };
+/* LINK waits for the peer's ACK through the negotiator: 11.5 s. */
+static const struct ctl_timing link_request_timing = { 500, 5, 8 };
+static const struct ctl_timing link_report_timing = { 500, 3, 4 };
+
+enum link_state {
+	LS_MAPPING,	/* the fresh socket's mapping is being reflected */
+	LS_ASKING,	/* initiator: LINK sent, waiting for the GO */
+	LS_PUNCHING,	/* checks both ways */
+	LS_RELAYING,	/* binding the socket at the relay */
+	LS_CONNECTING,	/* UDT's rendezvous */
+	LS_HELLO,	/* accepting side: UDT up, waiting for the initiator's
+			   HELLO */
+	LS_UP,
+	LS_DEAD
+};
+
+struct link {
+	struct link_agent	*a;
+	struct link		*next;
+	uint64_t		 id;
+	uint64_t		 peer;
+	int			 initiator;
+	enum link_state		 state;
+	enum link_path		 path;
+	uint8_t			 key[TC_KEY_LEN];
+	struct ctl		*probe;		/* the fresh socket, while probed */
+	int			 fd;
+	struct tc_endpoint	 me;
+	struct tc_endpoint	 them;
+	struct nat_profile	 peer_profile;
+	int			 has_relay;
+	struct addr		 relay;
+	uint8_t			 instruct_tid[12];
+	struct punch		*punch;
+	struct udt_link		*udt;
+	struct event		*timer;		/* relay binding, UDT's start */
+	struct sockaddr_storage	 peer_addr;	/* the punched pair's other end */
+	socklen_t		 peer_len;
+	unsigned		 relay_sent;
+	double			 t0;
+	double			 t_up;
+	int			 in_cb;		/* inside a user callback */
+	int			 closed;	/* link_close during one */
+	void			*data;
+	uint8_t			 rx[LINK_MSG_MAX];
+};
+
+struct link_recent {
+	uint64_t	id;
+	size_t		len;
+	uint8_t		msg[LINK_ANSWER_MAX];
+};
+
+struct link_agent {
+	struct event_base	*base;
+	struct session		*s;
+	struct udt_loop		*udt;
+	struct link_callbacks	 cb;
+	void			*arg;
+	struct link_options	 o;
+	struct link		*links;
+	struct link_recent	 recent[LINK_RECENT];
+	unsigned		 nrecent;
+};
+
+static double
+link_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void
+link_unlist(struct link *l)
+{
+	struct link **pp;
+
+	for (pp = &l->a->links; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == l) {
+			*pp = l->next;
+			break;
+		}
+	}
+}
+
+static void
+link_destroy(struct link *l)
+{
+	link_unlist(l);
+	session_cancel(l->a->s, l);	/* a LINK under way */
+	ctl_free(l->probe);
+	punch_free(l->punch);
+	udt_link_free(l->udt);
+	if (l->fd != -1)
+		close(l->fd);
+	if (l->timer != NULL)
+		event_free(l->timer);
+	sodium_memzero(l->key, sizeof l->key);
+	free(l);
+}
+
+static void
+link_report_cb(void *arg, const struct stun_msg *resp,
+    const struct sockaddr *from)
+{
+	(void)arg;
+	(void)resp;
+	(void)from;
+}
+
+/* Tells the negotiator how the attempt ended: it counts outcomes by the
+ * pair's NAT classes. */
+static void
+link_report(struct link *l, enum link_step step)
+{
+	struct stun_builder b;
+	struct tc_outcome o;
+	uint8_t msg[STUN_MAX_MSG];
+
+	if (l->id == 0)
+		return;		/* the negotiator never knew this link */
+	memset(&o, 0, sizeof o);
+	o.ok = step == LINK_STEP_NONE;
+	o.step = (uint8_t)step;
+	o.path = (uint8_t)l->path;
+	o.ms = o.ok ? (uint32_t)(l->t_up - l->t0) : 0;
+	session_begin(l->a->s, &b, msg, sizeof msg, TC_METHOD_REPORT);
+	stun_put_u64(&b, TC_ATTR_LINK, l->id);
+	tc_put_outcome(&b, &o);
+	session_send(l->a->s, &b, &link_report_timing, link_report_cb, NULL);
+}
+
+static void
+link_fail(struct link *l, enum link_step step, const char *why)
+{
+	struct link_agent *a = l->a;
+
+	log_info("link %016llx to node %016llx failed at %s: %s",
+	    (unsigned long long)l->id, (unsigned long long)l->peer,
+	    link_step_name(step), why);
+	l->state = LS_DEAD;
+	link_report(l, step);
+	if (a->cb.failed != NULL)
+		a->cb.failed(a->arg, l, step, why);
+	link_destroy(l);
+}
+
+static void
+link_up(struct link *l)
+{
+	struct link_agent *a = l->a;
+
+	l->state = LS_UP;
+	l->t_up = link_now();
+	log_info("link %016llx to node %016llx up (%s) in %.0f ms",
+	    (unsigned long long)l->id, (unsigned long long)l->peer,
+	    link_path_name(l->path), l->t_up - l->t0);
+	link_report(l, LINK_STEP_NONE);
+	if (a->cb.connected != NULL)
+		a->cb.connected(a->arg, l);
+}
+
+/* Messages in; the user may close the link from a callback, and then it
+ * goes once the callback returns. Returns -1 when l is gone. */
+static int
+link_read(struct link *l)
+{
+	struct link_agent *a = l->a;
+	ssize_t n;
+
+	l->in_cb++;
+	while (!l->closed && (n = udt_link_recv(l->udt, l->rx,
+	    sizeof l->rx)) >= 0) {
+		if (l->state == LS_HELLO) {
+			if ((size_t)n != sizeof link_hello - 1 ||
+			    memcmp(l->rx, link_hello, (size_t)n) != 0) {
+				l->in_cb--;
+				link_fail(l, LINK_STEP_UDT,
+				    "the peer did not say hello");
+				return -1;
+			}
+			link_up(l);
+			continue;
+		}
+		if (a->cb.message != NULL)
+			a->cb.message(a->arg, l, l->rx, (size_t)n);
+	}
+	l->in_cb--;
+	if (l->closed) {
+		link_destroy(l);
+		return -1;
+	}
+	return 0;
+}
+
+/* UDT's events for the link. */
+static void
+link_udt_cb(struct udt_link *u, enum udt_event ev, void *arg)
+{
+	struct link *l = arg;
+	struct link_agent *a = l->a;
+
+	(void)u;
+	switch (ev) {
+	case UDT_LINK_CONNECTED:
+		if (l->initiator) {
+			l->state = LS_HELLO;
+			link_read(l);	/* it may be here already */
+			break;
+		}
+		if (udt_link_send(l->udt, link_hello, sizeof link_hello - 1) !=
+		    (ssize_t)(sizeof link_hello - 1)) {
+			link_fail(l, LINK_STEP_UDT, "cannot send hello");
+			break;
+		}
+		l->in_cb++;
+		link_up(l);
+		l->in_cb--;
+		if (l->closed)
+			link_destroy(l);
+		break;
+	case UDT_LINK_READABLE:
+		link_read(l);
+		break;
+	case UDT_LINK_CLOSED:
+		if (l->state != LS_UP) {
+			link_fail(l, LINK_STEP_UDT, l->state == LS_HELLO ?
+			    "the link closed before the peer's hello" :
+			    "UDT's rendezvous handshake did not complete");
+			return;
+		}
+		l->state = LS_DEAD;
+		if (a->cb.closed != NULL)
+			a->cb.closed(a->arg, l, "the link broke or the peer "
+			    "closed it");
+		link_destroy(l);
+		break;
+	}
+}
+
+static void
+link_udt_start(struct link *l, const struct sockaddr *peer, socklen_t len)
+{
+	char err[160];
+	int fd = l->fd;
+
+	l->fd = -1;		/* UDT's from here, whatever happens */
+	l->state = LS_CONNECTING;
+	l->udt = udt_link_start(l->a->udt, fd, peer, len,
+	    (int)l->a->o.udt_ms, link_udt_cb, l, err, sizeof err);
+	if (l->udt == NULL)
+		link_fail(l, LINK_STEP_UDT, err);
+}
+
+static void
+link_udt_later_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct link *l = arg;
+
+	(void)fd;
+	(void)what;
+	link_udt_start(l, (struct sockaddr *)&l->peer_addr, l->peer_len);
+}
+
+static void
+link_punched(void *arg, const struct sockaddr *peer, socklen_t peerlen,
+    const char *why)
+{
+	struct link *l = arg;
+	struct timeval tv = { 0, LINK_UDT_DELAY_MS * 1000 };
+
+	if (peer == NULL) {
+		link_fail(l, LINK_STEP_PUNCH, why);
+		return;
+	}
+	memcpy(&l->peer_addr, peer, peerlen);	/* peer lives in the punch */
+	l->peer_len = peerlen;
+	punch_free(l->punch);
+	l->punch = NULL;
+	/* Local: the peer's internal address, where it differs from the
+	 * external one (a node without NAT has only the one). */
+	l->path = addr_equal((struct sockaddr *)&l->peer_addr,
+	    (struct sockaddr *)&l->them.internal) &&
+	    !addr_equal_ip((struct sockaddr *)&l->them.internal,
+	    (struct sockaddr *)&l->them.external) ?
+	    LINK_PATH_LOCAL : LINK_PATH_DIRECT;
+	if (!l->initiator) {
+		link_udt_start(l, (struct sockaddr *)&l->peer_addr,
+		    l->peer_len);
+		return;
+	}
+	/* The nominating side is done first; the other finishes once
+	 * nominations stop. Two rendezvous handshakes started together
+	 * meet at once; one started early waits for UDT's next resend. */
+	l->timer = evtimer_new(l->a->base, link_udt_later_cb, l);
+	if (l->timer == NULL || evtimer_add(l->timer, &tv) != 0)
+		link_fail(l, LINK_STEP_UDT, "cannot start UDT");
+}
+
+static socklen_t
+link_sslen(const struct sockaddr_storage *ss)
+{
+	return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+	    sizeof(struct sockaddr_in);
+}
+
+/* Checks towards every candidate: the peer's internal address first where
+ * both sit behind one NAT (the same external IP), then its predicted
+ * external ports. */
+static void
+link_punch(struct link *l)
+{
+	struct punch_config pc;
+	size_t i;
+
+	memset(&pc, 0, sizeof pc);
+	pc.fd = l->fd;
+	memcpy(pc.key, l->key, sizeof pc.key);
+	pc.nonce = l->id;
+	pc.timeout_ms = l->a->o.punch_ms;
+	pc.controlling = l->initiator;
+	if (addr_equal_ip((struct sockaddr *)&l->them.external,
+	    (struct sockaddr *)&l->me.external) &&
+	    !addr_is_any((struct sockaddr *)&l->them.internal)) {
+		memcpy(&pc.cand[0].ss, &l->them.internal, sizeof l->them.internal);
+		pc.cand[0].len = link_sslen(&l->them.internal);
+		pc.ncand++;
+	}
+	for (i = 0; i < l->them.nports && pc.ncand < PUNCH_MAX_CANDIDATES;
+	    i++) {
+		memcpy(&pc.cand[pc.ncand].ss, &l->them.external,
+		    sizeof l->them.external);
+		pc.cand[pc.ncand].len = link_sslen(&l->them.external);
+		addr_set_port((struct sockaddr *)&pc.cand[pc.ncand].ss,
+		    l->them.ports[i]);
+		pc.ncand++;
+	}
+	l->state = LS_PUNCHING;
+	if ((l->punch = punch_start(l->a->base, &pc, link_punched, l)) ==
+	    NULL)
+		link_fail(l, LINK_STEP_PUNCH, "cannot start punching");
+}
+
+/* Relay binding: an authenticated RELAY request from the link's socket,
+ * so that the relay learns the socket's mapping; UDT then talks to the
+ * relay. */
+static int
+link_relay_send(struct link *l)
+{
+	struct stun_builder b;
+	uint8_t msg[STUN_MAX_MSG], tid[12];
+	int len;
+
+	memcpy(tid, &l->id, sizeof l->id);
+	memcpy(tid + 8, &l->relay_sent, 4);
+	stun_build_init(&b, msg, sizeof msg, TC_METHOD_RELAY, STUN_REQUEST,
+	    tid);
+	stun_put_u64(&b, TC_ATTR_LINK, l->id);
+	stun_put_integrity_sha256(&b, l->key, sizeof l->key);
+	stun_put_fingerprint(&b);
+	if ((len = stun_build_finish(&b)) < 0)
+		return -1;
+	l->relay_sent++;
+	return sendto(l->fd, msg, (size_t)len, 0,
+	    (struct sockaddr *)&l->relay.ss, l->relay.len) == len ? 0 : -1;
+}
+
+static void
+link_relay_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct link *l = arg;
+	uint8_t buf[STUN_MAX_MSG + 4];
+	struct sockaddr_storage from;
+	socklen_t fromlen;
+	struct stun_msg m;
+	uint64_t id;
+	ssize_t n;
+
+	(void)fd;
+	if (what & EV_TIMEOUT) {
+		if (l->relay_sent * LINK_RELAY_RTO_MS >= l->a->o.punch_ms) {
+			link_fail(l, LINK_STEP_RELAY,
+			    "the relay did not answer");
+			return;
+		}
+		link_relay_send(l);
+		return;
+	}
+	for (;;) {
+		fromlen = sizeof from;
+		n = recvfrom(l->fd, buf, sizeof buf, MSG_DONTWAIT,
+		    (struct sockaddr *)&from, &fromlen);
+		if (n < 0)
+			return;
+		if (!addr_equal((struct sockaddr *)&from,
+		    (struct sockaddr *)&l->relay.ss) ||
+		    stun_parse(buf, (size_t)n, &m, NULL) != 0 ||
+		    m.method != TC_METHOD_RELAY || m.cls != STUN_SUCCESS ||
+		    stun_attr_u64(stun_find(&m, TC_ATTR_LINK), &id) != 0 ||
+		    id != l->id ||
+		    stun_check_integrity_sha256(&m, l->key, sizeof l->key) != 0)
+			continue;
+		event_free(l->timer);
+		l->timer = NULL;
+		l->path = LINK_PATH_RELAY;
+		link_udt_start(l, (struct sockaddr *)&l->relay.ss,
+		    l->relay.len);
+		return;
+	}
+}
+
+static void
+link_relay(struct link *l)
+{
+	struct timeval tv = { 0, LINK_RELAY_RTO_MS * 1000 };
+
+	l->state = LS_RELAYING;
+	l->timer = event_new(l->a->base, l->fd, EV_READ | EV_PERSIST,
+	    link_relay_cb, l);
+	if (l->timer == NULL || event_add(l->timer, &tv) != 0 ||
+	    link_relay_send(l) != 0)
+		link_fail(l, LINK_STEP_RELAY, "cannot reach the relay");
+}
+
+/* Both sides know each other: punch, or bind at the relay. */
+static void
+link_go(struct link *l)
+{
+	if (l->has_relay)
+		link_relay(l);
+	else
+		link_punch(l);
+}
+
+/* The link's fresh socket; mapped runs with its reflected mapping. */
+static int
+link_map(struct link *l, ctl_cb mapped)
+{
+	struct link_agent *a = l->a;
+	uint8_t msg[STUN_MAX_MSG];
+	char err[160];
+	int len;
+
+	l->state = LS_MAPPING;
+	if ((l->probe = ctl_open(a->base,
+	    session_server(a->s)->ss.ss_family, NULL, err, sizeof err)) ==
+	    NULL) {
+		log_warn("link socket: %s", err);
+		return -1;
+	}
+	len = ctl_build_binding(msg, sizeof msg, 0, 64);
+	if (len < 0 || ctl_request(l->probe, session_server(a->s), msg,
+	    (size_t)len, &link_mapping_timing, mapped, l) != 0)
+		return -1;
+	return 0;
+}
+
+/* Fills l->me from the probe's answer and takes the socket. */
+static int
+link_mapped(struct link *l, const struct stun_msg *resp)
+{
+	struct link_agent *a = l->a;
+	struct addr local;
+	uint16_t port, ports[TC_PORTS_MAX];
+	size_t n;
+
+	if (resp == NULL || resp->cls != STUN_SUCCESS ||
+	    stun_find(resp, STUN_ATTR_XOR_MAPPED_ADDRESS) == NULL ||
+	    stun_attr_xor_address(resp, stun_find(resp,
+	    STUN_ATTR_XOR_MAPPED_ADDRESS), &l->me.external, NULL) != 0)
+		return -1;
+	port = ctl_local_port(l->probe);
+	if (addr_local_towards(session_server(a->s), &local) == 0) {
+		addr_set_port((struct sockaddr *)&local.ss, port);
+		memcpy(&l->me.internal, &local.ss, sizeof local.ss);
+	}
+	n = nat_predict(session_profile(a->s), port,
+	    addr_port((struct sockaddr *)&l->me.external), a->o.window,
+	    ports, TC_PORTS_MAX);
+	memcpy(l->me.ports, ports, n * sizeof ports[0]);
+	l->me.nports = (uint8_t)n;
+	l->fd = ctl_detach(l->probe);	/* inside its callback: allowed */
+	l->probe = NULL;
+	return 0;
+}
+
+static struct link *
+link_new(struct link_agent *a, uint64_t peer, int initiator)
+{
+	struct link *l;
+
+	if ((l = calloc(1, sizeof *l)) == NULL)
+		return NULL;
+	l->a = a;
+	l->peer = peer;
+	l->initiator = initiator;
+	l->fd = -1;
+	l->t0 = link_now();
+	l->next = a->links;
+	a->links = l;
+	return l;
+}
+
+/* --- the initiator's side: LINK, then the GO */
+
+static enum link_step
+link_error_step(const struct stun_msg *resp, char *why, size_t len)
+{
+	const struct stun_attr *ea = stun_find(resp, STUN_ATTR_ERROR_CODE);
+	const char *reason = "";
+	size_t rlen = 0;
+	int code = 0;
+
+	if (ea != NULL)
+		stun_attr_error_code(ea, &code, &reason, &rlen);
+	snprintf(why, len, "the negotiator answered %d %.*s", code,
+	    (int)rlen, reason);
+	/* 480 and 403 name the peer's part; the rest are the request's. */
+	return code == 480 || code == 403 ? LINK_STEP_PEER : LINK_STEP_REQUEST;
+}
+
+static void
+link_go_cb(void *arg, const struct stun_msg *resp,
+    const struct sockaddr *from)
+{
+	struct link *l = arg;
+	const struct stun_attr *a;
+	char why[200];
+
+	(void)from;
+	if (resp == NULL) {
+		link_fail(l, LINK_STEP_REQUEST, "the negotiator did not answer");
+		return;
+	}
+	if (session_verify(l->a->s, resp) != 0) {
+		link_fail(l, LINK_STEP_REQUEST,
+		    "the negotiator's answer failed integrity");
+		return;
+	}
+	if (resp->cls == STUN_ERROR) {
+		enum link_step step = link_error_step(resp, why, sizeof why);
+
+		link_fail(l, step, why);
+		return;
+	}
+	if (stun_attr_u64(stun_find(resp, TC_ATTR_LINK), &l->id) != 0 ||
+	    (a = stun_find(resp, TC_ATTR_LINK_KEY)) == NULL ||
+	    a->len != TC_KEY_LEN || tc_get_endpoint(resp, &l->them) != 0) {
+		l->id = 0;
+		link_fail(l, LINK_STEP_REQUEST, "malformed answer to LINK");
+		return;
+	}
+	memcpy(l->key, a->value, TC_KEY_LEN);
+	if ((a = stun_find(resp, TC_ATTR_NAT_PROFILE)) != NULL)
+		nat_profile_decode(a->value, a->len, &l->peer_profile);
+	if ((a = stun_find(resp, TC_ATTR_XOR_RELAY)) != NULL &&
+	    stun_attr_xor_address(resp, a, &l->relay.ss, &l->relay.len) == 0)
+		l->has_relay = 1;
+	link_go(l);
+}
+
+static void
+link_ask(void *arg, const struct stun_msg *resp, const struct sockaddr *from)
+{
+	struct link *l = arg;
+	struct stun_builder b;
+	uint8_t msg[STUN_MAX_MSG];
+
+	(void)from;
+	if (link_mapped(l, resp) != 0) {
+		link_fail(l, LINK_STEP_MAPPING,
+		    "the negotiator did not reflect the link socket");
+		return;
+	}
+	l->state = LS_ASKING;
+	session_begin(l->a->s, &b, msg, sizeof msg, TC_METHOD_LINK);
+	stun_put_u64(&b, TC_ATTR_PEER_NODE, l->peer);
+	tc_put_endpoint(&b, &l->me);
+	if (session_send(l->a->s, &b, &link_request_timing, link_go_cb, l) !=
+	    0)
+		link_fail(l, LINK_STEP_REQUEST, "not registered");
+}
+
+struct link *
+link_open(struct link_agent *a, uint64_t peer, char *err, size_t errlen)
+{
+	struct link *l;
+
+	if (!session_registered(a->s)) {
+		snprintf(err, errlen, "not registered with the negotiator");
+		return NULL;
+	}
+	if (peer == session_node_id(a->s)) {
+		snprintf(err, errlen, "node %016llx is this node",
+		    (unsigned long long)peer);
+		return NULL;
+	}
+	if ((l = link_new(a, peer, 1)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (link_map(l, link_ask) != 0) {
+		snprintf(err, errlen, "cannot open a socket for the link");
+		link_destroy(l);
+		return NULL;
+	}
+	return l;
+}
+
+/* --- the other side: INSTRUCT, answered with the ACK */
+
+static void
+link_remember(struct link_agent *a, uint64_t id, const uint8_t *msg,
+    size_t len)
+{
+	struct link_recent *r = &a->recent[a->nrecent++ % LINK_RECENT];
+
+	if (len > sizeof r->msg)
+		return;
+	r->id = id;
+	r->len = len;
+	memcpy(r->msg, msg, len);
+}
+
+/* Answers INSTRUCT (the ACK, or an error) and keeps the answer for the
+ * negotiator's retransmissions. */
+static void
+link_instruct_answer(struct link *l, int code, const char *reason)
+{
+	struct stun_builder b;
+	uint8_t msg[LINK_ANSWER_MAX];
+
+	stun_build_init(&b, msg, sizeof msg, TC_METHOD_INSTRUCT,
+	    code != 0 ? STUN_ERROR : STUN_SUCCESS, l->instruct_tid);
+	if (code != 0)
+		stun_put_error_code(&b, code, reason);
+	else
+		tc_put_endpoint(&b, &l->me);
+	stun_put_u64(&b, TC_ATTR_LINK, l->id);
+	if (session_answer(l->a->s, &b) == 0)
+		link_remember(l->a, l->id, msg, b.len);
+}
+
+static void
+link_acked(void *arg, const struct stun_msg *resp,
+    const struct sockaddr *from)
+{
+	struct link *l = arg;
+
+	(void)from;
+	if (link_mapped(l, resp) != 0) {
+		link_instruct_answer(l, 500, "mapping: no answer");
+		link_fail(l, LINK_STEP_MAPPING,
+		    "the negotiator did not reflect the link socket");
+		return;
+	}
+	link_instruct_answer(l, 0, NULL);
+	link_go(l);
+}
+
+static void
+link_instruct(void *arg, const struct stun_msg *req)
+{
+	struct link_agent *a = arg;
+	const struct stun_attr *at;
+	struct link *l;
+	uint64_t id, peer;
+	unsigned i;
+
+	if (req->method != TC_METHOD_INSTRUCT ||
+	    stun_attr_u64(stun_find(req, TC_ATTR_LINK), &id) != 0 ||
+	    stun_attr_u64(stun_find(req, TC_ATTR_PEER_NODE), &peer) != 0 ||
+	    (at = stun_find(req, TC_ATTR_LINK_KEY)) == NULL ||
+	    at->len != TC_KEY_LEN)
+		return;
+	/* A retransmission: the same answer again (ours was lost), or, while
+	 * the link socket is still being mapped, wait for it. */
+	for (i = 0; i < LINK_RECENT; i++) {
+		if (a->recent[i].id == id && a->recent[i].len > 0) {
+			session_resend(a->s, a->recent[i].msg,
+			    a->recent[i].len);
+			return;
+		}
+	}
+	for (l = a->links; l != NULL; l = l->next)
+		if (l->id == id && !l->initiator)
+			return;
+	if ((l = link_new(a, peer, 0)) == NULL)
+		return;
+	l->id = id;
+	memcpy(l->key, at->value, TC_KEY_LEN);
+	memcpy(l->instruct_tid, req->tid, sizeof l->instruct_tid);
+	if (tc_get_endpoint(req, &l->them) != 0) {
+		link_instruct_answer(l, 400, "malformed INSTRUCT");
+		link_destroy(l);
+		return;
+	}
+	if ((at = stun_find(req, TC_ATTR_NAT_PROFILE)) != NULL)
+		nat_profile_decode(at->value, at->len, &l->peer_profile);
+	if ((at = stun_find(req, TC_ATTR_XOR_RELAY)) != NULL &&
+	    stun_attr_xor_address(req, at, &l->relay.ss, &l->relay.len) == 0)
+		l->has_relay = 1;
+	if (a->cb.incoming != NULL && a->cb.incoming(a->arg, l, peer) != 0) {
+		log_info("refused a link from node %016llx",
+		    (unsigned long long)peer);
+		link_instruct_answer(l, 403, "refused");
+		link_destroy(l);
+		return;
+	}
+	log_debug("node %016llx asks for link %016llx",
+	    (unsigned long long)peer, (unsigned long long)id);
+	if (link_map(l, link_acked) != 0) {
+		link_instruct_answer(l, 500, "cannot open a link socket");
+		l->id = 0;	/* nothing to report: the negotiator knows */
+		link_fail(l, LINK_STEP_MAPPING, "cannot open a link socket");
+	}
+}
+
+/* --- the agent */
+
+struct link_agent *
+link_agent_new(struct event_base *base, struct session *s,
+    struct udt_loop *udt, const struct link_callbacks *cb, void *arg,
+    const struct link_options *o)
+{
+	struct link_agent *a;
+
+	if ((a = calloc(1, sizeof *a)) == NULL)
+		return NULL;
+	a->base = base;
+	a->s = s;
+	a->udt = udt;
+	a->cb = *cb;
+	a->arg = arg;
+	a->o = o != NULL ? *o : link_defaults;
+	if (a->o.window == 0)
+		a->o.window = link_defaults.window;
+	if (a->o.punch_ms == 0)
+		a->o.punch_ms = link_defaults.punch_ms;
+	if (a->o.udt_ms == 0)
+		a->o.udt_ms = link_defaults.udt_ms;
+	session_on_request(s, link_instruct, a);
+	return a;
+}
+
+void
+link_agent_free(struct link_agent *a)
+{
+	if (a == NULL)
+		return;
+	session_on_request(a->s, NULL, NULL);
+	while (a->links != NULL)
+		link_destroy(a->links);
+	free(a);
+}
+
+int
+link_send(struct link *l, const void *msg, size_t len)
+{
+	if (l->state != LS_UP) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	return udt_link_send(l->udt, msg, len) == (ssize_t)len ? 0 : -1;
+}
+
+ssize_t
+link_unacked(struct link *l)
+{
+	return l->udt != NULL ? udt_link_unacked(l->udt) : 0;
+}
+
+void
+link_close(struct link *l)
+{
+	if (l == NULL)
+		return;
+	if (l->in_cb > 0) {
+		l->closed = 1;	/* from a callback: gone when it returns */
+		l->state = LS_DEAD;
+		return;
+	}
+	link_destroy(l);
+}
+
+uint64_t
+link_peer(const struct link *l)
+{
+	return l->peer;
+}
+
+const struct nat_profile *
+link_peer_profile(const struct link *l)
+{
+	return &l->peer_profile;
+}
+
+uint64_t
+link_id(const struct link *l)
+{
+	return l->id;
+}
+
+int
+link_initiator(const struct link *l)
+{
+	return l->initiator;
+}
+
+enum link_path
+link_path(const struct link *l)
+{
+	return l->path;
+}
+
+int
+link_connect_ms(const struct link *l)
+{
+	return l->t_up > 0 ? (int)(l->t_up - l->t0) : -1;
+}
+
+void
+link_set_data(struct link *l, void *data)
+{
+	l->data = data;
+}
+
+void *
+link_data(const struct link *l)
+{
+	return l->data;
+}

@@ -1,0 +1,205 @@
+# The NAT lab's link matrix, for tests/link-lab.sh and tests/link-netem.sh:
+# an initiator and a target network for every NAT behaviour, a negotiator
+# (with its relay), and linktool asking for links between every ordered
+# pair of behaviours, ATTEMPTS times each, 100 messages each way on every
+# link. Every pair must link every time, except random->random, which may
+# fail, but cleanly (at a named step, with a reason). Then a table of paths
+# and connect times, and two hosts behind one NAT, which must link by their
+# internal addresses.
+#
+#   link-matrix.sh [--delay MS] [--loss PCT] [--attempts N]
+#
+# --delay and --loss apply to every router's WAN link, each way (lab_net):
+# two NATed hosts see 4*MS of round trip. Open hosts have no router.
+set -eu
+. "$top_srcdir/tests/lab/lab.sh"
+LINK=$top_builddir/tests/lab/linktool
+NEGOTIATOR=$top_builddir/treecast-negotiator
+BEHAVIOURS=(open eim offset eim-np seq random)
+N=${#BEHAVIOURS[@]}
+
+wire=()
+attempts=5
+while [ $# -gt 0 ]; do
+	case $1 in
+	--delay|--loss) wire+=("$1" "$2"); shift 2 ;;
+	--attempts) attempts=$2; shift 2 ;;
+	*) lab_die "link-matrix: unknown option '$1'" ;;
+	esac
+done
+
+tid() {	# the acceptor's node id in target network k
+	echo "7000$1"
+}
+
+# Waits up to 30 s for linktool to say it is ready (discovery
+# retransmits through a lossy link take a while).
+ready() {
+	local i
+	for ((i = 0; i < 300; i++)); do
+		grep -q "linktool: ready" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# target_says PAIR Y: what target Y logged about PAIR's initiator.
+target_says() {
+	local from
+	from=$(sed -n 's/.*"from":"\([0-9a-f]*\)".*/\1/p' "$1.json" | head -1)
+	[ -n "$from" ] || return 0
+	grep -h "$from" "$LAB_STATE/accept-$2.log" |
+	    tail -20 | sed 's/^/    target: /'
+}
+
+# Lines of JSON FILE... -> the connect_ms of the ok ones, one a line.
+ok_ms() {
+	cat "$@" | grep '"ok":true' |
+	    sed -n 's/.*"connect_ms":\([0-9-]*\).*/\1/p' || true
+}
+
+# pct P: the Pth percentile (nearest rank) of the numbers on stdin.
+pct() {
+	sort -n | awk -v p="$1" '{ v[NR] = $1 }
+	    END { i = int((p * NR + 99) / 100); print NR ? v[i] : "-" }'
+}
+
+# The paths of the ok lines of FILE, "direct/relay" when mixed.
+ok_paths() {
+	grep '"ok":true' "$1" | sed -n 's/.*"path":"\([^"]*\)".*/\1/p' |
+	    sort -u | paste -sd/ || true
+}
+
+# failures FILE: "2x STEP (WHY); ..." for the failed lines of FILE.
+failures() {
+	grep '"ok":false' "$1" |
+	    sed -n 's/.*"step":"\([^"]*\)","why":"\([^"]*\)".*/\1 (\2)/p' |
+	    sort | uniq -c | sed 's/^ *\([0-9]*\) /\1x /' | paste -sd';' || true
+}
+
+# verdict X Y: every attempt from behaviour X to Y reported and ok; from
+# random to random, reported and, when failed, failed cleanly.
+verdict() {
+	local x=$1 y=$2 out="$LAB_STATE/pair-$1-$2" lines oks f
+	lines=$(grep -c '"attempt"' "$out.json" || true)
+	oks=$(grep -c '"ok":true' "$out.json" || true)
+	if [ "$lines" -ne "$attempts" ]; then
+		fail "$x->$y: $lines of $attempts attempts reported:" \
+		    "$(tail -3 "$out.log")"
+	elif [ "$x/$y" = random/random ]; then
+		if grep '"ok":false' "$out.json" |
+		    grep -q '"step":""\|"why":""'; then
+			fail "$x->$y: a failure without a step or reason:"
+			grep '"ok":false' "$out.json"
+		else
+			f=$(failures "$out.json")
+			pass "$x->$y: $oks/$attempts connected${f:+; failed: $f}"
+		fi
+	elif [ "$oks" -eq "$attempts" ]; then
+		pass "$x->$y: $oks/$attempts, median" \
+		    "$(ok_ms "$out.json" | pct 50) ms," \
+		    "path $(ok_paths "$out.json")"
+	else
+		fail "$x->$y: $oks/$attempts ok:"
+		grep -v '"ok":true' "$out.json" | sed 's/^/    /'
+		target_says "$out" "$y"
+	fi
+}
+
+lab_init
+lab_public nego 2
+N1=$(lab_ip nego 1)
+for ((k = 0; k < N; k++)); do
+	b=${BEHAVIOURS[k]}
+	opts=("${wire[@]}")
+	[ "$b" != open ] || opts=()
+	lab_net "i$k" "$b" "${opts[@]}"
+	lab_net "t$k" "$b" "${opts[@]}"
+	if [ "$b" = seq ]; then
+		SEQ=$k
+		lab_host "t$k" "t${k}b"	# for the same-NAT check
+	fi
+done
+lab_bg nego "$LAB_STATE/negotiator.log" "$NEGOTIATOR" --listen "$N1:3478" \
+    --alt-address "$(lab_ip nego 2)" --http "$N1:8080" --log-level warn
+sleep 0.5	# the negotiator binds; discovery retransmits anyway
+
+for ((k = 0; k < N; k++)); do
+	lab_bg "t$k" "$LAB_STATE/accept-${BEHAVIOURS[k]}.log" "$LINK" "$N1" \
+	    --id "$(tid $k)" --accept
+done
+for b in "${BEHAVIOURS[@]}"; do
+	ready "$LAB_STATE/accept-$b.log" ||
+	    fail "$b target is not ready: $(cat "$LAB_STATE/accept-$b.log")"
+done
+
+# Round r: initiator k links to target k+r, so no target serves two.
+for ((r = 0; r < N; r++)); do
+	for ((k = 0; k < N; k++)); do
+		j=$(((k + r) % N))
+		out="$LAB_STATE/pair-${BEHAVIOURS[k]}-${BEHAVIOURS[j]}"
+		lab_exec "i$k" "$LINK" "$N1" --id "1$r$k" --link "$(tid $j)" \
+		    --attempts "$attempts" >"$out.json" 2>"$out.log" &
+	done
+	wait
+	echo "round $((r + 1)) of $N done"
+done
+
+for x in "${BEHAVIOURS[@]}"; do
+	for y in "${BEHAVIOURS[@]}"; do
+		verdict "$x" "$y"
+	done
+done
+
+# Two hosts behind the same NAT link by their internal addresses.
+out="$LAB_STATE/same-nat"
+lab_exec "t${SEQ}b" "$LINK" "$N1" --id 5ee --link "$(tid "$SEQ")" \
+    --attempts 3 >"$out.json" 2>"$out.log" || true
+local_oks=$(grep -c '"ok":true,.*"path":"local"' "$out.json" || true)
+if [ "$local_oks" -eq 3 ]; then
+	pass "two hosts behind one seq NAT: 3/3 local, median" \
+	    "$(ok_ms "$out.json" | pct 50) ms"
+else
+	fail "two hosts behind one seq NAT: $local_oks/3 ok and local:" \
+	    "$(cat "$out.json" "$out.log")"
+fi
+
+echo
+printf '%-16s %8s %4s  %-13s %7s %7s\n' pair attempts ok path median p95
+for x in "${BEHAVIOURS[@]}"; do
+	for y in "${BEHAVIOURS[@]}"; do
+		out="$LAB_STATE/pair-$x-$y.json"
+		printf '%-16s %8s %4s  %-13s %7s %7s\n' "$x->$y" \
+		    "$(grep -c '"attempt"' "$out" || true)" \
+		    "$(grep -c '"ok":true' "$out" || true)" \
+		    "$(ok_paths "$out")" "$(ok_ms "$out" | pct 50)" \
+		    "$(ok_ms "$out" | pct 95)"
+	done
+done
+all=("$LAB_STATE"/pair-*.json "$LAB_STATE/same-nat.json")
+for path in direct local relay; do
+	ms=$(cat "${all[@]}" | grep "\"path\":\"$path\"" | ok_ms)
+	[ -n "$ms" ] || continue
+	printf '%-16s %8s %4s  %-13s %7s %7s\n' "all $path" "" \
+	    "$(wc -l <<<"$ms")" "$path" "$(pct 50 <<<"$ms")" \
+	    "$(pct 95 <<<"$ms")"
+done
+
+# The negotiator counted every link that came up, by the pair's classes.
+links=$(lab_exec nego curl -s "http://$N1:8080/api/links")
+counted=$(grep -o '"connected":[0-9]*' <<<"$links" |
+    awk -F: '{ n += $2 } END { print n + 0 }')
+came_up=$(cat "${all[@]}" | grep -c '"connect_ms":[0-9]' || true)
+if [ "${counted:-0}" -eq "$came_up" ]; then
+	pass "the negotiator counted $counted links up, by NAT-class pair," \
+	    "as the initiators saw them"
+else
+	fail "the negotiator counted ${counted:-0} links up, the initiators" \
+	    "$came_up: $links"
+fi
+
+if [ "$LAB_FAILURES" -ne 0 ]; then
+	echo "--- negotiator log (tail)"
+	tail -30 "$LAB_STATE/negotiator.log"
+fi
+lab_verdict
