@@ -18,7 +18,7 @@
  * Prints one JSON line per link on stdout; "from" and "to" are the
  * initiator and the acceptor on both sides, "class" is this side's NAT.
  * A failure's "step" is link_step_name's, or "data" (connected, but the
- * messages did not all arrive in order) or "timeout" (no outcome in 30 s).
+ * messages did not all arrive in order) or "timeout" (no outcome in 60 s).
  * Says "linktool: ready" on stderr once registered with its link agent
  * up, for scripts to wait on. Exits 0 when every link asked for was ok
  * (--accept: on SIGINT or SIGTERM), 1 when one was not, 2 when it could
@@ -52,7 +52,8 @@
 
 #define TOOL_TARGETS_MAX	32
 #define TOOL_REGISTER_MS	10000	/* registered by then, or give up */
-#define TOOL_ATTEMPT_MS		30000	/* to connect; then again, for the data */
+#define TOOL_ATTEMPT_MS		60000	/* to connect; then again, for the data
+					   (UDT crawls on a 5 %-lossy path) */
 #define TOOL_PAUSE_MS		200	/* between attempts */
 #define TOOL_TICK_MS		20	/* retry full sends, watch the acks */
 
