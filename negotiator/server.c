@@ -113,6 +113,12 @@ struct server {
 	struct worker		*workers;
 	int			 nworkers;
 	struct broker		*broker;
+	/* Who feeds whom, by slot, under the lock: until the tree manager
+	 * drives placement, a JOIN gets the free slot nearest the root. */
+	uint8_t			*kids;		/* children placed under it */
+	uint8_t			*fanout;	/* children it serves */
+	uint32_t		*parent;	/* its parent's slot, or REG_NONE */
+	uint32_t		*parent_gen;	/* ... while of that generation */
 };
 
 static uint32_t
@@ -264,6 +270,45 @@ server_get_u32(const struct stun_msg *req, uint16_t type, uint32_t *v)
 }
 
 /* Register: unauthenticated; answers with a credential (DESIGN.md, flow 1). */
+/* The node in slot leaves the tree (left, expired, restarted): its
+ * parent has a slot free again. Under the lock. */
+static void
+server_unplace(struct server *s, uint32_t slot)
+{
+	uint32_t p = s->parent[slot];
+	const struct reg_node *pn;
+
+	if (p != REG_NONE && (pn = registry_node_const(s->reg, p)) != NULL &&
+	    pn->gen == s->parent_gen[slot] && s->kids[p] > 0)
+		s->kids[p]--;
+	s->parent[slot] = REG_NONE;
+}
+
+/* Hops from slot up to its channel's root; -1 if self is on the way (the
+ * candidate sits under the node asking) or the chain is broken. */
+static int
+server_depth(struct server *s, uint32_t slot, uint32_t self)
+{
+	const struct reg_node *n;
+	int depth;
+
+	for (depth = 0; depth < 256; depth++) {
+		if (slot == self)
+			return -1;
+		if ((n = registry_node_const(s->reg, slot)) == NULL)
+			return -1;
+		if (n->role == TC_ROLE_ORIGIN)
+			return depth;
+		if (s->parent[slot] == REG_NONE ||
+		    registry_node_const(s->reg, s->parent[slot]) == NULL ||
+		    registry_node_const(s->reg, s->parent[slot])->gen !=
+		    s->parent_gen[slot])
+			return -1;	/* not (or no longer) in the tree */
+		slot = s->parent[slot];
+	}
+	return -1;
+}
+
 static void
 server_register(struct worker *w, struct srv_msg *m,
     const struct stun_msg *req, size_t reqlen)
@@ -276,12 +321,19 @@ server_register(struct worker *w, struct srv_msg *m,
 	struct reg_node *n;
 	uint8_t key[TC_KEY_LEN];
 	uint64_t node_id, session;
-	uint32_t role, slot;
+	uint32_t role, slot, fanout = TC_FANOUT_DEFAULT;
 	int channel, known;
 	char ext[ADDR_STRLEN], in[ADDR_STRLEN], chname[TC_CHANNEL_MAX + 1];
 
 	if (reqlen < TC_REGISTER_MIN) {
 		STAT_INC(w, drop_unpadded);
+		return;
+	}
+	if (stun_find(req, TC_ATTR_FANOUT) != NULL &&
+	    (server_get_u32(req, TC_ATTR_FANOUT, &fanout) != 0 ||
+	    fanout > TC_FANOUT_MAX)) {
+		STAT_INC(w, err_bad_request);
+		server_error(w, m, req, reqlen, 400, NULL, NULL, 0);
 		return;
 	}
 	chan = stun_find(req, TC_ATTR_CHANNEL);
@@ -316,6 +368,11 @@ server_register(struct worker *w, struct srv_msg *m,
 		return;
 	}
 	n = registry_node(s->reg, slot);
+	if (known)
+		server_unplace(s, slot);	/* restarted: its links are gone */
+	s->parent[slot] = REG_NONE;
+	s->kids[slot] = 0;
+	s->fanout[slot] = (uint8_t)fanout;
 	reg_addr_store((struct sockaddr *)&m->from, n->ext_ip, &n->ext_port);
 	reg_addr_store((struct sockaddr *)&internal, n->int_ip, &n->int_port);
 	nat_profile_encode(&profile, n->profile);
@@ -504,6 +561,7 @@ server_leave(struct worker *w, struct srv_msg *m, const struct stun_msg *req,
 		return;
 	node_id = registry_node(s->reg, slot)->node_id;
 	channels_unref(s->channels, registry_node(s->reg, slot)->channel);
+	server_unplace(s, slot);
 	registry_remove(s->reg, slot);
 	pthread_mutex_unlock(&s->lock);
 	log_debug("node %016llx left", (unsigned long long)node_id);
@@ -596,6 +654,73 @@ server_link(struct worker *w, struct srv_sock *ss, struct srv_msg *m,
 	sodium_memzero(&b, sizeof b);
 }
 
+/* JOIN: a node asks for a parent on its channel: the node with a free
+ * slot nearest the root, the origin first. A linear scan: fine for the
+ * lab's trees; the tree manager replaces it. */
+static void
+server_join(struct worker *w, struct srv_msg *m, const struct stun_msg *req,
+    size_t reqlen)
+{
+	struct server *s = w->srv;
+	const struct reg_node *n, *c;
+	struct stun_builder b;
+	uint8_t key[TC_KEY_LEN];
+	uint32_t slot, i, best = REG_NONE, high;
+	uint64_t parent_id = 0;
+	int fresh, d, best_depth = 1 << 30, has_origin = 0;
+
+	if ((slot = server_authenticate(w, m, req, reqlen, key, &fresh)) ==
+	    REG_NONE)
+		return;
+	n = registry_node(s->reg, slot);
+	if (n->role != TC_ROLE_PEER) {
+		pthread_mutex_unlock(&s->lock);
+		server_auth_error(w, m, req, key, 400, "only peers join");
+		return;
+	}
+	if (fresh) {
+		server_unplace(s, slot);
+		high = registry_high_water(s->reg);
+		for (i = 0; i < high; i++) {
+			if (i == slot || (c = registry_node_const(s->reg, i)) ==
+			    NULL || c->channel != n->channel ||
+			    (c->role != TC_ROLE_PEER &&
+			    c->role != TC_ROLE_ORIGIN))
+				continue;
+			has_origin |= c->role == TC_ROLE_ORIGIN;
+			if (s->kids[i] >= s->fanout[i] ||
+			    (d = server_depth(s, i, slot)) < 0)
+				continue;
+			if (d < best_depth) {
+				best = i;
+				best_depth = d;
+			}
+		}
+		if (best != REG_NONE) {
+			s->parent[slot] = best;
+			s->parent_gen[slot] = registry_node(s->reg, best)->gen;
+			s->kids[best]++;
+		}
+	} else
+		best = s->parent[slot];	/* a retransmission: the same */
+	if (best != REG_NONE && registry_node_const(s->reg, best) != NULL)
+		parent_id = registry_node_const(s->reg, best)->node_id;
+	pthread_mutex_unlock(&s->lock);
+	if (parent_id == 0) {
+		STAT_INC(w, join_no_parent);
+		server_auth_error(w, m, req, key, has_origin ? 503 : 404,
+		    has_origin ? "no free slot in the tree" :
+		    "no origin on this channel");
+		return;
+	}
+	STAT_INC(w, joined);
+	server_answer(m, &b, req, STUN_SUCCESS);
+	stun_put_u64(&b, TC_ATTR_PEER_NODE, parent_id);
+	stun_put_integrity_sha256(&b, key, sizeof key);
+	stun_put_fingerprint(&b);
+	server_finish(w, m, &b, STUN_MAX_MSG);
+}
+
 /* REPORT: how a link attempt ended, for the counts by NAT-class pair. */
 static void
 server_report(struct worker *w, struct srv_msg *m,
@@ -683,6 +808,9 @@ server_handle(struct worker *w, struct srv_sock *ss, struct srv_msg *m,
 		break;
 	case TC_METHOD_REPORT:
 		server_report(w, m, &req, len);
+		break;
+	case TC_METHOD_JOIN:
+		server_join(w, m, &req, len);
 		break;
 	default:
 		STAT_INC(w, err_bad_request);
@@ -853,9 +981,9 @@ server_gone(void *arg, uint32_t slot, const struct reg_node *n)
 {
 	struct server *s = arg;
 
-	(void)slot;
 	STAT_INC(s, expired);
 	channels_unref(s->channels, n->channel);
+	server_unplace(s, slot);
 	if (s->ngone < SERVER_GONE_LOGGED)
 		s->gone[s->ngone] = n->node_id;
 	s->ngone++;
@@ -1032,6 +1160,10 @@ server_create(struct event_base *base, const struct server_config *cfg,
 	clock_gettime(CLOCK_MONOTONIC, &s->start);
 	s->nworkers = cfg->threads > 0 ? (int)cfg->threads : 1;
 	if ((s->workers = calloc((size_t)s->nworkers, sizeof *s->workers)) ==
+	    NULL || (s->kids = calloc(cfg->max_nodes, 1)) == NULL ||
+	    (s->fanout = calloc(cfg->max_nodes, 1)) == NULL ||
+	    (s->parent = calloc(cfg->max_nodes, sizeof *s->parent)) == NULL ||
+	    (s->parent_gen = calloc(cfg->max_nodes, sizeof *s->parent_gen)) ==
 	    NULL || (s->reg = registry_create(cfg->max_nodes, hashkey)) ==
 	    NULL ||
 	    (s->channels = channels_create()) == NULL) {
@@ -1121,6 +1253,10 @@ server_free(struct server *s)
 		event_free(s->tick);
 	registry_free(s->reg);
 	channels_free(s->channels);
+	free(s->kids);
+	free(s->fanout);
+	free(s->parent);
+	free(s->parent_gen);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

@@ -59,6 +59,8 @@ struct server_config {
 	X(keepalive,		"keepalives")				\
 	X(rebinding,		"keepalives from a new external address")	\
 	X(left,			"nodes that said goodbye")		\
+	X(joined,		"JOINs answered with a parent")		\
+	X(join_no_parent,	"JOINs with no parent to give (no origin, no free slot)") \
 	X(link_unknown_peer,	"LINK for a node not registered on the channel") \
 	X(link_unknown_report,	"REPORT of a link the broker does not know") \
 	X(expired,		"nodes that went silent")

@@ -15,7 +15,7 @@ const uint16_t tc_known_attrs[] = {
 	TC_ATTR_NAT_PROFILE, TC_ATTR_ROLE, TC_ATTR_SESSION,
 	TC_ATTR_SESSION_KEY, TC_ATTR_INTERVAL, TC_ATTR_SEQ, TC_ATTR_LINK,
 	TC_ATTR_PEER_NODE, TC_ATTR_LINK_KEY, TC_ATTR_XOR_EXTERNAL, TC_ATTR_PORTS,
-	TC_ATTR_XOR_RELAY, TC_ATTR_OUTCOME, TC_ATTR_NOMINATE,
+	TC_ATTR_XOR_RELAY, TC_ATTR_OUTCOME, TC_ATTR_NOMINATE, TC_ATTR_FANOUT,
 };
 const size_t tc_known_attrs_count =
     sizeof tc_known_attrs / sizeof tc_known_attrs[0];
@@ -57,6 +57,8 @@ tc_method_name(uint16_t method)
 		return "report";
 	case TC_METHOD_RELAY:
 		return "relay";
+	case TC_METHOD_JOIN:
+		return "join";
 	default:
 		return "unknown";
 	}

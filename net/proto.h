@@ -30,6 +30,7 @@
 					   B's answer is the paper's ACK */
 #define TC_METHOD_REPORT	0x0C7	/* a link's outcome, node to negotiator */
 #define TC_METHOD_RELAY		0x0C8	/* a link socket binds to the relay */
+#define TC_METHOD_JOIN		0x0C9	/* a node asks for a parent */
 
 /* Attributes. */
 #define TC_ATTR_NODE_ID		0x7C01	/* u64: the node's own random id */
@@ -54,12 +55,15 @@
 					   goes through the negotiator */
 #define TC_ATTR_OUTCOME		0x7C10	/* a link's outcome: u8 ok, u8 step,
 					   u8 path, u8 0, u32 ms */
+#define TC_ATTR_FANOUT		0x7C12	/* u32: children a node serves (2) */
 #define TC_ATTR_NOMINATE	0x7C11	/* empty, in a check: the initiator
 					   chose this pair of addresses (as
 					   ICE's USE-CANDIDATE) */
 
 #define TC_CHANNEL_MAX		64
 #define TC_PORTS_MAX		16
+#define TC_FANOUT_DEFAULT	2
+#define TC_FANOUT_MAX		64
 #define TC_KEY_LEN		32
 /*
  * A register request must be at least this long (padded with PADDING,

@@ -156,6 +156,8 @@ session_register(struct session *s)
 	stun_put(&b, TC_ATTR_CHANNEL, s->cfg.channel,
 	    (uint16_t)strlen(s->cfg.channel));
 	stun_put_u32(&b, TC_ATTR_ROLE, s->cfg.role);
+	if (s->cfg.fanout != 0)
+		stun_put_u32(&b, TC_ATTR_FANOUT, s->cfg.fanout);
 	stun_put_xor_address(&b, TC_ATTR_XOR_INTERNAL,
 	    (struct sockaddr *)&s->cfg.internal.ss);
 	nat_profile_encode(&s->cfg.profile, prof);

@@ -23,6 +23,8 @@ struct session_config {
 	struct nat_profile	profile;
 	struct addr		internal;	/* the node's local address
 						   (len 0: found here) */
+	uint32_t		fanout;		/* children it serves (0: the
+						   negotiator's default, 2) */
 };
 
 enum session_event {

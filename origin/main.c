@@ -1,34 +1,369 @@
 /* treecast-origin: reads a libavformat input and feeds the tree. */
 #include "config.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include <event2/event.h>
+#include <sodium.h>
+
+#include "media/input.h"
+#include "media/ring.h"
+#include "media/serve.h"
+#include "net/addr.h"
+#include "net/discover.h"
+#include "net/link.h"
 #include "net/log.h"
 #include "net/opt.h"
+#include "net/proto.h"
+#include "net/session.h"
+#include "net/udt.h"
 
-static const char synopsis[] = "[options]";
+static const char synopsis[] =
+    "--input URL --negotiator HOST[:PORT] [--channel NAME] [options]";
 static const char about[] =
-    "The root of a channel's tree: reads any libavformat input, cuts it\n"
-    "into chunks and streams them to its children.";
+    "The root of a channel's tree: reads any libavformat input (a file,\n"
+    "paced in real time, or udp://, srt://, rtmp://, http://...), cuts it\n"
+    "into chunks of MPEG-TS and streams them to its children, which relay\n"
+    "them on. Registers with the negotiator as the channel's origin.";
+
+enum {
+	OPT_INPUT = 'i', OPT_NEGOTIATOR = 'n', OPT_CHANNEL = 'c',
+	OPT_FANOUT = 'f', OPT_LOOP = 256, OPT_RING
+};
 
 static const struct opt options[] = {
+	{ "input", OPT_INPUT, "URL", "what to broadcast (required)" },
+	{ "negotiator", OPT_NEGOTIATOR, "HOST[:PORT]",
+	  "the negotiation server (required; port 3478 by default)" },
+	{ "channel", OPT_CHANNEL, "NAME", "the channel (default \"live\")" },
+	{ "fanout", OPT_FANOUT, "N", "children served directly (default 2)" },
+	{ "loop", OPT_LOOP, NULL, "start a file again at its end" },
+	{ "ring", OPT_RING, "CHUNKS",
+	  "chunks kept for children that resume (default 1024)" },
 	OPT_COMMON_ROWS,
 	{ NULL, 0, NULL, NULL }
 };
 
+struct origin {
+	struct event_base	*base;
+	struct addr		 server;
+	const char		*input_url;
+	char			 channel[TC_CHANNEL_MAX + 1];
+	unsigned		 fanout;
+	int			 loop;
+	size_t			 ring_size;
+	struct discover		*disc;
+	struct session		*session;
+	struct udt_loop		*udt;
+	struct link_agent	*agent;
+	struct media_input	*input;
+	struct ring		*ring;
+	struct serve		*serve;
+	struct event		*step;
+	struct event		*progress;
+	int			 exit_code;
+};
+
+static void
+origin_stop(struct origin *o, int code)
+{
+	o->exit_code = code;
+	if (o->session != NULL && session_registered(o->session))
+		session_leave(o->session);
+	else
+		event_base_loopexit(o->base, NULL);
+}
+
+static void
+origin_chunk(const struct chunk *c, void *arg)
+{
+	struct origin *o = arg;
+
+	if (ring_push(o->ring, c) != 0) {
+		log_warn("chunk %llu out of order: ring reset",
+		    (unsigned long long)c->seq);
+		ring_reset(o->ring);
+		ring_push(o->ring, c);
+	}
+	serve_pushed(o->serve);
+}
+
+/* Reads the input as its pacing says: a timer, never a busy loop. */
+static void
+origin_step_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct origin *o = arg;
+	struct timeval tv;
+	int64_t wait_us = 0;
+	char err[256];
+	int r, n;
+
+	(void)fd;
+	(void)what;
+	for (n = 0; n < 64; n++) {
+		if ((r = media_input_step(o->input, &wait_us, err,
+		    sizeof err)) != 0)
+			break;
+		if (wait_us > 0)
+			break;
+	}
+	if (r < 0) {
+		log_error("%s", err);
+		origin_stop(o, 1);
+		return;
+	}
+	if (r > 0) {
+		log_info("the input ended after %llu chunks",
+		    (unsigned long long)media_input_chunks(o->input));
+		origin_stop(o, 0);
+		return;
+	}
+	tv.tv_sec = (time_t)(wait_us / 1000000);
+	tv.tv_usec = (suseconds_t)(wait_us % 1000000);
+	evtimer_add(o->step, &tv);
+}
+
+static void
+origin_progress_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct origin *o = arg;
+	const struct serve_stats *st = serve_stats(o->serve);
+
+	(void)fd;
+	(void)what;
+	log_info("%llu chunks read, %zu children, %llu chunks and %.1f MB "
+	    "sent", (unsigned long long)media_input_chunks(o->input),
+	    serve_children(o->serve), (unsigned long long)st->chunks,
+	    st->bytes / 1e6);
+}
+
+static int
+origin_incoming(void *arg, struct link *l, uint64_t peer)
+{
+	struct origin *o = arg;
+
+	(void)l;
+	if (serve_children(o->serve) >= o->fanout) {
+		log_info("node %016llx asks for a link: all %u slots taken",
+		    (unsigned long long)peer, o->fanout);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+origin_connected(void *arg, struct link *l)
+{
+	struct origin *o = arg;
+
+	if (serve_add(o->serve, l) != 0)
+		link_close(l);
+	else
+		log_info("child %016llx linked", (unsigned long long)
+		    link_peer(l));
+}
+
+static void
+origin_failed(void *arg, struct link *l, enum link_step step, const char *why)
+{
+	(void)arg;
+	(void)l;
+	(void)step;
+	(void)why;	/* link.c logged it */
+}
+
+static void
+origin_message(void *arg, struct link *l, const uint8_t *msg, size_t len)
+{
+	struct origin *o = arg;
+
+	if (serve_message(o->serve, l, msg, len) != 0) {
+		log_warn("child %016llx sent a malformed message: closing",
+		    (unsigned long long)link_peer(l));
+		serve_remove(o->serve, l);
+		link_close(l);
+	}
+}
+
+static void
+origin_closed(void *arg, struct link *l, const char *why)
+{
+	struct origin *o = arg;
+
+	log_info("child %016llx gone: %s", (unsigned long long)link_peer(l),
+	    why);
+	serve_remove(o->serve, l);
+}
+
+static const struct link_callbacks origin_links = {
+	origin_incoming, origin_connected, origin_failed, origin_message,
+	origin_closed
+};
+
+static void
+origin_session_cb(void *arg, enum session_event ev, struct session *s)
+{
+	struct origin *o = arg;
+
+	(void)s;
+	if (ev == SESSION_LEFT)
+		event_base_loopexit(o->base, NULL);
+}
+
+static void
+origin_discovered(void *arg, const struct discover_result *r)
+{
+	struct origin *o = arg;
+	struct session_config sc;
+	struct media_input_options mo = { o->loop, 1 };
+	struct timeval now = { 0, 0 }, every = { 10, 0 };
+	char err[256];
+
+	if (!r->ok) {
+		log_error("negotiator: %s", r->error);
+		origin_stop(o, 1);
+		return;
+	}
+	memset(&sc, 0, sizeof sc);
+	sc.server = o->server;
+	snprintf(sc.channel, sizeof sc.channel, "%s", o->channel);
+	sc.role = TC_ROLE_ORIGIN;
+	sc.profile = r->profile;
+	sc.fanout = o->fanout;
+	if ((o->session = session_start(o->base, &sc, origin_session_cb, o,
+	    err, sizeof err)) == NULL ||
+	    (o->agent = link_agent_new(o->base, o->session, o->udt,
+	    &origin_links, o, NULL)) == NULL) {
+		log_error("cannot register: %s", err);
+		origin_stop(o, 1);
+		return;
+	}
+	if ((o->input = media_input_open(o->input_url, &mo, origin_chunk, o,
+	    err, sizeof err)) == NULL) {
+		log_error("%s", err);
+		origin_stop(o, 1);
+		return;
+	}
+	o->step = evtimer_new(o->base, origin_step_cb, o);
+	o->progress = event_new(o->base, -1, EV_PERSIST, origin_progress_cb,
+	    o);
+	evtimer_add(o->step, &now);
+	event_add(o->progress, &every);
+	log_info("broadcasting %s on channel '%s'", o->input_url, o->channel);
+}
+
+static void
+origin_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	log_info("%s: leaving", strsignal((int)sig));
+	origin_stop(arg, 0);
+}
+
 int
 main(int argc, char **argv)
 {
+	struct origin o;
 	struct opt_state st;
+	struct event *sigint, *sigterm;
+	const char *negotiator = NULL;
+	char err[256], *end;
+	unsigned long v;
 	int key;
 
 	log_init(argv[0], LOG_INFO);
+	memset(&o, 0, sizeof o);
+	snprintf(o.channel, sizeof o.channel, "live");
+	o.fanout = TC_FANOUT_DEFAULT;
+	o.ring_size = 1024;
 	opt_init(&st, options);
 	while ((key = opt_next(&st, argc, argv)) != -1) {
-		if (key == '?')
+		switch (key) {
+		case OPT_INPUT:
+			o.input_url = optarg;
+			break;
+		case OPT_NEGOTIATOR:
+			negotiator = optarg;
+			break;
+		case OPT_CHANNEL:
+			if (optarg[0] == '\0' ||
+			    strlen(optarg) > TC_CHANNEL_MAX)
+				fatal("--channel '%s': 1 to %d bytes", optarg,
+				    TC_CHANNEL_MAX);
+			snprintf(o.channel, sizeof o.channel, "%s", optarg);
+			break;
+		case OPT_FANOUT:
+			v = strtoul(optarg, &end, 10);
+			if (*optarg < '0' || *optarg > '9' || *end != '\0' ||
+			    v < 1 || v > TC_FANOUT_MAX)
+				fatal("--fanout '%s': expected 1 to %d", optarg,
+				    TC_FANOUT_MAX);
+			o.fanout = (unsigned)v;
+			break;
+		case OPT_LOOP:
+			o.loop = 1;
+			break;
+		case OPT_RING:
+			v = strtoul(optarg, &end, 10);
+			if (*optarg < '0' || *optarg > '9' || *end != '\0' ||
+			    v < 16 || v > 65536)
+				fatal("--ring '%s': expected 16 to 65536 "
+				    "chunks", optarg);
+			o.ring_size = v;
+			break;
+		case '?':
 			return 2;
-		opt_common(key, "treecast-origin", synopsis, about, options);
+		default:
+			opt_common(key, "treecast-origin", synopsis, about,
+			    options);
+			break;
+		}
 	}
-	fatal("the origin is not built yet");
+	if (optind < argc)
+		fatal("unexpected argument '%s' (see --help)", argv[optind]);
+	if (o.input_url == NULL)
+		fatal("no --input: what should be broadcast? (see --help)");
+	if (negotiator == NULL)
+		fatal("no --negotiator HOST[:PORT] (see --help)");
+	if (addr_parse(negotiator, TC_DEFAULT_PORT, 1, &o.server, err,
+	    sizeof err) != 0)
+		fatal("--negotiator %s", err);
+	if (sodium_init() < 0)
+		fatal("libsodium failed to start");
+	signal(SIGPIPE, SIG_IGN);
+	if ((o.base = event_base_new()) == NULL)
+		fatal("cannot create an event loop");
+	if ((o.ring = ring_create(o.ring_size)) == NULL ||
+	    (o.serve = serve_new(o.base, o.ring)) == NULL)
+		fatal("cannot allocate a ring of %zu chunks", o.ring_size);
+	if ((o.udt = udt_loop_new(o.base, err, sizeof err)) == NULL)
+		fatal("%s", err);
+	if ((o.disc = discover_start(o.base, &o.server, NULL,
+	    origin_discovered, &o, err, sizeof err)) == NULL)
+		fatal("%s", err);
+	sigint = evsignal_new(o.base, SIGINT, origin_signal, &o);
+	sigterm = evsignal_new(o.base, SIGTERM, origin_signal, &o);
+	event_add(sigint, NULL);
+	event_add(sigterm, NULL);
+
+	event_base_dispatch(o.base);
+
+	link_agent_free(o.agent);
+	session_free(o.session);
+	discover_free(o.disc);
+	media_input_close(o.input);
+	if (o.step != NULL)
+		event_free(o.step);
+	if (o.progress != NULL)
+		event_free(o.progress);
+	serve_free(o.serve);
+	ring_free(o.ring);
+	udt_loop_free(o.udt);
+	event_free(sigint);
+	event_free(sigterm);
+	event_base_free(o.base);
+	return o.exit_code;
 }

@@ -1,34 +1,583 @@
 /* treecast-peer: the viewer: joins the tree, plays, relays to two children. */
 #include "config.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
 
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <sodium.h>
+
+#include "media/chunk.h"
+#include "media/ring.h"
+#include "media/serve.h"
+#include "net/addr.h"
+#include "net/discover.h"
+#include "net/link.h"
 #include "net/log.h"
 #include "net/opt.h"
+#include "net/proto.h"
+#include "net/session.h"
+#include "net/udt.h"
 
-static const char synopsis[] = "[options]";
+#define PEER_REJOIN_MS	500	/* after losing the parent */
+#define PEER_RETRY_MS	1000	/* after a refused JOIN or failed link */
+
+static const char synopsis[] =
+    "--negotiator HOST[:PORT] [--channel NAME] [options]";
 static const char about[] =
-    "A viewer: joins a channel's tree, plays the stream and relays it\n"
-    "to up to two children.";
+    "A viewer: joins a channel's tree, plays the stream and relays it to\n"
+    "up to two children. The stream is served as MPEG-TS over HTTP at\n"
+    "/live.ts (for VLC, mpv, ffplay...), and with --output written to a\n"
+    "file or standard output.";
+
+enum {
+	OPT_NEGOTIATOR = 'n', OPT_CHANNEL = 'c', OPT_OUTPUT = 'o',
+	OPT_HTTP = 256, OPT_NO_HTTP, OPT_FANOUT, OPT_RING
+};
 
 static const struct opt options[] = {
+	{ "negotiator", OPT_NEGOTIATOR, "HOST[:PORT]",
+	  "the negotiation server (required; port 3478 by default)" },
+	{ "channel", OPT_CHANNEL, "NAME", "the channel (default \"live\")" },
+	{ "http", OPT_HTTP, "ADDR:PORT",
+	  "serve /live.ts here (default 127.0.0.1:8554)" },
+	{ "no-http", OPT_NO_HTTP, NULL, "serve no HTTP" },
+	{ "output", OPT_OUTPUT, "FILE",
+	  "also write the stream to FILE ('-': standard output)" },
+	{ "fanout", OPT_FANOUT, "N", "children relayed to (default 2)" },
+	{ "ring", OPT_RING, "CHUNKS",
+	  "chunks kept for children and players (default 1024)" },
 	OPT_COMMON_ROWS,
 	{ NULL, 0, NULL, NULL }
 };
 
+struct player {
+	TAILQ_ENTRY(player)	 entry;
+	struct evhttp_request	*req;
+	struct peer		*peer;
+};
+TAILQ_HEAD(players, player);
+
+struct peer {
+	struct event_base	*base;
+	struct addr		 server;
+	char			 channel[TC_CHANNEL_MAX + 1];
+	unsigned		 fanout;
+	size_t			 ring_size;
+	const char		*output;
+	FILE			*out;
+	struct evhttp		*http;
+	struct players		 players;
+	struct discover		*disc;
+	struct session		*session;
+	struct udt_loop		*udt;
+	struct link_agent	*agent;
+	struct ring		*ring;
+	struct serve		*serve;
+	struct link		*parent;
+	int			 joining;
+	struct event		*rejoin;
+	struct event		*progress;
+	int			 have;		/* a chunk came: next is valid */
+	uint64_t		 next;		/* the sequence number expected */
+	uint64_t		 chunks, bytes, gaps, parents;
+	int			 exit_code;
+};
+
+static void peer_join(struct peer *p);
+
+static void
+peer_later(struct peer *p, unsigned ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	evtimer_add(p->rejoin, &tv);
+}
+
+static void
+peer_stop(struct peer *p, int code)
+{
+	p->exit_code = code;
+	if (p->session != NULL && session_registered(p->session))
+		session_leave(p->session);
+	else
+		event_base_loopexit(p->base, NULL);
+}
+
+/* --- players: MPEG-TS over HTTP */
+
+static void
+player_send(struct player *pl, const struct chunk *c)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	if (b == NULL)
+		return;
+	evbuffer_add(b, c->payload, c->len);
+	evhttp_send_reply_chunk(pl->req, b);
+	evbuffer_free(b);
+}
+
+static void
+player_gone_cb(struct evhttp_connection *conn, void *arg)
+{
+	struct player *pl = arg;
+
+	(void)conn;
+	log_info("a player left");
+	TAILQ_REMOVE(&pl->peer->players, pl, entry);
+	free(pl);
+}
+
+/* A new player starts at the latest keyframe (PAT and PMT first), so it
+ * shows a picture at once. */
+static void
+peer_live_cb(struct evhttp_request *req, void *arg)
+{
+	struct peer *p = arg;
+	struct player *pl;
+	const struct chunk *c;
+	uint64_t seq, newest;
+
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+		evhttp_send_error(req, 405, "GET only");
+		return;
+	}
+	if ((pl = calloc(1, sizeof *pl)) == NULL) {
+		evhttp_send_error(req, 503, "out of memory");
+		return;
+	}
+	pl->req = req;
+	pl->peer = p;
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "video/mp2t");
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Cache-Control", "no-store");
+	evhttp_send_reply_start(req, 200, "OK");
+	evhttp_connection_set_closecb(evhttp_request_get_connection(req),
+	    player_gone_cb, pl);
+	TAILQ_INSERT_TAIL(&p->players, pl, entry);
+	log_info("a player joined");
+	if (ring_latest_keyframe(p->ring, &seq) != 0 ||
+	    ring_newest(p->ring, &newest) != 0)
+		return;
+	for (; seq <= newest; seq++)
+		if ((c = ring_get(p->ring, seq)) != NULL)
+			player_send(pl, c);
+}
+
+static void
+peer_other_cb(struct evhttp_request *req, void *arg)
+{
+	(void)arg;
+	evhttp_send_error(req, 404, "the stream is at /live.ts");
+}
+
+/* --- the parent link */
+
+static void
+peer_chunk(struct peer *p, const uint8_t *msg, size_t len)
+{
+	struct player *pl;
+	struct chunk c;
+	char err[160];
+
+	if (chunk_decode(msg, len, &c, err, sizeof err) < 0) {
+		log_warn("from the parent: %s", err);
+		return;
+	}
+	if (p->have && c.seq != p->next) {
+		if (c.seq < p->next)
+			return;		/* had it: a resume overlapped */
+		log_warn("gap: chunks %llu to %llu never came",
+		    (unsigned long long)p->next,
+		    (unsigned long long)c.seq - 1);
+		p->gaps += c.seq - p->next;
+		ring_reset(p->ring);
+	}
+	if (ring_push(p->ring, &c) != 0) {
+		ring_reset(p->ring);
+		ring_push(p->ring, &c);
+	}
+	p->have = 1;
+	p->next = c.seq + 1;
+	p->chunks++;
+	p->bytes += c.len;
+	if (p->out != NULL && fwrite(c.payload, 1, c.len, p->out) != c.len) {
+		log_error("--output %s: %s", p->output, strerror(errno));
+		fclose(p->out);
+		p->out = NULL;
+	}
+	TAILQ_FOREACH(pl, &p->players, entry)
+		player_send(pl, &c);
+	serve_pushed(p->serve);
+}
+
+static int
+peer_incoming(void *arg, struct link *l, uint64_t node)
+{
+	struct peer *p = arg;
+
+	(void)l;
+	if (serve_children(p->serve) >= p->fanout) {
+		log_info("node %016llx asks for a link: all %u slots taken",
+		    (unsigned long long)node, p->fanout);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+peer_connected(void *arg, struct link *l)
+{
+	struct peer *p = arg;
+	uint8_t resume[SERVE_RESUME_LEN];
+	size_t n;
+
+	if (l != p->parent) {
+		if (serve_add(p->serve, l) != 0)
+			link_close(l);
+		else
+			log_info("child %016llx linked",
+			    (unsigned long long)link_peer(l));
+		return;
+	}
+	/* Resume where we were, or start at the parent's latest keyframe. */
+	n = serve_resume_build(resume, !p->have, p->next);
+	if (link_send(l, resume, n) != 0) {
+		log_warn("cannot ask the parent to resume");
+		return;
+	}
+	p->parents++;
+	if (p->have)
+		log_info("parent %016llx linked: resuming at chunk %llu",
+		    (unsigned long long)link_peer(l),
+		    (unsigned long long)p->next);
+	else
+		log_info("parent %016llx linked: starting at its latest "
+		    "keyframe", (unsigned long long)link_peer(l));
+}
+
+static void
+peer_failed(void *arg, struct link *l, enum link_step step, const char *why)
+{
+	struct peer *p = arg;
+
+	(void)step;
+	(void)why;
+	if (l == p->parent) {
+		p->parent = NULL;
+		peer_later(p, PEER_RETRY_MS);
+	}
+}
+
+static void
+peer_message(void *arg, struct link *l, const uint8_t *msg, size_t len)
+{
+	struct peer *p = arg;
+
+	if (l == p->parent) {
+		peer_chunk(p, msg, len);
+		return;
+	}
+	if (serve_message(p->serve, l, msg, len) != 0) {
+		serve_remove(p->serve, l);
+		link_close(l);
+	}
+}
+
+static void
+peer_closed(void *arg, struct link *l, const char *why)
+{
+	struct peer *p = arg;
+
+	if (l == p->parent) {
+		log_warn("lost the parent: %s; joining again", why);
+		p->parent = NULL;
+		peer_later(p, PEER_REJOIN_MS);
+		return;
+	}
+	log_info("child %016llx gone: %s", (unsigned long long)link_peer(l),
+	    why);
+	serve_remove(p->serve, l);
+}
+
+static const struct link_callbacks peer_links = {
+	peer_incoming, peer_connected, peer_failed, peer_message, peer_closed
+};
+
+static void
+peer_joined(void *arg, const struct stun_msg *resp,
+    const struct sockaddr *from)
+{
+	struct peer *p = arg;
+	const struct stun_attr *a;
+	const char *reason = "";
+	uint64_t parent;
+	size_t rlen = 0;
+	char err[160];
+	int code = 0;
+
+	(void)from;
+	p->joining = 0;
+	if (resp == NULL || session_verify(p->session, resp) != 0) {
+		log_warn("no answer to JOIN; trying again");
+		peer_later(p, PEER_RETRY_MS);
+		return;
+	}
+	if (resp->cls == STUN_ERROR) {
+		if ((a = stun_find(resp, STUN_ATTR_ERROR_CODE)) != NULL)
+			stun_attr_error_code(a, &code, &reason, &rlen);
+		log_warn("no parent yet (%d %.*s); trying again", code,
+		    (int)rlen, reason);
+		peer_later(p, PEER_RETRY_MS);
+		return;
+	}
+	if (stun_attr_u64(stun_find(resp, TC_ATTR_PEER_NODE), &parent) != 0) {
+		peer_later(p, PEER_RETRY_MS);
+		return;
+	}
+	log_info("parent: node %016llx", (unsigned long long)parent);
+	if ((p->parent = link_open(p->agent, parent, err, sizeof err)) ==
+	    NULL) {
+		log_warn("cannot link to the parent: %s", err);
+		peer_later(p, PEER_RETRY_MS);
+	}
+}
+
+static void
+peer_join(struct peer *p)
+{
+	struct stun_builder b;
+	uint8_t msg[STUN_MAX_MSG];
+
+	if (p->parent != NULL || p->joining || !session_registered(p->session))
+		return;
+	session_begin(p->session, &b, msg, sizeof msg, TC_METHOD_JOIN);
+	if (session_send(p->session, &b, NULL, peer_joined, p) == 0)
+		p->joining = 1;
+	else
+		peer_later(p, PEER_RETRY_MS);
+}
+
+static void
+peer_rejoin_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	peer_join(arg);
+}
+
+static void
+peer_progress_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer *p = arg;
+
+	(void)fd;
+	(void)what;
+	log_info("%llu chunks (%.1f MB) in, %llu missed, %zu children, "
+	    "parent %s", (unsigned long long)p->chunks, p->bytes / 1e6,
+	    (unsigned long long)p->gaps, serve_children(p->serve),
+	    p->parent != NULL ? "linked" : "none");
+}
+
+static void
+peer_session_cb(void *arg, enum session_event ev, struct session *s)
+{
+	struct peer *p = arg;
+
+	(void)s;
+	switch (ev) {
+	case SESSION_REGISTERED:
+		peer_join(p);
+		break;
+	case SESSION_LOST:
+		break;
+	case SESSION_LEFT:
+		event_base_loopexit(p->base, NULL);
+		break;
+	}
+}
+
+static void
+peer_discovered(void *arg, const struct discover_result *r)
+{
+	struct peer *p = arg;
+	struct session_config sc;
+	struct timeval every = { 10, 0 };
+	char err[256];
+
+	if (!r->ok) {
+		log_error("negotiator: %s", r->error);
+		peer_stop(p, 1);
+		return;
+	}
+	memset(&sc, 0, sizeof sc);
+	sc.server = p->server;
+	snprintf(sc.channel, sizeof sc.channel, "%s", p->channel);
+	sc.role = TC_ROLE_PEER;
+	sc.profile = r->profile;
+	sc.fanout = p->fanout;
+	if ((p->session = session_start(p->base, &sc, peer_session_cb, p,
+	    err, sizeof err)) == NULL ||
+	    (p->agent = link_agent_new(p->base, p->session, p->udt,
+	    &peer_links, p, NULL)) == NULL) {
+		log_error("cannot register: %s", err);
+		peer_stop(p, 1);
+		return;
+	}
+	p->progress = event_new(p->base, -1, EV_PERSIST, peer_progress_cb, p);
+	event_add(p->progress, &every);
+}
+
+static void
+peer_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	log_info("%s: leaving", strsignal((int)sig));
+	peer_stop(arg, 0);
+}
+
+static unsigned long
+peer_number(const char *opt, const char *text, unsigned long min,
+    unsigned long max)
+{
+	unsigned long v;
+	char *end;
+
+	v = strtoul(text, &end, 10);
+	if (*text < '0' || *text > '9' || *end != '\0' || v < min || v > max)
+		fatal("--%s '%s': expected %lu to %lu", opt, text, min, max);
+	return v;
+}
+
 int
 main(int argc, char **argv)
 {
+	struct peer p;
 	struct opt_state st;
-	int key;
+	struct event *sigint, *sigterm;
+	struct addr http;
+	const char *negotiator = NULL, *http_at = "127.0.0.1:8554";
+	char err[256], text[ADDR_STRLEN], host[ADDR_STRLEN];
+	int key, has_http = 1;
 
 	log_init(argv[0], LOG_INFO);
+	memset(&p, 0, sizeof p);
+	TAILQ_INIT(&p.players);
+	snprintf(p.channel, sizeof p.channel, "live");
+	p.fanout = TC_FANOUT_DEFAULT;
+	p.ring_size = 1024;
 	opt_init(&st, options);
 	while ((key = opt_next(&st, argc, argv)) != -1) {
-		if (key == '?')
+		switch (key) {
+		case OPT_NEGOTIATOR:
+			negotiator = optarg;
+			break;
+		case OPT_CHANNEL:
+			if (optarg[0] == '\0' ||
+			    strlen(optarg) > TC_CHANNEL_MAX)
+				fatal("--channel '%s': 1 to %d bytes", optarg,
+				    TC_CHANNEL_MAX);
+			snprintf(p.channel, sizeof p.channel, "%s", optarg);
+			break;
+		case OPT_HTTP:
+			http_at = optarg;
+			break;
+		case OPT_NO_HTTP:
+			has_http = 0;
+			break;
+		case OPT_OUTPUT:
+			p.output = optarg;
+			break;
+		case OPT_FANOUT:
+			p.fanout = (unsigned)peer_number("fanout", optarg, 0,
+			    TC_FANOUT_MAX);
+			break;
+		case OPT_RING:
+			p.ring_size = peer_number("ring", optarg, 16, 65536);
+			break;
+		case '?':
 			return 2;
-		opt_common(key, "treecast-peer", synopsis, about, options);
+		default:
+			opt_common(key, "treecast-peer", synopsis, about,
+			    options);
+			break;
+		}
 	}
-	fatal("the viewer is not built yet");
+	if (optind < argc)
+		fatal("unexpected argument '%s' (see --help)", argv[optind]);
+	if (negotiator == NULL)
+		fatal("no --negotiator HOST[:PORT] (see --help)");
+	if (addr_parse(negotiator, TC_DEFAULT_PORT, 1, &p.server, err,
+	    sizeof err) != 0)
+		fatal("--negotiator %s", err);
+	if (has_http && addr_parse(http_at, 8554, 1, &http, err,
+	    sizeof err) != 0)
+		fatal("--http %s", err);
+	if (p.output != NULL) {
+		p.out = strcmp(p.output, "-") == 0 ? stdout :
+		    fopen(p.output, "wb");
+		if (p.out == NULL)
+			fatal("--output %s: %s", p.output, strerror(errno));
+	}
+	if (sodium_init() < 0)
+		fatal("libsodium failed to start");
+	signal(SIGPIPE, SIG_IGN);
+	if ((p.base = event_base_new()) == NULL)
+		fatal("cannot create an event loop");
+	if ((p.ring = ring_create(p.ring_size)) == NULL ||
+	    (p.serve = serve_new(p.base, p.ring)) == NULL)
+		fatal("cannot allocate a ring of %zu chunks", p.ring_size);
+	if (has_http) {
+		addr_format((struct sockaddr *)&http.ss, text, sizeof text);
+		snprintf(host, sizeof host, "%s", text);
+		*strrchr(host, ':') = '\0';
+		if ((p.http = evhttp_new(p.base)) == NULL ||
+		    evhttp_bind_socket(p.http, host[0] == '[' ? host + 1 : host,
+		    addr_port((struct sockaddr *)&http.ss)) != 0)
+			fatal("--http %s: cannot listen there", http_at);
+		evhttp_set_cb(p.http, "/live.ts", peer_live_cb, &p);
+		evhttp_set_gencb(p.http, peer_other_cb, &p);
+		log_info("playing at http://%s/live.ts", text);
+	}
+	if ((p.udt = udt_loop_new(p.base, err, sizeof err)) == NULL)
+		fatal("%s", err);
+	p.rejoin = evtimer_new(p.base, peer_rejoin_cb, &p);
+	if ((p.disc = discover_start(p.base, &p.server, NULL,
+	    peer_discovered, &p, err, sizeof err)) == NULL)
+		fatal("%s", err);
+	sigint = evsignal_new(p.base, SIGINT, peer_signal, &p);
+	sigterm = evsignal_new(p.base, SIGTERM, peer_signal, &p);
+	event_add(sigint, NULL);
+	event_add(sigterm, NULL);
+
+	event_base_dispatch(p.base);
+
+	log_info("%llu chunks in, %llu missed, %llu parents",
+	    (unsigned long long)p.chunks, (unsigned long long)p.gaps,
+	    (unsigned long long)p.parents);
+	link_agent_free(p.agent);
+	session_free(p.session);
+	discover_free(p.disc);
+	if (p.http != NULL)
+		evhttp_free(p.http);
+	if (p.out != NULL && p.out != stdout)
+		fclose(p.out);
+	if (p.progress != NULL)
+		event_free(p.progress);
+	event_free(p.rejoin);
+	serve_free(p.serve);
+	ring_free(p.ring);
+	udt_loop_free(p.udt);
+	event_free(sigint);
+	event_free(sigterm);
+	event_base_free(p.base);
+	return p.exit_code;
 }

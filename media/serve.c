@@ -1,0 +1,229 @@
+/* Serving a ring's chunks to children over links. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "media/chunk.h"
+#include "media/ring.h"
+#include "media/serve.h"
+#include "net/link.h"
+#include "net/log.h"
+
+/* A child whose UDT send buffer is full is tried again this often. */
+#define SERVE_RETRY_MS	10
+#define SERVE_CHILDREN_MAX 64
+
+struct child {
+	struct link	*link;
+	int		 resumed;	/* its RESUME came */
+	uint64_t	 next;		/* the next sequence number to send */
+};
+
+struct serve {
+	struct event_base	*base;
+	struct ring		*ring;
+	struct child		 kids[SERVE_CHILDREN_MAX];
+	size_t			 nkids;
+	struct event		*retry;
+	struct serve_stats	 st;
+	uint8_t			 buf[CHUNK_MAX_LEN];
+};
+
+static struct child *
+serve_find(struct serve *s, struct link *l)
+{
+	size_t i;
+
+	for (i = 0; i < s->nkids; i++)
+		if (s->kids[i].link == l)
+			return &s->kids[i];
+	return NULL;
+}
+
+/* Sends what the child is owed; 1 when UDT's buffer filled first. */
+static int
+serve_pump(struct serve *s, struct child *k)
+{
+	const struct chunk *c;
+	uint64_t oldest, newest;
+	int len;
+
+	if (k->resumed != 1 || ring_newest(s->ring, &newest) != 0)
+		return 0;
+	while (k->next <= newest) {
+		if ((c = ring_get(s->ring, k->next)) == NULL) {
+			/* Fell out of the ring: go on at its oldest
+			 * keyframe, the child sees the gap. */
+			if (ring_oldest(s->ring, &oldest) != 0)
+				return 0;
+			while (oldest <= newest && (c = ring_get(s->ring,
+			    oldest)) != NULL && !(c->flags & CHUNK_F_KEYFRAME))
+				oldest++;
+			if (oldest > newest)
+				return 0;
+			s->st.skipped += oldest - k->next;
+			k->next = oldest;
+			continue;
+		}
+		if ((len = chunk_encode(c, s->buf, sizeof s->buf)) < 0) {
+			k->next++;
+			continue;
+		}
+		if (link_send(k->link, s->buf, (size_t)len) != 0) {
+			if (errno == EAGAIN) {
+				s->st.blocked++;
+				return 1;
+			}
+			return 0;	/* broken: its closed callback follows */
+		}
+		s->st.chunks++;
+		s->st.bytes += (uint64_t)len;
+		k->next++;
+	}
+	return 0;
+}
+
+static void
+serve_all(struct serve *s)
+{
+	struct timeval tv = { 0, SERVE_RETRY_MS * 1000 };
+	size_t i;
+	int blocked = 0;
+
+	for (i = 0; i < s->nkids; i++)
+		blocked |= serve_pump(s, &s->kids[i]);
+	if (blocked && !evtimer_pending(s->retry, NULL))
+		evtimer_add(s->retry, &tv);
+}
+
+static void
+serve_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	serve_all(arg);
+}
+
+struct serve *
+serve_new(struct event_base *base, struct ring *ring)
+{
+	struct serve *s;
+
+	if ((s = calloc(1, sizeof *s)) == NULL)
+		return NULL;
+	s->base = base;
+	s->ring = ring;
+	if ((s->retry = evtimer_new(base, serve_retry_cb, s)) == NULL) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void
+serve_free(struct serve *s)
+{
+	if (s == NULL)
+		return;
+	event_free(s->retry);
+	free(s);
+}
+
+int
+serve_add(struct serve *s, struct link *l)
+{
+	if (s->nkids == SERVE_CHILDREN_MAX || serve_find(s, l) != NULL)
+		return -1;
+	memset(&s->kids[s->nkids], 0, sizeof s->kids[0]);
+	s->kids[s->nkids++].link = l;
+	return 0;
+}
+
+int
+serve_message(struct serve *s, struct link *l, const uint8_t *msg,
+    size_t len)
+{
+	struct child *k = serve_find(s, l);
+	uint64_t seq = 0;
+	size_t i;
+
+	if (k == NULL || len < 1)
+		return -1;
+	if (msg[0] == SERVE_RESUME_KEYFRAME && len == 1) {
+		if (ring_latest_keyframe(s->ring, &seq) != 0 &&
+		    ring_newest(s->ring, &seq) != 0)
+			seq = 0;	/* nothing yet: from the first to come */
+	} else if (msg[0] == SERVE_RESUME_SEQ && len == SERVE_RESUME_LEN) {
+		for (i = 1; i < SERVE_RESUME_LEN; i++)
+			seq = seq << 8 | msg[i];
+	} else
+		return -1;
+	k->resumed = 1;
+	k->next = seq;
+	if (ring_count(s->ring) == 0) {
+		k->resumed = 2;	/* waiting for the first chunk */
+		return 0;
+	}
+	serve_all(s);
+	return 0;
+}
+
+void
+serve_remove(struct serve *s, struct link *l)
+{
+	struct child *k = serve_find(s, l);
+
+	if (k == NULL)
+		return;
+	*k = s->kids[--s->nkids];
+}
+
+void
+serve_pushed(struct serve *s)
+{
+	uint64_t first;
+	size_t i;
+
+	/* Children that asked before anything came start at the first. */
+	for (i = 0; i < s->nkids; i++) {
+		if (s->kids[i].resumed == 2 &&
+		    ring_oldest(s->ring, &first) == 0) {
+			s->kids[i].resumed = 1;
+			s->kids[i].next = first;
+		}
+	}
+	serve_all(s);
+}
+
+size_t
+serve_children(const struct serve *s)
+{
+	return s->nkids;
+}
+
+const struct serve_stats *
+serve_stats(const struct serve *s)
+{
+	return &s->st;
+}
+
+size_t
+serve_resume_build(uint8_t *buf, int from_keyframe, uint64_t seq)
+{
+	int i;
+
+	if (from_keyframe) {
+		buf[0] = SERVE_RESUME_KEYFRAME;
+		return 1;
+	}
+	buf[0] = SERVE_RESUME_SEQ;
+	for (i = 8; i >= 1; i--) {
+		buf[i] = (uint8_t)seq;
+		seq >>= 8;
+	}
+	return SERVE_RESUME_LEN;
+}
