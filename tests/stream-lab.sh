@@ -15,11 +15,9 @@ NETS=(eim seq offset eim-np open eim seq)
 lab_init
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null ||
     lab_die "ffmpeg not found: run scripts/setup.sh (Debian: ffmpeg)"
-# The sample: H.264 and AAC, 2 s GOP, from ffmpeg's test sources.
+# The bundled sample: H.264 and AAC, 2 s GOP.
 SAMPLE=$LAB_STATE/sample.mp4
-ffmpeg -v error -y -f lavfi -i testsrc=size=640x360:rate=25 \
-    -f lavfi -i sine=frequency=440 -t 10 -c:v libx264 -g 50 \
-    -pix_fmt yuv420p -b:v 1M -c:a aac -shortest "$SAMPLE"
+bash "$top_srcdir/scripts/sample.sh" "$SAMPLE"
 
 lab_public nego 2
 N1=$(lab_ip nego 1)
