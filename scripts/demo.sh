@@ -78,7 +78,7 @@ echo "demo: ${#NETS[@]} peers joining; showing the tree after" \
 sleep "$SECONDS_SHOWN"
 
 echo
-printf '%-8s %-8s %-18s %-18s %8s %s\n' peer NAT node parent chunks decodes
+printf '%-8s %-8s %-18s %-18s %8s %s\n' peer NAT node parent frames decodes
 for ((k = 0; k < ${#NETS[@]}; k++)); do
 	log=$LAB_STATE/peer$k.log
 	node=$(sed -n 's/.*registered as node \([0-9a-f]*\).*/\1/p' "$log" |
@@ -87,11 +87,11 @@ for ((k = 0; k < ${#NETS[@]}; k++)); do
 	    tail -1)
 	chunks=$(ffprobe -v error -count_packets -select_streams v:0 \
 	    -show_entries stream=nb_read_packets -of csv=p=0 \
-	    "$LAB_STATE/peer$k.ts" 2>/dev/null | tr -dc 0-9 || true)
+	    "$LAB_STATE/peer$k.ts" 2>/dev/null | head -1 | tr -dc 0-9 || true)
 	errs=$(ffmpeg -v error -i "$LAB_STATE/peer$k.ts" -f null - 2>&1 |
 	    grep -c . || true)
 	printf '%-8s %-8s %-18s %-18s %8s %s\n' "home$k" "${NETS[k]}" \
-	    "${node:-?}" "${parent:-?}" "${chunks:-0} frames" \
+	    "${node:-?}" "${parent:-?}" "${chunks:-0}" \
 	    "$([ "$errs" -le 1 ] && echo yes || echo "no ($errs errors)")"
 done
 cp "$LAB_STATE/peer0.ts" demo-output.ts

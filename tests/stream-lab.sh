@@ -57,7 +57,7 @@ decodes() {
 	errors=$(ffmpeg -v error -i "$1" -f null - 2>&1 | grep -c . || true)
 	frames=$(ffprobe -v error -count_frames -select_streams v:0 \
 	    -show_entries stream=nb_read_frames -of csv=p=0 "$1" |
-	    tr -dc 0-9)
+	    head -1 | tr -dc 0-9)
 	[ "$errors" -le 1 ] && [ "${frames:-0}" -ge 400 ]
 }
 for ((k = 0; k < ${#NETS[@]}; k++)); do
