@@ -350,6 +350,8 @@ main(int argc, char **argv)
 	event_add(sigterm, NULL);
 
 	event_base_dispatch(o.base);
+	if (o.input != NULL)
+		origin_progress_cb(-1, 0, &o);
 
 	link_agent_free(o.agent);
 	session_free(o.session);

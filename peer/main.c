@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -26,6 +27,7 @@
 #include "net/udt.h"
 
 #define PEER_REJOIN_MS	500	/* after losing the parent */
+#define PEER_LATENCIES	512	/* the last chunks' latencies, for figures */
 #define PEER_RETRY_MS	1000	/* after a refused JOIN or failed link */
 
 static const char synopsis[] =
@@ -87,10 +89,40 @@ struct peer {
 	int			 have;		/* a chunk came: next is valid */
 	uint64_t		 next;		/* the sequence number expected */
 	uint64_t		 chunks, bytes, gaps, parents;
+	struct timespec		 started;
+	/* Origin timestamp to arrival, same clock in the lab: the stream's
+	 * delay at this depth of the tree. */
+	int64_t			 latency_us[PEER_LATENCIES];
+	size_t			 nlatency;
 	int			 exit_code;
 };
 
 static void peer_join(struct peer *p);
+
+static int
+peer_cmp64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The median and 99th percentile of the last chunks' latencies, ms. */
+static void
+peer_latency(const struct peer *p, double *p50, double *p99)
+{
+	int64_t v[PEER_LATENCIES];
+	size_t n = p->nlatency < PEER_LATENCIES ? p->nlatency :
+	    PEER_LATENCIES;
+
+	*p50 = *p99 = -1;
+	if (n == 0)
+		return;
+	memcpy(v, p->latency_us, n * sizeof v[0]);
+	qsort(v, n, sizeof v[0], peer_cmp64);
+	*p50 = v[n / 2] / 1e3;
+	*p99 = v[(n * 99) / 100] / 1e3;
+}
 
 static void
 peer_later(struct peer *p, unsigned ms)
@@ -185,6 +217,7 @@ static void
 peer_chunk(struct peer *p, const uint8_t *msg, size_t len)
 {
 	struct player *pl;
+	struct timespec now;
 	struct chunk c;
 	char err[160];
 
@@ -204,6 +237,17 @@ peer_chunk(struct peer *p, const uint8_t *msg, size_t len)
 	if (ring_push(p->ring, &c) != 0) {
 		ring_reset(p->ring);
 		ring_push(p->ring, &c);
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	p->latency_us[p->nlatency++ % PEER_LATENCIES] =
+	    (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000 -
+	    (int64_t)c.timestamp_us;
+	if (!p->have) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		log_info("first chunk %llu%s after %.0f ms",
+		    (unsigned long long)c.seq, c.flags & CHUNK_F_KEYFRAME ?
+		    " (a keyframe)" : "", (now.tv_sec - p->started.tv_sec) *
+		    1e3 + (now.tv_nsec - p->started.tv_nsec) / 1e6);
 	}
 	p->have = 1;
 	p->next = c.seq + 1;
@@ -378,13 +422,17 @@ static void
 peer_progress_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct peer *p = arg;
+	double p50, p99;
 
 	(void)fd;
 	(void)what;
+	peer_latency(p, &p50, &p99);
 	log_info("%llu chunks (%.1f MB) in, %llu missed, %zu children, "
-	    "parent %s", (unsigned long long)p->chunks, p->bytes / 1e6,
+	    "%.1f MB relayed, parent %s, latency p50 %.1f ms p99 %.1f ms",
+	    (unsigned long long)p->chunks, p->bytes / 1e6,
 	    (unsigned long long)p->gaps, serve_children(p->serve),
-	    p->parent != NULL ? "linked" : "none");
+	    serve_stats(p->serve)->bytes / 1e6,
+	    p->parent != NULL ? "linked" : "none", p50, p99);
 }
 
 static void
@@ -470,6 +518,7 @@ main(int argc, char **argv)
 
 	log_init(argv[0], LOG_INFO);
 	memset(&p, 0, sizeof p);
+	clock_gettime(CLOCK_MONOTONIC, &p.started);
 	TAILQ_INIT(&p.players);
 	snprintf(p.channel, sizeof p.channel, "live");
 	p.fanout = TC_FANOUT_DEFAULT;
@@ -560,6 +609,7 @@ main(int argc, char **argv)
 
 	event_base_dispatch(p.base);
 
+	peer_progress_cb(-1, 0, &p);
 	log_info("%llu chunks in, %llu missed, %llu parents",
 	    (unsigned long long)p.chunks, (unsigned long long)p.gaps,
 	    (unsigned long long)p.parents);

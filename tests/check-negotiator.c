@@ -179,6 +179,8 @@ exchange(const uint8_t *buf, size_t len, uint8_t *ans, size_t cap, int ms)
 	return exchange_on(sock, buf, len, ans, cap, ms);
 }
 
+static enum tc_role register_role = TC_ROLE_PEER;
+
 static int
 build_register(uint8_t *buf, size_t cap, uint64_t node_id, size_t pad)
 {
@@ -192,7 +194,7 @@ build_register(uint8_t *buf, size_t cap, uint64_t node_id, size_t pad)
 	stun_build_init(&b, buf, cap, TC_METHOD_REGISTER, STUN_REQUEST, tid);
 	stun_put_u64(&b, TC_ATTR_NODE_ID, node_id);
 	stun_put(&b, TC_ATTR_CHANNEL, "test", 4);
-	stun_put_u32(&b, TC_ATTR_ROLE, TC_ROLE_PEER);
+	stun_put_u32(&b, TC_ATTR_ROLE, register_role);
 	memset(&in, 0, sizeof in);
 	in.sin_family = AF_INET;
 	in.sin_addr.s_addr = htonl(0x0a000002);
@@ -603,6 +605,73 @@ START_TEST(test_link)
 }
 END_TEST
 
+/* JOIN (interim placement): the origin's two slots first, then the free
+ * slot nearest the root; never a node below the one asking. */
+static uint64_t
+join(int fd, uint64_t session, uint32_t seq, const uint8_t *key, int *code)
+{
+	uint8_t req[STUN_MAX_MSG], ans[STUN_MAX_MSG];
+	struct stun_builder b;
+	struct stun_msg m;
+	uint8_t tid[12];
+	uint64_t parent = 0;
+	size_t n;
+	int len;
+
+	stun_random_tid(tid);
+	stun_build_init(&b, req, sizeof req, TC_METHOD_JOIN, STUN_REQUEST, tid);
+	stun_put_u64(&b, TC_ATTR_SESSION, session);
+	stun_put_u32(&b, TC_ATTR_SEQ, seq);
+	stun_put_integrity_sha256(&b, key, TC_KEY_LEN);
+	stun_put_fingerprint(&b);
+	len = stun_build_finish(&b);
+	n = exchange_on(fd, req, (size_t)len, ans, sizeof ans, 2000);
+	ck_assert_uint_gt(n, 0);
+	ck_assert_int_eq(stun_parse(ans, n, &m, NULL), 0);
+	ck_assert_int_eq(stun_check_integrity_sha256(&m, key, TC_KEY_LEN), 0);
+	*code = m.cls == STUN_ERROR ? error_code(ans, n) : 0;
+	if (m.cls == STUN_SUCCESS)
+		ck_assert_int_eq(stun_attr_u64(stun_find(&m, TC_ATTR_PEER_NODE),
+		    &parent), 0);
+	return parent;
+}
+
+START_TEST(test_join)
+{
+	uint8_t k[5][TC_KEY_LEN];
+	uint64_t s[5];
+	int fd[5], i, code;
+
+	for (i = 0; i < 5; i++)
+		fd[i] = socket(AF_INET, SOCK_DGRAM, 0);
+	/* No origin yet: 404. */
+	do_register_on(fd[1], 0x11, &s[1], k[1]);
+	ck_assert_uint_eq(join(fd[1], s[1], 1, k[1], &code), 0);
+	ck_assert_int_eq(code, 404);
+	register_role = TC_ROLE_ORIGIN;
+	do_register_on(fd[0], 0x10, &s[0], k[0]);
+	register_role = TC_ROLE_PEER;
+	for (i = 2; i < 5; i++)
+		do_register_on(fd[i], 0x10 + (uint64_t)i, &s[i], k[i]);
+	/* The origin takes two. */
+	ck_assert_uint_eq(join(fd[1], s[1], 2, k[1], &code), 0x10);
+	ck_assert_uint_eq(join(fd[2], s[2], 1, k[2], &code), 0x10);
+	/* Then one of those two: depth 1, never the asking node itself. */
+	i = (int)join(fd[3], s[3], 1, k[3], &code);
+	ck_assert(i == 0x11 || i == 0x12);
+	/* Asking again moves it: its old slot is free, and the origin is
+	 * still full. */
+	i = (int)join(fd[3], s[3], 2, k[3], &code);
+	ck_assert(i == 0x11 || i == 0x12);
+	/* The origin cannot join. */
+	ck_assert_uint_eq(join(fd[0], s[0], 1, k[0], &code), 0);
+	ck_assert_int_eq(code, 400);
+	ck_assert_int_eq(stat_of("joined"), 4);
+	for (i = 0; i < 5; i++)
+		close(fd[i]);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -616,6 +685,7 @@ main(void)
 	tcase_add_test(tc, test_session);
 	tcase_add_test(tc, test_expiry);
 	tcase_add_test(tc, test_link);
+	tcase_add_test(tc, test_join);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }
