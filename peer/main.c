@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/types.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <event2/buffer.h>
@@ -40,7 +42,7 @@ static const char about[] =
 
 enum {
 	OPT_NEGOTIATOR = 'n', OPT_CHANNEL = 'c', OPT_OUTPUT = 'o',
-	OPT_HTTP = 256, OPT_NO_HTTP, OPT_FANOUT, OPT_RING
+	OPT_PLAY = 'p', OPT_HTTP = 256, OPT_NO_HTTP, OPT_FANOUT, OPT_RING
 };
 
 static const struct opt options[] = {
@@ -52,6 +54,8 @@ static const struct opt options[] = {
 	{ "no-http", OPT_NO_HTTP, NULL, "serve no HTTP" },
 	{ "output", OPT_OUTPUT, "FILE",
 	  "also write the stream to FILE ('-': standard output)" },
+	{ "play", OPT_PLAY, "CMD",
+	  "start a player: CMD and the /live.ts URL, e.g. --play mpv" },
 	{ "fanout", OPT_FANOUT, "N", "children relayed to (default 2)" },
 	{ "ring", OPT_RING, "CHUNKS",
 	  "chunks kept for children and players (default 1024)" },
@@ -74,6 +78,8 @@ struct peer {
 	size_t			 ring_size;
 	const char		*output;
 	FILE			*out;
+	const char		*play;
+	pid_t			 player;
 	struct evhttp		*http;
 	struct players		 players;
 	struct discover		*disc;
@@ -492,6 +498,28 @@ peer_signal(evutil_socket_t sig, short what, void *arg)
 	peer_stop(arg, 0);
 }
 
+/* --play: the player, started on our URL with /bin/sh, so that CMD may
+ * carry its own options ("mpv --no-cache"). */
+static pid_t
+peer_player(const char *cmd, const char *at)
+{
+	char url[ADDR_STRLEN + 32];
+	pid_t pid;
+
+	snprintf(url, sizeof url, "http://%s/live.ts", at);
+	if ((pid = fork()) == 0) {
+		execl("/bin/sh", "sh", "-c", "exec $0 \"$1\"", cmd, url,
+		    (char *)NULL);
+		_exit(127);
+	}
+	if (pid == -1)
+		log_warn("--play %s: cannot start it: %s", cmd,
+		    strerror(errno));
+	else
+		log_info("started the player: %s %s", cmd, url);
+	return pid;
+}
+
 static unsigned long
 peer_number(const char *opt, const char *text, unsigned long min,
     unsigned long max)
@@ -545,6 +573,9 @@ main(int argc, char **argv)
 		case OPT_OUTPUT:
 			p.output = optarg;
 			break;
+		case OPT_PLAY:
+			p.play = optarg;
+			break;
 		case OPT_FANOUT:
 			p.fanout = (unsigned)peer_number("fanout", optarg, 0,
 			    TC_FANOUT_MAX);
@@ -595,7 +626,10 @@ main(int argc, char **argv)
 		evhttp_set_cb(p.http, "/live.ts", peer_live_cb, &p);
 		evhttp_set_gencb(p.http, peer_other_cb, &p);
 		log_info("playing at http://%s/live.ts", text);
-	}
+		if (p.play != NULL)
+			p.player = peer_player(p.play, text);
+	} else if (p.play != NULL)
+		fatal("--play needs the HTTP output (drop --no-http)");
 	if ((p.udt = udt_loop_new(p.base, err, sizeof err)) == NULL)
 		fatal("%s", err);
 	p.rejoin = evtimer_new(p.base, peer_rejoin_cb, &p);
@@ -610,6 +644,8 @@ main(int argc, char **argv)
 	event_base_dispatch(p.base);
 
 	peer_progress_cb(-1, 0, &p);
+	if (p.player > 0)
+		kill(p.player, SIGTERM);
 	log_info("%llu chunks in, %llu missed, %llu parents",
 	    (unsigned long long)p.chunks, (unsigned long long)p.gaps,
 	    (unsigned long long)p.parents);
