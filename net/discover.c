@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -67,6 +68,8 @@ struct discover {
 	int			 filter_open, filter_ip, filter_port;
 	int			 confirm_open, confirm_ip, confirm_port;
 	int			 filter_unsupported;
+	int			 adaptive;	/* negative tests timed by RTT */
+	struct timespec		 t_primary;	/* the first request sent */
 };
 
 static void disc_next(struct discover *d);
@@ -187,6 +190,24 @@ disc_answer_cb(void *arg, const struct stun_msg *resp,
 		}
 	}
 
+	if (step == STEP_PRIMARY && got && d->adaptive) {
+		/*
+		 * A filtering test passes if its answer comes: wait what the
+		 * path's round trip needs, not a fixed time made for slow
+		 * paths (0.7 s twice, most of a peer's start-up on a LAN):
+		 * sends 2 RTT + 20 ms apart (50 ms at least), three in all.
+		 */
+		struct timespec now;
+		long rtt;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		rtt = (now.tv_sec - d->t_primary.tv_sec) * 1000 +
+		    (now.tv_nsec - d->t_primary.tv_nsec) / 1000000;
+		d->o.negative.rto_ms = (uint32_t)(2 * rtt + 20 < 50 ? 50 :
+		    2 * rtt + 20);
+		d->o.negative.rc = 3;
+		d->o.negative.rm = 2;
+	}
 	if (step == STEP_PRIMARY) {
 		if (!got) {
 			disc_fail(d, resp == NULL ? "no answer from" :
@@ -299,6 +320,8 @@ disc_next(struct discover *d)
 	if (d->step == STEP_OTHER_IP && !d->r.has_other)
 		t = &d->o.negative;
 	len = ctl_build_binding(msg, sizeof msg, change, DISC_PAD);
+	if (d->step == STEP_PRIMARY)
+		clock_gettime(CLOCK_MONOTONIC, &d->t_primary);
 	if (len < 0 || ctl_request(sock, &dest, msg, (size_t)len, t,
 	    disc_answer_cb, d) != 0)
 		disc_fail(d, "cannot send to");
@@ -319,6 +342,7 @@ discover_start(struct event_base *base, const struct addr *server,
 	d->base = base;
 	d->server = *server;
 	d->o = o != NULL ? *o : discover_defaults;
+	d->adaptive = o == NULL;
 	d->cb = cb;
 	d->arg = arg;
 	d->later = event_new(base, -1, 0, disc_finish_cb, d);
