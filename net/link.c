@@ -25,11 +25,13 @@
 #define LINK_RELAY_RTO_MS 200
 #define LINK_MSG_MAX	(64 * 1024)
 /*
- * UDT's rendezvous ends on one side before the other; what the first side
- * sends before the second is up is dropped and comes back only with UDT's
- * retransmission timer. So the initiator's first message is this HELLO,
- * and the accepting side calls the link up (and lets its user send) only
- * when it arrives: the initiator is up by then.
+ * UDT's rendezvous ends on one side before the other, and what the first
+ * side sends before the second is up comes back only with UDT's
+ * retransmission timer (100 messages took 2 s on loopback). So the
+ * accepting side's first message is this HELLO, and the initiator calls
+ * the link up (and lets its user send) only when it arrives; the
+ * initiator also starts UDT a little after the accepting side (below), so
+ * that both handshakes meet at once.
  */
 static const char link_hello[] = "treecast link hello";
 /* What the nominating side waits before UDT: the other side's quiet
