@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "media/chunk.h"
 
 static void
@@ -165,4 +167,46 @@ chunk_decode(const uint8_t *in, size_t len, struct chunk *c, char *err,
 	c->payload = in + CHUNK_HEADER_LEN;
 	c->len = plen;
 	return (int)(CHUNK_HEADER_LEN + plen);
+}
+
+static crypto_generichash_state *
+chunk_digest_state(struct chunk_digest *d)
+{
+	return &d->state;
+}
+
+void
+chunk_digest_init(struct chunk_digest *d)
+{
+	memset(d, 0, sizeof *d);
+}
+
+int
+chunk_digest_add(struct chunk_digest *d, const struct chunk *c,
+    uint64_t *first, char out[CHUNK_DIGEST_HEX])
+{
+	uint8_t hdr[CHUNK_HEADER_LEN], sum[16];
+
+	if (c->seq % CHUNK_DIGEST_WINDOW == 0) {
+		crypto_generichash_init(chunk_digest_state(d), NULL, 0,
+		    sizeof sum);
+		d->whole = 1;
+	} else if (c->seq != d->next)
+		d->whole = 0;		/* a gap: this window is not whole */
+	d->next = c->seq + 1;
+	if (!d->whole)
+		return 0;
+	if (chunk_encode_header(c, hdr, sizeof hdr) < 0) {
+		d->whole = 0;
+		return 0;
+	}
+	crypto_generichash_update(chunk_digest_state(d), hdr, sizeof hdr);
+	crypto_generichash_update(chunk_digest_state(d), c->payload, c->len);
+	if (c->seq % CHUNK_DIGEST_WINDOW != CHUNK_DIGEST_WINDOW - 1)
+		return 0;
+	crypto_generichash_final(chunk_digest_state(d), sum, sizeof sum);
+	sodium_bin2hex(out, CHUNK_DIGEST_HEX, sum, sizeof sum);
+	*first = c->seq + 1 - CHUNK_DIGEST_WINDOW;
+	d->whole = 0;
+	return 1;
 }

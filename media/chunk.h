@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sodium.h>
+
 #define CHUNK_MAGIC0		0x54	/* 'T' */
 #define CHUNK_MAGIC1		0x43	/* 'C' */
 #define CHUNK_VERSION		1
@@ -76,5 +78,24 @@ int	chunk_ts_pusi(const uint8_t *p);
 /* Whether a TS packet's adaptation field sets random_access_indicator
  * (ISO/IEC 13818-1, 2.4.3.5). p must hold CHUNK_TS_PACKET bytes. */
 int	chunk_ts_random_access(const uint8_t *p);
+
+/*
+ * A digest of the stream, for checking that every node got what the origin
+ * sent: BLAKE2b over the chunks of each window of CHUNK_DIGEST_WINDOW
+ * sequence numbers (header fields and payload). Feed every chunk in order;
+ * chunk_digest_add returns 1 when it completed a window the node saw from
+ * its start, with its first sequence number in *first and the digest in
+ * hex in out, else 0.
+ */
+#define CHUNK_DIGEST_WINDOW	64
+#define CHUNK_DIGEST_HEX	33	/* 16 bytes in hex, and the NUL */
+struct chunk_digest {
+	crypto_generichash_state state;
+	uint64_t	 next;		/* the sequence number expected */
+	int		 whole;		/* this window seen from its start */
+};
+void	chunk_digest_init(struct chunk_digest *d);
+int	chunk_digest_add(struct chunk_digest *d, const struct chunk *c,
+	    uint64_t *first, char out[CHUNK_DIGEST_HEX]);
 
 #endif

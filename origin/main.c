@@ -64,6 +64,7 @@ struct origin {
 	struct serve		*serve;
 	struct event		*step;
 	struct event		*progress;
+	struct chunk_digest	 digest;
 	int			 exit_code;
 };
 
@@ -81,7 +82,13 @@ static void
 origin_chunk(const struct chunk *c, void *arg)
 {
 	struct origin *o = arg;
+	char hex[CHUNK_DIGEST_HEX];
+	uint64_t first;
 
+	if (chunk_digest_add(&o->digest, c, &first, hex))
+		log_info("chunks %llu-%llu digest %s",
+		    (unsigned long long)first, (unsigned long long)c->seq,
+		    hex);
 	if (ring_push(o->ring, c) != 0) {
 		log_warn("chunk %llu out of order: ring reset",
 		    (unsigned long long)c->seq);

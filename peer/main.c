@@ -100,6 +100,7 @@ struct peer {
 	 * delay at this depth of the tree. */
 	int64_t			 latency_us[PEER_LATENCIES];
 	size_t			 nlatency;
+	struct chunk_digest	 digest;
 	int			 exit_code;
 };
 
@@ -225,7 +226,8 @@ peer_chunk(struct peer *p, const uint8_t *msg, size_t len)
 	struct player *pl;
 	struct timespec now;
 	struct chunk c;
-	char err[160];
+	uint64_t first;
+	char err[160], hex[CHUNK_DIGEST_HEX];
 
 	if (chunk_decode(msg, len, &c, err, sizeof err) < 0) {
 		log_warn("from the parent: %s", err);
@@ -255,6 +257,9 @@ peer_chunk(struct peer *p, const uint8_t *msg, size_t len)
 		    " (a keyframe)" : "", (now.tv_sec - p->started.tv_sec) *
 		    1e3 + (now.tv_nsec - p->started.tv_nsec) / 1e6);
 	}
+	if (chunk_digest_add(&p->digest, &c, &first, hex))
+		log_info("chunks %llu-%llu digest %s",
+		    (unsigned long long)first, (unsigned long long)c.seq, hex);
 	p->have = 1;
 	p->next = c.seq + 1;
 	p->chunks++;
