@@ -17,9 +17,16 @@
 #define SERVE_RETRY_MS	10
 #define SERVE_CHILDREN_MAX 64
 
+enum child_state {
+	CHILD_NEW,		/* linked; its RESUME has not come */
+	CHILD_FED,		/* being sent chunks from next on */
+	CHILD_WAITING		/* wants a keyframe and none has come yet (a
+				   live input joined mid-GOP) */
+};
+
 struct child {
 	struct link	*link;
-	int		 resumed;	/* its RESUME came */
+	enum child_state state;
 	uint64_t	 next;		/* the next sequence number to send */
 };
 
@@ -52,7 +59,7 @@ serve_pump(struct serve *s, struct child *k)
 	uint64_t oldest, newest;
 	int len;
 
-	if (k->resumed != 1 || ring_newest(s->ring, &newest) != 0)
+	if (k->state != CHILD_FED || ring_newest(s->ring, &newest) != 0)
 		return 0;
 	while (k->next <= newest) {
 		if ((c = ring_get(s->ring, k->next)) == NULL) {
@@ -154,20 +161,17 @@ serve_message(struct serve *s, struct link *l, const uint8_t *msg,
 	if (k == NULL || len < 1)
 		return -1;
 	if (msg[0] == SERVE_RESUME_KEYFRAME && len == 1) {
-		if (ring_latest_keyframe(s->ring, &seq) != 0 &&
-		    ring_newest(s->ring, &seq) != 0)
-			seq = 0;	/* nothing yet: from the first to come */
+		if (ring_latest_keyframe(s->ring, &seq) != 0) {
+			k->state = CHILD_WAITING;
+			return 0;
+		}
 	} else if (msg[0] == SERVE_RESUME_SEQ && len == SERVE_RESUME_LEN) {
 		for (i = 1; i < SERVE_RESUME_LEN; i++)
 			seq = seq << 8 | msg[i];
 	} else
 		return -1;
-	k->resumed = 1;
+	k->state = CHILD_FED;
 	k->next = seq;
-	if (ring_count(s->ring) == 0) {
-		k->resumed = 2;	/* waiting for the first chunk */
-		return 0;
-	}
 	serve_all(s);
 	return 0;
 }
@@ -185,15 +189,19 @@ serve_remove(struct serve *s, struct link *l)
 void
 serve_pushed(struct serve *s)
 {
-	uint64_t first;
+	const struct chunk *c;
+	uint64_t newest;
 	size_t i;
 
-	/* Children that asked before anything came start at the first. */
-	for (i = 0; i < s->nkids; i++) {
-		if (s->kids[i].resumed == 2 &&
-		    ring_oldest(s->ring, &first) == 0) {
-			s->kids[i].resumed = 1;
-			s->kids[i].next = first;
+	/* Children waiting for a keyframe start at this one. */
+	if (ring_newest(s->ring, &newest) == 0 &&
+	    (c = ring_get(s->ring, newest)) != NULL &&
+	    (c->flags & CHUNK_F_KEYFRAME)) {
+		for (i = 0; i < s->nkids; i++) {
+			if (s->kids[i].state == CHILD_WAITING) {
+				s->kids[i].state = CHILD_FED;
+				s->kids[i].next = newest;
+			}
 		}
 	}
 	serve_all(s);

@@ -7,7 +7,9 @@
  * number (a child re-parented, going on from where it was). The parent
  * then sends one chunk a message (media/chunk.h's encoding), in order.
  * Where the asked chunk has left the ring, it starts at the oldest
- * keyframe it holds and the child sees the gap in the numbers. */
+ * keyframe it holds and the child sees the gap in the numbers; a child that
+ * wants a keyframe when the ring holds none (a live input joined in the
+ * middle of a group of pictures) waits for the next one. */
 #ifndef TREECAST_SERVE_H
 #define TREECAST_SERVE_H
 

@@ -67,6 +67,7 @@ struct player {
 	TAILQ_ENTRY(player)	 entry;
 	struct evhttp_request	*req;
 	struct peer		*peer;
+	int			 started;	/* from a keyframe on */
 };
 TAILQ_HEAD(players, player);
 
@@ -205,7 +206,8 @@ peer_live_cb(struct evhttp_request *req, void *arg)
 	log_info("a player joined");
 	if (ring_latest_keyframe(p->ring, &seq) != 0 ||
 	    ring_newest(p->ring, &newest) != 0)
-		return;
+		return;		/* it starts at the next keyframe */
+	pl->started = 1;
 	for (; seq <= newest; seq++)
 		if ((c = ring_get(p->ring, seq)) != NULL)
 			player_send(pl, c);
@@ -269,8 +271,12 @@ peer_chunk(struct peer *p, const uint8_t *msg, size_t len)
 		fclose(p->out);
 		p->out = NULL;
 	}
-	TAILQ_FOREACH(pl, &p->players, entry)
-		player_send(pl, &c);
+	TAILQ_FOREACH(pl, &p->players, entry) {
+		if (!pl->started && (c.flags & CHUNK_F_KEYFRAME))
+			pl->started = 1;
+		if (pl->started)
+			player_send(pl, &c);
+	}
 	serve_pushed(p->serve);
 }
 
