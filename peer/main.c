@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <sodium.h>
@@ -30,6 +31,9 @@
 
 #define PEER_REJOIN_MS	500	/* after losing the parent */
 #define PEER_LATENCIES	512	/* the last chunks' latencies, for figures */
+/* A player this far behind (13 s of 5 Mbit/s) is dropped, not buffered
+ * for without end. */
+#define PEER_PLAYER_BACKLOG (8 << 20)
 #define PEER_RETRY_MS	1000	/* after a refused JOIN or failed link */
 
 static const char synopsis[] =
@@ -152,16 +156,28 @@ peer_stop(struct peer *p, int code)
 
 /* --- players: MPEG-TS over HTTP */
 
-static void
+/* Sends a chunk to a player; drops a player that does not keep up (its
+ * close callback then frees it) and returns -1. */
+static int
 player_send(struct player *pl, const struct chunk *c)
 {
-	struct evbuffer *b = evbuffer_new();
+	struct evhttp_connection *conn =
+	    evhttp_request_get_connection(pl->req);
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
+	struct evbuffer *b;
+	size_t queued = evbuffer_get_length(bufferevent_get_output(bev));
 
-	if (b == NULL)
-		return;
+	if (queued > PEER_PLAYER_BACKLOG) {
+		log_warn("a player is %zu MB behind: dropped", queued >> 20);
+		evhttp_connection_free(conn);
+		return -1;
+	}
+	if ((b = evbuffer_new()) == NULL)
+		return 0;
 	evbuffer_add(b, c->payload, c->len);
 	evhttp_send_reply_chunk(pl->req, b);
 	evbuffer_free(b);
+	return 0;
 }
 
 static void
@@ -209,8 +225,9 @@ peer_live_cb(struct evhttp_request *req, void *arg)
 		return;		/* it starts at the next keyframe */
 	pl->started = 1;
 	for (; seq <= newest; seq++)
-		if ((c = ring_get(p->ring, seq)) != NULL)
-			player_send(pl, c);
+		if ((c = ring_get(p->ring, seq)) != NULL &&
+		    player_send(pl, c) != 0)
+			break;
 }
 
 static void
@@ -225,7 +242,7 @@ peer_other_cb(struct evhttp_request *req, void *arg)
 static void
 peer_chunk(struct peer *p, const uint8_t *msg, size_t len)
 {
-	struct player *pl;
+	struct player *pl, *next;
 	struct timespec now;
 	struct chunk c;
 	uint64_t first;
@@ -271,7 +288,8 @@ peer_chunk(struct peer *p, const uint8_t *msg, size_t len)
 		fclose(p->out);
 		p->out = NULL;
 	}
-	TAILQ_FOREACH(pl, &p->players, entry) {
+	for (pl = TAILQ_FIRST(&p->players); pl != NULL; pl = next) {
+		next = TAILQ_NEXT(pl, entry);	/* player_send may drop pl */
 		if (!pl->started && (c.flags & CHUNK_F_KEYFRAME))
 			pl->started = 1;
 		if (pl->started)
