@@ -654,9 +654,23 @@ server_link(struct worker *w, struct srv_sock *ss, struct srv_msg *m,
 	sodium_memzero(&b, sizeof b);
 }
 
+/* Whether a peer can reach this node's new mappings: a random allocator
+ * behind an address-dependent NAT cannot be a parent (DESIGN.md, "NAT
+ * profile"); it is only ever a leaf. */
+static int
+server_predictable(const struct reg_node *n)
+{
+	struct nat_profile p;
+
+	memset(&p, 0, sizeof p);
+	nat_profile_decode(n->profile, sizeof n->profile, &p);
+	return nat_predictable(&p);
+}
+
 /* JOIN: a node asks for a parent on its channel: the node with a free
- * slot nearest the root, the origin first. A linear scan: fine for the
- * lab's trees; the tree manager replaces it. */
+ * slot nearest the root, the origin first, never one whose NAT defeats
+ * prediction. A linear scan: fine for the lab's trees; the tree manager
+ * replaces it. */
 static void
 server_join(struct worker *w, struct srv_msg *m, const struct stun_msg *req,
     size_t reqlen)
@@ -689,6 +703,8 @@ server_join(struct worker *w, struct srv_msg *m, const struct stun_msg *req,
 				continue;
 			has_origin |= c->role == TC_ROLE_ORIGIN;
 			if (s->kids[i] >= s->fanout[i] ||
+			    (c->role != TC_ROLE_ORIGIN &&
+			    !server_predictable(c)) ||
 			    (d = server_depth(s, i, slot)) < 0)
 				continue;
 			if (d < best_depth) {
