@@ -46,13 +46,21 @@ http_reply(struct evhttp_request *req, int code, const char *reason,
 /* One node as JSON; the caller holds the registry lock. */
 static void
 http_node_json(struct evbuffer *b, struct server *srv,
-    const struct reg_node *n)
+    const struct reg_node *n, uint32_t slot)
 {
+	uint64_t parent;
+	unsigned children;
+	char up[24];
+
 	struct sockaddr_storage ss;
 	struct nat_profile p;
 	socklen_t len;
 	char ext[ADDR_STRLEN], in[ADDR_STRLEN];
 
+	if (server_placement_locked(srv, slot, &parent, &children) == 0)
+		snprintf(up, sizeof up, "\"%016" PRIx64 "\"", parent);
+	else
+		snprintf(up, sizeof up, "null");
 	reg_addr_load(n->ext_ip, n->ext_port, &ss, &len);
 	addr_format((struct sockaddr *)&ss, ext, sizeof ext);
 	reg_addr_load(n->int_ip, n->int_port, &ss, &len);
@@ -63,12 +71,12 @@ http_node_json(struct evbuffer *b, struct server *srv,
 	    "\"role\":\"%s\",\"external\":\"%s\",\"internal\":\"%s\","
 	    "\"class\":\"%s\",\"nat\":{\"mapping\":\"%s\",\"allocation\":\"%s\","
 	    "\"offset\":%d,\"delta\":%d,\"filtering\":\"%s\"},"
-	    "\"silent_s\":%u}", n->node_id,
+	    "\"silent_s\":%u,\"parent\":%s,\"children\":%u}", n->node_id,
 	    channels_name(server_channels_locked(srv), n->channel),
 	    tc_role_name(n->role), ext, in, nat_class_name(&p),
 	    nat_mapping_name(p.mapping), nat_allocation_name(p.allocation),
 	    p.offset, p.delta, nat_filtering_name(p.filtering),
-	    server_clock(srv) - n->seen);
+	    server_clock(srv) - n->seen, up, children);
 }
 
 static void
@@ -131,7 +139,7 @@ http_nodes(struct evhttp_request *req, void *arg)
 	if (by_id) {
 		slot = registry_find(reg, id);
 		if ((n = registry_node_const(reg, slot)) != NULL)
-			http_node_json(b, h->srv, n);
+			http_node_json(b, h->srv, n, slot);
 	} else {
 		for (s = 0; s < registry_high_water(reg) && shown < limit;
 		    s++) {
@@ -139,7 +147,7 @@ http_nodes(struct evhttp_request *req, void *arg)
 				continue;
 			if (shown++ > 0)
 				evbuffer_add(b, ",", 1);
-			http_node_json(b, h->srv, n);
+			http_node_json(b, h->srv, n, s);
 		}
 	}
 	server_unlock_registry(h->srv);

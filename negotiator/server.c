@@ -1329,3 +1329,18 @@ server_broker(struct server *s)
 {
 	return s->broker;
 }
+
+int
+server_placement_locked(struct server *s, uint32_t slot, uint64_t *parent,
+    unsigned *children)
+{
+	const struct reg_node *pn;
+	uint32_t p = s->parent[slot];
+
+	*children = s->kids[slot];
+	if (p == REG_NONE || (pn = registry_node_const(s->reg, p)) == NULL ||
+	    pn->gen != s->parent_gen[slot])
+		return -1;
+	*parent = pn->node_id;
+	return 0;
+}

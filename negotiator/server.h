@@ -86,6 +86,11 @@ const struct registry *server_lock_registry(struct server *s);
 void	server_unlock_registry(struct server *s);
 /* The channel table; only between server_lock_registry and unlock. */
 const struct channels *server_channels_locked(struct server *s);
+/* Where the node in slot sits in its channel's tree (JOIN): its parent's
+ * node id and how many children it has; -1 (children still set) when it
+ * has no parent (the origin, or not joined). Under server_lock_registry. */
+int	server_placement_locked(struct server *s, uint32_t slot,
+	    uint64_t *parent, unsigned *children);
 /* The link broker, for its JSON. */
 struct broker *server_broker(struct server *s);
 /* The registry's clock: seconds since start. */

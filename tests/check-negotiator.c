@@ -663,6 +663,11 @@ START_TEST(test_join)
 	 * still full. */
 	i = (int)join(fd[3], s[3], 2, k[3], &code);
 	ck_assert(i == 0x11 || i == 0x12);
+	/* /api/nodes shows the tree: parents and children. */
+	ck_assert_ptr_nonnull(strstr(http_get("/api/nodes?id=10"),
+	    "\"parent\":null,\"children\":2}"));
+	ck_assert_ptr_nonnull(strstr(http_get("/api/nodes?id=11"),
+	    "\"parent\":\"0000000000000010\""));
 	/* The origin cannot join. */
 	ck_assert_uint_eq(join(fd[0], s[0], 1, k[0], &code), 0);
 	ck_assert_int_eq(code, 400);
