@@ -69,21 +69,6 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(arg, NULL);
 }
 
-static unsigned long
-parse_number(const char *opt, const char *text, unsigned long min,
-    unsigned long max)
-{
-	unsigned long v;
-	char *end;
-
-	v = strtoul(text, &end, 10);
-	if (text[0] < '0' || text[0] > '9' || *end != '\0' || v < min ||
-	    v > max)
-		fatal("--%s '%s': expected a number from %lu to %lu", opt,
-		    text, min, max);
-	return v;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -135,19 +120,19 @@ main(int argc, char **argv)
 			cfg.has_http = 0;
 			break;
 		case OPT_MAX_NODES:
-			cfg.max_nodes = (uint32_t)parse_number("max-nodes",
+			cfg.max_nodes = (uint32_t)opt_number("max-nodes",
 			    optarg, 1, 1u << 30);
 			break;
 		case OPT_INTERVAL:
-			cfg.interval_ms = (uint32_t)parse_number("interval",
+			cfg.interval_ms = (uint32_t)opt_number("interval",
 			    optarg, 100, 3600000);
 			break;
 		case OPT_EXPIRE:
-			cfg.expire_s = (uint32_t)parse_number("expire", optarg,
+			cfg.expire_s = (uint32_t)opt_number("expire", optarg,
 			    1, 86400);
 			break;
 		case OPT_THREADS:
-			cfg.threads = (uint32_t)parse_number("threads", optarg,
+			cfg.threads = (uint32_t)opt_number("threads", optarg,
 			    1, 64);
 			break;
 		case OPT_RELAY_PORT:
@@ -160,11 +145,11 @@ main(int argc, char **argv)
 			cfg.has_relay = 0;
 			break;
 		case OPT_RELAY_MAX:
-			cfg.relay_max = (uint32_t)parse_number("relay-max",
+			cfg.relay_max = (uint32_t)opt_number("relay-max",
 			    optarg, 1, 65536);
 			break;
 		case OPT_STATS:
-			cfg.stats_s = (uint32_t)parse_number("stats", optarg,
+			cfg.stats_s = (uint32_t)opt_number("stats", optarg,
 			    0, 86400);
 			break;
 		case '?':

@@ -89,3 +89,18 @@ opt_common(int key, const char *prog, const char *synopsis, const char *about,
 		return 0;
 	}
 }
+
+unsigned long
+opt_number(const char *name, const char *text, unsigned long min,
+    unsigned long max)
+{
+	unsigned long v;
+	char *end;
+
+	v = strtoul(text, &end, 10);
+	if (text[0] < '0' || text[0] > '9' || *end != '\0' || v < min ||
+	    v > max)
+		fatal("--%s '%s': expected a number from %lu to %lu", name,
+		    text, min, max);
+	return v;
+}

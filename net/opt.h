@@ -43,5 +43,9 @@ void	opt_usage(FILE *fp, const char *prog, const char *synopsis,
  */
 int	opt_common(int key, const char *prog, const char *synopsis,
 	    const char *about, const struct opt *table);
+/* A decimal option value from min to max; exits with an error naming the
+ * option and the value otherwise. */
+unsigned long opt_number(const char *name, const char *text,
+	    unsigned long min, unsigned long max);
 
 #endif

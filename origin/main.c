@@ -277,8 +277,7 @@ main(int argc, char **argv)
 	struct opt_state st;
 	struct event *sigint, *sigterm;
 	const char *negotiator = NULL;
-	char err[256], *end;
-	unsigned long v;
+	char err[256];
 	int key;
 
 	log_init(argv[0], LOG_INFO);
@@ -303,23 +302,14 @@ main(int argc, char **argv)
 			snprintf(o.channel, sizeof o.channel, "%s", optarg);
 			break;
 		case OPT_FANOUT:
-			v = strtoul(optarg, &end, 10);
-			if (*optarg < '0' || *optarg > '9' || *end != '\0' ||
-			    v < 1 || v > TC_FANOUT_MAX)
-				fatal("--fanout '%s': expected 1 to %d", optarg,
-				    TC_FANOUT_MAX);
-			o.fanout = (unsigned)v;
+			o.fanout = (unsigned)opt_number("fanout", optarg, 1,
+			    TC_FANOUT_MAX);
 			break;
 		case OPT_LOOP:
 			o.loop = 1;
 			break;
 		case OPT_RING:
-			v = strtoul(optarg, &end, 10);
-			if (*optarg < '0' || *optarg > '9' || *end != '\0' ||
-			    v < 16 || v > 65536)
-				fatal("--ring '%s': expected 16 to 65536 "
-				    "chunks", optarg);
-			o.ring_size = v;
+			o.ring_size = opt_number("ring", optarg, 16, 65536);
 			break;
 		case '?':
 			return 2;

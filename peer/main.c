@@ -549,19 +549,6 @@ peer_player(const char *cmd, const char *at)
 	return pid;
 }
 
-static unsigned long
-peer_number(const char *opt, const char *text, unsigned long min,
-    unsigned long max)
-{
-	unsigned long v;
-	char *end;
-
-	v = strtoul(text, &end, 10);
-	if (*text < '0' || *text > '9' || *end != '\0' || v < min || v > max)
-		fatal("--%s '%s': expected %lu to %lu", opt, text, min, max);
-	return v;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -606,11 +593,11 @@ main(int argc, char **argv)
 			p.play = optarg;
 			break;
 		case OPT_FANOUT:
-			p.fanout = (unsigned)peer_number("fanout", optarg, 0,
+			p.fanout = (unsigned)opt_number("fanout", optarg, 0,
 			    TC_FANOUT_MAX);
 			break;
 		case OPT_RING:
-			p.ring_size = peer_number("ring", optarg, 16, 65536);
+			p.ring_size = opt_number("ring", optarg, 16, 65536);
 			break;
 		case '?':
 			return 2;
