@@ -54,7 +54,6 @@ struct blink {
 	struct broker_node	 a, b;
 	uint8_t			 a_tid[12];
 	struct sockaddr_storage	 local;		/* where A's LINK arrived */
-	struct tc_endpoint	 a_ep;
 	uint8_t			 instruct[BROKER_MSG_MAX];
 	size_t			 instruct_len;
 	uint8_t			 instruct_tid[12];
@@ -161,34 +160,45 @@ broker_count_step(struct broker *br, struct blink *l, enum link_step step)
 	broker_count(br, l, (enum outcome)(OUT_FAIL + step - 1), 0);
 }
 
+/* What each end learns of the link and of the other end: the link's id
+ * and key, the other end's profile and endpoint, and the relay where the
+ * link goes through it. INSTRUCT and the GO both carry it. */
+static void
+broker_put_link(struct broker *br, const struct blink *l,
+    struct stun_builder *sb, const struct nat_profile *other,
+    const struct tc_endpoint *ep)
+{
+	uint8_t prof[NAT_PROFILE_WIRE_LEN];
+	struct sockaddr_storage relay;
+
+	stun_put_u64(sb, TC_ATTR_LINK, l->id);
+	stun_put(sb, TC_ATTR_LINK_KEY, l->key, sizeof l->key);
+	nat_profile_encode(other, prof);
+	stun_put(sb, TC_ATTR_NAT_PROFILE, prof, sizeof prof);
+	tc_put_endpoint(sb, ep);
+	if (l->relayed) {
+		relay = l->local;
+		addr_set_port((struct sockaddr *)&relay,
+		    addr_port((struct sockaddr *)&br->cfg.relay.ss));
+		stun_put_xor_address(sb, TC_ATTR_XOR_RELAY,
+		    (struct sockaddr *)&relay);
+	}
+}
+
 /* The answer to A's LINK, kept for its retransmissions. */
 static void
 broker_answer_a(struct broker *br, struct blink *l, int code,
     const char *reason, const struct tc_endpoint *bep)
 {
 	struct stun_builder sb;
-	uint8_t prof[NAT_PROFILE_WIRE_LEN];
-	struct sockaddr_storage relay;
 	int len;
 
 	stun_build_init(&sb, l->answer, sizeof l->answer, TC_METHOD_LINK,
 	    code != 0 ? STUN_ERROR : STUN_SUCCESS, l->a_tid);
-	if (code != 0) {
+	if (code != 0)
 		stun_put_error_code(&sb, code, reason);
-	} else {
-		stun_put_u64(&sb, TC_ATTR_LINK, l->id);
-		stun_put(&sb, TC_ATTR_LINK_KEY, l->key, sizeof l->key);
-		nat_profile_encode(&l->b.profile, prof);
-		stun_put(&sb, TC_ATTR_NAT_PROFILE, prof, sizeof prof);
-		tc_put_endpoint(&sb, bep);
-		if (l->relayed) {
-			relay = l->local;
-			addr_set_port((struct sockaddr *)&relay,
-			    addr_port((struct sockaddr *)&br->cfg.relay.ss));
-			stun_put_xor_address(&sb, TC_ATTR_XOR_RELAY,
-			    (struct sockaddr *)&relay);
-		}
-	}
+	else
+		broker_put_link(br, l, &sb, &l->b.profile, bep);
 	stun_put_integrity_sha256(&sb, l->a.key, sizeof l->a.key);
 	stun_put_fingerprint(&sb);
 	if ((len = stun_build_finish(&sb)) < 0)
@@ -247,8 +257,6 @@ broker_link(struct broker *br, const struct broker_node *a,
     const struct tc_endpoint *ep, const struct sockaddr *local)
 {
 	struct stun_builder sb;
-	struct sockaddr_storage relay;
-	uint8_t prof[NAT_PROFILE_WIRE_LEN];
 	struct blink *l;
 	uint64_t now = broker_now();
 	uint32_t i;
@@ -283,7 +291,6 @@ broker_link(struct broker *br, const struct broker_node *a,
 	memcpy(l->a_tid, tid, 12);
 	memcpy(&l->local, local, broker_sslen((const struct sockaddr_storage *)
 	    local));
-	l->a_ep = *ep;
 	l->t0 = now;
 	if (br->cfg.has_relay && broker_needs_relay(a, ep, peer))
 		l->relayed = broker_relay_add(br, l, now) != NULL;
@@ -292,19 +299,8 @@ broker_link(struct broker *br, const struct broker_node *a,
 	stun_random_tid(l->instruct_tid);
 	stun_build_init(&sb, l->instruct, sizeof l->instruct,
 	    TC_METHOD_INSTRUCT, STUN_REQUEST, l->instruct_tid);
-	stun_put_u64(&sb, TC_ATTR_LINK, l->id);
-	stun_put(&sb, TC_ATTR_LINK_KEY, l->key, sizeof l->key);
 	stun_put_u64(&sb, TC_ATTR_PEER_NODE, a->node_id);
-	nat_profile_encode(&a->profile, prof);
-	stun_put(&sb, TC_ATTR_NAT_PROFILE, prof, sizeof prof);
-	tc_put_endpoint(&sb, ep);
-	if (l->relayed) {
-		relay = l->local;
-		addr_set_port((struct sockaddr *)&relay,
-		    addr_port((struct sockaddr *)&br->cfg.relay.ss));
-		stun_put_xor_address(&sb, TC_ATTR_XOR_RELAY,
-		    (struct sockaddr *)&relay);
-	}
+	broker_put_link(br, l, &sb, &a->profile, ep);
 	stun_put_integrity_sha256(&sb, peer->key, sizeof peer->key);
 	stun_put_fingerprint(&sb);
 	if ((len = stun_build_finish(&sb)) < 0) {
