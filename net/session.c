@@ -183,17 +183,25 @@ session_begin(struct session *s, struct stun_builder *b, uint8_t *buf,
 	stun_put_u32(b, TC_ATTR_SEQ, ++s->seq);
 }
 
+/* Signs b with the session's credential and finishes it: its length, or
+ * -1 (not registered, or no room). */
+static int
+session_seal(struct session *s, struct stun_builder *b)
+{
+	if (s->session == 0)
+		return -1;
+	stun_put_integrity_sha256(b, s->key, sizeof s->key);
+	stun_put_fingerprint(b);
+	return stun_build_finish(b);
+}
+
 int
 session_send(struct session *s, struct stun_builder *b,
     const struct ctl_timing *t, ctl_cb cb, void *arg)
 {
 	int len;
 
-	if (s->session == 0)
-		return -1;
-	stun_put_integrity_sha256(b, s->key, sizeof s->key);
-	stun_put_fingerprint(b);
-	if ((len = stun_build_finish(b)) < 0)
+	if ((len = session_seal(s, b)) < 0)
 		return -1;
 	return ctl_request(s->ctl, &s->cfg.server, b->buf, (size_t)len, t,
 	    cb, arg);
@@ -212,14 +220,9 @@ session_answer(struct session *s, struct stun_builder *b)
 {
 	int len;
 
-	if (s->session == 0)
+	if ((len = session_seal(s, b)) < 0)
 		return -1;
-	stun_put_integrity_sha256(b, s->key, sizeof s->key);
-	stun_put_fingerprint(b);
-	if ((len = stun_build_finish(b)) < 0)
-		return -1;
-	return ctl_send_to(s->ctl, (struct sockaddr *)&s->cfg.server.ss,
-	    s->cfg.server.len, b->buf, (size_t)len);
+	return session_resend(s, b->buf, (size_t)len);
 }
 
 void
