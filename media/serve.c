@@ -33,6 +33,7 @@ struct child {
 struct serve {
 	struct event_base	*base;
 	struct ring		*ring;
+	unsigned		 fanout;
 	struct child		 kids[SERVE_CHILDREN_MAX];
 	size_t			 nkids;
 	struct event		*retry;
@@ -116,14 +117,15 @@ serve_retry_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 struct serve *
-serve_new(struct event_base *base, struct ring *ring)
+serve_new(struct event_base *base, struct ring *ring, unsigned fanout)
 {
 	struct serve *s;
 
-	if ((s = calloc(1, sizeof *s)) == NULL)
+	if (fanout > SERVE_CHILDREN_MAX || (s = calloc(1, sizeof *s)) == NULL)
 		return NULL;
 	s->base = base;
 	s->ring = ring;
+	s->fanout = fanout;
 	if ((s->retry = evtimer_new(base, serve_retry_cb, s)) == NULL) {
 		free(s);
 		return NULL;
@@ -141,17 +143,41 @@ serve_free(struct serve *s)
 }
 
 int
-serve_add(struct serve *s, struct link *l)
+serve_incoming(struct serve *s, uint64_t node)
 {
-	if (s->nkids == SERVE_CHILDREN_MAX || serve_find(s, l) != NULL)
+	if (s->nkids >= s->fanout) {
+		log_info("node %016llx asks for a link: all %u slots taken",
+		    (unsigned long long)node, s->fanout);
 		return -1;
-	memset(&s->kids[s->nkids], 0, sizeof s->kids[0]);
-	s->kids[s->nkids++].link = l;
+	}
 	return 0;
 }
 
-int
-serve_message(struct serve *s, struct link *l, const uint8_t *msg,
+void
+serve_connected(struct serve *s, struct link *l)
+{
+	if (s->nkids >= s->fanout || serve_find(s, l) != NULL) {
+		link_close(l);
+		return;
+	}
+	memset(&s->kids[s->nkids], 0, sizeof s->kids[0]);
+	s->kids[s->nkids++].link = l;
+	log_info("child %016llx linked", (unsigned long long)link_peer(l));
+}
+
+static void
+serve_remove(struct serve *s, struct link *l)
+{
+	struct child *k = serve_find(s, l);
+
+	if (k == NULL)
+		return;
+	*k = s->kids[--s->nkids];
+}
+
+/* The child's RESUME. */
+static int
+serve_resume(struct serve *s, struct link *l, const uint8_t *msg,
     size_t len)
 {
 	struct child *k = serve_find(s, l);
@@ -177,13 +203,23 @@ serve_message(struct serve *s, struct link *l, const uint8_t *msg,
 }
 
 void
-serve_remove(struct serve *s, struct link *l)
+serve_message(struct serve *s, struct link *l, const uint8_t *msg,
+    size_t len)
 {
-	struct child *k = serve_find(s, l);
-
-	if (k == NULL)
+	if (serve_resume(s, l, msg, len) == 0)
 		return;
-	*k = s->kids[--s->nkids];
+	log_warn("child %016llx sent a malformed message: closing",
+	    (unsigned long long)link_peer(l));
+	serve_remove(s, l);
+	link_close(l);
+}
+
+void
+serve_closed(struct serve *s, struct link *l, const char *why)
+{
+	log_info("child %016llx gone: %s", (unsigned long long)link_peer(l),
+	    why);
+	serve_remove(s, l);
 }
 
 void

@@ -32,16 +32,22 @@ struct serve_stats {
 	uint64_t	skipped;	/* chunks a slow child never got */
 };
 
-struct serve *serve_new(struct event_base *base, struct ring *ring);
+/* Serves ring to up to fanout children. */
+struct serve *serve_new(struct event_base *base, struct ring *ring,
+	    unsigned fanout);
 /* Forgets every child (the links stay the caller's). */
 void	serve_free(struct serve *s);
-/* A child's link is up; nothing is sent before its RESUME. */
-int	serve_add(struct serve *s, struct link *l);
-/* The child's message (its RESUME). -1 for a malformed one: close it. */
-int	serve_message(struct serve *s, struct link *l, const uint8_t *msg,
+
+/* The children's side of struct link_callbacks (net/link.h), for the
+ * node's own callbacks to hand the links of its children to:
+ * incoming takes a child while a slot is free (0) or refuses it (-1);
+ * connected starts serving it, nothing sent before its RESUME; a
+ * malformed message closes its link; closed forgets it. */
+int	serve_incoming(struct serve *s, uint64_t node);
+void	serve_connected(struct serve *s, struct link *l);
+void	serve_message(struct serve *s, struct link *l, const uint8_t *msg,
 	    size_t len);
-/* The child's link is gone or about to be closed. */
-void	serve_remove(struct serve *s, struct link *l);
+void	serve_closed(struct serve *s, struct link *l, const char *why);
 /* A chunk was pushed into the ring: send it on. */
 void	serve_pushed(struct serve *s);
 size_t	serve_children(const struct serve *s);

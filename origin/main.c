@@ -147,18 +147,14 @@ origin_progress_cb(evutil_socket_t fd, short what, void *arg)
 	    st->bytes / 1e6);
 }
 
+/* Every link of the origin's is a child's. */
 static int
 origin_incoming(void *arg, struct link *l, uint64_t peer)
 {
 	struct origin *o = arg;
 
 	(void)l;
-	if (serve_children(o->serve) >= o->fanout) {
-		log_info("node %016llx asks for a link: all %u slots taken",
-		    (unsigned long long)peer, o->fanout);
-		return -1;
-	}
-	return 0;
+	return serve_incoming(o->serve, peer);
 }
 
 static void
@@ -166,11 +162,7 @@ origin_connected(void *arg, struct link *l)
 {
 	struct origin *o = arg;
 
-	if (serve_add(o->serve, l) != 0)
-		link_close(l);
-	else
-		log_info("child %016llx linked", (unsigned long long)
-		    link_peer(l));
+	serve_connected(o->serve, l);
 }
 
 static void
@@ -187,12 +179,7 @@ origin_message(void *arg, struct link *l, const uint8_t *msg, size_t len)
 {
 	struct origin *o = arg;
 
-	if (serve_message(o->serve, l, msg, len) != 0) {
-		log_warn("child %016llx sent a malformed message: closing",
-		    (unsigned long long)link_peer(l));
-		serve_remove(o->serve, l);
-		link_close(l);
-	}
+	serve_message(o->serve, l, msg, len);
 }
 
 static void
@@ -200,9 +187,7 @@ origin_closed(void *arg, struct link *l, const char *why)
 {
 	struct origin *o = arg;
 
-	log_info("child %016llx gone: %s", (unsigned long long)link_peer(l),
-	    why);
-	serve_remove(o->serve, l);
+	serve_closed(o->serve, l, why);
 }
 
 static const struct link_callbacks origin_links = {
@@ -334,7 +319,7 @@ main(int argc, char **argv)
 	if ((o.base = event_base_new()) == NULL)
 		fatal("cannot create an event loop");
 	if ((o.ring = ring_create(o.ring_size)) == NULL ||
-	    (o.serve = serve_new(o.base, o.ring)) == NULL)
+	    (o.serve = serve_new(o.base, o.ring, o.fanout)) == NULL)
 		fatal("cannot allocate a ring of %zu chunks", o.ring_size);
 	if ((o.udt = udt_loop_new(o.base, err, sizeof err)) == NULL)
 		fatal("%s", err);

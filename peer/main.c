@@ -304,12 +304,7 @@ peer_incoming(void *arg, struct link *l, uint64_t node)
 	struct peer *p = arg;
 
 	(void)l;
-	if (serve_children(p->serve) >= p->fanout) {
-		log_info("node %016llx asks for a link: all %u slots taken",
-		    (unsigned long long)node, p->fanout);
-		return -1;
-	}
-	return 0;
+	return serve_incoming(p->serve, node);	/* a child's */
 }
 
 static void
@@ -320,11 +315,7 @@ peer_connected(void *arg, struct link *l)
 	size_t n;
 
 	if (l != p->parent) {
-		if (serve_add(p->serve, l) != 0)
-			link_close(l);
-		else
-			log_info("child %016llx linked",
-			    (unsigned long long)link_peer(l));
+		serve_connected(p->serve, l);
 		return;
 	}
 	/* Resume where we were, or start at the parent's latest keyframe. */
@@ -365,10 +356,7 @@ peer_message(void *arg, struct link *l, const uint8_t *msg, size_t len)
 		peer_chunk(p, msg, len);
 		return;
 	}
-	if (serve_message(p->serve, l, msg, len) != 0) {
-		serve_remove(p->serve, l);
-		link_close(l);
-	}
+	serve_message(p->serve, l, msg, len);
 }
 
 static void
@@ -382,9 +370,7 @@ peer_closed(void *arg, struct link *l, const char *why)
 		peer_later(p, PEER_REJOIN_MS);
 		return;
 	}
-	log_info("child %016llx gone: %s", (unsigned long long)link_peer(l),
-	    why);
-	serve_remove(p->serve, l);
+	serve_closed(p->serve, l, why);
 }
 
 static const struct link_callbacks peer_links = {
@@ -629,7 +615,7 @@ main(int argc, char **argv)
 	if ((p.base = event_base_new()) == NULL)
 		fatal("cannot create an event loop");
 	if ((p.ring = ring_create(p.ring_size)) == NULL ||
-	    (p.serve = serve_new(p.base, p.ring)) == NULL)
+	    (p.serve = serve_new(p.base, p.ring, p.fanout)) == NULL)
 		fatal("cannot allocate a ring of %zu chunks", p.ring_size);
 	if (has_http) {
 		addr_format((struct sockaddr *)&http.ss, text, sizeof text);
