@@ -12,6 +12,8 @@
 #include "media/serve.h"
 #include "net/link.h"
 #include "net/log.h"
+#include "net/proto.h"
+#include "net/session.h"
 
 /* A child whose UDT send buffer is full is tried again this often. */
 #define SERVE_RETRY_MS	10
@@ -38,6 +40,7 @@ struct serve {
 	size_t			 nkids;
 	struct event		*retry;
 	struct serve_stats	 st;
+	uint64_t		 reported;	/* st.bytes at the last report */
 	uint8_t			 buf[CHUNK_MAX_LEN];
 };
 
@@ -270,4 +273,42 @@ serve_resume_build(uint8_t *buf, int from_keyframe, uint64_t seq)
 		seq >>= 8;
 	}
 	return SERVE_RESUME_LEN;
+}
+
+static void
+serve_report_cb(void *arg, const struct stun_msg *resp,
+    const struct sockaddr *from)
+{
+	(void)arg;
+	(void)resp;
+	(void)from;	/* figures: nothing to do on the answer, or without */
+}
+
+int
+serve_report(struct serve *s, struct session *session, uint64_t parent,
+    struct tc_health *h, unsigned ms)
+{
+	struct stun_builder b;
+	uint8_t msg[STUN_MAX_MSG], ids[8 * SERVE_CHILDREN_MAX];
+	size_t i, n = 0;
+	int k;
+
+	if (!session_registered(session))
+		return -1;
+	h->bytes_out = s->st.bytes;
+	h->kbps_out = ms > 0 ? (uint32_t)((s->st.bytes - s->reported) * 8 /
+	    ms) : 0;
+	s->reported = s->st.bytes;
+	for (i = 0; i < s->nkids; i++) {
+		uint64_t id = link_peer(s->kids[i].link);
+
+		for (k = 7; k >= 0; k--)
+			ids[n++] = (uint8_t)(id >> (8 * k));
+	}
+	session_begin(session, &b, msg, sizeof msg, TC_METHOD_STATUS);
+	stun_put_u64(&b, TC_ATTR_PARENT, parent);
+	if (n > 0)
+		stun_put(&b, TC_ATTR_CHILDREN, ids, (uint16_t)n);
+	tc_put_health(&b, h);
+	return session_send(session, &b, NULL, serve_report_cb, s);
 }

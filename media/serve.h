@@ -53,6 +53,17 @@ void	serve_pushed(struct serve *s);
 size_t	serve_children(const struct serve *s);
 const struct serve_stats *serve_stats(const struct serve *s);
 
+/*
+ * Sends the node's STATUS to the negotiator on session: parent (the node
+ * it is linked to, 0 for none or for the origin), the children linked now,
+ * and h, whose bytes_out and kbps_out are filled in here from what was
+ * served (kbps over the ms since the last report). For the status page.
+ */
+struct session;
+struct tc_health;
+int	serve_report(struct serve *s, struct session *session,
+	    uint64_t parent, struct tc_health *h, unsigned ms);
+
 /* A RESUME message into buf (SERVE_RESUME_LEN bytes); returns its length. */
 size_t	serve_resume_build(uint8_t *buf, int from_keyframe, uint64_t seq);
 

@@ -93,6 +93,7 @@ struct broker_counters {
 	uint64_t	relay_bytes;
 	uint64_t	relay_dropped;	/* from no bound socket, or no peer yet */
 	uint64_t	relay_full;
+	uint64_t	relay_reused;	/* an old link's address bound again */
 };
 
 struct broker {
@@ -366,7 +367,7 @@ broker_instruct_answer(struct broker *br, const struct stun_msg *m)
 
 int
 broker_report(struct broker *br, uint64_t session, uint64_t link,
-    const struct tc_outcome *o)
+    const struct tc_outcome *o, uint64_t *acceptor)
 {
 	struct blink *l = NULL;
 	enum outcome out;
@@ -384,6 +385,7 @@ broker_report(struct broker *br, uint64_t session, uint64_t link,
 		return -1;
 	}
 	br->c.reports++;
+	*acceptor = l->a.session == session ? l->b.session : 0;
 	if (l->b.session == session) {
 		/* Counted if A never reports. */
 		l->report_b = *o;
@@ -455,6 +457,34 @@ broker_tick_cb(evutil_socket_t fd, short what, void *arg)
 
 /* --- the relay */
 
+/*
+ * A new socket binds from an address that an older relayed link still
+ * holds: the NAT gave the address out again, so the old socket is gone.
+ * The old link goes now; left, it would take the new one's packets (the
+ * lookup takes the first match), and the new rendezvous would never meet.
+ */
+static void
+broker_relay_forget(struct broker *br, const struct sockaddr_storage *from,
+    const struct rlink *keep)
+{
+	struct rlink *r;
+	uint32_t i;
+	int side;
+
+	for (i = 0; i < br->cfg.relay_max; i++) {
+		r = &br->relays[i];
+		if (r == keep || r->id == 0)
+			continue;
+		for (side = 0; side < r->bound; side++)
+			if (addr_equal((struct sockaddr *)&r->side[side],
+			    (const struct sockaddr *)from)) {
+				r->id = 0;
+				br->c.relay_reused++;
+				break;
+			}
+	}
+}
+
 static void
 broker_relay_bind(struct broker *br, const struct stun_msg *m,
     const struct sockaddr_storage *from, socklen_t fromlen, uint64_t now)
@@ -487,6 +517,7 @@ broker_relay_bind(struct broker *br, const struct stun_msg *m,
 			br->c.relay_dropped++;	/* a third socket */
 			return;
 		}
+		broker_relay_forget(br, from, r);
 		memcpy(&r->side[r->bound++], from, sizeof *from);
 		br->c.relay_binds++;
 	}
@@ -648,14 +679,46 @@ broker_free(struct broker *br)
 	free(br);
 }
 
+static const char *const broker_outs[OUT_COUNT] = {
+	"direct", "local", "relay", "failed_request", "failed_peer",
+	"failed_mapping", "failed_punch", "failed_relay", "failed_udt",
+	"unreported"
+};
+
+void
+broker_metrics(struct broker *br, struct evbuffer *out)
+{
+	const uint32_t *p;
+	unsigned x, y, o;
+
+	evbuffer_add_printf(out, "# HELP treecast_link_outcomes_total Link "
+	    "attempts by the NAT classes of the asking node (a) and the "
+	    "asked (b), and how they ended.\n"
+	    "# TYPE treecast_link_outcomes_total counter\n");
+	pthread_mutex_lock(&br->lock);
+	for (x = 0; x < NAT_CLASS_COUNT; x++)
+		for (y = 0; y < NAT_CLASS_COUNT; y++)
+			for (p = br->pairs[x][y], o = 0; o < OUT_COUNT; o++)
+				if (p[o] > 0)
+					evbuffer_add_printf(out,
+					    "treecast_link_outcomes_total{a=\"%s\","
+					    "b=\"%s\",outcome=\"%s\"} %u\n",
+					    nat_class_label(x),
+					    nat_class_label(y),
+					    broker_outs[o], p[o]);
+	evbuffer_add_printf(out, "# HELP treecast_relay_bytes_total Bytes "
+	    "the relay forwarded.\n# TYPE treecast_relay_bytes_total counter\n"
+	    "treecast_relay_bytes_total %" PRIu64 "\n", br->c.relay_bytes);
+	evbuffer_add_printf(out, "# HELP treecast_links_total Links asked "
+	    "for.\n# TYPE treecast_links_total counter\n"
+	    "treecast_links_total %" PRIu64 "\n", br->c.links);
+	pthread_mutex_unlock(&br->lock);
+}
+
 void
 broker_json(struct broker *br, struct evbuffer *out)
 {
-	static const char *const outs[OUT_COUNT] = {
-		"direct", "local", "relay", "failed_request", "failed_peer",
-		"failed_mapping", "failed_punch", "failed_relay", "failed_udt",
-		"unreported"
-	};
+	const char *const *outs = broker_outs;
 	const uint32_t *p;
 	uint32_t total, ok, live = 0, i;
 	unsigned x, y, o;
@@ -670,12 +733,14 @@ broker_json(struct broker *br, struct evbuffer *out)
 	    ",\"full\":%" PRIu64 ",\"reports\":%" PRIu64 ",\"bad_answers\":%"
 	    PRIu64 ",\"relay\":{\"enabled\":%s,\"live\":%u,\"links\":%" PRIu64
 	    ",\"binds\":%" PRIu64 ",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
-	    ",\"dropped\":%" PRIu64 ",\"full\":%" PRIu64 "},\"pairs\":[",
+	    ",\"dropped\":%" PRIu64 ",\"full\":%" PRIu64 ",\"reused\":%"
+	    PRIu64 "},\"pairs\":[",
 	    br->c.links, br->c.retransmits, br->c.instructs, br->c.acks,
 	    br->c.peer_silent, br->c.peer_refused, br->c.full, br->c.reports,
 	    br->c.bad_answers, br->cfg.has_relay ? "true" : "false", live,
 	    br->c.relay_links, br->c.relay_binds, br->c.relay_packets,
-	    br->c.relay_bytes, br->c.relay_dropped, br->c.relay_full);
+	    br->c.relay_bytes, br->c.relay_dropped, br->c.relay_full,
+	    br->c.relay_reused);
 	for (x = 0; x < NAT_CLASS_COUNT; x++) {
 		for (y = 0; y < NAT_CLASS_COUNT; y++) {
 			p = br->pairs[x][y];

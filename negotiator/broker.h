@@ -64,11 +64,15 @@ int	broker_link(struct broker *b, const struct broker_node *a,
 /* A success or error answer to INSTRUCT, unauthenticated so far. Returns
  * 0 if it was one the broker waits for and it passed integrity. */
 int	broker_instruct_answer(struct broker *b, const struct stun_msg *m);
-/* A node's authenticated REPORT of link. 0, or -1 for no such link. */
+/* A node's authenticated REPORT of link. 0, or -1 for no such link;
+ * *acceptor is the other end's session when the initiator reported (its
+ * outcome is a verdict on the acceptor, as a parent), else 0. */
 int	broker_report(struct broker *b, uint64_t session, uint64_t link,
-	    const struct tc_outcome *o);
+	    const struct tc_outcome *o, uint64_t *acceptor);
 
 /* Counters and the outcome table as one JSON object. */
+/* The outcome counts in the Prometheus text format, for /metrics. */
+void	broker_metrics(struct broker *b, struct evbuffer *out);
 void	broker_json(struct broker *b, struct evbuffer *out);
 
 #endif

@@ -1,6 +1,12 @@
-/* JSON API over evhttp:
+/* The status page and the API, over evhttp:
+ *   GET /                               the status page (negotiator/
+ *                                       status.html, built in)
+ *   GET /metrics                        Prometheus text format
  *   GET /api/nodes[?id=HEX][&limit=N]   registered nodes and their profiles
- *   GET /api/stats                      every counter
+ *   GET /api/tree                       each channel's tree: roles, links,
+ *                                       the nodes' figures
+ *   GET /api/stats                      every counter; joins, departures
+ *                                       and repairs in the last minute
  *   GET /api/links                      the broker: link outcomes by the
  *                                       pair's NAT classes, the relay */
 #include "config.h"
@@ -11,12 +17,14 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <sys/queue.h>
 
 #include "negotiator/broker.h"
 #include "negotiator/channel.h"
+#include "negotiator/forest.h"
 #include "negotiator/http.h"
 #include "negotiator/registry.h"
 #include "negotiator/server.h"
@@ -26,10 +34,22 @@
 
 #define HTTP_NODES_DEFAULT	1000
 #define HTTP_NODES_MAX		10000	/* built under the registry lock */
+#define HTTP_TREE_MAX		10000	/* nodes a channel's tree lists */
+#define HTTP_SAMPLE_S		5	/* the per-minute rates' resolution */
+#define HTTP_SAMPLES		(60 / HTTP_SAMPLE_S + 1)
+
+/* What the per-minute rates are taken from. */
+struct http_sample {
+	uint64_t	at_ms;
+	uint64_t	joins, departures, moves;
+};
 
 struct http {
-	struct evhttp	*evh;
-	struct server	*srv;
+	struct evhttp		*evh;
+	struct server		*srv;
+	struct event		*tick;
+	struct http_sample	 samples[HTTP_SAMPLES];	/* a ring */
+	unsigned		 nsamples, next;
 };
 
 static void
@@ -46,21 +66,29 @@ http_reply(struct evhttp_request *req, int code, const char *reason,
 /* One node as JSON; the caller holds the registry lock. */
 static void
 http_node_json(struct evbuffer *b, struct server *srv,
-    const struct reg_node *n, uint32_t slot)
+    const struct registry *reg, const struct reg_node *n, uint32_t slot)
 {
-	uint64_t parent;
-	unsigned children;
-	char up[24];
-
+	const struct tree *t = forest_tree(server_forest_locked(srv),
+	    n->channel);
+	const struct reg_node *pn;
 	struct sockaddr_storage ss;
 	struct nat_profile p;
 	socklen_t len;
-	char ext[ADDR_STRLEN], in[ADDR_STRLEN];
+	uint32_t parent;
+	int children = 0;
+	char up[24], ext[ADDR_STRLEN], in[ADDR_STRLEN];
 
-	if (server_placement_locked(srv, slot, &parent, &children) == 0)
-		snprintf(up, sizeof up, "\"%016" PRIx64 "\"", parent);
-	else
-		snprintf(up, sizeof up, "null");
+	snprintf(up, sizeof up, "null");
+	if (forest_parent(server_forest_locked(srv), n->channel, slot,
+	    &parent) == 0 && parent != TREE_NONE &&
+	    (pn = registry_node_const(reg, parent)) != NULL)
+		snprintf(up, sizeof up, "\"%016" PRIx64 "\"", pn->node_id);
+	if (t != NULL)
+		children = tree_children(t, forest_origin_slot(
+		    server_forest_locked(srv), n->channel) == slot ?
+		    TREE_ORIGIN : slot + 1, NULL, 0);
+	if (children < 0)
+		children = 0;
 	reg_addr_load(n->ext_ip, n->ext_port, &ss, &len);
 	addr_format((struct sockaddr *)&ss, ext, sizeof ext);
 	reg_addr_load(n->int_ip, n->int_port, &ss, &len);
@@ -71,7 +99,7 @@ http_node_json(struct evbuffer *b, struct server *srv,
 	    "\"role\":\"%s\",\"external\":\"%s\",\"internal\":\"%s\","
 	    "\"class\":\"%s\",\"nat\":{\"mapping\":\"%s\",\"allocation\":\"%s\","
 	    "\"offset\":%d,\"delta\":%d,\"filtering\":\"%s\"},"
-	    "\"silent_s\":%u,\"parent\":%s,\"children\":%u}", n->node_id,
+	    "\"silent_s\":%u,\"parent\":%s,\"children\":%d}", n->node_id,
 	    channels_name(server_channels_locked(srv), n->channel),
 	    tc_role_name(n->role), ext, in, nat_class_name(&p),
 	    nat_mapping_name(p.mapping), nat_allocation_name(p.allocation),
@@ -139,7 +167,7 @@ http_nodes(struct evhttp_request *req, void *arg)
 	if (by_id) {
 		slot = registry_find(reg, id);
 		if ((n = registry_node_const(reg, slot)) != NULL)
-			http_node_json(b, h->srv, n, slot);
+			http_node_json(b, h->srv, reg, n, slot);
 	} else {
 		for (s = 0; s < registry_high_water(reg) && shown < limit;
 		    s++) {
@@ -147,7 +175,7 @@ http_nodes(struct evhttp_request *req, void *arg)
 				continue;
 			if (shown++ > 0)
 				evbuffer_add(b, ",", 1);
-			http_node_json(b, h->srv, n, s);
+			http_node_json(b, h->srv, reg, n, s);
 		}
 	}
 	server_unlock_registry(h->srv);
@@ -158,17 +186,254 @@ out:
 	evbuffer_free(b);
 }
 
+/* "id" or null for a slot. */
+static void
+http_id(struct evbuffer *b, const struct registry *reg, uint32_t slot)
+{
+	const struct reg_node *n = slot != TREE_NONE ?
+	    registry_node_const(reg, slot) : NULL;
+
+	if (n != NULL)
+		evbuffer_add_printf(b, "\"%016" PRIx64 "\"", n->node_id);
+	else
+		evbuffer_add_printf(b, "null");
+}
+
+/* Roles in the JSON: one word each, for scripts and the page. */
+static const char *
+http_role(enum tree_role r)
+{
+	switch (r) {
+	case TREE_ROLE_ORIGIN:
+		return "origin";
+	case TREE_ROLE_CANDIDATE:
+		return "candidate";
+	case TREE_ROLE_REPEATER:
+		return "repeater";
+	case TREE_ROLE_NONREPEATER:
+		return "nonrepeater";
+	default:
+		return "none";
+	}
+}
+
+/* A node of a tree: its role, place, links and figures. */
+static void
+http_tree_node(struct evbuffer *b, struct server *srv,
+    const struct registry *reg, const struct tree *t, uint32_t origin,
+    uint32_t slot)
+{
+	const struct reg_node *n = registry_node_const(reg, slot);
+	const struct server_health *sh = server_health_locked(srv, slot);
+	struct sockaddr_storage ss;
+	struct nat_profile p;
+	socklen_t len;
+	uint32_t h = slot == origin ? TREE_ORIGIN : slot + 1;
+	uint32_t kids[TREE_FANOUT_MAX < 64 ? TREE_FANOUT_MAX : 64];
+	const char *reason = tree_reason(t, h);
+	char ext[ADDR_STRLEN];
+	int nk, i, depth = tree_depth(t, h);
+	double loss;
+
+	reg_addr_load(n->ext_ip, n->ext_port, &ss, &len);
+	addr_format((struct sockaddr *)&ss, ext, sizeof ext);
+	memset(&p, 0, sizeof p);
+	nat_profile_decode(n->profile, sizeof n->profile, &p);
+	evbuffer_add_printf(b, "{\"id\":\"%016" PRIx64 "\",\"role\":\"%s\","
+	    "\"reason\":", n->node_id, http_role(tree_role(t, h)));
+	if (reason != NULL)
+		evbuffer_add_printf(b, "\"%s\"", reason);	/* our literals */
+	else
+		evbuffer_add_printf(b, "null");
+	evbuffer_add_printf(b, ",\"parent\":");
+	http_id(b, reg, tree_parent(t, h) == TREE_ORIGIN ? origin :
+	    tree_parent(t, h) == TREE_NONE ? TREE_NONE : tree_parent(t, h) - 1);
+	if (depth >= 0)
+		evbuffer_add_printf(b, ",\"depth\":%d,\"children\":[", depth);
+	else
+		evbuffer_add_printf(b, ",\"depth\":null,\"children\":[");
+	nk = tree_children(t, h, kids, sizeof kids / sizeof kids[0]);
+	for (i = 0; i < nk && i < (int)(sizeof kids / sizeof kids[0]); i++) {
+		if (i > 0)
+			evbuffer_add(b, ",", 1);
+		http_id(b, reg, kids[i] - 1);
+	}
+	evbuffer_add_printf(b, "],\"nat\":\"%s\",\"external\":\"%s\","
+	    "\"health\":", nat_class_name(&p), ext);
+	if (sh == NULL) {
+		evbuffer_add_printf(b, "null}");
+		return;
+	}
+	loss = sh->h.chunks + sh->h.gaps > 0 ? 100.0 * sh->h.gaps /
+	    (double)(sh->h.chunks + sh->h.gaps) : 0.0;
+	evbuffer_add_printf(b, "{\"age_s\":%.1f,\"linked_parent\":",
+	    (double)(server_clock_ms(srv) - sh->at_ms) / 1000.0);
+	if (sh->parent != 0)
+		evbuffer_add_printf(b, "\"%016" PRIx64 "\"", sh->parent);
+	else
+		evbuffer_add_printf(b, "null");
+	evbuffer_add_printf(b, ",\"linked_children\":[");
+	for (i = 0; i < sh->nchildren && i < TC_FANOUT_DEFAULT; i++)
+		evbuffer_add_printf(b, "%s\"%016" PRIx64 "\"", i > 0 ? "," : "",
+		    sh->children[i]);
+	evbuffer_add_printf(b, "],\"children\":%u,\"buffer_ms\":%u,"
+	    "\"delay_ms\":%u,\"kbps_in\":%u,\"kbps_out\":%u,"
+	    "\"loss_pct\":%.2f,\"chunks\":%" PRIu64 ",\"gaps\":%u,"
+	    "\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
+	    ",\"players\":%u}}", sh->nchildren, sh->h.ring_ms, sh->h.delay_ms,
+	    sh->h.kbps_in, sh->h.kbps_out, loss, sh->h.chunks, sh->h.gaps,
+	    sh->h.bytes_in, sh->h.bytes_out, sh->h.players);
+}
+
+/* Origin upload and what the peers received, from their STATUS. */
+static void
+http_offload(struct server *srv, const struct registry *reg, int ch,
+    uint64_t *origin_out, uint64_t *delivered)
+{
+	const struct reg_node *n;
+	const struct server_health *sh;
+	uint32_t slot;
+
+	for (slot = 0; slot < registry_high_water(reg); slot++) {
+		if ((n = registry_node_const(reg, slot)) == NULL ||
+		    (ch >= 0 && n->channel != ch) ||
+		    (sh = server_health_locked(srv, slot)) == NULL)
+			continue;
+		if (n->role == TC_ROLE_ORIGIN)
+			*origin_out += sh->h.bytes_out;
+		else if (n->role == TC_ROLE_PEER)
+			*delivered += sh->h.bytes_in;
+	}
+}
+
+static void
+http_tree(struct evhttp_request *req, void *arg)
+{
+	struct http *h = arg;
+	struct evbuffer *b = evbuffer_new();
+	const struct registry *reg;
+	const struct forest *f;
+	const struct tree *t;
+	const struct reg_node *n;
+	struct tree_counts c;
+	uint64_t out, delivered;
+	uint32_t slot, origin, listed;
+	int i, ch, first = 1;
+
+	if (b == NULL) {
+		evhttp_send_error(req, 500, "out of memory");
+		return;
+	}
+	reg = server_lock_registry(h->srv);
+	f = server_forest_locked(h->srv);
+	evbuffer_add_printf(b, "{\"channels\":[");
+	for (i = 0; i < FOREST_TREES_MAX; i++) {
+		if ((ch = forest_channel_at(f, i)) < 0 ||
+		    (t = forest_tree(f, ch)) == NULL)
+			continue;
+		origin = forest_origin_slot(f, ch);
+		tree_counts(t, &c);
+		out = delivered = 0;
+		http_offload(h->srv, reg, ch, &out, &delivered);
+		evbuffer_add_printf(b, "%s{\"name\":\"%s\",\"origin\":",
+		    first ? "" : ",", channels_name(server_channels_locked(
+		    h->srv), ch));
+		first = 0;
+		http_id(b, reg, origin);
+		evbuffer_add_printf(b, ",\"fanout\":%u,\"counts\":{\"nodes\":%u,"
+		    "\"placed\":%u,\"unplaced\":%u,\"candidates\":%u,"
+		    "\"repeaters\":%u,\"nonrepeaters\":%u,\"max_depth\":%u,"
+		    "\"free_slots\":%u},\"connectible\":%.4f,\"nat\":{"
+		    "\"open\":%u,\"predictable\":%u,\"random\":%u},"
+		    "\"origin_bytes_out\":%" PRIu64 ",\"delivered_bytes\":%"
+		    PRIu64 ",\"nodes\":[", tree_fanout(t), c.nodes, c.placed,
+		    c.unplaced, c.candidates, c.repeaters, c.nonrepeaters,
+		    c.max_depth, c.free_slots, c.nodes > 0 ? (double)c.placed /
+		    c.nodes : 1.0, c.nat[TREE_NAT_OPEN],
+		    c.nat[TREE_NAT_PREDICTABLE], c.nat[TREE_NAT_RANDOM], out,
+		    delivered);
+		http_tree_node(b, h->srv, reg, t, origin, origin);
+		for (slot = 0, listed = 0; slot < registry_high_water(reg) &&
+		    listed < HTTP_TREE_MAX; slot++) {
+			if (slot == origin ||
+			    (n = registry_node_const(reg, slot)) == NULL ||
+			    n->channel != ch ||
+			    tree_role(t, slot + 1) == TREE_ROLE_NONE)
+				continue;
+			evbuffer_add(b, ",", 1);
+			http_tree_node(b, h->srv, reg, t, origin, slot);
+			listed++;
+		}
+		evbuffer_add_printf(b, "],\"truncated\":%s}",
+		    listed < c.nodes ? "true" : "false");
+	}
+	server_unlock_registry(h->srv);
+	evbuffer_add_printf(b, "]}\n");
+	http_reply(req, 200, "OK", b);
+	evbuffer_free(b);
+}
+
+/* Every HTTP_SAMPLE_S: the tree's counters, for rates a minute. */
+static void
+http_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http *h = arg;
+	struct http_sample *sm = &h->samples[h->next];
+	const struct forest_stats *fs;
+
+	(void)fd;
+	(void)what;
+	server_lock_registry(h->srv);
+	fs = forest_stats(server_forest_locked(h->srv));
+	sm->joins = fs->joins;
+	sm->departures = fs->departures;
+	sm->moves = fs->moves;
+	server_unlock_registry(h->srv);
+	sm->at_ms = server_clock_ms(h->srv);
+	h->next = (h->next + 1) % HTTP_SAMPLES;
+	if (h->nsamples < HTTP_SAMPLES)
+		h->nsamples++;
+}
+
 static void
 http_stats(struct evhttp_request *req, void *arg)
 {
 	struct http *h = arg;
 	struct server_stats stats, *st = &stats;
 	struct evbuffer *b = evbuffer_new();
+	const struct registry *reg;
+	const struct http_sample *old, *now;
+	struct forest_stats fs;
+	uint64_t out = 0, delivered = 0;
+	uint64_t span = 0;
 	int i;
 
 	server_stats(h->srv, &stats);
-	evbuffer_add_printf(b, "{\"nodes\":%u,\"registry_bytes\":%zu",
+	reg = server_lock_registry(h->srv);
+	fs = *forest_stats(server_forest_locked(h->srv));
+	http_offload(h->srv, reg, -1, &out, &delivered);
+	server_unlock_registry(h->srv);
+	evbuffer_add_printf(b, "{\"uptime_s\":%.1f,\"nodes\":%u,"
+	    "\"registry_bytes\":%zu", server_clock_ms(h->srv) / 1000.0,
 	    server_nodes(h->srv), server_registry_bytes(h->srv));
+	/* Counts over the last minute (less, just after the start), to the
+	 * last sample: not scaled up from a few seconds. */
+	old = &h->samples[(h->next + HTTP_SAMPLES - h->nsamples) %
+	    HTTP_SAMPLES];
+	now = &h->samples[(h->next + HTTP_SAMPLES - 1) % HTTP_SAMPLES];
+	span = now->at_ms - old->at_ms;
+	evbuffer_add_printf(b, ",\"per_minute\":{\"span_s\":%" PRIu64
+	    ",\"joins\":%" PRIu64 ",\"departures\":%" PRIu64 ",\"repairs\":%"
+	    PRIu64 "}", span / 1000, now->joins - old->joins,
+	    now->departures - old->departures, now->moves - old->moves);
+	evbuffer_add_printf(b, ",\"origin_bytes_out\":%" PRIu64
+	    ",\"delivered_bytes\":%" PRIu64 ",\"tree_joins\":%" PRIu64
+	    ",\"tree_departures\":%" PRIu64 ",\"tree_moves\":%" PRIu64
+	    ",\"tree_verified\":%" PRIu64 ",\"tree_verify_failed\":%" PRIu64
+	    ",\"tree_verified_by_child\":%" PRIu64 ",\"tree_demoted\":%"
+	    PRIu64 ",\"origins_without_tree\":%" PRIu64,
+	    out, delivered, fs.joins, fs.departures, fs.moves, fs.verified,
+	    fs.verify_failed, fs.verified_by_child, fs.demoted, fs.no_tree);
 #define HTTP_STAT(name, help) \
 	evbuffer_add_printf(b, ",\"" #name "\":%" PRIu64, st->name);
 	SERVER_COUNTERS(HTTP_STAT)
@@ -179,6 +444,191 @@ http_stats(struct evhttp_request *req, void *arg)
 		    stun_parse_error_name(i), st->parse_errors[i]);
 	evbuffer_add_printf(b, "}}\n");
 	http_reply(req, 200, "OK", b);
+	evbuffer_free(b);
+}
+
+/* --- /metrics: the Prometheus text format (version 0.0.4) */
+
+static void
+http_metric(struct evbuffer *b, const char *name, const char *type,
+    const char *help)
+{
+	evbuffer_add_printf(b, "# HELP treecast_%s %s\n# TYPE treecast_%s %s\n",
+	    name, help, name, type);
+}
+
+/* A label value: \\, \" and newlines escaped. */
+static void
+http_label(struct evbuffer *b, const char *v)
+{
+	for (; *v != '\0'; v++) {
+		if (*v == '\\' || *v == '"')
+			evbuffer_add_printf(b, "\\%c", *v);
+		else if (*v == '\n')
+			evbuffer_add(b, "\\n", 2);
+		else
+			evbuffer_add(b, v, 1);
+	}
+}
+
+/* One gauge a channel with a tree. */
+enum http_tree_figure {
+	HTF_NODES, HTF_CANDIDATES, HTF_REPEATERS, HTF_NONREPEATERS,
+	HTF_UNPLACED, HTF_DEPTH, HTF_FREE, HTF_OPEN, HTF_PREDICTABLE,
+	HTF_RANDOM, HTF_ORIGIN_OUT, HTF_DELIVERED, HTF_COUNT
+};
+
+static void
+http_metrics(struct evhttp_request *req, void *arg)
+{
+	static const struct {
+		const char	*name, *labels, *help;
+	} figs[HTF_COUNT] = {
+		{ "tree_nodes", "", "Nodes in the channel's tree, origin "
+		  "aside." },
+		{ "tree_role_nodes", ",role=\"candidate\"", "Nodes by role." },
+		{ "tree_role_nodes", ",role=\"repeater\"", NULL },
+		{ "tree_role_nodes", ",role=\"nonrepeater\"", NULL },
+		{ "tree_unplaced_nodes", "", "Nodes the tree has no slot for "
+		  "(the shortfall)." },
+		{ "tree_depth", "", "Depth of the deepest node." },
+		{ "tree_free_slots", "", "Child slots free on the origin and "
+		  "the repeaters." },
+		{ "tree_nat_nodes", ",nat=\"open\"", "Nodes by NAT class "
+		  "(random: never repeaters)." },
+		{ "tree_nat_nodes", ",nat=\"predictable\"", NULL },
+		{ "tree_nat_nodes", ",nat=\"random\"", NULL },
+		{ "origin_sent_bytes", "", "Stream bytes the origin says it "
+		  "sent." },
+		{ "delivered_bytes", "", "Stream bytes the channel's peers say "
+		  "they received." },
+	};
+	struct http *h = arg;
+	struct server_stats stats, *st = &stats;
+	struct evbuffer *b = evbuffer_new();
+	const struct registry *reg;
+	const struct forest *f;
+	const struct forest_stats *fs;
+	const struct tree *t;
+	struct tree_counts c;
+	uint64_t v[FOREST_TREES_MAX][HTF_COUNT], out, delivered;
+	int chs[FOREST_TREES_MAX], n = 0, i, k, fig;
+
+	if (b == NULL) {
+		evhttp_send_error(req, 500, "out of memory");
+		return;
+	}
+	server_stats(h->srv, &stats);
+#define HTTP_COUNTER(name, help)					\
+	http_metric(b, #name "_total", "counter", help);		\
+	evbuffer_add_printf(b, "treecast_" #name "_total %" PRIu64 "\n",	\
+	    st->name);
+	SERVER_COUNTERS(HTTP_COUNTER)
+#undef HTTP_COUNTER
+	http_metric(b, "parse_errors_total", "counter",
+	    "Datagrams dropped as malformed STUN, by what was wrong.");
+	for (i = 1; i < STUN_E_COUNT; i++)
+		evbuffer_add_printf(b, "treecast_parse_errors_total{kind=\"%s\"} "
+		    "%" PRIu64 "\n", stun_parse_error_name(i),
+		    st->parse_errors[i]);
+	http_metric(b, "nodes", "gauge", "Registered nodes.");
+	evbuffer_add_printf(b, "treecast_nodes %u\n", server_nodes(h->srv));
+	http_metric(b, "uptime_seconds", "gauge", "Seconds since the start.");
+	evbuffer_add_printf(b, "treecast_uptime_seconds %.1f\n",
+	    server_clock_ms(h->srv) / 1000.0);
+
+	reg = server_lock_registry(h->srv);
+	f = server_forest_locked(h->srv);
+	fs = forest_stats(f);
+	http_metric(b, "tree_joins_total", "counter", "Nodes that joined a "
+	    "tree.");
+	evbuffer_add_printf(b, "treecast_tree_joins_total %" PRIu64 "\n",
+	    fs->joins);
+	http_metric(b, "tree_departures_total", "counter", "Nodes gone from "
+	    "a tree.");
+	evbuffer_add_printf(b, "treecast_tree_departures_total %" PRIu64 "\n",
+	    fs->departures);
+	http_metric(b, "tree_repairs_total", "counter", "Nodes the tree "
+	    "moved to another parent.");
+	evbuffer_add_printf(b, "treecast_tree_repairs_total %" PRIu64 "\n",
+	    fs->moves);
+	http_metric(b, "tree_verified_total", "counter", "Candidates made "
+	    "repeaters, by whose punch.");
+	evbuffer_add_printf(b, "treecast_tree_verified_total{by=\"verifier\"} "
+	    "%" PRIu64 "\ntreecast_tree_verified_total{by=\"child\"} %" PRIu64
+	    "\n", fs->verified, fs->verified_by_child);
+	http_metric(b, "tree_verify_failed_total", "counter", "Candidates "
+	    "made non-repeaters by a failed verification.");
+	evbuffer_add_printf(b, "treecast_tree_verify_failed_total %" PRIu64
+	    "\n", fs->verify_failed);
+	http_metric(b, "tree_demoted_total", "counter", "Repeaters demoted "
+	    "after their children's links failed.");
+	evbuffer_add_printf(b, "treecast_tree_demoted_total %" PRIu64 "\n",
+	    fs->demoted);
+	for (i = 0; i < FOREST_TREES_MAX; i++) {
+		if ((chs[n] = forest_channel_at(f, i)) < 0 ||
+		    (t = forest_tree(f, chs[n])) == NULL)
+			continue;
+		tree_counts(t, &c);
+		out = delivered = 0;
+		http_offload(h->srv, reg, chs[n], &out, &delivered);
+		v[n][HTF_NODES] = c.nodes;
+		v[n][HTF_CANDIDATES] = c.candidates;
+		v[n][HTF_REPEATERS] = c.repeaters;
+		v[n][HTF_NONREPEATERS] = c.nonrepeaters;
+		v[n][HTF_UNPLACED] = c.unplaced;
+		v[n][HTF_DEPTH] = c.max_depth;
+		v[n][HTF_FREE] = c.free_slots;
+		v[n][HTF_OPEN] = c.nat[TREE_NAT_OPEN];
+		v[n][HTF_PREDICTABLE] = c.nat[TREE_NAT_PREDICTABLE];
+		v[n][HTF_RANDOM] = c.nat[TREE_NAT_RANDOM];
+		v[n][HTF_ORIGIN_OUT] = out;
+		v[n][HTF_DELIVERED] = delivered;
+		n++;
+	}
+	/* By family: a family's samples together, its HELP and TYPE once. */
+	for (fig = 0; fig < HTF_COUNT; fig++) {
+		if (figs[fig].help != NULL)
+			http_metric(b, figs[fig].name, "gauge", figs[fig].help);
+		for (k = 0; k < n; k++) {
+			evbuffer_add_printf(b, "treecast_%s{channel=\"",
+			    figs[fig].name);
+			http_label(b, channels_name(server_channels_locked(
+			    h->srv), chs[k]));
+			evbuffer_add_printf(b, "\"%s} %" PRIu64 "\n",
+			    figs[fig].labels, v[k][fig]);
+		}
+	}
+	server_unlock_registry(h->srv);
+	broker_metrics(server_broker(h->srv), b);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Cache-Control", "no-store");
+	evhttp_send_reply(req, 200, "OK", b);
+	evbuffer_free(b);
+}
+
+/* --- / : the status page, built in from negotiator/status.html */
+extern const unsigned char status_html[];
+extern const size_t status_html_len;
+
+static void
+http_index(struct evhttp_request *req, void *arg)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	(void)arg;
+	if (b == NULL) {
+		evhttp_send_error(req, 500, "out of memory");
+		return;
+	}
+	evbuffer_add_reference(b, status_html, status_html_len, NULL, NULL);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "text/html; charset=utf-8");
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Cache-Control", "no-cache");
+	evhttp_send_reply(req, 200, "OK", b);
 	evbuffer_free(b);
 }
 
@@ -221,8 +671,20 @@ http_create(struct event_base *base, struct server *srv,
 	evhttp_set_cb(h->evh, "/api/nodes", http_nodes, h);
 	evhttp_set_cb(h->evh, "/api/stats", http_stats, h);
 	evhttp_set_cb(h->evh, "/api/links", http_links, h);
+	evhttp_set_cb(h->evh, "/api/tree", http_tree, h);
+	evhttp_set_cb(h->evh, "/metrics", http_metrics, h);
+	evhttp_set_cb(h->evh, "/", http_index, h);
+	h->tick = event_new(base, -1, EV_PERSIST, http_tick_cb, h);
+	if (h->tick == NULL || event_add(h->tick, &(struct timeval){
+	    HTTP_SAMPLE_S, 0 }) != 0) {
+		snprintf(err, errlen, "cannot start the HTTP sampler");
+		http_free(h);
+		return NULL;
+	}
+	http_tick_cb(-1, 0, h);
 	evhttp_set_gencb(h->evh, http_other, h);
-	log_info("HTTP API on http://%s/", text);
+	log_info("status page on http://%s/ (API under /api/, Prometheus at "
+	    "/metrics)", text);
 	return h;
 }
 
@@ -231,6 +693,8 @@ http_free(struct http *h)
 {
 	if (h == NULL)
 		return;
+	if (h->tick != NULL)
+		event_free(h->tick);
 	if (h->evh != NULL)
 		evhttp_free(h->evh);
 	free(h);

@@ -13,6 +13,7 @@
 
 #include "negotiator/http.h"
 #include "negotiator/server.h"
+#include "negotiator/verifier.h"
 #include "net/log.h"
 #include "net/opt.h"
 #include "net/proto.h"
@@ -69,6 +70,32 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(arg, NULL);
 }
 
+/*
+ * Where the verifier talks to the server from, and binds its link sockets:
+ * the second address where there is one (an address the nodes have not
+ * sent to), else the listening one; for a wildcard, the address of the
+ * default route, or loopback on a host without one.
+ */
+static void
+negotiator_verifier_address(const struct server_config *cfg,
+    struct addr *out)
+{
+	struct addr probe;
+	char err[128];
+
+	*out = cfg->has_alt_address ? cfg->alt_address : cfg->listen;
+	if (addr_is_any((struct sockaddr *)&out->ss)) {
+		/* TEST-NET-1: only a route lookup, nothing is sent. */
+		if (addr_parse(out->ss.ss_family == AF_INET6 ? "[2001:db8::1]:9"
+		    : "192.0.2.1:9", 9, 0, &probe, err, sizeof err) != 0 ||
+		    addr_local_towards(&probe, out) != 0)
+			addr_parse(out->ss.ss_family == AF_INET6 ? "[::1]:0" :
+			    "127.0.0.1:0", 0, 0, out, err, sizeof err);
+	}
+	addr_set_port((struct sockaddr *)&out->ss,
+	    addr_port((const struct sockaddr *)&cfg->listen.ss));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -78,6 +105,8 @@ main(int argc, char **argv)
 	struct event *sigint, *sigterm;
 	struct server *srv;
 	struct http *http = NULL;
+	struct verifier *verifier;
+	struct addr vaddr;
 	char err[256];
 	const char *listen = "0.0.0.0:3478", *http_at = "127.0.0.1:8080";
 	const char *alt_address = NULL;
@@ -215,6 +244,10 @@ main(int argc, char **argv)
 	if (cfg.has_http &&
 	    (http = http_create(base, srv, &cfg.http, err, sizeof err)) == NULL)
 		fatal("%s", err);
+	negotiator_verifier_address(&cfg, &vaddr);
+	if ((verifier = verifier_start(base, srv, &vaddr, err, sizeof err)) ==
+	    NULL)
+		fatal("verifier: %s", err);
 	sigint = evsignal_new(base, SIGINT, on_signal, base);
 	sigterm = evsignal_new(base, SIGTERM, on_signal, base);
 	event_add(sigint, NULL);
@@ -226,6 +259,7 @@ main(int argc, char **argv)
 	event_base_dispatch(base);
 
 	server_log_stats(srv);
+	verifier_free(verifier);
 	http_free(http);
 	server_free(srv);
 	event_free(sigint);

@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "negotiator/channel.h"
+#include "negotiator/forest.h"
 #include "negotiator/registry.h"
 #include "negotiator/broker.h"
 #include "negotiator/server.h"
@@ -113,12 +114,12 @@ struct server {
 	struct worker		*workers;
 	int			 nworkers;
 	struct broker		*broker;
-	/* Who feeds whom, by slot, under the lock: until the tree manager
-	 * drives placement, a JOIN gets the free slot nearest the root. */
-	uint8_t			*kids;		/* children placed under it */
-	uint8_t			*fanout;	/* children it serves */
-	uint32_t		*parent;	/* its parent's slot, or REG_NONE */
-	uint32_t		*parent_gen;	/* ... while of that generation */
+	/* The channels' trees, and by slot: the children a node serves,
+	 * and its last STATUS (calloc'd: pages are touched only by nodes
+	 * that report). Under the lock. */
+	struct forest		*forest;
+	uint8_t			*fanout;
+	struct server_health	*health;
 };
 
 static uint32_t
@@ -270,43 +271,26 @@ server_get_u32(const struct stun_msg *req, uint16_t type, uint32_t *v)
 }
 
 /* Register: unauthenticated; answers with a credential (DESIGN.md, flow 1). */
-/* The node in slot leaves the tree (left, expired, restarted): its
- * parent has a slot free again. Under the lock. */
+/* The node in slot is gone from the registry or registers again: out
+ * of its channel's tree, figures forgotten. Under the lock. */
 static void
-server_unplace(struct server *s, uint32_t slot)
+server_untree(struct server *s, uint32_t slot)
 {
-	uint32_t p = s->parent[slot];
-	const struct reg_node *pn;
+	const struct reg_node *n = registry_node_const(s->reg, slot);
 
-	if (p != REG_NONE && (pn = registry_node_const(s->reg, p)) != NULL &&
-	    pn->gen == s->parent_gen[slot] && s->kids[p] > 0)
-		s->kids[p]--;
-	s->parent[slot] = REG_NONE;
+	if (n != NULL)
+		forest_gone(s->forest, n->channel, slot);
+	memset(&s->health[slot], 0, sizeof s->health[slot]);
 }
 
-/* Hops from slot up to its channel's root; -1 if self is on the way (the
- * candidate sits under the node asking) or the chain is broken. */
-static int
-server_depth(struct server *s, uint32_t slot, uint32_t self)
+/* Drops the node in slot from the registry (it left, or it went silent
+ * while its children lost it). Under the lock. */
+static void
+server_drop(struct server *s, uint32_t slot)
 {
-	const struct reg_node *n;
-	int depth;
-
-	for (depth = 0; depth < 256; depth++) {
-		if (slot == self)
-			return -1;
-		if ((n = registry_node_const(s->reg, slot)) == NULL)
-			return -1;
-		if (n->role == TC_ROLE_ORIGIN)
-			return depth;
-		if (s->parent[slot] == REG_NONE ||
-		    registry_node_const(s->reg, s->parent[slot]) == NULL ||
-		    registry_node_const(s->reg, s->parent[slot])->gen !=
-		    s->parent_gen[slot])
-			return -1;	/* not (or no longer) in the tree */
-		slot = s->parent[slot];
-	}
-	return -1;
+	server_untree(s, slot);
+	channels_unref(s->channels, registry_node(s->reg, slot)->channel);
+	registry_remove(s->reg, slot);
 }
 
 static void
@@ -322,7 +306,7 @@ server_register(struct worker *w, struct srv_msg *m,
 	uint8_t key[TC_KEY_LEN];
 	uint64_t node_id, session;
 	uint32_t role, slot, fanout = TC_FANOUT_DEFAULT;
-	int channel, known;
+	int channel, known, no_tree = 0;
 	char ext[ADDR_STRLEN], in[ADDR_STRLEN], chname[TC_CHANNEL_MAX + 1];
 
 	if (reqlen < TC_REGISTER_MIN) {
@@ -369,9 +353,7 @@ server_register(struct worker *w, struct srv_msg *m,
 	}
 	n = registry_node(s->reg, slot);
 	if (known)
-		server_unplace(s, slot);	/* restarted: its links are gone */
-	s->parent[slot] = REG_NONE;
-	s->kids[slot] = 0;
+		server_untree(s, slot);	/* restarted: its links are gone */
 	s->fanout[slot] = (uint8_t)fanout;
 	reg_addr_store((struct sockaddr *)&m->from, n->ext_ip, &n->ext_port);
 	reg_addr_store((struct sockaddr *)&internal, n->int_ip, &n->int_port);
@@ -381,6 +363,9 @@ server_register(struct worker *w, struct srv_msg *m,
 	channels_ref(s->channels, channel);
 	n->channel = (uint16_t)channel;
 	n->role = (uint8_t)role;
+	if (role == TC_ROLE_ORIGIN &&
+	    forest_origin(s->forest, channel, slot, fanout) != 0)
+		no_tree = 1;
 	randombytes_buf(n->key, sizeof n->key);
 	memcpy(key, n->key, sizeof key);
 	snprintf(chname, sizeof chname, "%s", channels_name(s->channels,
@@ -390,6 +375,11 @@ server_register(struct worker *w, struct srv_msg *m,
 		STAT_INC(w, reregistered);
 	else
 		STAT_INC(w, registered);
+	if (no_tree)
+		log_warn("origin %016llx on channel '%s' gets no tree: %d "
+		    "channels have one already (or memory is short); its "
+		    "viewers cannot join", (unsigned long long)node_id, chname,
+		    FOREST_TREES_MAX);
 	log_debug("node %016llx %s: %s on channel '%s', external %s, "
 	    "internal %s, NAT %s", (unsigned long long)node_id,
 	    known ? "registered again" : "registered", tc_role_name(role),
@@ -512,13 +502,20 @@ server_keepalive(struct worker *w, struct srv_msg *m,
 	struct reg_node *n;
 	uint8_t key[TC_KEY_LEN], ip[16];
 	uint16_t port;
-	uint32_t slot;
-	int fresh, moved = 0;
+	uint32_t slot, parent;
+	uint64_t parent_id = 0;
+	int fresh, moved = 0, in_tree;
 
 	if ((slot = server_authenticate(w, m, req, reqlen, key, &fresh)) ==
 	    REG_NONE)
 		return;
 	n = registry_node(s->reg, slot);
+	/* A node in a tree learns its parent here: the tree moves nodes
+	 * (repair, a repeater taking a leaf's slot) and they follow. */
+	in_tree = n->role == TC_ROLE_PEER &&
+	    forest_parent(s->forest, n->channel, slot, &parent) == 0;
+	if (in_tree && parent != TREE_NONE)
+		parent_id = registry_node(s->reg, parent)->node_id;
 	if (fresh) {
 		n->seen = server_now(s);
 		reg_addr_store((struct sockaddr *)&m->from, ip, &port);
@@ -539,9 +536,12 @@ server_keepalive(struct worker *w, struct srv_msg *m,
 	server_answer(m, &b, req, STUN_SUCCESS);
 	stun_put_xor_address(&b, STUN_ATTR_XOR_MAPPED_ADDRESS,
 	    (struct sockaddr *)&m->from);
+	if (in_tree)
+		stun_put_u64(&b, TC_ATTR_PARENT, parent_id);
 	stun_put_integrity_sha256(&b, key, sizeof key);
 	stun_put_fingerprint(&b);
-	/* Anyone may own a session: no answer larger than its request. */
+	/* Anyone may own a session: no answer larger than its request
+	 * (peers pad their keepalives for the parent). */
 	server_finish(w, m, &b, reqlen);
 }
 
@@ -560,9 +560,7 @@ server_leave(struct worker *w, struct srv_msg *m, const struct stun_msg *req,
 	    REG_NONE)
 		return;
 	node_id = registry_node(s->reg, slot)->node_id;
-	channels_unref(s->channels, registry_node(s->reg, slot)->channel);
-	server_unplace(s, slot);
-	registry_remove(s->reg, slot);
+	server_drop(s, slot);
 	pthread_mutex_unlock(&s->lock);
 	log_debug("node %016llx left", (unsigned long long)node_id);
 	STAT_INC(w, left);
@@ -632,8 +630,8 @@ server_link(struct worker *w, struct srv_sock *ss, struct srv_msg *m,
 	}
 	pslot = registry_find(s->reg, peer);
 	pn = pslot != REG_NONE ? registry_node(s->reg, pslot) : NULL;
-	if (pn == NULL || pslot == slot || pn->channel != n->channel ||
-	    pn->role == TC_ROLE_PROBE) {
+	if (pn == NULL || pslot == slot || (pn->channel != n->channel &&
+	    n->role != TC_ROLE_VERIFIER) || pn->role == TC_ROLE_PROBE) {
 		pthread_mutex_unlock(&s->lock);
 		STAT_INC(w, link_unknown_peer);
 		server_auth_error(w, m, req, key, 404,
@@ -654,34 +652,52 @@ server_link(struct worker *w, struct srv_sock *ss, struct srv_msg *m,
 	sodium_memzero(&b, sizeof b);
 }
 
-/* Whether a peer can reach this node's new mappings: a random allocator
- * behind an address-dependent NAT cannot be a parent (DESIGN.md, "NAT
- * profile"); it is only ever a leaf. */
-static int
-server_predictable(const struct reg_node *n)
+/* The node's class for the tree: a random allocator behind an address-
+ * dependent NAT is never a parent (DESIGN.md, "NAT profile"); a node
+ * anyone can reach unsolicited is the parent such a node needs. */
+static enum tree_nat
+server_tree_nat(const struct reg_node *n)
 {
 	struct nat_profile p;
 
 	memset(&p, 0, sizeof p);
 	nat_profile_decode(n->profile, sizeof n->profile, &p);
-	return nat_predictable(&p);
+	if (!nat_predictable(&p))
+		return TREE_NAT_RANDOM;
+	return nat_reachable(&p) ? TREE_NAT_OPEN : TREE_NAT_PREDICTABLE;
 }
 
-/* JOIN: a node asks for a parent on its channel: the node with a free
- * slot nearest the root, the origin first, never one whose NAT defeats
- * prediction. A linear scan: fine for the lab's trees; the tree manager
- * replaces it. */
+static uint64_t
+server_now_ms(const struct server *s)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)(ts.tv_sec - s->start.tv_sec) * 1000 +
+	    (uint64_t)(ts.tv_nsec / 1000000) - (uint64_t)(s->start.tv_nsec /
+	    1000000);
+}
+
+/*
+ * JOIN: a peer asks for its parent. New to the tree, it joins it (and the
+ * verifier is told to try it); already in it, it lost the link to its
+ * parent. A parent that has been silent for over a keepalive interval is
+ * taken for gone at once (the tree repairs around it) rather than after
+ * the expiry; a parent that keeps talking keeps its child, which links
+ * again. Answers with the parent's id, or 503 while the tree has no slot
+ * for the node: it learns its parent from its keepalives when one opens.
+ */
 static void
 server_join(struct worker *w, struct srv_msg *m, const struct stun_msg *req,
     size_t reqlen)
 {
 	struct server *s = w->srv;
-	const struct reg_node *n, *c;
+	const struct reg_node *n, *pn;
 	struct stun_builder b;
 	uint8_t key[TC_KEY_LEN];
-	uint32_t slot, i, best = REG_NONE, high;
-	uint64_t parent_id = 0;
-	int fresh, d, best_depth = 1 << 30, has_origin = 0;
+	uint32_t slot, parent, silent;
+	uint64_t parent_id = 0, gone = 0;
+	int fresh, rc;
 
 	if ((slot = server_authenticate(w, m, req, reqlen, key, &fresh)) ==
 	    REG_NONE)
@@ -692,41 +708,30 @@ server_join(struct worker *w, struct srv_msg *m, const struct stun_msg *req,
 		server_auth_error(w, m, req, key, 400, "only peers join");
 		return;
 	}
-	if (fresh) {
-		server_unplace(s, slot);
-		high = registry_high_water(s->reg);
-		for (i = 0; i < high; i++) {
-			if (i == slot || (c = registry_node_const(s->reg, i)) ==
-			    NULL || c->channel != n->channel ||
-			    (c->role != TC_ROLE_PEER &&
-			    c->role != TC_ROLE_ORIGIN))
-				continue;
-			has_origin |= c->role == TC_ROLE_ORIGIN;
-			if (s->kids[i] >= s->fanout[i] ||
-			    (c->role != TC_ROLE_ORIGIN &&
-			    !server_predictable(c)) ||
-			    (d = server_depth(s, i, slot)) < 0)
-				continue;
-			if (d < best_depth) {
-				best = i;
-				best_depth = d;
-			}
+	if (fresh && forest_parent(s->forest, n->channel, slot, &parent) == 0 &&
+	    parent != TREE_NONE &&
+	    parent != forest_origin_slot(s->forest, n->channel) &&
+	    (pn = registry_node_const(s->reg, parent)) != NULL) {
+		silent = server_now(s) - pn->seen;
+		if (silent * 1000 > s->cfg.interval_ms) {
+			gone = pn->node_id;
+			STAT_INC(w, parents_gone);
+			server_drop(s, parent);
 		}
-		if (best != REG_NONE) {
-			s->parent[slot] = best;
-			s->parent_gen[slot] = registry_node(s->reg, best)->gen;
-			s->kids[best]++;
-		}
-	} else
-		best = s->parent[slot];	/* a retransmission: the same */
-	if (best != REG_NONE && registry_node_const(s->reg, best) != NULL)
-		parent_id = registry_node_const(s->reg, best)->node_id;
+	}
+	rc = forest_join(s->forest, n->channel, slot, n->gen,
+	    server_tree_nat(n), s->fanout[slot], &parent);
+	if (rc == 0 && parent != TREE_NONE)
+		parent_id = registry_node_const(s->reg, parent)->node_id;
 	pthread_mutex_unlock(&s->lock);
-	if (parent_id == 0) {
+	if (gone != 0)
+		log_info("node %016llx: its children lost it and it has been "
+		    "silent since: gone", (unsigned long long)gone);
+	if (rc != 0 || parent_id == 0) {
 		STAT_INC(w, join_no_parent);
-		server_auth_error(w, m, req, key, has_origin ? 503 : 404,
-		    has_origin ? "no free slot in the tree" :
-		    "no origin on this channel");
+		server_auth_error(w, m, req, key, rc != 0 ? 404 : 503,
+		    rc != 0 ? "no origin on this channel" :
+		    "no free slot in the tree yet");
 		return;
 	}
 	STAT_INC(w, joined);
@@ -735,6 +740,43 @@ server_join(struct worker *w, struct srv_msg *m, const struct stun_msg *req,
 	stun_put_integrity_sha256(&b, key, sizeof key);
 	stun_put_fingerprint(&b);
 	server_finish(w, m, &b, STUN_MAX_MSG);
+}
+
+/*
+ * A child's link into a node (the initiator's report of it) is a verdict
+ * on the node as a repeater: a punched link verifies a candidate, and
+ * failures in a row demote a repeater (forest_verdict). The relay proves
+ * nothing about punching, and the verifier's own links count where the
+ * verifier reports them.
+ */
+static void
+server_child_verdict(struct server *s, uint64_t child, uint64_t node,
+    const struct tc_outcome *o)
+{
+	const struct reg_node *c, *n;
+	uint32_t cslot = (uint32_t)child, slot = (uint32_t)node;
+	uint64_t id = 0;
+	int changed = 0;
+
+	if (o->ok && o->path == LINK_PATH_RELAY)
+		return;
+	if (!o->ok && o->step != LINK_STEP_PUNCH && o->step != LINK_STEP_UDT)
+		return;		/* not the node's fault, or not known to be */
+	pthread_mutex_lock(&s->lock);
+	c = registry_node_const(s->reg, cslot);
+	n = registry_node_const(s->reg, slot);
+	if (c != NULL && n != NULL && c->gen == (uint32_t)(child >> 32) &&
+	    n->gen == (uint32_t)(node >> 32) && c->role == TC_ROLE_PEER &&
+	    n->role == TC_ROLE_PEER && c->channel == n->channel) {
+		changed = forest_verdict(s->forest, n->channel, slot, o->ok,
+		    o->step == LINK_STEP_UDT ? "children's links failed at UDT"
+		    : "children could not punch into it", 1) == 1;
+		id = n->node_id;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (changed)
+		log_info("node %016llx: %s by its children's links",
+		    (unsigned long long)id, o->ok ? "verified" : "demoted");
 }
 
 /* REPORT: how a link attempt ended, for the counts by NAT-class pair. */
@@ -746,7 +788,7 @@ server_report(struct worker *w, struct srv_msg *m,
 	struct stun_builder b;
 	struct tc_outcome o;
 	uint8_t key[TC_KEY_LEN];
-	uint64_t link, session;
+	uint64_t link, session, acceptor = 0;
 	uint32_t slot;
 	int fresh;
 
@@ -761,8 +803,67 @@ server_report(struct worker *w, struct srv_msg *m,
 		server_auth_error(w, m, req, key, 400, "malformed REPORT");
 		return;
 	}
-	if (fresh && broker_report(s->broker, session, link, &o) != 0)
+	if (fresh && broker_report(s->broker, session, link, &o, &acceptor) !=
+	    0)
 		STAT_INC(w, link_unknown_report);
+	else if (fresh && acceptor != 0)
+		server_child_verdict(s, session, acceptor, &o);
+	server_answer(m, &b, req, STUN_SUCCESS);
+	stun_put_integrity_sha256(&b, key, sizeof key);
+	stun_put_fingerprint(&b);
+	server_finish(w, m, &b, reqlen);
+}
+
+/* STATUS: a node's figures and links, for the status page (bounded: fixed
+ * attributes, at most TC_FANOUT_MAX children, of which 2 are kept). */
+static void
+server_status(struct worker *w, struct srv_msg *m, const struct stun_msg *req,
+    size_t reqlen)
+{
+	struct server *s = w->srv;
+	struct server_health sh;
+	const struct stun_attr *a;
+	struct stun_builder b;
+	const struct reg_node *n;
+	uint8_t key[TC_KEY_LEN];
+	uint32_t slot, gen;
+	size_t i;
+	int fresh;
+
+	memset(&sh, 0, sizeof sh);
+	if ((slot = server_authenticate(w, m, req, reqlen, key, &fresh)) ==
+	    REG_NONE)
+		return;
+	gen = registry_node(s->reg, slot)->gen;
+	pthread_mutex_unlock(&s->lock);
+	a = stun_find(req, TC_ATTR_CHILDREN);
+	if (tc_get_health(req, &sh.h) != 0 ||
+	    server_get_u64(req, TC_ATTR_PARENT, &sh.parent) != 0 ||
+	    (a != NULL && (a->len % 8 != 0 || a->len > 8 * TC_FANOUT_MAX))) {
+		STAT_INC(w, err_bad_request);
+		server_auth_error(w, m, req, key, 400, "malformed STATUS");
+		return;
+	}
+	for (i = 0; a != NULL && i < a->len / 8; i++) {
+		uint64_t id = 0;
+		int k;
+
+		for (k = 0; k < 8; k++)
+			id = id << 8 | a->value[8 * i + (size_t)k];
+		if (i < TC_FANOUT_DEFAULT)
+			sh.children[i] = id;
+	}
+	sh.nchildren = (uint8_t)(a != NULL ? a->len / 8 : 0);
+	sh.at_ms = server_now_ms(s);
+	if (fresh) {
+		pthread_mutex_lock(&s->lock);
+		/* The same node still? (It may have left since.) */
+		if ((n = registry_node_const(s->reg, slot)) != NULL &&
+		    n->gen == gen)
+			s->health[slot] = sh;
+		pthread_mutex_unlock(&s->lock);
+		STAT_INC(w, status);
+	}
 	server_answer(m, &b, req, STUN_SUCCESS);
 	stun_put_integrity_sha256(&b, key, sizeof key);
 	stun_put_fingerprint(&b);
@@ -827,6 +928,9 @@ server_handle(struct worker *w, struct srv_sock *ss, struct srv_msg *m,
 		break;
 	case TC_METHOD_JOIN:
 		server_join(w, m, &req, len);
+		break;
+	case TC_METHOD_STATUS:
+		server_status(w, m, &req, len);
 		break;
 	default:
 		STAT_INC(w, err_bad_request);
@@ -999,7 +1103,8 @@ server_gone(void *arg, uint32_t slot, const struct reg_node *n)
 
 	STAT_INC(s, expired);
 	channels_unref(s->channels, n->channel);
-	server_unplace(s, slot);
+	forest_gone(s->forest, n->channel, slot);
+	memset(&s->health[slot], 0, sizeof s->health[slot]);
 	if (s->ngone < SERVER_GONE_LOGGED)
 		s->gone[s->ngone] = n->node_id;
 	s->ngone++;
@@ -1176,11 +1281,10 @@ server_create(struct event_base *base, const struct server_config *cfg,
 	clock_gettime(CLOCK_MONOTONIC, &s->start);
 	s->nworkers = cfg->threads > 0 ? (int)cfg->threads : 1;
 	if ((s->workers = calloc((size_t)s->nworkers, sizeof *s->workers)) ==
-	    NULL || (s->kids = calloc(cfg->max_nodes, 1)) == NULL ||
-	    (s->fanout = calloc(cfg->max_nodes, 1)) == NULL ||
-	    (s->parent = calloc(cfg->max_nodes, sizeof *s->parent)) == NULL ||
-	    (s->parent_gen = calloc(cfg->max_nodes, sizeof *s->parent_gen)) ==
-	    NULL || (s->reg = registry_create(cfg->max_nodes, hashkey)) ==
+	    NULL || (s->fanout = calloc(cfg->max_nodes, 1)) == NULL ||
+	    (s->health = calloc(cfg->max_nodes, sizeof *s->health)) == NULL ||
+	    (s->forest = forest_create(cfg->max_nodes)) == NULL ||
+	    (s->reg = registry_create(cfg->max_nodes, hashkey)) ==
 	    NULL ||
 	    (s->channels = channels_create()) == NULL) {
 		snprintf(err, errlen, "cannot allocate a registry of %u nodes",
@@ -1269,10 +1373,9 @@ server_free(struct server *s)
 		event_free(s->tick);
 	registry_free(s->reg);
 	channels_free(s->channels);
-	free(s->kids);
 	free(s->fanout);
-	free(s->parent);
-	free(s->parent_gen);
+	free(s->health);
+	forest_free(s->forest);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -1330,17 +1433,55 @@ server_broker(struct server *s)
 	return s->broker;
 }
 
-int
-server_placement_locked(struct server *s, uint32_t slot, uint64_t *parent,
-    unsigned *children)
+const struct forest *
+server_forest_locked(struct server *s)
 {
-	const struct reg_node *pn;
-	uint32_t p = s->parent[slot];
+	return s->forest;
+}
 
-	*children = s->kids[slot];
-	if (p == REG_NONE || (pn = registry_node_const(s->reg, p)) == NULL ||
-	    pn->gen != s->parent_gen[slot])
-		return -1;
-	*parent = pn->node_id;
-	return 0;
+const struct server_health *
+server_health_locked(struct server *s, uint32_t slot)
+{
+	if (slot >= s->cfg.max_nodes || s->health[slot].at_ms == 0)
+		return NULL;
+	return &s->health[slot];
+}
+
+uint64_t
+server_clock_ms(const struct server *s)
+{
+	return server_now_ms(s);
+}
+
+int
+server_next_candidate(struct server *s, uint64_t *node_id, uint64_t *token)
+{
+	const struct reg_node *n;
+	uint32_t slot, gen;
+	int rc = -1;
+
+	pthread_mutex_lock(&s->lock);
+	while (rc != 0 && forest_next_candidate(s->forest, &slot, &gen) == 0) {
+		if ((n = registry_node_const(s->reg, slot)) == NULL ||
+		    n->gen != gen)
+			continue;	/* gone meanwhile */
+		*node_id = n->node_id;
+		*token = (uint64_t)gen << 32 | slot;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+void
+server_verdict(struct server *s, uint64_t token, int ok, const char *reason)
+{
+	const struct reg_node *n;
+	uint32_t slot = (uint32_t)token;
+
+	pthread_mutex_lock(&s->lock);
+	if ((n = registry_node_const(s->reg, slot)) != NULL &&
+	    n->gen == (uint32_t)(token >> 32))
+		forest_verdict(s->forest, n->channel, slot, ok, reason, 0);
+	pthread_mutex_unlock(&s->lock);
 }

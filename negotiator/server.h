@@ -7,12 +7,23 @@
 #include <stdint.h>
 
 #include "net/addr.h"
+#include "net/proto.h"
 #include "net/stun.h"
 
 struct event_base;
 struct server;
 struct registry;
 struct channels;
+struct forest;
+
+/* A node's last STATUS: what it says it is linked to, and its figures. */
+struct server_health {
+	uint64_t	at_ms;		/* the server's clock; 0: never */
+	uint64_t	parent;		/* linked to (node id; 0: none) */
+	uint64_t	children[TC_FANOUT_DEFAULT];
+	uint8_t		nchildren;	/* linked children (ids: the first 2) */
+	struct tc_health h;
+};
 
 struct server_config {
 	struct addr	listen;		/* primary address and port */
@@ -60,6 +71,8 @@ struct server_config {
 	X(rebinding,		"keepalives from a new external address")	\
 	X(left,			"nodes that said goodbye")		\
 	X(joined,		"JOINs answered with a parent")		\
+	X(parents_gone,		"parents taken for gone: children lost them, and silent") \
+	X(status,		"STATUS reports from nodes")		\
 	X(join_no_parent,	"JOINs with no parent to give (no origin, no free slot)") \
 	X(link_unknown_peer,	"LINK for a node not registered on the channel") \
 	X(link_unknown_report,	"REPORT of a link the broker does not know") \
@@ -86,11 +99,25 @@ const struct registry *server_lock_registry(struct server *s);
 void	server_unlock_registry(struct server *s);
 /* The channel table; only between server_lock_registry and unlock. */
 const struct channels *server_channels_locked(struct server *s);
-/* Where the node in slot sits in its channel's tree (JOIN): its parent's
- * node id and how many children it has; -1 (children still set) when it
- * has no parent (the origin, or not joined). Under server_lock_registry. */
-int	server_placement_locked(struct server *s, uint32_t slot,
-	    uint64_t *parent, unsigned *children);
+/* The channels' trees (negotiator/forest.h); only between
+ * server_lock_registry and unlock. */
+const struct forest *server_forest_locked(struct server *s);
+/* The node in slot's last STATUS, NULL if it never sent one; the same. */
+const struct server_health *server_health_locked(struct server *s,
+	    uint32_t slot);
+/* The server's clock in ms, as in server_health. */
+uint64_t server_clock_ms(const struct server *s);
+
+/*
+ * The verifier's side (negotiator/verifier.c, on the main thread). The next
+ * candidate to try: 0 with its node id and a token for the verdict, -1 if
+ * none waits.
+ */
+int	server_next_candidate(struct server *s, uint64_t *node_id,
+	    uint64_t *token);
+/* The verifier's verdict; reason (for a failure) must outlive the server. */
+void	server_verdict(struct server *s, uint64_t token, int ok,
+	    const char *reason);
 /* The link broker, for its JSON. */
 struct broker *server_broker(struct server *s);
 /* The registry's clock: seconds since start. */

@@ -38,7 +38,9 @@ static const char link_hello[] = "treecast link hello";
  * rounds (net/punch.c) and a little more. */
 #define LINK_UDT_DELAY_MS 90
 
-const struct link_options link_defaults = { 4, 6000, 6000 };
+const struct link_options link_defaults = {
+	.window = 4, .punch_ms = 6000, .udt_ms = 6000
+};
 
 /* The fresh socket's mapping: quick retransmissions, a few seconds. */
 static const struct ctl_timing link_mapping_timing = { 300, 6, 8 };
@@ -308,12 +310,32 @@ link_udt_later_cb(evutil_socket_t fd, short what, void *arg)
 	link_udt_start(l, (struct sockaddr *)&l->peer_addr, l->peer_len);
 }
 
+/* UDT starts on both sides at once, except that the initiator (the
+ * nominating side on the direct path) waits LINK_UDT_DELAY_MS: two
+ * rendezvous handshakes started together meet at once; one started early
+ * waits for UDT's next resend, and under loss sometimes never meets. */
+static void
+link_udt_begin(struct link *l, const struct sockaddr *peer, socklen_t len)
+{
+	struct timeval tv = { 0, LINK_UDT_DELAY_MS * 1000 };
+
+	memmove(&l->peer_addr, peer, len);
+	l->peer_len = len;
+	if (!l->initiator) {
+		link_udt_start(l, (struct sockaddr *)&l->peer_addr,
+		    l->peer_len);
+		return;
+	}
+	l->timer = evtimer_new(l->a->base, link_udt_later_cb, l);
+	if (l->timer == NULL || evtimer_add(l->timer, &tv) != 0)
+		link_fail(l, LINK_STEP_UDT, "cannot start UDT");
+}
+
 static void
 link_punched(void *arg, const struct sockaddr *peer, socklen_t peerlen,
     const char *why)
 {
 	struct link *l = arg;
-	struct timeval tv = { 0, LINK_UDT_DELAY_MS * 1000 };
 
 	if (peer == NULL) {
 		link_fail(l, LINK_STEP_PUNCH, why);
@@ -330,17 +352,7 @@ link_punched(void *arg, const struct sockaddr *peer, socklen_t peerlen,
 	    !addr_equal_ip((struct sockaddr *)&l->them.internal,
 	    (struct sockaddr *)&l->them.external) ?
 	    LINK_PATH_LOCAL : LINK_PATH_DIRECT;
-	if (!l->initiator) {
-		link_udt_start(l, (struct sockaddr *)&l->peer_addr,
-		    l->peer_len);
-		return;
-	}
-	/* The nominating side is done first; the other finishes once
-	 * nominations stop. Two rendezvous handshakes started together
-	 * meet at once; one started early waits for UDT's next resend. */
-	l->timer = evtimer_new(l->a->base, link_udt_later_cb, l);
-	if (l->timer == NULL || evtimer_add(l->timer, &tv) != 0)
-		link_fail(l, LINK_STEP_UDT, "cannot start UDT");
+	link_udt_begin(l, (struct sockaddr *)&l->peer_addr, l->peer_len);
 }
 
 static socklen_t
@@ -365,6 +377,7 @@ link_punch(struct link *l)
 	pc.nonce = l->id;
 	pc.timeout_ms = l->a->o.punch_ms;
 	pc.controlling = l->initiator;
+	pc.strict = l->a->o.strict;
 	if (addr_equal_ip((struct sockaddr *)&l->them.external,
 	    (struct sockaddr *)&l->me.external) &&
 	    !addr_is_any((struct sockaddr *)&l->them.internal)) {
@@ -411,6 +424,13 @@ link_relay_send(struct link *l)
 	    (struct sockaddr *)&l->relay.ss, l->relay.len) == len ? 0 : -1;
 }
 
+/*
+ * The relay's answer binds the socket. A datagram from the relay that is
+ * not STUN is the peer's UDT, forwarded: proof that both sides are bound,
+ * even if our answer was lost. It is left in the socket for UDT (MSG_PEEK):
+ * dropping the peer's first handshake is what kept a rendezvous from ever
+ * completing, about once in 500 relayed links.
+ */
 static void
 link_relay_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -421,6 +441,7 @@ link_relay_cb(evutil_socket_t fd, short what, void *arg)
 	struct stun_msg m;
 	uint64_t id;
 	ssize_t n;
+	int from_relay;
 
 	(void)fd;
 	if (what & EV_TIMEOUT) {
@@ -434,25 +455,28 @@ link_relay_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	for (;;) {
 		fromlen = sizeof from;
-		n = recvfrom(l->fd, buf, sizeof buf, MSG_DONTWAIT,
+		n = recvfrom(l->fd, buf, sizeof buf, MSG_DONTWAIT | MSG_PEEK,
 		    (struct sockaddr *)&from, &fromlen);
 		if (n < 0)
 			return;
-		if (!addr_equal((struct sockaddr *)&from,
-		    (struct sockaddr *)&l->relay.ss) ||
-		    stun_parse(buf, (size_t)n, &m, NULL) != 0 ||
-		    m.method != TC_METHOD_RELAY || m.cls != STUN_SUCCESS ||
-		    stun_attr_u64(stun_find(&m, TC_ATTR_LINK), &id) != 0 ||
-		    id != l->id ||
-		    stun_check_integrity_sha256(&m, l->key, sizeof l->key) != 0)
-			continue;
-		event_free(l->timer);
-		l->timer = NULL;
-		l->path = LINK_PATH_RELAY;
-		link_udt_start(l, (struct sockaddr *)&l->relay.ss,
-		    l->relay.len);
-		return;
+		from_relay = addr_equal((struct sockaddr *)&from,
+		    (struct sockaddr *)&l->relay.ss);
+		if (from_relay && !stun_is_stun(buf, (size_t)n))
+			break;		/* the peer's UDT: leave it */
+		if (recv(l->fd, buf, sizeof buf, MSG_DONTWAIT) != n)
+			continue;	/* consumed */
+		if (from_relay &&
+		    stun_parse(buf, (size_t)n, &m, NULL) == 0 &&
+		    m.method == TC_METHOD_RELAY && m.cls == STUN_SUCCESS &&
+		    stun_attr_u64(stun_find(&m, TC_ATTR_LINK), &id) == 0 &&
+		    id == l->id &&
+		    stun_check_integrity_sha256(&m, l->key, sizeof l->key) == 0)
+			break;
 	}
+	event_free(l->timer);
+	l->timer = NULL;
+	l->path = LINK_PATH_RELAY;
+	link_udt_begin(l, (struct sockaddr *)&l->relay.ss, l->relay.len);
 }
 
 static void
@@ -489,7 +513,8 @@ link_map(struct link *l, ctl_cb mapped)
 
 	l->state = LS_MAPPING;
 	if ((l->probe = ctl_open(a->base,
-	    session_server(a->s)->ss.ss_family, NULL, err, sizeof err)) ==
+	    session_server(a->s)->ss.ss_family, a->o.bind.len > 0 ?
+	    &a->o.bind : NULL, err, sizeof err)) ==
 	    NULL) {
 		log_warn("link socket: %s", err);
 		return -1;

@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "net/addr.h"
 #include "net/proto.h"
 
 struct event_base;
@@ -52,6 +53,12 @@ struct link_options {
 					   prediction (4) */
 	unsigned	punch_ms;	/* give up punching after (6000) */
 	unsigned	udt_ms;		/* give up UDT's handshake after (6000) */
+	int		strict;		/* punch as a child behind an address-
+					   and-port-dependent NAT would: only
+					   the peer's predicted ports, no peer-
+					   reflexive candidates (the verifier) */
+	struct addr	bind;		/* link sockets' local address (len 0:
+					   any) */
 };
 extern const struct link_options link_defaults;
 

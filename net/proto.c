@@ -16,6 +16,7 @@ const uint16_t tc_known_attrs[] = {
 	TC_ATTR_SESSION_KEY, TC_ATTR_INTERVAL, TC_ATTR_SEQ, TC_ATTR_LINK,
 	TC_ATTR_PEER_NODE, TC_ATTR_LINK_KEY, TC_ATTR_XOR_EXTERNAL, TC_ATTR_PORTS,
 	TC_ATTR_XOR_RELAY, TC_ATTR_OUTCOME, TC_ATTR_NOMINATE, TC_ATTR_FANOUT,
+	TC_ATTR_PARENT, TC_ATTR_HEALTH, TC_ATTR_CHILDREN,
 };
 const size_t tc_known_attrs_count =
     sizeof tc_known_attrs / sizeof tc_known_attrs[0];
@@ -30,6 +31,8 @@ tc_role_name(enum tc_role r)
 		return "origin";
 	case TC_ROLE_PROBE:
 		return "probe";
+	case TC_ROLE_VERIFIER:
+		return "verifier";
 	default:
 		return "unknown";
 	}
@@ -59,6 +62,8 @@ tc_method_name(uint16_t method)
 		return "relay";
 	case TC_METHOD_JOIN:
 		return "join";
+	case TC_METHOD_STATUS:
+		return "status";
 	default:
 		return "unknown";
 	}
@@ -126,6 +131,62 @@ tc_get_outcome(const struct stun_msg *m, struct tc_outcome *o)
 	o->path = a->value[2];
 	o->ms = (uint32_t)a->value[4] << 24 | (uint32_t)a->value[5] << 16 |
 	    (uint32_t)a->value[6] << 8 | a->value[7];
+	return 0;
+}
+
+static uint8_t *
+tc_be(uint8_t *p, uint64_t v, int bytes)
+{
+	while (bytes-- > 0)
+		*p++ = (uint8_t)(v >> (8 * bytes));
+	return p;
+}
+
+static uint64_t
+tc_unbe(const uint8_t **p, int bytes)
+{
+	uint64_t v = 0;
+
+	while (bytes-- > 0)
+		v = v << 8 | *(*p)++;
+	return v;
+}
+
+int
+tc_put_health(struct stun_builder *b, const struct tc_health *h)
+{
+	uint8_t v[TC_HEALTH_LEN], *p = v;
+
+	p = tc_be(p, h->bytes_in, 8);
+	p = tc_be(p, h->bytes_out, 8);
+	p = tc_be(p, h->chunks, 8);
+	p = tc_be(p, h->gaps, 4);
+	p = tc_be(p, h->delay_ms, 4);
+	p = tc_be(p, h->ring_ms, 4);
+	p = tc_be(p, h->kbps_in, 4);
+	p = tc_be(p, h->kbps_out, 4);
+	tc_be(p, h->players, 4);
+	return stun_put(b, TC_ATTR_HEALTH, v, sizeof v);
+}
+
+int
+tc_get_health(const struct stun_msg *m, struct tc_health *h)
+{
+	const struct stun_attr *a = stun_find(m, TC_ATTR_HEALTH);
+	const uint8_t *p;
+
+	if (a == NULL || a->len != TC_HEALTH_LEN)
+		return -1;
+	p = a->value;
+	h->bytes_in = tc_unbe(&p, 8);
+	h->bytes_out = tc_unbe(&p, 8);
+	h->chunks = tc_unbe(&p, 8);
+	h->gaps = (uint32_t)tc_unbe(&p, 4);
+	h->delay_ms = (uint32_t)tc_unbe(&p, 4);
+	h->ring_ms = (uint32_t)tc_unbe(&p, 4);
+	h->kbps_in = (uint32_t)tc_unbe(&p, 4);
+	h->kbps_out = (uint32_t)tc_unbe(&p, 4);
+	h->players = (uint32_t)tc_unbe(&p, 4);
 	return 0;
 }
 

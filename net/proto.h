@@ -31,6 +31,7 @@
 #define TC_METHOD_REPORT	0x0C7	/* a link's outcome, node to negotiator */
 #define TC_METHOD_RELAY		0x0C8	/* a link socket binds to the relay */
 #define TC_METHOD_JOIN		0x0C9	/* a node asks for a parent */
+#define TC_METHOD_STATUS	0x0CA	/* a node's figures, every few seconds */
 
 /* Attributes. */
 #define TC_ATTR_NODE_ID		0x7C01	/* u64: the node's own random id */
@@ -56,6 +57,13 @@
 #define TC_ATTR_OUTCOME		0x7C10	/* a link's outcome: u8 ok, u8 step,
 					   u8 path, u8 0, u32 ms */
 #define TC_ATTR_FANOUT		0x7C12	/* u32: children a node serves (2) */
+#define TC_ATTR_PARENT		0x7C13	/* u64: the node's parent in the tree
+					   now (0: none yet), in a keepalive's
+					   answer; in STATUS, the parent it
+					   is linked to */
+#define TC_ATTR_HEALTH		0x7C14	/* struct tc_health, in STATUS */
+#define TC_ATTR_CHILDREN	0x7C15	/* u64 each: the children linked to
+					   it, in STATUS (0..TC_FANOUT_MAX) */
 #define TC_ATTR_NOMINATE	0x7C11	/* empty, in a check: the initiator
 					   chose this pair of addresses (as
 					   ICE's USE-CANDIDATE) */
@@ -72,11 +80,14 @@
  */
 #define TC_REGISTER_MIN		200
 #define TC_KEEPALIVE_MS		3000	/* the paper's 3 s */
+#define TC_STATUS_MS		2000	/* a node's STATUS, this often */
 
 enum tc_role {
 	TC_ROLE_PEER = 1,
 	TC_ROLE_ORIGIN = 2,
 	TC_ROLE_PROBE = 3,	/* registers to be seen, joins no tree */
+	TC_ROLE_VERIFIER = 4,	/* the negotiator's own, punching into new
+				   nodes as a child would */
 	TC_ROLE_COUNT
 };
 
@@ -129,6 +140,23 @@ struct tc_outcome {
 };
 int	tc_put_outcome(struct stun_builder *b, const struct tc_outcome *o);
 int	tc_get_outcome(const struct stun_msg *m, struct tc_outcome *o);
+
+/* A node's figures (TC_ATTR_HEALTH, in STATUS): counters since it
+ * started and rates over the last report's interval. */
+#define TC_HEALTH_LEN	48
+struct tc_health {
+	uint64_t	bytes_in;	/* stream bytes from its parent */
+	uint64_t	bytes_out;	/* stream bytes to its children */
+	uint64_t	chunks;		/* chunks received */
+	uint32_t	gaps;		/* chunks it never got */
+	uint32_t	delay_ms;	/* origin to here, median lately */
+	uint32_t	ring_ms;	/* stream it holds for resuming children */
+	uint32_t	kbps_in;
+	uint32_t	kbps_out;
+	uint32_t	players;	/* local players attached */
+};
+int	tc_put_health(struct stun_builder *b, const struct tc_health *h);
+int	tc_get_health(const struct stun_msg *m, struct tc_health *h);
 
 /* Every attribute either end understands: the rest, if comprehension-
  * required, earn a 420 (RFC 8489 §6.3.1). */

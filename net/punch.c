@@ -113,17 +113,24 @@ punch_tick_cb(evutil_socket_t fd, short what, void *arg)
  * mapped it where nobody could predict (a random allocator facing an open
  * host). Check it back there too, as ICE does with peer-reflexive
  * candidates. */
-static void
-punch_learn(struct punch *p, const struct sockaddr_storage *from,
-    socklen_t fromlen)
+static int
+punch_is_candidate(const struct punch *p, const struct sockaddr_storage *a)
 {
 	size_t i;
 
 	for (i = 0; i < p->cfg.ncand; i++)
-		if (addr_equal((struct sockaddr *)&p->cfg.cand[i].ss,
-		    (const struct sockaddr *)from))
-			return;
-	if (p->cfg.ncand == PUNCH_MAX_CANDIDATES)
+		if (addr_equal((const struct sockaddr *)&p->cfg.cand[i].ss,
+		    (const struct sockaddr *)a))
+			return 1;
+	return 0;
+}
+
+static void
+punch_learn(struct punch *p, const struct sockaddr_storage *from,
+    socklen_t fromlen)
+{
+	if (punch_is_candidate(p, from) ||
+	    p->cfg.ncand == PUNCH_MAX_CANDIDATES)
 		return;
 	memcpy(&p->cfg.cand[p->cfg.ncand].ss, from, sizeof *from);
 	p->cfg.cand[p->cfg.ncand].len = fromlen;
@@ -160,6 +167,10 @@ punch_read_cb(evutil_socket_t fd, short what, void *arg)
 		    stun_check_integrity_sha256(&m, p->cfg.key,
 		    sizeof p->cfg.key) != 0) {
 			p->st.rejected++;
+			continue;
+		}
+		if (p->cfg.strict && !punch_is_candidate(p, &from)) {
+			p->st.rejected++;	/* its NAT would drop it */
 			continue;
 		}
 		nominated = stun_find(&m, TC_ATTR_NOMINATE) != NULL;

@@ -32,6 +32,10 @@ struct punch_config {
 	uint8_t		 key[PUNCH_KEY_LEN];	/* the link's key, both sides */
 	uint64_t	 nonce;			/* the link's id, both sides */
 	int		 controlling;	/* this side nominates the pair */
+	int		 strict;	/* take checks only from candidates, as a
+					   peer behind an address-and-port-
+					   dependent NAT does: no peer-
+					   reflexive ones (the verifier) */
 	unsigned	 interval_ms;	/* between rounds of checks (20) */
 	unsigned	 timeout_ms;	/* give up (5000) */
 };

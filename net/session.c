@@ -29,6 +29,7 @@ enum session_state {
  * expiry; a path losing 5% each way loses a session about once in
  * 100,000 keepalives. */
 static const struct ctl_timing session_keepalive_timing = { 500, 5, 2 };
+#define SESSION_KEEPALIVE_PAD	16	/* room for TC_ATTR_PARENT */
 
 struct session {
 	struct event_base	*base;
@@ -47,6 +48,8 @@ struct session {
 	struct session_stats	 st;
 	session_request_cb	 on_request;
 	void			*on_request_arg;
+	session_answer_cb	 on_keepalive;
+	void			*on_keepalive_arg;
 };
 
 static void session_register(struct session *s);
@@ -259,6 +262,13 @@ session_request_in(void *arg, const struct stun_msg *req,
 }
 
 void
+session_on_keepalive(struct session *s, session_answer_cb cb, void *arg)
+{
+	s->on_keepalive = cb;
+	s->on_keepalive_arg = arg;
+}
+
+void
 session_on_request(struct session *s, session_request_cb cb, void *arg)
 {
 	s->on_request = cb;
@@ -275,6 +285,25 @@ session_send_auth(struct session *s, uint16_t method,
 
 	session_begin(s, &b, msg, sizeof msg, method);
 	return session_send(s, &b, t, cb, s);
+}
+
+static void session_keepalive_cb(void *arg, const struct stun_msg *resp,
+    const struct sockaddr *from);
+
+/* A peer's keepalive is padded: the negotiator answers no larger than the
+ * request, and a peer's answer also names its parent in the tree. */
+static int
+session_keepalive(struct session *s)
+{
+	static const uint8_t pad[SESSION_KEEPALIVE_PAD];
+	struct stun_builder b;
+	uint8_t msg[STUN_MAX_MSG];
+
+	session_begin(s, &b, msg, sizeof msg, TC_METHOD_KEEPALIVE);
+	if (s->cfg.role == TC_ROLE_PEER)
+		stun_put(&b, STUN_ATTR_PADDING, pad, sizeof pad);
+	return session_send(s, &b, &session_keepalive_timing,
+	    session_keepalive_cb, s);
 }
 
 static void
@@ -310,6 +339,8 @@ session_keepalive_cb(void *arg, const struct stun_msg *resp,
 	}
 	s->state = SS_REGISTERED;
 	session_arm(s, s->interval_ms);
+	if (s->on_keepalive != NULL)
+		s->on_keepalive(s->on_keepalive_arg, resp);
 }
 
 static void
@@ -322,8 +353,7 @@ session_timer_cb(evutil_socket_t fd, short what, void *arg)
 	switch (s->state) {
 	case SS_REGISTERED:
 		s->state = SS_KEEPALIVE;
-		if (session_send_auth(s, TC_METHOD_KEEPALIVE,
-		    &session_keepalive_timing, session_keepalive_cb) != 0)
+		if (session_keepalive(s) != 0)
 			session_lost(s, "cannot send keepalive");
 		break;
 	case SS_WAITING:

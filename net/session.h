@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "net/addr.h"
+#include "net/ctl.h"
 #include "net/nat.h"
 #include "net/proto.h"
 #include "net/stun.h"
@@ -74,6 +75,11 @@ typedef void (*session_request_cb)(void *arg, const struct stun_msg *req);
 void	session_on_request(struct session *s, session_request_cb cb,
 	    void *arg);
 int	session_answer(struct session *s, struct stun_builder *b);
+/* Every keepalive's answer, verified (a peer's names its parent in the
+ * tree: TC_ATTR_PARENT). */
+typedef void (*session_answer_cb)(void *arg, const struct stun_msg *resp);
+void	session_on_keepalive(struct session *s, session_answer_cb cb,
+	    void *arg);
 /* Sends a finished answer again (the negotiator retransmitted). */
 int	session_resend(struct session *s, const uint8_t *msg, size_t len);
 

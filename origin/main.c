@@ -64,6 +64,7 @@ struct origin {
 	struct serve		*serve;
 	struct event		*step;
 	struct event		*progress;
+	struct event		*status;
 	struct chunk_digest	 digest;
 	int			 exit_code;
 };
@@ -147,6 +148,20 @@ origin_progress_cb(evutil_socket_t fd, short what, void *arg)
 	    st->bytes / 1e6);
 }
 
+/* STATUS: the origin's children and upload, for the status page. */
+static void
+origin_status_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct origin *o = arg;
+	struct tc_health h;
+
+	(void)fd;
+	(void)what;
+	memset(&h, 0, sizeof h);
+	h.chunks = media_input_chunks(o->input);
+	serve_report(o->serve, o->session, 0, &h, TC_STATUS_MS);
+}
+
 /* Every link of the origin's is a child's. */
 static int
 origin_incoming(void *arg, struct link *l, uint64_t peer)
@@ -212,6 +227,8 @@ origin_discovered(void *arg, const struct discover_result *r)
 	struct session_config sc;
 	struct media_input_options mo = { o->loop, 1 };
 	struct timeval now = { 0, 0 }, every = { 10, 0 };
+	struct timeval status_every = { TC_STATUS_MS / 1000,
+	    TC_STATUS_MS % 1000 * 1000 };
 	char err[256];
 
 	if (!r->ok) {
@@ -242,8 +259,10 @@ origin_discovered(void *arg, const struct discover_result *r)
 	o->step = evtimer_new(o->base, origin_step_cb, o);
 	o->progress = event_new(o->base, -1, EV_PERSIST, origin_progress_cb,
 	    o);
+	o->status = event_new(o->base, -1, EV_PERSIST, origin_status_cb, o);
 	evtimer_add(o->step, &now);
 	event_add(o->progress, &every);
+	event_add(o->status, &status_every);
 	log_info("broadcasting %s on channel '%s'", o->input_url, o->channel);
 }
 
@@ -343,6 +362,8 @@ main(int argc, char **argv)
 		event_free(o.step);
 	if (o.progress != NULL)
 		event_free(o.progress);
+	if (o.status != NULL)
+		event_free(o.status);
 	serve_free(o.serve);
 	ring_free(o.ring);
 	udt_loop_free(o.udt);

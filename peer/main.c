@@ -97,6 +97,8 @@ struct peer {
 	int			 joining;
 	struct event		*rejoin;
 	struct event		*progress;
+	struct event		*status;
+	uint64_t		 reported;	/* bytes at the last STATUS */
 	int			 have;		/* a chunk came: next is valid */
 	uint64_t		 next;		/* the sequence number expected */
 	uint64_t		 chunks, bytes, gaps, parents;
@@ -110,6 +112,7 @@ struct peer {
 };
 
 static void peer_join(struct peer *p);
+static void peer_link_parent(struct peer *p, uint64_t parent);
 
 static int
 peer_cmp64(const void *a, const void *b)
@@ -386,7 +389,6 @@ peer_joined(void *arg, const struct stun_msg *resp,
 	const char *reason = "";
 	uint64_t parent;
 	size_t rlen = 0;
-	char err[160];
 	int code = 0;
 
 	(void)from;
@@ -408,12 +410,7 @@ peer_joined(void *arg, const struct stun_msg *resp,
 		peer_later(p, PEER_RETRY_MS);
 		return;
 	}
-	log_info("parent: node %016llx", (unsigned long long)parent);
-	if ((p->parent = link_open(p->agent, parent, err, sizeof err)) ==
-	    NULL) {
-		log_warn("cannot link to the parent: %s", err);
-		peer_later(p, PEER_RETRY_MS);
-	}
+	peer_link_parent(p, parent);
 }
 
 static void
@@ -456,6 +453,80 @@ peer_progress_cb(evutil_socket_t fd, short what, void *arg)
 	    p->parent != NULL ? "linked" : "none", p50, p99);
 }
 
+/* Links to the parent the tree gave us (JOIN's answer, or a move). */
+static void
+peer_link_parent(struct peer *p, uint64_t parent)
+{
+	char err[160];
+
+	log_info("parent: node %016llx", (unsigned long long)parent);
+	if ((p->parent = link_open(p->agent, parent, err, sizeof err)) ==
+	    NULL) {
+		log_warn("cannot link to the parent: %s", err);
+		peer_later(p, PEER_RETRY_MS);
+	}
+}
+
+/* Every keepalive's answer names our parent in the tree now: the tree
+ * moves nodes (a repair, a repeater taking a leaf's slot), and we follow.
+ * Between a JOIN and its answer the two may disagree for a moment. */
+static void
+peer_keepalive(void *arg, const struct stun_msg *resp)
+{
+	struct peer *p = arg;
+	uint64_t want;
+
+	if (p->joining ||
+	    stun_attr_u64(stun_find(resp, TC_ATTR_PARENT), &want) != 0)
+		return;		/* not in the tree yet */
+	if (p->parent != NULL ? link_peer(p->parent) == want : want == 0)
+		return;
+	if (p->parent != NULL) {
+		log_info("the tree moves us from node %016llx to %s%016llx",
+		    (unsigned long long)link_peer(p->parent),
+		    want != 0 ? "node " : "no parent ", (unsigned long long)want);
+		link_close(p->parent);
+		p->parent = NULL;
+	}
+	if (want != 0)
+		peer_link_parent(p, want);
+	else
+		peer_later(p, PEER_RETRY_MS);
+}
+
+/* STATUS: what we are linked to, and our figures, for the status page. */
+static void
+peer_status_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer *p = arg;
+	struct tc_health h;
+	const struct chunk *old, *new;
+	uint64_t a, z;
+	double p50, p99;
+	struct player *pl;
+
+	(void)fd;
+	(void)what;
+	memset(&h, 0, sizeof h);
+	peer_latency(p, &p50, &p99);
+	h.bytes_in = p->bytes;
+	h.chunks = p->chunks;
+	h.gaps = (uint32_t)p->gaps;
+	h.delay_ms = p50 > 0 ? (uint32_t)p50 : 0;
+	if (ring_oldest(p->ring, &a) == 0 && ring_newest(p->ring, &z) == 0 &&
+	    (old = ring_get(p->ring, a)) != NULL &&
+	    (new = ring_get(p->ring, z)) != NULL)
+		h.ring_ms = (uint32_t)((new->timestamp_us - old->timestamp_us) /
+		    1000);
+	h.kbps_in = (uint32_t)((p->bytes - p->reported) * 8 / TC_STATUS_MS);
+	p->reported = p->bytes;
+	TAILQ_FOREACH(pl, &p->players, entry)
+		h.players++;
+	serve_report(p->serve, p->session, p->parent != NULL &&
+	    link_connect_ms(p->parent) >= 0 ? link_peer(p->parent) : 0, &h,
+	    TC_STATUS_MS);
+}
+
 static void
 peer_session_cb(void *arg, enum session_event ev, struct session *s)
 {
@@ -480,6 +551,8 @@ peer_discovered(void *arg, const struct discover_result *r)
 	struct peer *p = arg;
 	struct session_config sc;
 	struct timeval every = { 10, 0 };
+	struct timeval status_every = { TC_STATUS_MS / 1000,
+	    TC_STATUS_MS % 1000 * 1000 };
 	char err[256];
 
 	if (!r->ok) {
@@ -501,8 +574,11 @@ peer_discovered(void *arg, const struct discover_result *r)
 		peer_stop(p, 1);
 		return;
 	}
+	session_on_keepalive(p->session, peer_keepalive, p);
 	p->progress = event_new(p->base, -1, EV_PERSIST, peer_progress_cb, p);
 	event_add(p->progress, &every);
+	p->status = event_new(p->base, -1, EV_PERSIST, peer_status_cb, p);
+	event_add(p->status, &status_every);
 }
 
 static void
@@ -660,6 +736,8 @@ main(int argc, char **argv)
 		fclose(p.out);
 	if (p.progress != NULL)
 		event_free(p.progress);
+	if (p.status != NULL)
+		event_free(p.status);
 	event_free(p.rejoin);
 	serve_free(p.serve);
 	ring_free(p.ring);

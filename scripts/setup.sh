@@ -3,25 +3,31 @@
 # demo (as root, when any is missing), then configures and builds it in
 # place. Idempotent and quiet when everything is already there.
 #
-#   scripts/setup.sh [--deps-only] [CONFIGURE-OPTIONS...]
+#   scripts/setup.sh [--tests] [--deps-only] [CONFIGURE-OPTIONS...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # What needs each: gcc/g++ (the UDT shim) and make; autotools; libevent
 # (event loops, HTTP); FFmpeg's libraries (media in and out); UDT4 (reliable
 # transport over the punched socket); libsodium (credentials, integrity,
-# random ids); check (unit tests); iproute2, nftables, conntrack, procps and
-# curl (the NAT lab and its HTTP checks); ffmpeg (the bundled sample, decode
-# checks); coturn (a second STUN server for the probe's tests and for
+# random ids); check (unit tests); iproute2, nftables, conntrack, procps,
+# curl and jq (the NAT lab and its HTTP and JSON checks); ffmpeg (the bundled
+# sample, decode checks); coturn (a second STUN server for the probe's tests and for
 # benchmarks: only its binary is used, its service is kept off).
 PACKAGES=(
 	build-essential autoconf automake pkg-config
 	libevent-dev libavformat-dev libavcodec-dev libavutil-dev
 	libudt-dev libsodium-dev check
-	iproute2 nftables conntrack procps curl
+	iproute2 nftables conntrack procps curl jq
 	ffmpeg coturn
 )
+# Only with --tests: chromium, headless, for the status page's test.
+TEST_PACKAGES=(chromium)
 
+if [ "${1:-}" = --tests ]; then
+	PACKAGES+=("${TEST_PACKAGES[@]}")
+	shift
+fi
 deps_only=0
 if [ "${1:-}" = --deps-only ]; then
 	deps_only=1

@@ -8,7 +8,7 @@
 #   scripts/test.sh --quick   "make check" in this tree only
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --tests
 jobs=$(nproc)
 status=0
 if [ "${1:-}" = --quick ]; then

@@ -103,6 +103,13 @@ stat_of(const char *name)
 	return json_of("/api/stats", name);
 }
 
+/* Registered nodes, the negotiator's own verifier aside. */
+static long
+nodes(void)
+{
+	return stat_of("nodes") - 1;
+}
+
 static void
 start_negotiator(void)
 {
@@ -122,8 +129,8 @@ start_negotiator(void)
 		    (char *)NULL);
 		_exit(127);
 	}
-	for (i = 0; i < 100 && http_get("/api/stats") == NULL; i++)
-		usleep(50000);
+	for (i = 0; i < 100 && stat_of("nodes") < 1; i++)
+		usleep(50000);	/* up, and its verifier registered */
 	sock = socket(AF_INET, SOCK_DGRAM, 0);
 	memset(&nego, 0, sizeof nego);
 	nego.sin_family = AF_INET;
@@ -169,8 +176,18 @@ static size_t
 exchange_on(int fd, const uint8_t *buf, size_t len, uint8_t *ans, size_t cap,
     int ms)
 {
+	size_t n;
+	int i;
+
 	sendto(fd, buf, len, 0, (struct sockaddr *)&nego, sizeof nego);
-	return receive_on(fd, ans, cap, ms);
+	/* Skips the negotiator's own requests (the verifier's INSTRUCT to
+	 * a node that joined): the answer has the request's id. */
+	for (i = 0; i < 100; i++) {
+		n = receive_on(fd, ans, cap, ms);
+		if (n < 20 || len < 20 || memcmp(ans + 8, buf + 8, 12) == 0)
+			return n;
+	}
+	return 0;
 }
 
 static size_t
@@ -359,7 +376,7 @@ START_TEST(test_hostile)
 	    "\"truncated\":1"));
 	ck_assert_ptr_nonnull(strstr(http_get("/api/stats"),
 	    "\"too_big\":1"));
-	ck_assert_int_eq(stat_of("nodes"), 0);
+	ck_assert_int_eq(nodes(), 0);
 }
 END_TEST
 
@@ -373,7 +390,7 @@ START_TEST(test_session)
 	int len;
 
 	do_register(0x1234, &session, key);
-	ck_assert_int_eq(stat_of("nodes"), 1);
+	ck_assert_int_eq(nodes(), 1);
 	ck_assert_ptr_nonnull(strstr(http_get("/api/nodes?id=1234"),
 	    "\"class\":\"eim-preserved\""));
 
@@ -431,7 +448,7 @@ START_TEST(test_session)
 	ck_assert_uint_gt(n, 0);
 	ck_assert_int_eq(stun_parse(ans, n, &m, NULL), 0);
 	ck_assert_int_eq(m.cls, STUN_SUCCESS);
-	ck_assert_int_eq(stat_of("nodes"), 0);
+	ck_assert_int_eq(nodes(), 0);
 	ck_assert_int_eq(stat_of("left"), 1);
 }
 END_TEST
@@ -444,10 +461,10 @@ START_TEST(test_expiry)
 
 	/* This negotiator expires after 10 s: register, wait, gone. */
 	do_register(0x77, &session, key);
-	ck_assert_int_eq(stat_of("nodes"), 1);
-	for (i = 0; i < 130 && stat_of("nodes") != 0; i++)
+	ck_assert_int_eq(nodes(), 1);
+	for (i = 0; i < 130 && nodes() != 0; i++)
 		usleep(100000);
-	ck_assert_int_eq(stat_of("nodes"), 0);
+	ck_assert_int_eq(nodes(), 0);
 	ck_assert_int_eq(stat_of("expired"), 1);
 }
 END_TEST
@@ -605,8 +622,6 @@ START_TEST(test_link)
 }
 END_TEST
 
-/* JOIN (interim placement): the origin's two slots first, then the free
- * slot nearest the root; never a node below the one asking. */
 static uint64_t
 join(int fd, uint64_t session, uint32_t seq, const uint8_t *key, int *code)
 {
@@ -636,10 +651,47 @@ join(int fd, uint64_t session, uint32_t seq, const uint8_t *key, int *code)
 	return parent;
 }
 
+/* A padded keepalive's answer: the node's parent in the tree (TC_ATTR_
+ * PARENT), or -1 when the answer names none. */
+static long long
+keepalive_parent(int fd, uint64_t session, uint32_t seq, const uint8_t *key)
+{
+	uint8_t req[STUN_MAX_MSG], ans[STUN_MAX_MSG], pad[16] = { 0 };
+	struct stun_builder b;
+	struct stun_msg m;
+	uint8_t tid[12];
+	uint64_t parent;
+	size_t n;
+	int len;
+
+	stun_random_tid(tid);
+	stun_build_init(&b, req, sizeof req, TC_METHOD_KEEPALIVE, STUN_REQUEST,
+	    tid);
+	stun_put_u64(&b, TC_ATTR_SESSION, session);
+	stun_put_u32(&b, TC_ATTR_SEQ, seq);
+	stun_put(&b, STUN_ATTR_PADDING, pad, sizeof pad);
+	stun_put_integrity_sha256(&b, key, TC_KEY_LEN);
+	stun_put_fingerprint(&b);
+	len = stun_build_finish(&b);
+	n = exchange_on(fd, req, (size_t)len, ans, sizeof ans, 2000);
+	ck_assert_uint_gt(n, 0);
+	ck_assert_uint_le(n, (size_t)len);
+	ck_assert_int_eq(stun_parse(ans, n, &m, NULL), 0);
+	ck_assert_int_eq(m.cls, STUN_SUCCESS);
+	if (stun_attr_u64(stun_find(&m, TC_ATTR_PARENT), &parent) != 0)
+		return -1;
+	return (long long)parent;
+}
+
+/* JOIN through the tree manager: the origin's slots go first; a candidate
+ * offers none until verified; the verifier tries every new candidate, and
+ * one that never answers its link is a non-repeater; keepalives name the
+ * parent, and a departure places the node that waited. */
 START_TEST(test_join)
 {
 	uint8_t k[5][TC_KEY_LEN];
 	uint64_t s[5];
+	const char *tree;
 	int fd[5], i, code;
 
 	for (i = 0; i < 5; i++)
@@ -653,25 +705,55 @@ START_TEST(test_join)
 	register_role = TC_ROLE_PEER;
 	for (i = 2; i < 5; i++)
 		do_register_on(fd[i], 0x10 + (uint64_t)i, &s[i], k[i]);
+	/* Not joined: a keepalive names no parent. */
+	ck_assert_int_eq(keepalive_parent(fd[2], s[2], 1, k[2]), -1);
 	/* The origin takes two. */
 	ck_assert_uint_eq(join(fd[1], s[1], 2, k[1], &code), 0x10);
-	ck_assert_uint_eq(join(fd[2], s[2], 1, k[2], &code), 0x10);
-	/* Then one of those two: depth 1, never the asking node itself. */
-	i = (int)join(fd[3], s[3], 1, k[3], &code);
-	ck_assert(i == 0x11 || i == 0x12);
-	/* Asking again moves it: its old slot is free, and the origin is
-	 * still full. */
-	i = (int)join(fd[3], s[3], 2, k[3], &code);
-	ck_assert(i == 0x11 || i == 0x12);
-	/* /api/nodes shows the tree: parents and children. */
+	ck_assert_uint_eq(join(fd[2], s[2], 2, k[2], &code), 0x10);
+	/* Candidates have no slot to give: 503, and it waits, joined. */
+	ck_assert_uint_eq(join(fd[3], s[3], 1, k[3], &code), 0);
+	ck_assert_int_eq(code, 503);
+	ck_assert_int_eq(keepalive_parent(fd[3], s[3], 2, k[3]), 0);
+	ck_assert_int_eq(keepalive_parent(fd[1], s[1], 3, k[1]), 0x10);
+	/* A retransmitted JOIN gets the same answer. */
+	ck_assert_uint_eq(join(fd[1], s[1], 3, k[1], &code), 0x10);
+	/* /api/nodes and /api/tree show the tree. */
 	ck_assert_ptr_nonnull(strstr(http_get("/api/nodes?id=10"),
 	    "\"parent\":null,\"children\":2}"));
 	ck_assert_ptr_nonnull(strstr(http_get("/api/nodes?id=11"),
 	    "\"parent\":\"0000000000000010\""));
+	tree = http_get("/api/tree");
+	ck_assert_ptr_nonnull(strstr(tree, "\"name\":\"test\""));
+	ck_assert_ptr_nonnull(strstr(tree, "{\"id\":\"0000000000000010\","
+	    "\"role\":\"origin\""));
+	ck_assert_ptr_nonnull(strstr(tree, "\"unplaced\":1"));
+	/* The verifier links to each candidate; these never answer, so at
+	 * its deadline (9 s) they become non-repeaters, with the reason. */
+	for (i = 0; i < 150; i++) {
+		tree = http_get("/api/tree");
+		if (strstr(tree, "\"nonrepeaters\":3") != NULL)
+			break;
+		usleep(100000);
+	}
+	ck_assert_msg(strstr(tree, "{\"id\":\"0000000000000011\","
+	    "\"role\":\"nonrepeater\",\"reason\":\"did not answer the "
+	    "verifier's link\"") != NULL, "/api/tree: %s", tree);
+	ck_assert_int_eq(json_of("/api/stats", "tree_verify_failed"), 3);
+	/* 0x11 leaves: 0x13, waiting, takes its slot under the origin. */
+	{
+		uint8_t req[STUN_MAX_MSG], ans[STUN_MAX_MSG];
+		int len = build_auth(req, sizeof req, TC_METHOD_LEAVE, s[1], 4,
+		    k[1]);
+
+		ck_assert_uint_gt(exchange_on(fd[1], req, (size_t)len, ans,
+		    sizeof ans, 2000), 0);
+	}
+	ck_assert_int_eq(keepalive_parent(fd[3], s[3], 3, k[3]), 0x10);
 	/* The origin cannot join. */
 	ck_assert_uint_eq(join(fd[0], s[0], 1, k[0], &code), 0);
 	ck_assert_int_eq(code, 400);
-	ck_assert_int_eq(stat_of("joined"), 4);
+	ck_assert_int_eq(stat_of("joined"), 3);
+	ck_assert_int_eq(json_of("/api/stats", "tree_departures"), 1);
 	for (i = 0; i < 5; i++)
 		close(fd[i]);
 }

@@ -1,0 +1,278 @@
+/* The trees of the negotiator's channels. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "negotiator/forest.h"
+
+struct forest_tree {
+	int		 ch;		/* -1: unused */
+	struct tree	*t;
+	uint32_t	 origin;	/* the origin's slot */
+};
+
+struct forest {
+	uint32_t		 max_nodes;
+	struct forest_tree	 trees[FOREST_TREES_MAX];
+	uint8_t			*fails;		/* by slot: children's failures */
+	uint32_t		*qslot, *qgen;	/* candidates to verify, a ring */
+	uint32_t		 qhead, qlen;
+	struct forest_stats	 st;
+};
+
+struct forest *
+forest_create(uint32_t max_nodes)
+{
+	struct forest *f;
+	int i;
+
+	if (max_nodes == 0 || max_nodes > TREE_NODES_MAX ||
+	    (f = calloc(1, sizeof *f)) == NULL)
+		return NULL;
+	f->max_nodes = max_nodes;
+	for (i = 0; i < FOREST_TREES_MAX; i++)
+		f->trees[i].ch = -1;
+	/* calloc: pages are touched only as nodes join a tree. */
+	f->fails = calloc(max_nodes, 1);
+	f->qslot = calloc(max_nodes, sizeof *f->qslot);
+	f->qgen = calloc(max_nodes, sizeof *f->qgen);
+	if (f->fails == NULL || f->qslot == NULL || f->qgen == NULL) {
+		forest_free(f);
+		return NULL;
+	}
+	return f;
+}
+
+void
+forest_free(struct forest *f)
+{
+	int i;
+
+	if (f == NULL)
+		return;
+	for (i = 0; i < FOREST_TREES_MAX; i++)
+		tree_free(f->trees[i].t);
+	free(f->fails);
+	free(f->qslot);
+	free(f->qgen);
+	free(f);
+}
+
+static struct forest_tree *
+forest_find(const struct forest *f, int ch)
+{
+	int i;
+
+	for (i = 0; i < FOREST_TREES_MAX; i++)
+		if (f->trees[i].ch == ch && ch >= 0)
+			return (struct forest_tree *)&f->trees[i];
+	return NULL;
+}
+
+/* Tree handle to registry slot. */
+static uint32_t
+forest_slot(const struct forest_tree *ft, uint32_t handle)
+{
+	if (handle == TREE_NONE)
+		return TREE_NONE;
+	return handle == TREE_ORIGIN ? ft->origin : handle - 1;
+}
+
+/* The tree queues every change of parent for its caller; nodes learn
+ * theirs from it on their next keepalive, so here they are only counted. */
+static void
+forest_drain(struct forest *f, struct tree *t)
+{
+	struct tree_event ev[64];
+	size_t n, i;
+
+	while ((n = tree_drain(t, ev, 64)) > 0)
+		for (i = 0; i < n; i++)
+			if (ev[i].kind != TREE_EV_PLACED)
+				f->st.moves++;
+}
+
+int
+forest_origin(struct forest *f, int ch, uint32_t slot, uint32_t fanout)
+{
+	struct forest_tree *ft = forest_find(f, ch);
+	int i;
+
+	if (ft == NULL)
+		for (i = 0; i < FOREST_TREES_MAX && ft == NULL; i++)
+			if (f->trees[i].ch == -1)
+				ft = &f->trees[i];
+	if (ft == NULL) {
+		f->st.no_tree++;
+		return -1;
+	}
+	tree_free(ft->t);
+	ft->ch = -1;
+	if ((ft->t = tree_create(f->max_nodes, fanout > 0 ? fanout :
+	    TREE_FANOUT_DEFAULT)) == NULL)
+		return -1;
+	ft->ch = ch;
+	ft->origin = slot;
+	return 0;
+}
+
+void
+forest_gone(struct forest *f, int ch, uint32_t slot)
+{
+	struct forest_tree *ft = forest_find(f, ch);
+
+	if (slot < f->max_nodes)
+		f->fails[slot] = 0;
+	if (ft == NULL)
+		return;
+	if (slot == ft->origin) {
+		/* The nodes lose their links and ask again, to the next
+		 * origin's tree. */
+		tree_free(ft->t);
+		ft->t = NULL;
+		ft->ch = -1;
+		return;
+	}
+	if (tree_leave(ft->t, slot + 1) == 0) {
+		f->st.departures++;
+		forest_drain(f, ft->t);
+	}
+}
+
+int
+forest_join(struct forest *f, int ch, uint32_t slot, uint32_t gen,
+    enum tree_nat nat, uint32_t fanout, uint32_t *parent)
+{
+	struct forest_tree *ft = forest_find(f, ch);
+	uint32_t h = slot + 1;
+
+	if (ft == NULL || slot >= f->max_nodes)
+		return -1;
+	if (tree_role(ft->t, h) == TREE_ROLE_NONE) {
+		if (tree_join(ft->t, h, nat) != 0)
+			return -1;
+		f->st.joins++;
+		f->fails[slot] = 0;
+		if (nat != TREE_NAT_RANDOM && fanout < 2)
+			tree_verify(ft->t, h, 0,
+			    "relays to fewer than two children");
+		else if (nat != TREE_NAT_RANDOM &&
+		    f->qlen < f->max_nodes) {
+			uint32_t at = (f->qhead + f->qlen) % f->max_nodes;
+
+			f->qslot[at] = slot;
+			f->qgen[at] = gen;
+			f->qlen++;
+		}
+		forest_drain(f, ft->t);
+	}
+	*parent = forest_slot(ft, tree_parent(ft->t, h));
+	return 0;
+}
+
+int
+forest_parent(const struct forest *f, int ch, uint32_t slot,
+    uint32_t *parent)
+{
+	const struct forest_tree *ft = forest_find(f, ch);
+
+	if (ft == NULL || tree_role(ft->t, slot + 1) == TREE_ROLE_NONE)
+		return -1;
+	*parent = forest_slot(ft, tree_parent(ft->t, slot + 1));
+	return 0;
+}
+
+uint32_t
+forest_origin_slot(const struct forest *f, int ch)
+{
+	const struct forest_tree *ft = forest_find(f, ch);
+
+	return ft != NULL ? ft->origin : TREE_NONE;
+}
+
+int
+forest_next_candidate(struct forest *f, uint32_t *slot, uint32_t *gen)
+{
+	if (f->qlen == 0)
+		return -1;
+	*slot = f->qslot[f->qhead];
+	*gen = f->qgen[f->qhead];
+	f->qhead = (f->qhead + 1) % f->max_nodes;
+	f->qlen--;
+	return 0;
+}
+
+int
+forest_verdict(struct forest *f, int ch, uint32_t slot, int ok,
+    const char *reason, int by_child)
+{
+	struct forest_tree *ft = forest_find(f, ch);
+	uint32_t h = slot + 1;
+	int changed = 0;
+
+	if (ft == NULL || slot >= f->max_nodes)
+		return -1;
+	switch (tree_role(ft->t, h)) {
+	case TREE_ROLE_CANDIDATE:
+		if (tree_verify(ft->t, h, ok, reason) != 0)
+			return -1;
+		if (!ok)
+			f->st.verify_failed++;
+		else if (by_child)
+			f->st.verified_by_child++;
+		else
+			f->st.verified++;
+		changed = 1;
+		break;
+	case TREE_ROLE_REPEATER:
+		if (ok) {
+			f->fails[slot] = 0;
+			break;
+		}
+		if (++f->fails[slot] < FOREST_DEMOTE_AFTER)
+			break;
+		f->fails[slot] = 0;
+		if (tree_demote(ft->t, h, reason) == 0) {
+			f->st.demoted++;
+			changed = 1;
+		}
+		break;
+	case TREE_ROLE_NONE:
+		return -1;
+	default:
+		break;
+	}
+	forest_drain(f, ft->t);
+	return changed;
+}
+
+const struct tree *
+forest_tree(const struct forest *f, int ch)
+{
+	const struct forest_tree *ft = forest_find(f, ch);
+
+	return ft != NULL ? ft->t : NULL;
+}
+
+int
+forest_channel_at(const struct forest *f, int i)
+{
+	return i >= 0 && i < FOREST_TREES_MAX ? f->trees[i].ch : -1;
+}
+
+const struct forest_stats *
+forest_stats(const struct forest *f)
+{
+	return &f->st;
+}
+
+size_t
+forest_memory(const struct forest *f)
+{
+	size_t n = sizeof *f + (size_t)f->max_nodes * 9;
+	int i;
+
+	for (i = 0; i < FOREST_TREES_MAX; i++)
+		if (f->trees[i].t != NULL)
+			n += tree_memory(f->trees[i].t);
+	return n;
+}

@@ -1,0 +1,80 @@
+/* The trees of the negotiator's channels: tree/ driven by the registry
+ * (DESIGN.md, "Tree manager"). One tree per channel that has an origin;
+ * a node's handle in it is its registry slot + 1, the origin is
+ * TREE_ORIGIN. It also queues the candidates for the verifier and counts
+ * real children's failed links into each repeater.
+ *
+ * Not thread-safe: the server calls it under its lock. */
+#ifndef TREECAST_FOREST_H
+#define TREECAST_FOREST_H
+
+#include <stdint.h>
+
+#include "tree/tree.h"
+
+#define FOREST_TREES_MAX	16	/* channels with an origin at once */
+#define FOREST_DEMOTE_AFTER	3	/* children's failed links in a row */
+
+struct forest;
+
+struct forest_stats {
+	uint64_t	joins;		/* nodes placed in a tree, or queued */
+	uint64_t	departures;	/* nodes gone from a tree */
+	uint64_t	moves;		/* parents changed by the tree (repair,
+					   a repeater taking a leaf's slot) */
+	uint64_t	verified;	/* candidates that passed */
+	uint64_t	verify_failed;	/* ... that failed */
+	uint64_t	verified_by_child;	/* passed by a real child's link */
+	uint64_t	demoted;	/* repeaters after children's failures */
+	uint64_t	no_tree;	/* origins refused: FOREST_TREES_MAX */
+};
+
+/* For up to max_nodes registry slots. NULL when memory is short. */
+struct forest *forest_create(uint32_t max_nodes);
+void	forest_free(struct forest *f);
+
+/* An origin registered on channel ch in slot, serving fanout children:
+ * its channel's tree is made anew. -1 when FOREST_TREES_MAX channels have
+ * one already, or memory is short. */
+int	forest_origin(struct forest *f, int ch, uint32_t slot,
+	    uint32_t fanout);
+/* The node in slot (on channel ch) is gone: left, expired, registered
+ * again. An origin takes its tree with it. */
+void	forest_gone(struct forest *f, int ch, uint32_t slot);
+
+/*
+ * A peer asks for a parent (JOIN). A node new to the tree joins it with
+ * its NAT class: a random allocator, or one that serves no children, is a
+ * non-repeater at once; the others are candidates, queued for the
+ * verifier with gen (the registry's generation of the slot). Returns 0
+ * with *parent the parent's slot (REG_NONE-like UINT32_MAX while the tree
+ * has no slot for it, TREE_NONE), or -1 when the channel has no tree.
+ */
+int	forest_join(struct forest *f, int ch, uint32_t slot, uint32_t gen,
+	    enum tree_nat nat, uint32_t fanout, uint32_t *parent);
+/* Where slot sits: 0 with its parent's slot (or TREE_NONE, unplaced), -1
+ * when it is not in a tree. */
+int	forest_parent(const struct forest *f, int ch, uint32_t slot,
+	    uint32_t *parent);
+/* The slot of channel ch's origin, TREE_NONE if it has no tree. */
+uint32_t forest_origin_slot(const struct forest *f, int ch);
+
+/* The next candidate to verify: 0 with its slot and gen, -1 if none. The
+ * caller checks that the slot still holds that generation. */
+int	forest_next_candidate(struct forest *f, uint32_t *slot, uint32_t *gen);
+/* The verifier's (or a real child's, by_child) verdict on slot. A
+ * candidate becomes a repeater or a non-repeater with reason (a string
+ * that outlives the forest). A failure counts against a repeater, which is
+ * demoted after FOREST_DEMOTE_AFTER in a row; a success clears the count.
+ * Returns 1 when the node's role changed, 0 if not, -1 if not in a tree. */
+int	forest_verdict(struct forest *f, int ch, uint32_t slot, int ok,
+	    const char *reason, int by_child);
+
+/* Channel ch's tree for reading (NULL: none), and the channel of a tree
+ * index 0..FOREST_TREES_MAX-1 (-1: unused), for the status page. */
+const struct tree *forest_tree(const struct forest *f, int ch);
+int	forest_channel_at(const struct forest *f, int i);
+const struct forest_stats *forest_stats(const struct forest *f);
+size_t	forest_memory(const struct forest *f);
+
+#endif
