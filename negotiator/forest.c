@@ -105,6 +105,8 @@ forest_origin(struct forest *f, int ch, uint32_t slot, uint32_t fanout)
 		f->st.no_tree++;
 		return -1;
 	}
+	if (ft->t != NULL && ft->origin == slot)
+		return 0;	/* the same origin, registered again */
 	tree_free(ft->t);
 	ft->ch = -1;
 	if ((ft->t = tree_create(f->max_nodes, fanout > 0 ? fanout :

@@ -34,8 +34,9 @@ struct forest *forest_create(uint32_t max_nodes);
 void	forest_free(struct forest *f);
 
 /* An origin registered on channel ch in slot, serving fanout children:
- * its channel's tree is made anew. -1 when FOREST_TREES_MAX channels have
- * one already, or memory is short. */
+ * its channel's tree is made anew (kept, if the same slot's origin
+ * registers again). -1 when FOREST_TREES_MAX channels have one already,
+ * or memory is short. */
 int	forest_origin(struct forest *f, int ch, uint32_t slot,
 	    uint32_t fanout);
 /* The node in slot (on channel ch) is gone: left, expired, registered
@@ -47,8 +48,8 @@ void	forest_gone(struct forest *f, int ch, uint32_t slot);
  * its NAT class: a random allocator, or one that serves no children, is a
  * non-repeater at once; the others are candidates, queued for the
  * verifier with gen (the registry's generation of the slot). Returns 0
- * with *parent the parent's slot (REG_NONE-like UINT32_MAX while the tree
- * has no slot for it, TREE_NONE), or -1 when the channel has no tree.
+ * with *parent the parent's slot (TREE_NONE while the tree has no slot
+ * for it), or -1 when the channel has no tree.
  */
 int	forest_join(struct forest *f, int ch, uint32_t slot, uint32_t gen,
 	    enum tree_nat nat, uint32_t fanout, uint32_t *parent);

@@ -352,8 +352,11 @@ server_register(struct worker *w, struct srv_msg *m,
 		return;
 	}
 	n = registry_node(s->reg, slot);
-	if (known)
-		server_untree(s, slot);	/* restarted: its links are gone */
+	/* A node registered again is out of its tree (it joins again),
+	 * except an origin on its own channel: it keeps its tree. */
+	if (known && !(role == TC_ROLE_ORIGIN && n->role == TC_ROLE_ORIGIN &&
+	    n->channel == channel))
+		server_untree(s, slot);
 	s->fanout[slot] = (uint8_t)fanout;
 	reg_addr_store((struct sockaddr *)&m->from, n->ext_ip, &n->ext_port);
 	reg_addr_store((struct sockaddr *)&internal, n->int_ip, &n->int_port);

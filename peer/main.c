@@ -112,6 +112,7 @@ struct peer {
 };
 
 static void peer_join(struct peer *p);
+static void peer_join_now(struct peer *p);
 static void peer_link_parent(struct peer *p, uint64_t parent);
 
 static int
@@ -410,22 +411,39 @@ peer_joined(void *arg, const struct stun_msg *resp,
 		peer_later(p, PEER_RETRY_MS);
 		return;
 	}
+	if (p->parent != NULL) {
+		/* Asked again while linked (registered anew): keep the link
+		 * if the tree agrees. */
+		if (link_peer(p->parent) == parent)
+			return;
+		link_close(p->parent);
+		p->parent = NULL;
+	}
 	peer_link_parent(p, parent);
 }
 
+/* JOIN: for a parent, or (again, while linked) to be in the tree at all. */
 static void
-peer_join(struct peer *p)
+peer_join_now(struct peer *p)
 {
 	struct stun_builder b;
 	uint8_t msg[STUN_MAX_MSG];
 
-	if (p->parent != NULL || p->joining || !session_registered(p->session))
+	if (p->joining || !session_registered(p->session))
 		return;
 	session_begin(p->session, &b, msg, sizeof msg, TC_METHOD_JOIN);
 	if (session_send(p->session, &b, NULL, peer_joined, p) == 0)
 		p->joining = 1;
 	else
 		peer_later(p, PEER_RETRY_MS);
+}
+
+/* JOIN unless linked to a parent already. */
+static void
+peer_join(struct peer *p)
+{
+	if (p->parent == NULL)
+		peer_join_now(p);
 }
 
 static void
@@ -476,9 +494,15 @@ peer_keepalive(void *arg, const struct stun_msg *resp)
 	struct peer *p = arg;
 	uint64_t want;
 
-	if (p->joining ||
-	    stun_attr_u64(stun_find(resp, TC_ATTR_PARENT), &want) != 0)
-		return;		/* not in the tree yet */
+	if (p->joining)
+		return;
+	if (stun_attr_u64(stun_find(resp, TC_ATTR_PARENT), &want) != 0) {
+		/* Not in the tree: not joined yet, or the negotiator forgot
+		 * us (it restarted, or we were silent). */
+		if (p->parent != NULL)
+			peer_join_now(p);
+		return;
+	}
 	if (p->parent != NULL ? link_peer(p->parent) == want : want == 0)
 		return;
 	if (p->parent != NULL) {
@@ -535,7 +559,7 @@ peer_session_cb(void *arg, enum session_event ev, struct session *s)
 	(void)s;
 	switch (ev) {
 	case SESSION_REGISTERED:
-		peer_join(p);
+		peer_join_now(p);	/* registered anew: in no tree */
 		break;
 	case SESSION_LOST:
 		break;

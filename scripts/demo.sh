@@ -2,25 +2,64 @@
 # The main job in one command: installs what is missing, builds, and
 # broadcasts the bundled sample (scripts/sample.sh) through treecast: the
 # negotiator and the origin, and a dozen peers behind every kind of NAT of
-# the lab, each joining the tree, linking to its parent through the NAT
-# and relaying to its children. Shows the tree and what the peers play,
-# writes one peer's stream to demo-output.ts, and with --hold keeps it all
-# running until Ctrl-C; everything it made is removed on the way out. As
+# the lab, each joining the tree, linking to its parent through the NATs
+# and relaying to its children. It prints the status page's URL and a
+# player URL (both on this host), a table of the tree once it has formed,
+# and runs until Ctrl-C; everything it made is removed on the way out. As
 # root it builds the NAT lab; otherwise it runs on loopback and says so.
 #
-#   scripts/demo.sh [--hold]
+#   scripts/demo.sh [--seconds N]     (N: stop by itself after N seconds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-hold=0
-[ "${1:-}" = --hold ] && hold=1
+seconds=0
+if [ "${1:-}" = --seconds ]; then
+	seconds=${2:?--seconds needs a number}
+	[[ $seconds =~ ^[0-9]+$ ]] || { echo "demo: --seconds $seconds: not a number" >&2; exit 2; }
+fi
 [ -s sample.mp4 ] || scripts/sample.sh sample.mp4
-SECONDS_SHOWN=15
+PEERS=12
+STATUS_URL=http://127.0.0.1:8080/
+PLAYER_URL=http://127.0.0.1:8554/live.ts
+
+# The tree as the negotiator sees it: one line a node.
+show_tree() {
+	"$@" curl -sf "$api/api/tree" | jq -r '.channels[] |
+	    "channel \(.name): \(.counts.nodes) peers, \(.counts.repeaters)
+	    repeaters, \(.counts.nonrepeaters) non-repeaters, depth
+	    \(.counts.max_depth)", (.nodes[] | "  \("  " * (.depth // 0))\(.id)
+	    \(.role) \(.nat)\(if .health then ", \(.health.kbps_in) kbit/s in"
+	    else "" end)")' | tr -s ' \n' ' \n' | sed 's/^ //; s/^/demo: /'
+}
+# Waits until every peer is in the tree and none is still a candidate.
+wait_tree() {
+	local i n c
+	for ((i = 0; i < 90; i++)); do
+		c=$("$@" curl -sf "$api/api/tree" | jq -c \
+		    '[.channels[].counts | .placed, .candidates]' 2>/dev/null) ||
+		    c=
+		n=${c#[}
+		[ "${n%%,*}" = "$PEERS" ] && [ "${c##*,}" = "0]" ] && return 0
+		sleep 1
+	done
+	echo "demo: the tree has not formed in 90 s (${c:-no answer})" >&2
+}
+run_until_done() {
+	if [ "$seconds" -gt 0 ]; then
+		echo "demo: stopping in $seconds s"
+		sleep "$seconds"
+	else
+		echo "demo: running; Ctrl-C to stop and clean up"
+		while :; do sleep 1; done
+	fi
+}
 
 if [ "$(id -u)" -ne 0 ]; then
-	echo "demo: not root, so no NAT lab: everything on loopback"
+	echo "demo: not root, so no NAT lab: everything on loopback (run as" \
+	    "root for real NATs)"
 	pids=()
-	trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null' EXIT
+	trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; echo "demo: stopped"' EXIT
+	trap 'exit 0' INT TERM
 	./treecast-negotiator --listen 127.0.0.1:3478 --http 127.0.0.1:8080 \
 	    --log-level warn &
 	pids+=($!)
@@ -29,28 +68,28 @@ if [ "$(id -u)" -ne 0 ]; then
 	    --log-level warn &
 	pids+=($!)
 	sleep 1
-	for i in 1 2 3; do
-		./treecast-peer --negotiator 127.0.0.1 --http "127.0.0.1:855$i" \
-		    --log-level warn ${i:+--output demo-peer$i.ts} &
+	for ((k = 0; k < PEERS; k++)); do
+		./treecast-peer --negotiator 127.0.0.1 \
+		    --http "127.0.0.1:$((8554 + k))" --log-level warn &
 		pids+=($!)
+		sleep 0.2
 	done
-	echo "demo: status at http://127.0.0.1:8080/api/nodes;" \
-	    "play http://127.0.0.1:8551/live.ts (mpv, vlc, ffplay)"
-	sleep "$SECONDS_SHOWN"
-	cp demo-peer1.ts demo-output.ts
-	ffmpeg -v error -i demo-output.ts -f null - 2>&1 | tail -1 || true
-	echo "demo: a peer's stream is in demo-output.ts"
-	rm -f demo-peer?.ts
-	[ $hold -eq 0 ] || { echo "demo: Ctrl-C to stop"; wait; }
+	api=http://127.0.0.1:8080
+	wait_tree
+	show_tree
+	echo "demo: status page: $STATUS_URL"
+	echo "demo: a player: $PLAYER_URL (mpv, vlc, ffplay; peers 2 to" \
+	    "$PEERS on ports 8555-$((8554 + PEERS - 1)))"
+	run_until_done
 	exit 0
 fi
 
 top_srcdir=$PWD top_builddir=$PWD
 export top_srcdir top_builddir
-make -s tests/lab/labwire
+make -s tests/lab/labwire tests/lab/labport
 . tests/lab/lab.sh
 lab_init
-NETS=(eim seq offset eim-np open random eim seq offset eim-np eim seq)
+NETS=(eim seq offset eim-np open random eim seq offset eim-np open random)
 echo "demo: building the NAT lab ($LAB): a public segment and" \
     "${#NETS[@]} home networks"
 lab_public nego 2
@@ -69,40 +108,26 @@ echo "demo: negotiator on $N1:3478, origin broadcasting sample.mp4" \
 sleep 1
 for ((k = 0; k < ${#NETS[@]}; k++)); do
 	lab_bg "home$k" "$LAB_STATE/peer$k.log" ./treecast-peer \
-	    --negotiator "$N1" --channel demo --http 0.0.0.0:8554 \
-	    --output "$LAB_STATE/peer$k.ts"
+	    --negotiator "$N1" --channel demo --http 127.0.0.1:8554
 	sleep 0.3
 done
-echo "demo: ${#NETS[@]} peers joining; showing the tree after" \
-    "$SECONDS_SHOWN s"
-sleep "$SECONDS_SHOWN"
-
-echo
-printf '%-8s %-8s %-18s %-18s %8s %s\n' peer NAT node parent frames decodes
-for ((k = 0; k < ${#NETS[@]}; k++)); do
-	log=$LAB_STATE/peer$k.log
-	node=$(sed -n 's/.*registered as node \([0-9a-f]*\).*/\1/p' "$log" |
-	    tail -1)
-	parent=$(sed -n 's/.*parent: node \([0-9a-f]*\).*/\1/p' "$log" |
-	    tail -1)
-	chunks=$(ffprobe -v error -count_packets -select_streams v:0 \
-	    -show_entries stream=nb_read_packets -of csv=p=0 \
-	    "$LAB_STATE/peer$k.ts" 2>/dev/null | head -1 | tr -dc 0-9 || true)
-	errs=$(ffmpeg -v error -i "$LAB_STATE/peer$k.ts" -f null - 2>&1 |
-	    grep -c . || true)
-	printf '%-8s %-8s %-18s %-18s %8s %s\n' "home$k" "${NETS[k]}" \
-	    "${node:-?}" "${parent:-?}" "${chunks:-0}" \
-	    "$([ "$errs" -le 1 ] && echo yes || echo "no ($errs errors)")"
-done
-cp "$LAB_STATE/peer0.ts" demo-output.ts
-echo
-echo "demo: what peer home0 played is in demo-output.ts (ffplay" \
-    "demo-output.ts)"
-echo "demo: the negotiator's API: ip netns exec $(lab_ns nego) curl" \
-    "http://$N1:8080/api/nodes (also /api/links, /api/stats)"
-echo "demo: a player's URL, inside home0: ip netns exec $(lab_ns home0)" \
-    "ffplay http://127.0.0.1:8554/live.ts"
-if [ $hold -eq 1 ]; then
-	echo "demo: running; Ctrl-C to stop and clean up."
-	while :; do sleep 1; done
-fi
+# The status page and home0's player, on this host: the forwarders run
+# here, outside the lab, so they are stopped here too.
+ports=()
+trap 'kill "${ports[@]}" 2>/dev/null; lab__exit' EXIT
+./tests/lab/labport 127.0.0.1:8080 "$(lab_ns nego)" "$N1:8080" \
+    >>"$LAB_STATE/labport.log" 2>&1 &
+ports+=($!)
+./tests/lab/labport 127.0.0.1:8554 "$(lab_ns home0)" 127.0.0.1:8554 \
+    >>"$LAB_STATE/labport.log" 2>&1 &
+ports+=($!)
+echo "demo: ${#NETS[@]} peers joining (${NETS[*]})"
+api=http://$N1:8080
+wait_tree lab_exec nego
+show_tree lab_exec nego
+echo "demo: status page: $STATUS_URL"
+echo "demo: a player (peer home0, behind a ${NETS[0]} NAT): $PLAYER_URL" \
+    "(mpv, vlc, ffplay)"
+echo "demo: logs in $LAB_STATE"
+trap 'exit 0' INT TERM
+run_until_done
