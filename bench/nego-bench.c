@@ -12,6 +12,16 @@
  * It starts the negotiator itself (on 127.0.0.1, a free port) so that it
  * can read its CPU time and memory from /proc. One thread: the load
  * generator shares the machine with the server, as the paper's did not.
+ *
+ * With --binding it is a load generator for any STUN server instead:
+ * plain Binding requests (RFC 8489 §7.3, no credential) at a fixed rate,
+ * from K sockets in turn, each answer checked (a Binding success whose
+ * XOR-MAPPED-ADDRESS is the socket's own address):
+ *
+ *   nego-bench --binding --server ADDR:PORT --rate R [--duration S]
+ *              [--sockets K] [--pid PID]
+ *
+ * It starts no server; --pid names the server's process, for its CPU.
  */
 #include "config.h"
 
@@ -26,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -34,6 +45,7 @@
 
 #include <sodium.h>
 
+#include "net/addr.h"
 #include "net/ctl.h"
 #include "net/nat.h"
 #include "net/opt.h"
@@ -42,6 +54,8 @@
 
 #define BATCH		64
 #define HIST_US		1000000		/* latency histogram: 1 us buckets up to 1 s */
+#define BIND_SOFTWARE	"treecast nego-bench"
+#define BIND_MSG_MAX	64	/* room for one Binding request (52 bytes) */
 
 struct client {
 	uint64_t	session;
@@ -64,6 +78,11 @@ struct bench {
 	uint32_t	*hist;		/* latency, us */
 	uint64_t	 sent, received, errors, late, superseded;
 	uint64_t	 hist_n;
+	/* --binding only */
+	struct sockaddr_in *local;	/* each socket's own address */
+	uint32_t	 rate, burst, cursor;
+	uint64_t	 error_answers;	/* Binding error responses */
+	uint64_t	 bad_mapped;	/* a wrong XOR-MAPPED-ADDRESS */
 };
 
 static uint64_t
@@ -194,16 +213,25 @@ build_keepalive(uint8_t *buf, size_t cap, struct bench *bb, uint32_t i)
 	return stun_build_finish(&b);
 }
 
+/* Waits a little for room in a full socket buffer. */
+static void
+send_backoff(const char *what)
+{
+	struct timespec ts = { 0, 50000 };
+
+	if (errno != EAGAIN && errno != ENOBUFS)
+		die(what);
+	nanosleep(&ts, NULL);
+}
+
 /*
- * Keepalives of consecutive clients on one socket all have the same length
- * and destination: the load generator hands them to the kernel as one UDP
- * GSO send (UDP_SEGMENT), which the kernel cuts into one datagram each. This
- * only makes the generator cheaper; the negotiator sees the same datagrams.
+ * Sends len bytes of datagrams of seg bytes each as one UDP GSO send
+ * (UDP_SEGMENT): the kernel cuts them into one datagram each. This only
+ * makes the generator cheaper; the server sees the same datagrams.
  */
 static void
-send_keepalives_gso(struct bench *b, uint32_t from, uint32_t to)
+send_gso(int fd, const uint8_t *buf, size_t len, uint16_t seg)
 {
-	static uint8_t buf[BATCH * 128];
 	union {
 		struct cmsghdr	align;
 		char		buf[CMSG_SPACE(sizeof(uint16_t))];
@@ -211,6 +239,47 @@ send_keepalives_gso(struct bench *b, uint32_t from, uint32_t to)
 	struct iovec iov;
 	struct msghdr mh;
 	struct cmsghdr *cm;
+
+	memset(&mh, 0, sizeof mh);
+	iov.iov_base = (void *)buf;
+	iov.iov_len = len;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = ctl.buf;
+	mh.msg_controllen = sizeof ctl.buf;
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_UDP;
+	cm->cmsg_type = UDP_SEGMENT;
+	cm->cmsg_len = CMSG_LEN(sizeof seg);
+	memcpy(CMSG_DATA(cm), &seg, sizeof seg);
+	while (sendmsg(fd, &mh, 0) < 0)
+		send_backoff("sendmsg (UDP GSO)");
+}
+
+/* Sends n prepared datagrams with sendmmsg. */
+static void
+send_mmsg(int fd, struct mmsghdr *mm, int n)
+{
+	int k, r;
+
+	for (k = 0; k < n;) {
+		if ((r = sendmmsg(fd, mm + k, (unsigned)(n - k), 0)) <= 0) {
+			send_backoff("sendmmsg");
+			continue;
+		}
+		k += r;
+	}
+}
+
+/*
+ * Keepalives of consecutive clients on one socket all have the same length
+ * and destination: the load generator hands them to the kernel as one UDP
+ * GSO send.
+ */
+static void
+send_keepalives_gso(struct bench *b, uint32_t from, uint32_t to)
+{
+	static uint8_t buf[BATCH * 128];
 	uint32_t i = from;
 	size_t off;
 	uint16_t seg = 0;
@@ -231,27 +300,7 @@ send_keepalives_gso(struct bench *b, uint32_t from, uint32_t to)
 		}
 		if (n == 0)
 			continue;
-		memset(&mh, 0, sizeof mh);
-		iov.iov_base = buf;
-		iov.iov_len = off;
-		mh.msg_iov = &iov;
-		mh.msg_iovlen = 1;
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = sizeof ctl.buf;
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_UDP;
-		cm->cmsg_type = UDP_SEGMENT;
-		cm->cmsg_len = CMSG_LEN(sizeof seg);
-		memcpy(CMSG_DATA(cm), &seg, sizeof seg);
-		while (sendmsg(b->fd[s], &mh, 0) < 0) {
-			if (errno == EAGAIN || errno == ENOBUFS) {
-				struct timespec ts = { 0, 50000 };
-
-				nanosleep(&ts, NULL);
-				continue;
-			}
-			die("sendmsg (UDP GSO)");
-		}
+		send_gso(b->fd[s], buf, off, seg);
 		b->sent += (uint64_t)n;
 	}
 }
@@ -264,7 +313,7 @@ send_range(struct bench *b, uint32_t from, uint32_t to, int reg)
 	struct mmsghdr mm[BATCH];
 	struct iovec iov[BATCH];
 	uint32_t i = from;
-	int n, s, len, k;
+	int n, s, len;
 
 	while (i < to) {
 		s = client_sock(b, i);
@@ -284,22 +333,41 @@ send_range(struct bench *b, uint32_t from, uint32_t to, int reg)
 			mm[n].msg_hdr.msg_iovlen = 1;
 			n++;
 		}
-		for (k = 0; k < n;) {
-			int r = sendmmsg(b->fd[s], mm + k, (unsigned)(n - k), 0);
-
-			if (r <= 0) {
-				if (errno == EAGAIN || errno == ENOBUFS) {
-					struct timespec ts = { 0, 50000 };
-
-					nanosleep(&ts, NULL);
-					continue;
-				}
-				die("sendmmsg");
-			}
-			k += r;
-		}
+		send_mmsg(b->fd[s], mm, n);
 		b->sent += (uint64_t)n;
 	}
+}
+
+/* When the kernel received a datagram (SO_TIMESTAMPNS), or now. */
+static uint64_t
+rx_time(struct msghdr *mh)
+{
+	struct cmsghdr *cm;
+	struct timespec ts;
+
+	for (cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET ||
+		    cm->cmsg_type != SCM_TIMESTAMPNS)
+			continue;
+		memcpy(&ts, CMSG_DATA(cm), sizeof ts);
+		return (uint64_t)ts.tv_sec * 1000000000ULL +
+		    (uint64_t)ts.tv_nsec;
+	}
+	return wall_ns();
+}
+
+/* Records one response time: sent and arrived are CLOCK_REALTIME ns. */
+static void
+hist_add(struct bench *b, uint64_t sent, uint64_t arrived)
+{
+	uint64_t us = arrived > sent ? (arrived - sent) / 1000 : 0;
+
+	if (us >= HIST_US) {
+		b->late++;
+		us = HIST_US - 1;
+	}
+	b->hist[us]++;
+	b->hist_n++;
 }
 
 /* Reads the answers waiting, waiting up to ms for the first; records
@@ -316,12 +384,11 @@ drain(struct bench *b, int ms, int measure)
 	struct epoll_event evs[256];
 	struct mmsghdr mm[BATCH];
 	struct iovec iov[BATCH];
-	struct cmsghdr *cm;
 	int nev, e, n, j;
 
 	nev = epoll_wait(b->ep, evs, 256, ms);
 	for (e = 0; e < nev; e++) {
-		int fd = evs[e].data.fd;
+		int fd = b->fd[evs[e].data.u32];
 
 		for (;;) {
 			for (j = 0; j < BATCH; j++) {
@@ -340,7 +407,7 @@ drain(struct bench *b, int ms, int measure)
 				struct stun_msg m;
 				const struct stun_attr *a;
 				uint32_t i;
-				uint64_t t, us, arrived;
+				uint64_t t;
 
 				if (stun_parse(bufs[j], mm[j].msg_len, &m,
 				    NULL) != 0) {
@@ -378,30 +445,8 @@ drain(struct bench *b, int ms, int measure)
 					}
 					b->c[i].registered = 1;
 				}
-				if (!measure)
-					continue;
-				arrived = 0;
-				for (cm = CMSG_FIRSTHDR(&mm[j].msg_hdr);
-				    cm != NULL;
-				    cm = CMSG_NXTHDR(&mm[j].msg_hdr, cm)) {
-					struct timespec ts;
-
-					if (cm->cmsg_level != SOL_SOCKET ||
-					    cm->cmsg_type != SCM_TIMESTAMPNS)
-						continue;
-					memcpy(&ts, CMSG_DATA(cm), sizeof ts);
-					arrived = (uint64_t)ts.tv_sec *
-					    1000000000ULL + (uint64_t)ts.tv_nsec;
-				}
-				if (arrived == 0)
-					arrived = wall_ns();
-				us = arrived > t ? (arrived - t) / 1000 : 0;
-				if (us >= HIST_US) {
-					b->late++;
-					us = HIST_US - 1;
-				}
-				b->hist[us]++;
-				b->hist_n++;
+				if (measure)
+					hist_add(b, t, rx_time(&mm[j].msg_hdr));
 			}
 		}
 	}
@@ -444,6 +489,8 @@ start_negotiator(const char *path, uint16_t port, uint32_t max_nodes,
 	if ((pid = fork()) == -1)
 		die("fork");
 	if (pid == 0) {
+		/* It goes when the bench does, however the bench ends. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		execl(path, path, "--listen", listen, "--no-http",
 		    "--max-nodes", nodes, "--interval", interval, "--expire",
 		    expire, "--stats", "0", "--log-level", "warn", (char *)NULL);
@@ -454,8 +501,263 @@ start_negotiator(const char *path, uint16_t port, uint32_t max_nodes,
 	return pid;
 }
 
+/*
+ * A plain Binding request (RFC 8489 §7.3, no credential), padded with a
+ * SOFTWARE attribute and ended with FINGERPRINT as treecast's own clients
+ * do: a treecast negotiator answers no request smaller than its answer,
+ * and other servers ignore SOFTWARE (comprehension-optional). The
+ * transaction id carries the socket and the send time.
+ */
+static int
+build_binding(uint8_t *buf, size_t cap, uint32_t sock)
+{
+	struct stun_builder b;
+	uint8_t tid[12];
+
+	make_tid(tid, sock, wall_ns());
+	stun_build_init(&b, buf, cap, STUN_METHOD_BINDING, STUN_REQUEST, tid);
+	stun_put(&b, STUN_ATTR_SOFTWARE, BIND_SOFTWARE,
+	    (uint16_t)(sizeof BIND_SOFTWARE - 1));
+	stun_put_fingerprint(&b);
+	return stun_build_finish(&b);
+}
+
+/* Sends n Binding requests, b->burst of them from each socket in turn.
+ * Every request has the same length: with GSO, one send per socket. */
+static void
+send_bindings(struct bench *b, uint64_t n)
+{
+	static uint8_t buf[BATCH * BIND_MSG_MAX];
+	struct mmsghdr mm[BATCH];
+	struct iovec iov[BATCH];
+	uint32_t s, k;
+	size_t off;
+	int len = 0;
+
+	while (n > 0) {
+		s = b->cursor;
+		b->cursor = (s + 1) % b->nsockets;
+		for (k = 0, off = 0; k < b->burst && k < n; k++) {
+			len = build_binding(buf + off, BIND_MSG_MAX, s);
+			if (len < 0) {
+				fprintf(stderr, "nego-bench: cannot build a "
+				    "Binding request\n");
+				exit(1);
+			}
+			iov[k].iov_base = buf + off;
+			iov[k].iov_len = (size_t)len;
+			memset(&mm[k], 0, sizeof mm[k]);
+			mm[k].msg_hdr.msg_iov = &iov[k];
+			mm[k].msg_hdr.msg_iovlen = 1;
+			off += (size_t)len;
+		}
+		if (b->gso)
+			send_gso(b->fd[s], buf, off, (uint16_t)len);
+		else
+			send_mmsg(b->fd[s], mm, (int)k);
+		b->sent += k;
+		n -= k;
+	}
+}
+
+/*
+ * Reads the Binding answers waiting, waiting up to ms for the first. An
+ * answer counts only if it is a Binding success to a request of the socket
+ * it came to, with that socket's own address in XOR-MAPPED-ADDRESS.
+ * Returns how many datagrams it read.
+ */
+static uint64_t
+drain_binding(struct bench *b, int ms)
+{
+	static uint8_t bufs[BATCH][STUN_MAX_MSG];
+	static union {
+		struct cmsghdr	align;
+		char		buf[CMSG_SPACE(sizeof(struct timespec))];
+	} ctl[BATCH];
+	struct epoll_event evs[256];
+	struct mmsghdr mm[BATCH];
+	struct iovec iov[BATCH];
+	uint64_t got = 0;
+	int nev, e, n, j;
+
+	nev = epoll_wait(b->ep, evs, 256, ms);
+	for (e = 0; e < nev; e++) {
+		uint32_t s = evs[e].data.u32;
+
+		for (;;) {
+			for (j = 0; j < BATCH; j++) {
+				iov[j].iov_base = bufs[j];
+				iov[j].iov_len = sizeof bufs[j];
+				memset(&mm[j], 0, sizeof mm[j]);
+				mm[j].msg_hdr.msg_iov = &iov[j];
+				mm[j].msg_hdr.msg_iovlen = 1;
+				mm[j].msg_hdr.msg_control = ctl[j].buf;
+				mm[j].msg_hdr.msg_controllen = sizeof ctl[j].buf;
+			}
+			n = recvmmsg(b->fd[s], mm, BATCH, MSG_DONTWAIT, NULL);
+			if (n <= 0)
+				break;
+			got += (uint64_t)n;
+			for (j = 0; j < n; j++) {
+				struct stun_msg m;
+				const struct stun_attr *a;
+				struct sockaddr_storage mapped;
+				uint32_t i;
+				uint64_t t;
+
+				if (stun_parse(bufs[j], mm[j].msg_len, &m,
+				    NULL) != 0 || m.method != STUN_METHOD_BINDING) {
+					b->errors++;
+					continue;
+				}
+				memcpy(&i, m.tid, 4);
+				memcpy(&t, m.tid + 4, 8);
+				if (i != s) {
+					b->errors++;
+					continue;
+				}
+				if (m.cls == STUN_ERROR) {
+					b->error_answers++;
+					continue;
+				}
+				if (m.cls != STUN_SUCCESS) {
+					b->errors++;
+					continue;
+				}
+				if ((a = stun_find(&m,
+				    STUN_ATTR_XOR_MAPPED_ADDRESS)) == NULL ||
+				    stun_attr_xor_address(&m, a, &mapped,
+				    NULL) != 0 ||
+				    !addr_equal((struct sockaddr *)&mapped,
+				    (struct sockaddr *)&b->local[s])) {
+					b->bad_mapped++;
+					continue;
+				}
+				b->received++;
+				hist_add(b, t, rx_time(&mm[j].msg_hdr));
+			}
+		}
+	}
+	return got;
+}
+
+/* The Binding load: b->rate requests a second for b->duration_s. */
+static int
+binding_run(struct bench *b)
+{
+	char server[ADDR_STRLEN];
+	uint64_t start, end, now, due, cap, skipped = 0, sent0;
+	uint32_t t0s = 0;
+	double cpu0 = 0, cpu1 = 0;
+	long rss;
+
+	addr_format((struct sockaddr *)&b->server, server, sizeof server);
+	if (b->pid != 0)
+		proc_usage(b->pid, &cpu0, &rss);
+	fprintf(stderr, "binding: %u requests/s to %s from %u sockets for "
+	    "%u s\n", b->rate, server, b->nsockets, b->duration_s);
+	/* At most 10 ms of requests at once after a stall: a generator
+	 * that falls further behind offers less, and says so. */
+	cap = b->rate / 100 + b->burst;
+	start = now_ns();
+	end = start + (uint64_t)b->duration_s * 1000000000ULL;
+	while ((now = now_ns()) < end) {
+		due = (now - start) / 1000 * b->rate / 1000000 - skipped;
+		if (due > b->sent) {
+			if (due - b->sent > cap) {
+				skipped += due - b->sent - cap;
+				due = b->sent + cap;
+			}
+			send_bindings(b, due - b->sent);
+		}
+		drain_binding(b, 1);
+		if ((now - start) / 1000000000ULL >= t0s + 5) {
+			t0s = (uint32_t)((now - start) / 1000000000ULL);
+			fprintf(stderr, "  %u s: %" PRIu64 " sent, %" PRIu64
+			    " answered\n", t0s, b->sent, b->received);
+		}
+	}
+	if (b->pid != 0)
+		proc_usage(b->pid, &cpu1, &rss);
+	sent0 = b->sent;
+	/* Answers still in flight. */
+	while (drain_binding(b, 500) > 0)
+		;
+
+	printf("%-34s %14s\n", "figure", "value");
+	printf("%-34s %14s\n", "server", server);
+	printf("%-34s %14u\n", "client sockets", b->nsockets);
+	printf("%-34s %14u /s\n", "target rate", b->rate);
+	printf("%-34s %14.0f /s\n", "offered Binding requests",
+	    (double)sent0 / b->duration_s);
+	printf("%-34s %14.0f /s\n", "answered Binding requests",
+	    (double)b->received / b->duration_s);
+	printf("%-34s %14.4f %%\n", "loss", sent0 > b->received ?
+	    100.0 * (double)(sent0 - b->received) / (double)sent0 : 0);
+	printf("%-34s %14.3f ms\n", "p50 response time", percentile(b, 0.50));
+	printf("%-34s %14.3f ms\n", "p99 response time", percentile(b, 0.99));
+	printf("%-34s %14.3f ms\n", "p99.9 response time",
+	    percentile(b, 0.999));
+	if (b->pid != 0)
+		printf("%-34s %14.1f %%\n", "server CPU (of one core)",
+		    100.0 * (cpu1 - cpu0) / b->duration_s);
+	printf("%-34s %14" PRIu64 "\n", "error answers", b->error_answers);
+	printf("%-34s %14" PRIu64 "\n", "wrong XOR-MAPPED-ADDRESS",
+	    b->bad_mapped);
+	printf("%-34s %14" PRIu64 "\n", "other bad datagrams", b->errors);
+	return 0;
+}
+
+/*
+ * The client sockets: each bound (to 127.1.x.y, a source address for every
+ * 250 sockets, when the server is on loopback; else to any address) and
+ * connected to the server, so that the kernel routes once, not per
+ * datagram. Records each one's own address for the Binding check.
+ */
+static void
+open_sockets(struct bench *b)
+{
+	int loopback = (ntohl(b->server.sin_addr.s_addr) >> 24) == 127;
+	uint32_t s;
+
+	if ((b->ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		die("epoll_create1");
+	for (s = 0; s < b->nsockets; s++) {
+		struct sockaddr_in in;
+		struct epoll_event ev;
+		socklen_t len = sizeof in;
+		int size = 1 << 20, one = 1;
+
+		b->fd[s] = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+		if (b->fd[s] == -1)
+			die("socket");
+		setsockopt(b->fd[s], SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+		setsockopt(b->fd[s], SOL_SOCKET, SO_TIMESTAMPNS, &one,
+		    sizeof one);
+		memset(&in, 0, sizeof in);
+		in.sin_family = AF_INET;
+		if (loopback)
+			in.sin_addr.s_addr = htonl(0x7f010000u |
+			    ((s / 250) << 8) | (1 + s % 250));
+		if (bind(b->fd[s], (struct sockaddr *)&in, sizeof in) != 0)
+			die("bind");
+		if (connect(b->fd[s], (struct sockaddr *)&b->server,
+		    sizeof b->server) != 0)
+			die("connect");
+		if (b->local != NULL && getsockname(b->fd[s],
+		    (struct sockaddr *)&b->local[s], &len) != 0)
+			die("getsockname");
+		memset(&ev, 0, sizeof ev);
+		ev.events = EPOLLIN;
+		ev.data.u32 = s;
+		if (epoll_ctl(b->ep, EPOLL_CTL_ADD, b->fd[s], &ev) != 0)
+			die("epoll_ctl");
+	}
+}
+
 enum { OPT_NEGOTIATOR = 'n', OPT_CLIENTS = 'c', OPT_INTERVAL = 'i',
-    OPT_DURATION = 'd', OPT_SOCKETS = 's', OPT_PORT = 'p', OPT_NO_GSO = 256 };
+    OPT_DURATION = 'd', OPT_SOCKETS = 's', OPT_PORT = 'p', OPT_NO_GSO = 256,
+    OPT_BINDING, OPT_SERVER, OPT_RATE, OPT_BURST, OPT_PID };
 
 static const struct opt options[] = {
 	{ "negotiator", OPT_NEGOTIATOR, "PATH",
@@ -464,12 +766,22 @@ static const struct opt options[] = {
 	{ "interval", OPT_INTERVAL, "SECONDS",
 	  "keepalive interval T (default 3)" },
 	{ "duration", OPT_DURATION, "SECONDS",
-	  "how long to measure keepalives (default 30)" },
+	  "how long to measure keepalives or Bindings (default 30)" },
 	{ "sockets", OPT_SOCKETS, "K",
-	  "client sockets, over many 127.x addresses (default 1000)" },
+	  "client sockets, on 127.1.x.y with a loopback server (default 1000)" },
 	{ "port", OPT_PORT, "PORT", "the negotiator's port (default 34780)" },
 	{ "no-gso", OPT_NO_GSO, NULL,
-	  "send keepalives with sendmmsg, not UDP GSO (a costlier generator)" },
+	  "send with sendmmsg, not UDP GSO (a costlier generator)" },
+	{ "binding", OPT_BINDING, NULL,
+	  "plain STUN Binding load on --server instead (starts no server)" },
+	{ "server", OPT_SERVER, "ADDR:PORT",
+	  "--binding: the STUN server, IPv4 (default 127.0.0.1:3478)" },
+	{ "rate", OPT_RATE, "R",
+	  "--binding: requests a second (default 50000)" },
+	{ "burst", OPT_BURST, "N",
+	  "--binding: requests sent back to back per socket (default 8)" },
+	{ "pid", OPT_PID, "PID",
+	  "--binding: the server's process, to report its CPU" },
 	OPT_COMMON_ROWS,
 	{ NULL, 0, NULL, NULL }
 };
@@ -480,12 +792,31 @@ num(const char *name, const char *text, unsigned long min, unsigned long max)
 	char *end;
 	unsigned long v = strtoul(text, &end, 10);
 
-	if (*text == '\0' || *end != '\0' || v < min || v > max) {
+	if (*text < '0' || *text > '9' || *end != '\0' || v < min || v > max) {
 		fprintf(stderr, "nego-bench: --%s '%s': expected %lu to %lu\n",
 		    name, text, min, max);
 		exit(2);
 	}
 	return v;
+}
+
+/* Parses --server: a numeric IPv4 address and port. */
+static void
+parse_server(const char *text, struct sockaddr_in *out)
+{
+	struct addr a;
+	char err[128];
+
+	if (addr_parse(text, 3478, 0, &a, err, sizeof err) != 0) {
+		fprintf(stderr, "nego-bench: --server: %s\n", err);
+		exit(2);
+	}
+	if (a.ss.ss_family != AF_INET) {
+		fprintf(stderr, "nego-bench: --server '%s': an IPv4 address "
+		    "is needed\n", text);
+		exit(2);
+	}
+	memcpy(out, &a.ss, sizeof *out);
 }
 
 int
@@ -495,12 +826,13 @@ main(int argc, char **argv)
 	struct opt_state st;
 	struct rlimit rl;
 	const char *path = "./treecast-negotiator";
+	const char *keepalive_only = NULL, *binding_only = NULL;
 	uint16_t port = 34780;
 	uint32_t i, done, tick_per, ticks, t0s;
 	uint64_t start, next, end, sent0, recv0;
 	double cpu0, cpu1;
 	long rss0, rss1, rss_idle;
-	int key, s;
+	int key, binding = 0;
 
 	memset(&b, 0, sizeof b);
 	b.nclients = 600000;
@@ -508,17 +840,25 @@ main(int argc, char **argv)
 	b.duration_s = 30;
 	b.nsockets = 1000;
 	b.gso = 1;
+	b.rate = 50000;
+	b.burst = 8;
+	b.server.sin_family = AF_INET;
+	b.server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	b.server.sin_port = htons(3478);
 	opt_init(&st, options);
 	while ((key = opt_next(&st, argc, argv)) != -1) {
 		switch (key) {
 		case OPT_NEGOTIATOR:
 			path = optarg;
+			keepalive_only = "negotiator";
 			break;
 		case OPT_CLIENTS:
 			b.nclients = (uint32_t)num("clients", optarg, 1, 4000000);
+			keepalive_only = "clients";
 			break;
 		case OPT_INTERVAL:
 			b.interval_s = (uint32_t)num("interval", optarg, 1, 60);
+			keepalive_only = "interval";
 			break;
 		case OPT_DURATION:
 			b.duration_s = (uint32_t)num("duration", optarg, 1, 3600);
@@ -528,9 +868,29 @@ main(int argc, char **argv)
 			break;
 		case OPT_PORT:
 			port = (uint16_t)num("port", optarg, 1, 65535);
+			keepalive_only = "port";
 			break;
 		case OPT_NO_GSO:
 			b.gso = 0;
+			break;
+		case OPT_BINDING:
+			binding = 1;
+			break;
+		case OPT_SERVER:
+			parse_server(optarg, &b.server);
+			binding_only = "server";
+			break;
+		case OPT_RATE:
+			b.rate = (uint32_t)num("rate", optarg, 1, 10000000);
+			binding_only = "rate";
+			break;
+		case OPT_BURST:
+			b.burst = (uint32_t)num("burst", optarg, 1, BATCH);
+			binding_only = "burst";
+			break;
+		case OPT_PID:
+			b.pid = (pid_t)num("pid", optarg, 1, 4194304);
+			binding_only = "pid";
 			break;
 		case '?':
 			return 2;
@@ -538,11 +898,27 @@ main(int argc, char **argv)
 			opt_common(key, "nego-bench", "[options]",
 			    "Drives a treecast-negotiator with N clients sending "
 			    "authenticated keepalives\nevery T seconds and prints "
-			    "what it measured.", options);
+			    "what it measured; with --binding, any STUN server\n"
+			    "with plain Binding requests at R a second.", options);
 			break;
 		}
 	}
-	if (b.nsockets > b.nclients)
+	if (binding && keepalive_only != NULL) {
+		fprintf(stderr, "nego-bench: --%s is for the keepalive "
+		    "benchmark, not --binding\n", keepalive_only);
+		return 2;
+	}
+	if (!binding && binding_only != NULL) {
+		fprintf(stderr, "nego-bench: --%s needs --binding\n",
+		    binding_only);
+		return 2;
+	}
+	if (binding && b.pid != 0 && kill(b.pid, 0) != 0 && errno == ESRCH) {
+		fprintf(stderr, "nego-bench: --pid %d: no such process\n",
+		    (int)b.pid);
+		return 2;
+	}
+	if (!binding && b.nsockets > b.nclients)
 		b.nsockets = b.nclients;
 	if (sodium_init() < 0)
 		return 1;
@@ -550,44 +926,22 @@ main(int argc, char **argv)
 	rl.rlim_cur = rl.rlim_max = b.nsockets + 64;
 	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
 		die("setrlimit");
-	b.c = calloc(b.nclients, sizeof *b.c);
 	b.fd = calloc(b.nsockets, sizeof *b.fd);
 	b.hist = calloc(HIST_US, sizeof *b.hist);
-	if (b.c == NULL || b.fd == NULL || b.hist == NULL)
+	if (b.fd == NULL || b.hist == NULL)
 		die("calloc");
-	memset(&b.server, 0, sizeof b.server);
-	b.server.sin_family = AF_INET;
-	b.server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (binding) {
+		if ((b.local = calloc(b.nsockets, sizeof *b.local)) == NULL)
+			die("calloc");
+		open_sockets(&b);
+		return binding_run(&b);
+	}
+	if ((b.c = calloc(b.nclients, sizeof *b.c)) == NULL)
+		die("calloc");
 	b.server.sin_port = htons(port);
 
 	b.pid = start_negotiator(path, port, b.nclients + 1024, b.interval_s);
-	if ((b.ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
-		die("epoll_create1");
-	for (s = 0; s < (int)b.nsockets; s++) {
-		struct sockaddr_in in;
-		struct epoll_event ev;
-		int size = 1 << 20, one = 1;
-
-		b.fd[s] = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-		if (b.fd[s] == -1)
-			die("socket");
-		setsockopt(b.fd[s], SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-		setsockopt(b.fd[s], SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
-		memset(&in, 0, sizeof in);
-		in.sin_family = AF_INET;
-		/* 127.1.x.y: a source address for every 250 sockets. */
-		in.sin_addr.s_addr = htonl(0x7f010000u |
-		    (uint32_t)((s / 250) << 8) | (uint32_t)(1 + s % 250));
-		if (bind(b.fd[s], (struct sockaddr *)&in, sizeof in) != 0)
-			die("bind");
-		/* Connected: the kernel routes once, not per datagram. */
-		if (connect(b.fd[s], (struct sockaddr *)&b.server,
-		    sizeof b.server) != 0)
-			die("connect");
-		ev.events = EPOLLIN;
-		ev.data.fd = b.fd[s];
-		epoll_ctl(b.ep, EPOLL_CTL_ADD, b.fd[s], &ev);
-	}
+	open_sockets(&b);
 	usleep(300000);
 	proc_usage(b.pid, &cpu0, &rss0);
 	if (rss0 == 0) {

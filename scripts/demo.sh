@@ -22,14 +22,23 @@ PEERS=12
 STATUS_URL=http://127.0.0.1:8080/
 PLAYER_URL=http://127.0.0.1:8554/live.ts
 
-# The tree as the negotiator sees it: one line a node.
+# The tree as the negotiator sees it: from the origin down, one line a
+# node, indented by depth; then any node waiting for a slot.
 show_tree() {
-	"$@" curl -sf "$api/api/tree" | jq -r '.channels[] |
-	    "channel \(.name): \(.counts.nodes) peers, \(.counts.repeaters)
-	    repeaters, \(.counts.nonrepeaters) non-repeaters, depth
-	    \(.counts.max_depth)", (.nodes[] | "  \("  " * (.depth // 0))\(.id)
-	    \(.role) \(.nat)\(if .health then ", \(.health.kbps_in) kbit/s in"
-	    else "" end)")' | tr -s ' \n' ' \n' | sed 's/^ //; s/^/demo: /'
+	"$@" curl -sf "$api/api/tree" | jq -r '
+	    def line($n; $d): ([range($d)] | map("  ") | join("")) +
+	        "  \($n.id) \($n.role), NAT \($n.nat)" +
+	        (if $n.health and $n.role != "origin" then
+	        ", \($n.health.kbps_in) kbit/s in" else "" end);
+	    .channels[] | . as $ch |
+	    def sub($id; $d): ($ch.nodes[] | select(.id == $id)) as $n |
+	        line($n; $d), ($n.children[] | sub(.; $d + 1));
+	    "channel \(.name): \(.counts.nodes) peers, \(.counts.repeaters) " +
+	    "repeaters, \(.counts.nonrepeaters) non-repeaters, depth " +
+	    "\(.counts.max_depth)",
+	    sub(.origin; 0),
+	    (.nodes[] | select(.parent == null and .role != "origin") |
+	    "  waiting for a slot: " + line(.; 0))' | sed 's/^/demo: /'
 }
 # Waits until every peer is in the tree and none is still a candidate.
 wait_tree() {
