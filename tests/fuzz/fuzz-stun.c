@@ -221,6 +221,25 @@ fuzz_tc_roundtrip(const struct tc_endpoint *ep)
 	    fuzz_same_address(&back.external, &ep->external));
 }
 
+/* A node's figures (STATUS) built and read back are the same figures. */
+static void
+fuzz_health_roundtrip(const struct tc_health *h)
+{
+	struct stun_builder b;
+	struct stun_msg m;
+	struct tc_health back;
+	uint8_t buf[STUN_MAX_MSG], tid[12] = { 0 };
+	int len;
+
+	stun_build_init(&b, buf, sizeof buf, TC_METHOD_STATUS, STUN_REQUEST,
+	    tid);
+	fuzz_assert(tc_put_health(&b, h) == 0);
+	fuzz_assert((len = stun_build_finish(&b)) > 0);
+	fuzz_assert(stun_parse(buf, (size_t)len, &m, NULL) == 0);
+	fuzz_assert(tc_get_health(&m, &back) == 0);
+	fuzz_assert(memcmp(&back, h, sizeof back) == 0);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -232,6 +251,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    STUN_ATTR_MESSAGE_INTEGRITY_SHA256 };
 	struct tc_endpoint	ep;
 	struct tc_outcome	oc;
+	struct tc_health	h;
 	size_t			i, n;
 	int			fp;
 
@@ -261,6 +281,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (tc_get_outcome(&msg, &oc) == 0)
 		fuzz_assert(oc.ok <= 1);
+	if (tc_get_health(&msg, &h) == 0)
+		fuzz_health_roundtrip(&h);
 
 	fp = stun_check_fingerprint(&msg);
 	fuzz_assert((fp == 0) == (msg.has_fingerprint != 0));
