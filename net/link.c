@@ -39,7 +39,7 @@ static const char link_hello[] = "treecast link hello";
 #define LINK_UDT_DELAY_MS 90
 
 const struct link_options link_defaults = {
-	.window = 4, .punch_ms = 6000, .udt_ms = 6000
+	.window = 8, .punch_ms = 6000, .udt_ms = 6000
 };
 
 /* The fresh socket's mapping: quick retransmissions, a few seconds. */

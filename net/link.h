@@ -50,7 +50,7 @@ struct link_callbacks {
 
 struct link_options {
 	unsigned	window;		/* sequential candidates past the
-					   prediction (4) */
+					   prediction (8) */
 	unsigned	punch_ms;	/* give up punching after (6000) */
 	unsigned	udt_ms;		/* give up UDT's handshake after (6000) */
 	int		strict;		/* punch as a child behind an address-
