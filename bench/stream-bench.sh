@@ -8,9 +8,37 @@
 # relaying to two children, and the origin's upload against what all
 # peers received.
 #
-#   bench/stream-bench.sh [SECONDS]       from the build directory
+# With --delay MS and --loss PCT every NATed peer's home network has that
+# delay (each way) and loss on its router's WAN link (tests/lab/lab.sh; the
+# open host has no router).
+#
+# --logs DIR keeps every process's log there.
+#
+#   bench/stream-bench.sh [--delay MS] [--loss PCT] [--logs DIR] [SECONDS]
+#                                         from the build directory
 set -euo pipefail
+wan=()
+logs=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--logs)
+		logs=${2:?--logs needs a directory}
+		shift 2 ;;
+	--delay | --loss)
+		[[ ${2:-} =~ ^[0-9]+([.][0-9]+)?$ ]] ||
+		    { echo "stream-bench: $1 ${2:-}: not a number" >&2; exit 2; }
+		wan+=("$1" "$2")
+		shift 2 ;;
+	-h | --help)
+		sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+		exit 0 ;;
+	*)
+		break ;;
+	esac
+done
 secs=${1:-30}
+[[ $secs =~ ^[0-9]+$ ]] ||
+    { echo "stream-bench: $secs: not a number of seconds" >&2; exit 2; }
 top_builddir=${top_builddir:-$PWD}
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 export top_srcdir top_builddir
@@ -23,7 +51,11 @@ bash "$top_srcdir/scripts/sample.sh" "$SAMPLE" 20 5M
 lab_public nego 2
 N1=$(lab_ip nego 1)
 for ((k = 0; k < ${#NETS[@]}; k++)); do
-	lab_net "p$k" "${NETS[k]}"
+	if [ "${NETS[k]}" = open ]; then
+		lab_net "p$k" open	# no router to slow down
+	else
+		lab_net "p$k" "${NETS[k]}" ${wan[@]+"${wan[@]}"}
+	fi
 done
 lab_bg nego "$LAB_STATE/negotiator.log" "$top_builddir/treecast-negotiator" \
     --listen "$N1:3478" --alt-address "$(lab_ip nego 2)" --no-http \
@@ -56,6 +88,10 @@ kill "${pids[@]}"
 sleep 1
 kill "$origin"
 sleep 1
+if [ -n "$logs" ]; then
+	mkdir -p "$logs"
+	cp "$LAB_STATE"/*.log "$logs"/
+fi
 
 # Depth of each node from the parents the peers logged.
 declare -A parent_of depth_of node_of
@@ -77,8 +113,9 @@ depth() {
 	echo $d
 }
 hz=$(getconf CLK_TCK)
-printf '%-6s %-7s %5s %12s %14s %10s %9s\n' peer NAT depth \
-    first_chunk delay_p50 children cpu
+[ ${#wan[@]} -eq 0 ] || echo "every peer's WAN link: ${wan[*]}"
+printf '%-6s %-7s %5s %12s %14s %10s %9s %8s\n' peer NAT depth \
+    first_chunk delay_p50 children cpu missed
 declare -A lat_sum lat_n
 relay_cpu=()
 received=0
@@ -91,12 +128,14 @@ for ((k = 0; k < ${#NETS[@]}; k++)); do
 	p50=$(sed -n 's/.*latency p50 \([0-9.]*\) ms.*/\1/p' <<<"$last")
 	kids=$(sed -n 's/.*, \([0-9]*\) children.*/\1/p' <<<"$last")
 	mb=$(sed -n 's/.* chunks (\([0-9.]*\) MB) in.*/\1/p' <<<"$last")
+	missed=$(sed -n 's/.* in, \([0-9]*\) missed.*/\1/p' <<<"$last")
 	p=${pids[k]}
 	c=$(awk -v a="${cpu0[$p]}" -v b="${cpu1[$p]}" -v hz="$hz" \
 	    -v t0="$t0" -v t1="$t1" \
 	    'BEGIN { printf "%.1f", 100 * (b - a) / hz / (t1 - t0) }')
-	printf '%-6s %-7s %5s %9s ms %11s ms %10s %8s%%\n' "p$k" "${NETS[k]}" \
-	    "$d" "${first:--}" "${p50:--}" "${kids:-0}" "$c"
+	printf '%-6s %-7s %5s %9s ms %11s ms %10s %8s%% %8s\n' "p$k" \
+	    "${NETS[k]}" "$d" "${first:--}" "${p50:--}" "${kids:-0}" "$c" \
+	    "${missed:--}"
 	if [ -n "$p50" ]; then
 		lat_sum[$d]=$(awk -v a="${lat_sum[$d]:-0}" -v b="$p50" \
 		    'BEGIN { print a + b }')
