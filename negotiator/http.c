@@ -264,8 +264,9 @@ http_tree_node(struct evbuffer *b, struct server *srv,
 		evbuffer_add_printf(b, "null}");
 		return;
 	}
-	loss = sh->h.chunks + sh->h.gaps > 0 ? 100.0 * sh->h.gaps /
-	    (double)(sh->h.chunks + sh->h.gaps) : 0.0;
+	/* Loss: of the packets from its parent, lost on the way (UDT sent
+	 * them again); chunks that never came are "gaps". */
+	loss = sh->h.loss_permille / 10.0;
 	evbuffer_add_printf(b, "{\"age_s\":%.1f,\"linked_parent\":",
 	    (double)(server_clock_ms(srv) - sh->at_ms) / 1000.0);
 	if (sh->parent != 0)
@@ -278,10 +279,12 @@ http_tree_node(struct evbuffer *b, struct server *srv,
 		    sh->children[i]);
 	evbuffer_add_printf(b, "],\"children\":%u,\"buffer_ms\":%u,"
 	    "\"delay_ms\":%u,\"kbps_in\":%u,\"kbps_out\":%u,"
-	    "\"loss_pct\":%.2f,\"chunks\":%" PRIu64 ",\"gaps\":%u,"
+	    "\"loss_pct\":%.1f,\"rtt_ms\":%u,\"chunks\":%" PRIu64
+	    ",\"gaps\":%u,"
 	    "\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
 	    ",\"players\":%u}}", sh->nchildren, sh->h.ring_ms, sh->h.delay_ms,
-	    sh->h.kbps_in, sh->h.kbps_out, loss, sh->h.chunks, sh->h.gaps,
+	    sh->h.kbps_in, sh->h.kbps_out, loss, sh->h.rtt_ms, sh->h.chunks,
+	    sh->h.gaps,
 	    sh->h.bytes_in, sh->h.bytes_out, sh->h.players);
 }
 

@@ -841,6 +841,12 @@ link_unacked(struct link *l)
 	return l->udt != NULL ? udt_link_unacked(l->udt) : 0;
 }
 
+int
+link_stats(struct link *l, struct udt_stats *out)
+{
+	return l->udt != NULL ? udt_link_stats(l->udt, out) : -1;
+}
+
 void
 link_close(struct link *l)
 {

@@ -84,6 +84,9 @@ int	link_send(struct link *l, const void *msg, size_t len);
 /* Packets sent and not yet acknowledged (UDT's count); links close at
  * once, so wait for 0 before closing when the last message matters. */
 ssize_t	link_unacked(struct link *l);
+/* UDT's figures for a connected link (RTT, rates, loss); -1 before. */
+struct udt_stats;
+int	link_stats(struct link *l, struct udt_stats *out);
 /* Closes; no callback runs for it afterwards. May be called from the
  * connected and message callbacks (not from failed or closed, after which
  * the link is gone anyway). */

@@ -165,7 +165,9 @@ tc_put_health(struct stun_builder *b, const struct tc_health *h)
 	p = tc_be(p, h->ring_ms, 4);
 	p = tc_be(p, h->kbps_in, 4);
 	p = tc_be(p, h->kbps_out, 4);
-	tc_be(p, h->players, 4);
+	p = tc_be(p, h->players, 4);
+	p = tc_be(p, h->rtt_ms, 4);
+	tc_be(p, h->loss_permille, 4);
 	return stun_put(b, TC_ATTR_HEALTH, v, sizeof v);
 }
 
@@ -187,6 +189,8 @@ tc_get_health(const struct stun_msg *m, struct tc_health *h)
 	h->kbps_in = (uint32_t)tc_unbe(&p, 4);
 	h->kbps_out = (uint32_t)tc_unbe(&p, 4);
 	h->players = (uint32_t)tc_unbe(&p, 4);
+	h->rtt_ms = (uint32_t)tc_unbe(&p, 4);
+	h->loss_permille = (uint32_t)tc_unbe(&p, 4);
 	return 0;
 }
 

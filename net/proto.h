@@ -143,7 +143,7 @@ int	tc_get_outcome(const struct stun_msg *m, struct tc_outcome *o);
 
 /* A node's figures (TC_ATTR_HEALTH, in STATUS): counters since it
  * started and rates over the last report's interval. */
-#define TC_HEALTH_LEN	48
+#define TC_HEALTH_LEN	56
 struct tc_health {
 	uint64_t	bytes_in;	/* stream bytes from its parent */
 	uint64_t	bytes_out;	/* stream bytes to its children */
@@ -154,6 +154,9 @@ struct tc_health {
 	uint32_t	kbps_in;
 	uint32_t	kbps_out;
 	uint32_t	players;	/* local players attached */
+	uint32_t	rtt_ms;		/* of the link from the parent */
+	uint32_t	loss_permille;	/* of the packets from the parent, lost
+					   on the way (UDT resent them) */
 };
 int	tc_put_health(struct stun_builder *b, const struct tc_health *h);
 int	tc_get_health(const struct stun_msg *m, struct tc_health *h);

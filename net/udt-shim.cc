@@ -396,13 +396,20 @@ udt_link_free(struct udt_link *l)
 }
 
 extern "C" int
-udt_link_stats(struct udt_link *l, double *rtt_ms, double *mbps)
+udt_link_stats(struct udt_link *l, struct udt_stats *out)
 {
 	UDT::TRACEINFO t;
 
-	if (UDT::perfmon(l->s, &t, false) != 0)
+	if (l->state != udt_link::LINK_CONNECTED ||
+	    UDT::perfmon(l->s, &t, false) != 0)
 		return -1;
-	*rtt_ms = t.msRTT;
-	*mbps = t.mbpsSendRate;
+	out->rtt_ms = t.msRTT;
+	out->send_mbps = t.mbpsSendRate;
+	out->recv_mbps = t.mbpsRecvRate;
+	out->sent = t.pktSentTotal;
+	out->received = t.pktRecvTotal;
+	out->retransmitted = t.pktRetransTotal;
+	out->send_lost = t.pktSndLossTotal;
+	out->recv_lost = t.pktRcvLossTotal;
 	return 0;
 }

@@ -61,8 +61,15 @@ ssize_t	udt_link_recv(struct udt_link *l, void *buf, size_t cap);
 ssize_t	udt_link_unacked(struct udt_link *l);
 /* Closes the link; no callback runs for it afterwards. */
 void	udt_link_free(struct udt_link *l);
-/* UDT's own figures for the link: RTT and send rate. */
-int	udt_link_stats(struct udt_link *l, double *rtt_ms, double *mbps);
+/* UDT's own figures for a link (UDT::perfmon), totals since it came up. */
+struct udt_stats {
+	double		rtt_ms;
+	double		send_mbps, recv_mbps;	/* lately */
+	int64_t		sent, received;		/* data packets */
+	int64_t		retransmitted;
+	int64_t		send_lost, recv_lost;	/* reported lost each way */
+};
+int	udt_link_stats(struct udt_link *l, struct udt_stats *out);
 
 #ifdef __cplusplus
 }

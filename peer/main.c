@@ -458,17 +458,25 @@ static void
 peer_progress_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct peer *p = arg;
+	struct udt_stats us;
 	double p50, p99;
+	char link[96] = "none";
 
 	(void)fd;
 	(void)what;
 	peer_latency(p, &p50, &p99);
+	if (p->parent != NULL && link_stats(p->parent, &us) == 0)
+		snprintf(link, sizeof link, "linked (rtt %.0f ms, %.1f %% of "
+		    "packets resent)", us.rtt_ms, us.received + us.recv_lost >
+		    0 ? 100.0 * us.recv_lost / (us.received + us.recv_lost) :
+		    0.0);
+	else if (p->parent != NULL)
+		snprintf(link, sizeof link, "linking");
 	log_info("%llu chunks (%.1f MB) in, %llu missed, %zu children, "
 	    "%.1f MB relayed, parent %s, latency p50 %.1f ms p99 %.1f ms",
 	    (unsigned long long)p->chunks, p->bytes / 1e6,
 	    (unsigned long long)p->gaps, serve_children(p->serve),
-	    serve_stats(p->serve)->bytes / 1e6,
-	    p->parent != NULL ? "linked" : "none", p50, p99);
+	    serve_stats(p->serve)->bytes / 1e6, link, p50, p99);
 }
 
 /* Links to the parent the tree gave us (JOIN's answer, or a move). */
@@ -524,6 +532,7 @@ peer_status_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct peer *p = arg;
 	struct tc_health h;
+	struct udt_stats us;
 	const struct chunk *old, *new;
 	uint64_t a, z;
 	double p50, p99;
@@ -546,6 +555,12 @@ peer_status_cb(evutil_socket_t fd, short what, void *arg)
 	p->reported = p->bytes;
 	TAILQ_FOREACH(pl, &p->players, entry)
 		h.players++;
+	if (p->parent != NULL && link_stats(p->parent, &us) == 0) {
+		h.rtt_ms = (uint32_t)(us.rtt_ms + 0.5);
+		if (us.received + us.recv_lost > 0)
+			h.loss_permille = (uint32_t)(1000 * us.recv_lost /
+			    (us.received + us.recv_lost));
+	}
 	serve_report(p->serve, p->session, p->parent != NULL &&
 	    link_connect_ms(p->parent) >= 0 ? link_peer(p->parent) : 0, &h,
 	    TC_STATUS_MS);
