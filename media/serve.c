@@ -14,6 +14,7 @@
 #include "net/log.h"
 #include "net/proto.h"
 #include "net/session.h"
+#include "net/udt.h"
 
 /* A child whose UDT send buffer is full is tried again this often. */
 #define SERVE_RETRY_MS	10
@@ -273,6 +274,25 @@ serve_resume_build(uint8_t *buf, int from_keyframe, uint64_t seq)
 		seq >>= 8;
 	}
 	return SERVE_RESUME_LEN;
+}
+
+void
+serve_log_children(const struct serve *s)
+{
+	struct udt_stats us;
+	size_t i;
+
+	for (i = 0; i < s->nkids; i++) {
+		if (link_stats(s->kids[i].link, &us) != 0)
+			continue;
+		log_debug("child %016llx: rtt %.0f ms, sending %.2f Mbit/s, "
+		    "%lld packets sent, %lld resent, %lld lost, pacing %.0f us, "
+		    "window %d (peer's %d), %d in flight",
+		    (unsigned long long)link_peer(s->kids[i].link), us.rtt_ms,
+		    us.send_mbps, (long long)us.sent,
+		    (long long)us.retransmitted, (long long)us.send_lost,
+		    us.period_us, us.cwnd, us.flow_window, us.in_flight);
+	}
 }
 
 static void

@@ -64,6 +64,9 @@ struct tc_health;
 int	serve_report(struct serve *s, struct session *session,
 	    uint64_t parent, struct tc_health *h, unsigned ms);
 
+/* Logs, at debug, each child's link as UDT sees it. */
+void	serve_log_children(const struct serve *s);
+
 /* A RESUME message into buf (SERVE_RESUME_LEN bytes); returns its length. */
 size_t	serve_resume_build(uint8_t *buf, int from_keyframe, uint64_t seq);
 

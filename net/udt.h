@@ -68,6 +68,9 @@ struct udt_stats {
 	int64_t		sent, received;		/* data packets */
 	int64_t		retransmitted;
 	int64_t		send_lost, recv_lost;	/* reported lost each way */
+	double		period_us;		/* congestion control: pacing, */
+	int		cwnd, flow_window;	/* ... its window, the peer's */
+	int		in_flight;		/* packets sent, not acked */
 };
 int	udt_link_stats(struct udt_link *l, struct udt_stats *out);
 

@@ -477,6 +477,7 @@ peer_progress_cb(evutil_socket_t fd, short what, void *arg)
 	    (unsigned long long)p->chunks, p->bytes / 1e6,
 	    (unsigned long long)p->gaps, serve_children(p->serve),
 	    serve_stats(p->serve)->bytes / 1e6, link, p50, p99);
+	serve_log_children(p->serve);
 }
 
 /* Links to the parent the tree gave us (JOIN's answer, or a move). */
