@@ -72,26 +72,9 @@ public:
 		apply();
 	}
 
-	// A loss report: single sequence numbers, or ranges (first with the
-	// top bit set, then last). Only numbers above any counted before
-	// count: the rest are reported again.
 	virtual void onLoss(const int32_t *list, int size)
 	{
-		for (int i = 0; i < size; i++) {
-			int32_t first = list[i] & MEDIA_CC_SEQ_MASK, last = first;
-
-			if ((list[i] & 0x80000000) && i + 1 < size)
-				last = list[++i];
-			if (counted >= 0 && after(counted, first))
-				first = (counted + 1) & MEDIA_CC_SEQ_MASK;
-			if (counted >= 0 && !after(first, counted) &&
-			    first != ((counted + 1) & MEDIA_CC_SEQ_MASK))
-				continue;
-			if (after(first, last))
-				continue;
-			lost += ((last - first) & MEDIA_CC_SEQ_MASK) + 1;
-			counted = last;
-		}
+		lost += udt_loss_new(list, size, &counted);
 	}
 
 	virtual void onTimeout()
@@ -106,14 +89,6 @@ private:
 	int32_t		epoch_seq;
 	int32_t		lost;
 	int32_t		counted;	// the highest lost number counted
-
-	// Whether a comes after b, with wrap-around.
-	static bool after(int32_t a, int32_t b)
-	{
-		int32_t d = (a - b) & MEDIA_CC_SEQ_MASK;
-
-		return d != 0 && d < 0x40000000;
-	}
 
 	static uint64_t now_us()
 	{
@@ -137,6 +112,39 @@ private:
 			m_dCWndSize = 32;
 	}
 };
+
+// Whether sequence number a comes after b, with wrap-around.
+static bool
+udt_seq_after(int32_t a, int32_t b)
+{
+	int32_t d = (a - b) & MEDIA_CC_SEQ_MASK;
+
+	return d != 0 && d < 0x40000000;
+}
+
+extern "C" int32_t
+udt_loss_new(const int32_t *list, int size, int32_t *counted)
+{
+	int32_t n = 0;
+
+	for (int i = 0; i < size; i++) {
+		int32_t first = list[i] & MEDIA_CC_SEQ_MASK, last = first;
+
+		if ((list[i] & 0x80000000) && i + 1 < size)
+			last = list[++i] & MEDIA_CC_SEQ_MASK;
+		if (*counted >= 0) {
+			if (!udt_seq_after(last, *counted))
+				continue;	// all counted before
+			if (!udt_seq_after(first, *counted))
+				first = (*counted + 1) & MEDIA_CC_SEQ_MASK;
+		}
+		if (udt_seq_after(first, last))
+			continue;	// not a range
+		n += ((last - first) & MEDIA_CC_SEQ_MASK) + 1;
+		*counted = last;
+	}
+	return n;
+}
 
 struct udt_link {
 	struct udt_loop	*u;

@@ -74,6 +74,15 @@ struct udt_stats {
 };
 int	udt_link_stats(struct udt_link *l, struct udt_stats *out);
 
+/*
+ * For the congestion control, and tested on its own: a loss report (UDT's
+ * list of 31-bit sequence numbers, a range being its first with the top
+ * bit set, then its last) counted once a packet. *counted is the highest
+ * number counted so far (-1 at first); returns the packets newly lost.
+ * Receivers report a loss again until the packet comes: those count 0.
+ */
+int32_t	udt_loss_new(const int32_t *list, int size, int32_t *counted);
+
 #ifdef __cplusplus
 }
 #endif

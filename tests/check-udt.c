@@ -205,6 +205,35 @@ START_TEST(test_link_timeout)
 }
 END_TEST
 
+/* The congestion control's loss count: each lost packet once, however
+ * often the receiver reports it, ranges included, across the wrap. */
+#define RANGE(a)	((int32_t)((uint32_t)(a) | 0x80000000u))
+START_TEST(test_loss_count)
+{
+	int32_t counted = -1;
+	const int32_t one[] = { 5 }, range[] = { RANGE(10), 14 };
+	const int32_t overlap[] = { RANGE(12), 20, 21 };
+	const int32_t old_and_new[] = { 7, 30 };
+	const int32_t wrap[] = { RANGE(0x7FFFFFFE), 1 };
+	const int32_t after_wrap[] = { 0, 2 };
+
+	ck_assert_int_eq(udt_loss_new(one, 1, &counted), 1);
+	ck_assert_int_eq(counted, 5);
+	ck_assert_int_eq(udt_loss_new(one, 1, &counted), 0);	/* again */
+	ck_assert_int_eq(udt_loss_new(range, 2, &counted), 5);	/* 10-14 */
+	ck_assert_int_eq(udt_loss_new(range, 2, &counted), 0);
+	ck_assert_int_eq(udt_loss_new(overlap, 3, &counted), 7); /* 15-21 */
+	ck_assert_int_eq(counted, 21);
+	ck_assert_int_eq(udt_loss_new(old_and_new, 2, &counted), 1);
+	ck_assert_int_eq(counted, 30);
+	counted = 0x7FFFFFFD;
+	ck_assert_int_eq(udt_loss_new(wrap, 2, &counted), 4);	/* ...FE-1 */
+	ck_assert_int_eq(counted, 1);
+	ck_assert_int_eq(udt_loss_new(after_wrap, 2, &counted), 1);
+	ck_assert_int_eq(udt_loss_new(NULL, 0, &counted), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -214,6 +243,7 @@ main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_link_both_ways);
 	tcase_add_test(tc, test_link_timeout);
+	tcase_add_test(tc, test_loss_count);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }
