@@ -69,7 +69,8 @@ struct discover {
 	int			 confirm_open, confirm_ip, confirm_port;
 	int			 filter_unsupported;
 	int			 adaptive;	/* negative tests timed by RTT */
-	struct timespec		 t_primary;	/* the first request sent */
+	struct timespec		 t_sent;	/* this step's request, first sent */
+	long			 rtt_ms;	/* least seen so far; -1: none */
 };
 
 static void disc_next(struct discover *d);
@@ -190,21 +191,27 @@ disc_answer_cb(void *arg, const struct stun_msg *resp,
 		}
 	}
 
-	if (step == STEP_PRIMARY && got && d->adaptive) {
+	if (got && d->adaptive) {
 		/*
 		 * A filtering test passes if its answer comes: wait what the
 		 * path's round trip needs, not a fixed time made for slow
 		 * paths (0.7 s twice, most of a peer's start-up on a LAN):
 		 * sends 2 RTT + 20 ms apart (50 ms at least), three in all.
+		 * The round trip is the least of the exchanges so far: one
+		 * whose request was lost and sent again looks a timeout
+		 * longer (Karn), and taking it alone once made the filtering
+		 * tests of a peer on a lossy path last 24 s.
 		 */
 		struct timespec now;
 		long rtt;
 
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		rtt = (now.tv_sec - d->t_primary.tv_sec) * 1000 +
-		    (now.tv_nsec - d->t_primary.tv_nsec) / 1000000;
-		d->o.negative.rto_ms = (uint32_t)(2 * rtt + 20 < 50 ? 50 :
-		    2 * rtt + 20);
+		rtt = (now.tv_sec - d->t_sent.tv_sec) * 1000 +
+		    (now.tv_nsec - d->t_sent.tv_nsec) / 1000000;
+		if (d->rtt_ms < 0 || rtt < d->rtt_ms)
+			d->rtt_ms = rtt;
+		d->o.negative.rto_ms = (uint32_t)(2 * d->rtt_ms + 20 < 50 ?
+		    50 : 2 * d->rtt_ms + 20);
 		d->o.negative.rc = 3;
 		d->o.negative.rm = 2;
 	}
@@ -320,8 +327,7 @@ disc_next(struct discover *d)
 	if (d->step == STEP_OTHER_IP && !d->r.has_other)
 		t = &d->o.negative;
 	len = ctl_build_binding(msg, sizeof msg, change, DISC_PAD);
-	if (d->step == STEP_PRIMARY)
-		clock_gettime(CLOCK_MONOTONIC, &d->t_primary);
+	clock_gettime(CLOCK_MONOTONIC, &d->t_sent);
 	if (len < 0 || ctl_request(sock, &dest, msg, (size_t)len, t,
 	    disc_answer_cb, d) != 0)
 		disc_fail(d, "cannot send to");
@@ -343,6 +349,7 @@ discover_start(struct event_base *base, const struct addr *server,
 	d->server = *server;
 	d->o = o != NULL ? *o : discover_defaults;
 	d->adaptive = o == NULL;
+	d->rtt_ms = -1;
 	d->cb = cb;
 	d->arg = arg;
 	d->later = event_new(base, -1, 0, disc_finish_cb, d);
