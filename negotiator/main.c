@@ -40,7 +40,7 @@ static const struct opt options[] = {
 	{ "alt-address", OPT_ALT_ADDRESS, "IP",
 	  "a second IP address, for RFC 5780 behaviour discovery" },
 	{ "http", OPT_HTTP, "ADDR:PORT",
-	  "JSON API and status page (default 127.0.0.1:8080)" },
+	  "status page, JSON API and /metrics (default 127.0.0.1:8080)" },
 	{ "no-http", OPT_NO_HTTP, NULL, "serve no HTTP" },
 	{ "max-nodes", OPT_MAX_NODES, "N",
 	  "registry size, preallocated (default 1048576)" },
