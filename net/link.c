@@ -83,6 +83,7 @@ struct link {
 	struct sockaddr_storage	 peer_addr;	/* the punched pair's other end */
 	socklen_t		 peer_len;
 	unsigned		 relay_sent;
+	int			 repunched;	/* asked again after a punch */
 	double			 t0;
 	double			 t_up;
 	int			 in_cb;		/* inside a user callback */
@@ -178,11 +179,44 @@ link_report(struct link *l, enum link_step step)
 	session_send(l->a->s, &b, &link_report_timing, link_report_cb, NULL);
 }
 
+static int link_map(struct link *l, ctl_cb mapped);
+static void link_ask(void *arg, const struct stun_msg *resp,
+    const struct sockaddr *from);
+
+/*
+ * A punch that failed is tried once more, by the initiator, from the
+ * start: a fresh socket, a new mapping, a new LINK (as ICE restarts). The
+ * failed attempt is reported as such. 0 when the link goes on.
+ */
+static int
+link_repunch(struct link *l, const char *why)
+{
+	if (!l->initiator || l->repunched)
+		return -1;
+	log_info("link %016llx to node %016llx: the punch failed (%s); "
+	    "asking again with a fresh socket", (unsigned long long)l->id,
+	    (unsigned long long)l->peer, why);
+	link_report(l, LINK_STEP_PUNCH);
+	l->repunched = 1;
+	punch_free(l->punch);
+	l->punch = NULL;
+	if (l->fd != -1)
+		close(l->fd);
+	l->fd = -1;
+	l->id = 0;
+	memset(&l->me, 0, sizeof l->me);
+	memset(&l->them, 0, sizeof l->them);
+	l->has_relay = 0;
+	return link_map(l, link_ask);
+}
+
 static void
 link_fail(struct link *l, enum link_step step, const char *why)
 {
 	struct link_agent *a = l->a;
 
+	if (step == LINK_STEP_PUNCH && link_repunch(l, why) == 0)
+		return;
 	log_info("link %016llx to node %016llx failed at %s: %s",
 	    (unsigned long long)l->id, (unsigned long long)l->peer,
 	    link_step_name(step), why);

@@ -1,0 +1,40 @@
+# A link whose punch fails is asked for once more, from the start (a fresh
+# socket, a new mapping, a new LINK), and a pair that no punch can join
+# then fails cleanly. The lab's seq NAT against its random one cannot be
+# punched (both address-and-port-dependent, one unpredictable), and with
+# --no-relay the negotiator offers no way around: the initiator must try
+# twice, say so, and give up; the negotiator must count two failed
+# punches for the pair.
+set -eu
+. "$top_srcdir/tests/lab/lab.sh"
+LINK=$top_builddir/tests/lab/linktool
+
+lab_init
+lab_public nego 2
+N1=$(lab_ip nego 1)
+lab_net a seq
+lab_net b random
+lab_bg nego "$LAB_STATE/negotiator.log" "$top_builddir/treecast-negotiator" \
+    --listen "$N1:3478" --alt-address "$(lab_ip nego 2)" --no-relay \
+    --http "$N1:8080"
+sleep 0.5
+lab_bg b "$LAB_STATE/accept.log" "$LINK" "$N1" --id 70001 --accept
+for ((i = 0; i < 100; i++)); do
+	grep -q "ready" "$LAB_STATE/accept.log" 2>/dev/null && break
+	sleep 0.1
+done
+
+lab_exec a "$LINK" "$N1" --id 111 --link 70001 --attempts 1 \
+    >"$LAB_STATE/link.json" 2>"$LAB_STATE/link.log" || true
+sed 's/^/    /' "$LAB_STATE/link.json"
+expect "the link fails at the punch" \
+    grep -q '"ok":false,"step":"punch"' "$LAB_STATE/link.json"
+expect "after asking again with a fresh socket, once" \
+    [ "$(grep -c "asking again with a fresh socket" "$LAB_STATE/link.log")" \
+    -eq 1 ]
+links=$(lab_exec nego curl -sf "http://$N1:8080/api/links" || true)
+echo "    /api/links: $(grep -o '"pairs":.*' <<<"$links")"
+expect "the negotiator counts two failed punches for the pair" \
+    grep -q '"a":"apdm-sequential","b":"apdm-random","attempts":2,"connected":0,[^}]*"failed_punch":2' \
+    <<<"$links"
+lab_verdict
