@@ -94,6 +94,8 @@ struct broker_counters {
 	uint64_t	relay_dropped;	/* from no bound socket, or no peer yet */
 	uint64_t	relay_full;
 	uint64_t	relay_reused;	/* an old link's address bound again */
+	uint64_t	verify_up;	/* the verifier's links: up */
+	uint64_t	verify_failed;	/* ... failed */
 };
 
 struct broker {
@@ -149,6 +151,14 @@ broker_count(struct broker *br, struct blink *l, enum outcome o, uint32_t ms)
 {
 	unsigned ca = nat_class(&l->a.profile), cb = nat_class(&l->b.profile);
 
+	l->state = BL_COUNTED;
+	if (l->a.verifier) {
+		if (o <= OUT_RELAY)
+			br->c.verify_up++;
+		else
+			br->c.verify_failed++;
+		return;
+	}
 	br->pairs[ca][cb][o]++;
 	if (o <= OUT_RELAY)
 		br->pair_ms[ca][cb] += ms;
@@ -734,13 +744,14 @@ broker_json(struct broker *br, struct evbuffer *out)
 	    PRIu64 ",\"relay\":{\"enabled\":%s,\"live\":%u,\"links\":%" PRIu64
 	    ",\"binds\":%" PRIu64 ",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
 	    ",\"dropped\":%" PRIu64 ",\"full\":%" PRIu64 ",\"reused\":%"
-	    PRIu64 "},\"pairs\":[",
+	    PRIu64 "},\"verifier\":{\"up\":%" PRIu64 ",\"failed\":%" PRIu64
+	    "},\"pairs\":[",
 	    br->c.links, br->c.retransmits, br->c.instructs, br->c.acks,
 	    br->c.peer_silent, br->c.peer_refused, br->c.full, br->c.reports,
 	    br->c.bad_answers, br->cfg.has_relay ? "true" : "false", live,
 	    br->c.relay_links, br->c.relay_binds, br->c.relay_packets,
 	    br->c.relay_bytes, br->c.relay_dropped, br->c.relay_full,
-	    br->c.relay_reused);
+	    br->c.relay_reused, br->c.verify_up, br->c.verify_failed);
 	for (x = 0; x < NAT_CLASS_COUNT; x++) {
 		for (y = 0; y < NAT_CLASS_COUNT; y++) {
 			p = br->pairs[x][y];

@@ -45,6 +45,9 @@ struct broker_node {
 	uint8_t			key[TC_KEY_LEN];
 	struct nat_profile	profile;
 	struct sockaddr_storage	addr;	/* its session's external address */
+	int			verifier;	/* the negotiator's own: its links
+						   are counted apart from the
+						   viewers' */
 };
 
 struct broker *broker_create(struct event_base *base,

@@ -643,6 +643,7 @@ server_link(struct worker *w, struct srv_sock *ss, struct srv_msg *m,
 	}
 	server_broker_node(n, slot, &a);
 	memcpy(&a.addr, &m->from, sizeof a.addr);
+	a.verifier = n->role == TC_ROLE_VERIFIER;
 	server_broker_node(pn, pslot, &b);
 	pthread_mutex_unlock(&s->lock);
 	server_local(ss, m, &local);

@@ -739,6 +739,9 @@ START_TEST(test_join)
 	    "\"role\":\"nonrepeater\",\"reason\":\"did not answer the "
 	    "verifier's link\"") != NULL, "/api/tree: %s", tree);
 	ck_assert_int_eq(json_of("/api/stats", "tree_verify_failed"), 3);
+	/* The verifier's links are counted apart from the viewers'. */
+	ck_assert_ptr_nonnull(strstr(http_get("/api/links"),
+	    "\"verifier\":{\"up\":0,\"failed\":3},\"pairs\":[]"));
 	/* 0x11 leaves: 0x13, waiting, takes its slot under the origin. */
 	{
 		uint8_t req[STUN_MAX_MSG], ans[STUN_MAX_MSG];
