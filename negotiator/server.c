@@ -1107,8 +1107,7 @@ server_gone(void *arg, uint32_t slot, const struct reg_node *n)
 
 	STAT_INC(s, expired);
 	channels_unref(s->channels, n->channel);
-	forest_gone(s->forest, n->channel, slot);
-	memset(&s->health[slot], 0, sizeof s->health[slot]);
+	server_untree(s, slot);	/* still in the registry until we return */
 	if (s->ngone < SERVER_GONE_LOGGED)
 		s->gone[s->ngone] = n->node_id;
 	s->ngone++;

@@ -344,17 +344,16 @@ link_udt_later_cb(evutil_socket_t fd, short what, void *arg)
 	link_udt_start(l, (struct sockaddr *)&l->peer_addr, l->peer_len);
 }
 
-/* UDT starts on both sides at once, except that the initiator (the
- * nominating side on the direct path) waits LINK_UDT_DELAY_MS: two
+/* UDT starts towards l->peer_addr on both sides at once, except that
+ * the initiator (the nominating side on the direct path) waits
+ * LINK_UDT_DELAY_MS: two
  * rendezvous handshakes started together meet at once; one started early
  * waits for UDT's next resend, and under loss sometimes never meets. */
 static void
-link_udt_begin(struct link *l, const struct sockaddr *peer, socklen_t len)
+link_udt_begin(struct link *l)
 {
 	struct timeval tv = { 0, LINK_UDT_DELAY_MS * 1000 };
 
-	memmove(&l->peer_addr, peer, len);
-	l->peer_len = len;
 	if (!l->initiator) {
 		link_udt_start(l, (struct sockaddr *)&l->peer_addr,
 		    l->peer_len);
@@ -386,7 +385,7 @@ link_punched(void *arg, const struct sockaddr *peer, socklen_t peerlen,
 	    !addr_equal_ip((struct sockaddr *)&l->them.internal,
 	    (struct sockaddr *)&l->them.external) ?
 	    LINK_PATH_LOCAL : LINK_PATH_DIRECT;
-	link_udt_begin(l, (struct sockaddr *)&l->peer_addr, l->peer_len);
+	link_udt_begin(l);
 }
 
 static socklen_t
@@ -510,7 +509,9 @@ link_relay_cb(evutil_socket_t fd, short what, void *arg)
 	event_free(l->timer);
 	l->timer = NULL;
 	l->path = LINK_PATH_RELAY;
-	link_udt_begin(l, (struct sockaddr *)&l->relay.ss, l->relay.len);
+	memcpy(&l->peer_addr, &l->relay.ss, sizeof l->relay.ss);
+	l->peer_len = l->relay.len;
+	link_udt_begin(l);
 }
 
 static void

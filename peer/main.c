@@ -454,22 +454,34 @@ peer_rejoin_cb(evutil_socket_t fd, short what, void *arg)
 	peer_join(arg);
 }
 
+/* The link from the parent as UDT sees it: its round trip, and the share
+ * of its packets lost on the way (UDT sent them again). -1 until it is up. */
+static int
+peer_parent_link(struct peer *p, double *rtt_ms, double *lost)
+{
+	struct udt_stats us;
+
+	if (p->parent == NULL || link_stats(p->parent, &us) != 0)
+		return -1;
+	*rtt_ms = us.rtt_ms;
+	*lost = us.received + us.recv_lost > 0 ? (double)us.recv_lost /
+	    (double)(us.received + us.recv_lost) : 0.0;
+	return 0;
+}
+
 static void
 peer_progress_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct peer *p = arg;
-	struct udt_stats us;
-	double p50, p99;
+	double p50, p99, rtt, lost;
 	char link[96] = "none";
 
 	(void)fd;
 	(void)what;
 	peer_latency(p, &p50, &p99);
-	if (p->parent != NULL && link_stats(p->parent, &us) == 0)
+	if (peer_parent_link(p, &rtt, &lost) == 0)
 		snprintf(link, sizeof link, "linked (rtt %.0f ms, %.1f %% of "
-		    "packets resent)", us.rtt_ms, us.received + us.recv_lost >
-		    0 ? 100.0 * us.recv_lost / (us.received + us.recv_lost) :
-		    0.0);
+		    "packets resent)", rtt, 100.0 * lost);
 	else if (p->parent != NULL)
 		snprintf(link, sizeof link, "linking");
 	log_info("%llu chunks (%.1f MB) in, %llu missed, %zu children, "
@@ -533,10 +545,9 @@ peer_status_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct peer *p = arg;
 	struct tc_health h;
-	struct udt_stats us;
 	const struct chunk *old, *new;
 	uint64_t a, z;
-	double p50, p99;
+	double p50, p99, rtt, lost;
 	struct player *pl;
 
 	(void)fd;
@@ -556,11 +567,9 @@ peer_status_cb(evutil_socket_t fd, short what, void *arg)
 	p->reported = p->bytes;
 	TAILQ_FOREACH(pl, &p->players, entry)
 		h.players++;
-	if (p->parent != NULL && link_stats(p->parent, &us) == 0) {
-		h.rtt_ms = (uint32_t)(us.rtt_ms + 0.5);
-		if (us.received + us.recv_lost > 0)
-			h.loss_permille = (uint32_t)(1000 * us.recv_lost /
-			    (us.received + us.recv_lost));
+	if (peer_parent_link(p, &rtt, &lost) == 0) {
+		h.rtt_ms = (uint32_t)(rtt + 0.5);
+		h.loss_permille = (uint32_t)(1000 * lost);
 	}
 	serve_report(p->serve, p->session, p->parent != NULL &&
 	    link_connect_ms(p->parent) >= 0 ? link_peer(p->parent) : 0, &h,
