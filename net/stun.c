@@ -8,6 +8,7 @@
 
 #include <sodium.h>
 
+#include "net/sha256.h"
 #include "net/stun.h"
 
 static const char *stun_parse_error_names[STUN_E_COUNT] = {
@@ -49,8 +50,6 @@ static const struct {
 	{ STUN_ATTR_OTHER_ADDRESS, "OTHER-ADDRESS" },
 };
 
-/* An empty HMAC key still needs a pointer for libsodium. */
-static const uint8_t stun_no_key[1];
 
 /* The reflected CRC-32 of RFC 1952 §8 (polynomial 0xedb88320), one row per
  * byte value. */
@@ -515,16 +514,13 @@ int
 stun_check_integrity_sha256(const struct stun_msg *msg, const uint8_t *key,
     size_t keylen)
 {
-	crypto_auth_hmacsha256_state	 st;
-	const struct stun_attr		*a;
-	uint8_t				 hdr[STUN_HEADER_LEN];
-	uint8_t				 mac[crypto_auth_hmacsha256_BYTES];
-	int				 rc = -1;
+	struct hmac_sha256	 st;
+	const struct stun_attr	*a;
+	uint8_t			 hdr[STUN_HEADER_LEN];
+	uint8_t			 mac[SHA256_LEN];
 
 	if (msg == NULL || msg->buf == NULL || (key == NULL && keylen != 0))
 		return -1;
-	if (key == NULL)
-		key = stun_no_key;	/* libsodium wants a pointer */
 	a = stun_find(msg, STUN_ATTR_MESSAGE_INTEGRITY_SHA256);
 	if (a == NULL)
 		return -1;
@@ -541,19 +537,18 @@ stun_check_integrity_sha256(const struct stun_msg *msg, const uint8_t *key,
 	memcpy(hdr, msg->buf, STUN_HEADER_LEN);
 	stun_set16(hdr + 2, (uint16_t)(a->offset + STUN_ATTR_HEADER_LEN +
 	    stun_pad(a->len) - STUN_HEADER_LEN));
-	if (crypto_auth_hmacsha256_init(&st, key, keylen) != 0 ||
-	    crypto_auth_hmacsha256_update(&st, hdr, sizeof hdr) != 0 ||
-	    crypto_auth_hmacsha256_update(&st, msg->buf + STUN_HEADER_LEN,
-	    a->offset - STUN_HEADER_LEN) != 0 ||
-	    crypto_auth_hmacsha256_final(&st, mac) != 0)
-		goto out;
-	if (sodium_memcmp(mac, a->value, a->len) == 0)
-		rc = 0;
-
-out:
-	sodium_memzero(&st, sizeof st);
+	hmac_sha256_init(&st, key, keylen);
+	hmac_sha256_update(&st, hdr, sizeof hdr);
+	hmac_sha256_update(&st, msg->buf + STUN_HEADER_LEN,
+	    a->offset - STUN_HEADER_LEN);
+	hmac_sha256_final(&st, mac);
+	/* Truncated MACs compare their first a->len bytes (§14.6). */
+	if (sodium_memcmp(mac, a->value, a->len) == 0) {
+		sodium_memzero(mac, sizeof mac);
+		return 0;
+	}
 	sodium_memzero(mac, sizeof mac);
-	return rc;
+	return -1;
 }
 
 int
@@ -777,35 +772,26 @@ int
 stun_put_integrity_sha256(struct stun_builder *b, const uint8_t *key,
     size_t keylen)
 {
-	crypto_auth_hmacsha256_state	st;
-	uint8_t				mac[crypto_auth_hmacsha256_BYTES];
-	int				rc = -1;
+	struct hmac_sha256	st;
+	uint8_t			mac[SHA256_LEN];
 
-	if (key == NULL && keylen != 0)
+	if (key == NULL && keylen != 0) {
 		b->err = 1;
-	if (key == NULL)
-		key = stun_no_key;
+		return -1;
+	}
 	if (stun_build_room(b, STUN_ATTR_MESSAGE_INTEGRITY_SHA256,
 	    sizeof mac) != 0)
 		return -1;
 	/* §14.6: while hashing, the length already counts this attribute. */
 	stun_set16(b->buf + 2, (uint16_t)(b->len - STUN_HEADER_LEN +
 	    STUN_ATTR_HEADER_LEN + sizeof mac));
-	if (crypto_auth_hmacsha256_init(&st, key, keylen) != 0 ||
-	    crypto_auth_hmacsha256_update(&st, b->buf, b->len) != 0 ||
-	    crypto_auth_hmacsha256_final(&st, mac) != 0) {
-		stun_set16(b->buf + 2, (uint16_t)(b->len - STUN_HEADER_LEN));
-		b->err = 1;
-		goto out;
-	}
+	hmac_sha256_init(&st, key, keylen);
+	hmac_sha256_update(&st, b->buf, b->len);
+	hmac_sha256_final(&st, mac);
 	stun_build_append(b, STUN_ATTR_MESSAGE_INTEGRITY_SHA256, mac,
 	    sizeof mac);
-	rc = 0;
-
-out:
-	sodium_memzero(&st, sizeof st);
 	sodium_memzero(mac, sizeof mac);
-	return rc;
+	return 0;
 }
 
 int
