@@ -330,11 +330,35 @@ start_msg(uint8_t *buf, uint16_t method, enum stun_class cls)
 	return STUN_HEADER_LEN;
 }
 
+/* The CRC-32 a bit at a time, straight from the polynomial. */
+static uint32_t
+crc32_bitwise(const uint8_t *p, size_t len)
+{
+	uint32_t crc = 0xffffffffu;
+	int k;
+
+	while (len-- > 0) {
+		crc ^= *p++;
+		for (k = 0; k < 8; k++)
+			crc = (crc & 1) ? 0xedb88320u ^ (crc >> 1) : crc >> 1;
+	}
+	return crc ^ 0xffffffffu;
+}
+
 START_TEST(test_crc32)
 {
+	uint8_t buf[220];
+	size_t len, off;
+
 	ck_assert_uint_eq(stun_crc32((const uint8_t *)"123456789", 9),
 	    0xcbf43926u);
 	ck_assert_uint_eq(stun_crc32((const uint8_t *)"", 0), 0);
+	/* Eight bytes a step: every length and alignment, every tail. */
+	randombytes_buf(buf, sizeof buf);
+	for (off = 0; off < 8; off++)
+		for (len = 0; len + off <= 200; len++)
+			ck_assert_uint_eq(stun_crc32(buf + off, len),
+			    crc32_bitwise(buf + off, len));
 }
 END_TEST
 
