@@ -7,7 +7,7 @@
  * negotiator's CPU and its memory per registered client.
  *
  *   nego-bench --negotiator PATH [--clients N] [--interval S]
- *              [--duration S] [--sockets K]
+ *              [--duration S] [--sockets K] [--threads N]
  *
  * It starts the negotiator itself (on 127.0.0.1, a free port) so that it
  * can read its CPU time and memory from /proc. One thread: the load
@@ -149,6 +149,17 @@ proc_usage(pid_t pid, double *cpu, long *rss)
 		fclose(f);
 	}
 	*rss *= 1024;
+}
+
+/* This process's CPU seconds (user + system): the load generator's. */
+static double
+self_cpu(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
 /* Client i's socket: clients are laid out socket-major, so that a run of
@@ -453,6 +464,19 @@ drain(struct bench *b, int ms, int measure)
 	return b->received + b->errors + b->superseded - before;
 }
 
+/* Sleeps until the monotonic time t (ns). */
+static void
+sleep_until(uint64_t t)
+{
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)(t / 1000000000ULL);
+	ts.tv_nsec = (long)(t % 1000000000ULL);
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+	    EINTR)
+		;
+}
+
 /* Reads answers until none has come for quiet_ms. */
 static void
 drain_quiet(struct bench *b, int quiet_ms, int measure)
@@ -477,23 +501,32 @@ percentile(const struct bench *b, double q)
 
 static pid_t
 start_negotiator(const char *path, uint16_t port, uint32_t max_nodes,
-    uint32_t interval_s)
+    uint32_t interval_s, uint32_t threads)
 {
-	char listen[32], nodes[16], interval[16], expire[16];
+	char listen[32], nodes[16], interval[16], expire[16], nthreads[16];
 	pid_t pid;
 
 	snprintf(listen, sizeof listen, "127.0.0.1:%u", port);
 	snprintf(nodes, sizeof nodes, "%u", max_nodes);
 	snprintf(interval, sizeof interval, "%u", interval_s * 1000);
 	snprintf(expire, sizeof expire, "%u", interval_s * 4);
+	/* 0: the negotiator's own default, one worker per CPU. */
+	snprintf(nthreads, sizeof nthreads, "%u", threads);
 	if ((pid = fork()) == -1)
 		die("fork");
 	if (pid == 0) {
 		/* It goes when the bench does, however the bench ends. */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		execl(path, path, "--listen", listen, "--no-http",
-		    "--max-nodes", nodes, "--interval", interval, "--expire",
-		    expire, "--stats", "0", "--log-level", "warn", (char *)NULL);
+		if (threads == 0)
+			execl(path, path, "--listen", listen, "--no-http",
+			    "--max-nodes", nodes, "--interval", interval,
+			    "--expire", expire, "--stats", "0", "--log-level",
+			    "warn", (char *)NULL);
+		else
+			execl(path, path, "--listen", listen, "--no-http",
+			    "--max-nodes", nodes, "--interval", interval,
+			    "--expire", expire, "--stats", "0", "--log-level",
+			    "warn", "--threads", nthreads, (char *)NULL);
 		fprintf(stderr, "nego-bench: cannot run %s: %s\n", path,
 		    strerror(errno));
 		_exit(127);
@@ -757,7 +790,7 @@ open_sockets(struct bench *b)
 
 enum { OPT_NEGOTIATOR = 'n', OPT_CLIENTS = 'c', OPT_INTERVAL = 'i',
     OPT_DURATION = 'd', OPT_SOCKETS = 's', OPT_PORT = 'p', OPT_NO_GSO = 256,
-    OPT_BINDING, OPT_SERVER, OPT_RATE, OPT_BURST, OPT_PID };
+    OPT_BINDING, OPT_SERVER, OPT_RATE, OPT_BURST, OPT_PID, OPT_THREADS };
 
 static const struct opt options[] = {
 	{ "negotiator", OPT_NEGOTIATOR, "PATH",
@@ -770,6 +803,8 @@ static const struct opt options[] = {
 	{ "sockets", OPT_SOCKETS, "K",
 	  "client sockets, on 127.1.x.y with a loopback server (default 1000)" },
 	{ "port", OPT_PORT, "PORT", "the negotiator's port (default 34780)" },
+	{ "threads", OPT_THREADS, "N",
+	  "the negotiator's worker threads (default: its own, one per CPU)" },
 	{ "no-gso", OPT_NO_GSO, NULL,
 	  "send with sendmmsg, not UDP GSO (a costlier generator)" },
 	{ "binding", OPT_BINDING, NULL,
@@ -828,9 +863,9 @@ main(int argc, char **argv)
 	const char *path = "./treecast-negotiator";
 	const char *keepalive_only = NULL, *binding_only = NULL;
 	uint16_t port = 34780;
-	uint32_t i, done, tick_per, ticks, t0s;
+	uint32_t threads = 0, i, done, tick_per, ticks, t0s;
 	uint64_t start, next, end, sent0, recv0;
-	double cpu0, cpu1;
+	double cpu0, cpu1, gen0, gen1;
 	long rss0, rss1, rss_idle;
 	int key, binding = 0;
 
@@ -869,6 +904,10 @@ main(int argc, char **argv)
 		case OPT_PORT:
 			port = (uint16_t)num("port", optarg, 1, 65535);
 			keepalive_only = "port";
+			break;
+		case OPT_THREADS:
+			threads = (uint32_t)num("threads", optarg, 1, 64);
+			keepalive_only = "threads";
 			break;
 		case OPT_NO_GSO:
 			b.gso = 0;
@@ -940,7 +979,8 @@ main(int argc, char **argv)
 		die("calloc");
 	b.server.sin_port = htons(port);
 
-	b.pid = start_negotiator(path, port, b.nclients + 1024, b.interval_s);
+	b.pid = start_negotiator(path, port, b.nclients + 1024, b.interval_s,
+	    threads);
 	open_sockets(&b);
 	usleep(300000);
 	proc_usage(b.pid, &cpu0, &rss0);
@@ -985,6 +1025,7 @@ main(int argc, char **argv)
 		memset(b.hist, 0, HIST_US * sizeof *b.hist);
 		b.hist_n = 0;
 		proc_usage(b.pid, &cpu0, &rss0);
+		gen0 = self_cpu();
 		start = now_ns();
 		end = start + (uint64_t)b.duration_s * 1000000000ULL;
 		next = start;
@@ -1007,7 +1048,13 @@ main(int argc, char **argv)
 				i = to >= b.nclients ? 0 : to;
 				next += 1000000;
 			}
-			drain(&b, 1, 1);
+			/* Answers are timed by the kernel as they arrive, so
+			 * they are read once a tick, not as each comes: a
+			 * generator woken per answer costs both sides a
+			 * wakeup and a switch per datagram or two. */
+			sleep_until(next);
+			while (drain(&b, 0, 1) > 0)
+				;
 			if ((now - start) / 1000000000ULL >= t0s + 5) {
 				t0s = (uint32_t)((now - start) / 1000000000ULL);
 				fprintf(stderr, "  %u s: %" PRIu64 " sent, %"
@@ -1020,6 +1067,7 @@ main(int argc, char **argv)
 		drain_quiet(&b, 500, 1);
 		recv0 = b.received;
 		proc_usage(b.pid, &cpu1, &rss1);
+		gen1 = self_cpu();
 		kill(b.pid, SIGTERM);
 		waitpid(b.pid, NULL, 0);
 
@@ -1041,6 +1089,8 @@ main(int argc, char **argv)
 		    percentile(&b, 0.999));
 		printf("%-34s %14.1f %%\n", "negotiator CPU (of one core)",
 		    100.0 * (cpu1 - cpu0) / b.duration_s);
+		printf("%-34s %14.1f %%\n", "generator CPU (of one core)",
+		    100.0 * (gen1 - gen0) / b.duration_s);
 		printf("%-34s %14.1f MB\n", "negotiator resident memory",
 		    (double)rss_reg / 1e6);
 		printf("%-34s %14.1f MB\n", "  of which before registration",
