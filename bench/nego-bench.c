@@ -162,14 +162,21 @@ self_cpu(void)
 	    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
-/* Client i's socket: clients are laid out socket-major, so that a run of
- * consecutive clients shares one socket and one sendmmsg. */
+/*
+ * Client i's socket: runs of CLIENT_RUN consecutive clients share a socket
+ * (and one send), and consecutive runs go to consecutive sockets. A tick's
+ * requests thus come from many sockets, as a real audience's arrive from
+ * many hosts at once. With every client of a socket in a row instead, a
+ * tick came from one or two sockets, which the kernel's SO_REUSEPORT hash
+ * gives to one worker: runs of sockets on one worker left it 15 ms of the
+ * whole load while the other slept, and that was most of p99.
+ */
+#define CLIENT_RUN	16
+
 static int
 client_sock(const struct bench *b, uint32_t i)
 {
-	uint32_t per = (b->nclients + b->nsockets - 1) / b->nsockets;
-
-	return (int)(i / per);
+	return (int)((i / CLIENT_RUN) % b->nsockets);
 }
 
 /* The transaction id carries the client and the send time. */
