@@ -8,6 +8,14 @@
  *
  *   nego-bench --negotiator PATH [--clients N] [--interval S]
  *              [--duration S] [--sockets K] [--threads N]
+ *              [--links R [--connect-ms MS]]
+ *
+ * With --links R it also brokers R links a second beside the keepalives:
+ * a client asks for a link to another (LINK), the other acknowledges the
+ * negotiator's INSTRUCT as a peer does, the first gets its GO and reports
+ * the link --connect-ms later (REPORT). It prints links brokered, refused
+ * and lost, and the time from LINK to GO (which includes the partner's
+ * answer, read within the generator's 1 ms tick).
  *
  * It starts the negotiator itself (on 127.0.0.1, a free port) so that it
  * can read its CPU time and memory from /proc. One thread: the load
@@ -67,6 +75,13 @@ struct client {
 	uint8_t		registered;
 };
 
+/* A REPORT to send once the link would have connected. */
+struct pending {
+	uint64_t	due;		/* monotonic ns */
+	uint64_t	link;
+	uint32_t	a;
+};
+
 struct bench {
 	uint32_t	 nclients, nsockets, interval_s, duration_s;
 	struct client	*c;
@@ -83,6 +98,17 @@ struct bench {
 	uint32_t	 rate, burst, cursor;
 	uint64_t	 error_answers;	/* Binding error responses */
 	uint64_t	 bad_mapped;	/* a wrong XOR-MAPPED-ADDRESS */
+	/* --links only: brokered links, A = a client, B = its partner */
+	uint32_t	 link_rate;	/* LINKs a second */
+	uint32_t	 link_cursor;	/* the next A */
+	uint32_t	*link_hist;	/* LINK to GO, us */
+	uint64_t	 link_hist_n;
+	uint64_t	 links_sent, links_go, links_refused, instructs;
+	uint64_t	 instructs_bad, reports_sent, reports_ok, reports_err;
+	int		 last_refusal;	/* the last error code to a LINK */
+	uint32_t	 connect_ms;	/* GO to REPORT, as a link connects */
+	struct pending	*pend;		/* REPORTs waiting, oldest first */
+	uint32_t	 pend_cap, pend_head, pend_n;
 };
 
 static uint64_t
@@ -180,6 +206,15 @@ client_sock(const struct bench *b, uint32_t i)
 }
 
 /* The transaction id carries the client and the send time. */
+/* Client i's node id, and back. */
+#define NODE_BASE	0x5eed000000000000ULL
+
+static uint64_t
+client_node(uint32_t i)
+{
+	return NODE_BASE + i + 1;
+}
+
 static void
 make_tid(uint8_t tid[12], uint32_t client, uint64_t t)
 {
@@ -195,7 +230,7 @@ build_register(uint8_t *buf, size_t cap, struct bench *bb, uint32_t i)
 	    NAT_FILTER_APDF, 0, 0, 0 };
 	uint8_t tid[12], prof[NAT_PROFILE_WIRE_LEN];
 	struct sockaddr_in in;
-	uint64_t node_id = 0x5eed000000000000ULL + i + 1;
+	uint64_t node_id = client_node(i);
 
 	make_tid(tid, i, wall_ns());
 	memcpy(&bb->c[i].reg_sent, tid + 4, 8);
@@ -226,6 +261,69 @@ build_keepalive(uint8_t *buf, size_t cap, struct bench *bb, uint32_t i)
 	stun_build_init(&b, buf, cap, TC_METHOD_KEEPALIVE, STUN_REQUEST, tid);
 	stun_put_u64(&b, TC_ATTR_SESSION, c->session);
 	stun_put_u32(&b, TC_ATTR_SEQ, ++c->seq);
+	stun_put_integrity_sha256(&b, c->key, sizeof c->key);
+	stun_put_fingerprint(&b);
+	return stun_build_finish(&b);
+}
+
+/*
+ * --links: client a asks for a link to its partner, half the audience
+ * away (another socket), and the partner acknowledges the INSTRUCT as a
+ * peer would. The endpoints are made up: nothing is punched here, this
+ * measures the negotiator's brokering alone.
+ */
+static uint32_t
+link_partner(const struct bench *b, uint32_t a)
+{
+	return (a + b->nclients / 2) % b->nclients;
+}
+
+static void
+bench_endpoint(struct tc_endpoint *ep, uint32_t i)
+{
+	struct sockaddr_in *in;
+
+	memset(ep, 0, sizeof *ep);
+	in = (struct sockaddr_in *)&ep->external;
+	in->sin_family = AF_INET;
+	in->sin_addr.s_addr = htonl(0xc6120000u + (i & 0xffff));
+	in->sin_port = htons((uint16_t)(20000 + i % 40000));
+	in = (struct sockaddr_in *)&ep->internal;
+	in->sin_family = AF_INET;
+	in->sin_addr.s_addr = htonl(0x0a000000u + i);
+	in->sin_port = htons(40001);
+	ep->ports[0] = (uint16_t)(20000 + i % 40000);
+	ep->nports = 1;
+}
+
+/* An authenticated request of client i, tid = (i, now): LINK or REPORT. */
+static int
+build_session_req(uint8_t *buf, size_t cap, struct bench *bb, uint32_t i,
+    uint16_t method, uint64_t link)
+{
+	struct stun_builder b;
+	struct client *c = &bb->c[i];
+	struct tc_endpoint ep;
+	struct tc_outcome o;
+	uint8_t tid[12];
+
+	make_tid(tid, i, wall_ns());
+	stun_build_init(&b, buf, cap, method, STUN_REQUEST, tid);
+	stun_put_u64(&b, TC_ATTR_SESSION, c->session);
+	stun_put_u32(&b, TC_ATTR_SEQ, ++c->seq);
+	if (method == TC_METHOD_LINK) {
+		stun_put_u64(&b, TC_ATTR_PEER_NODE,
+		    client_node(link_partner(bb, i)));
+		bench_endpoint(&ep, i);
+		tc_put_endpoint(&b, &ep);
+	} else {
+		memset(&o, 0, sizeof o);
+		o.ok = 1;
+		o.path = LINK_PATH_DIRECT;
+		o.ms = 100;
+		stun_put_u64(&b, TC_ATTR_LINK, link);
+		tc_put_outcome(&b, &o);
+	}
 	stun_put_integrity_sha256(&b, c->key, sizeof c->key);
 	stun_put_fingerprint(&b);
 	return stun_build_finish(&b);
@@ -356,6 +454,127 @@ send_range(struct bench *b, uint32_t from, uint32_t to, int reg)
 	}
 }
 
+/* One datagram from client i's socket. */
+static void
+send_one(struct bench *b, uint32_t i, const uint8_t *buf, int len)
+{
+	if (len < 0)
+		return;
+	while (send(b->fd[client_sock(b, i)], buf, (size_t)len, 0) < 0)
+		send_backoff("send");
+}
+
+/* LINKs due by now, at link_rate a second since start. */
+static void
+send_links(struct bench *b, uint64_t start, uint64_t now)
+{
+	uint8_t buf[STUN_MAX_MSG];
+	uint64_t due = (now - start) / 1000000ULL * b->link_rate / 1000;
+	uint32_t a;
+
+	while (b->links_sent < due) {
+		a = b->link_cursor;
+		b->link_cursor = (b->link_cursor + 1) % b->nclients;
+		if (!b->c[a].registered ||
+		    !b->c[link_partner(b, a)].registered)
+			continue;
+		send_one(b, a, buf, build_session_req(buf, sizeof buf, b, a,
+		    TC_METHOD_LINK, 0));
+		b->links_sent++;
+	}
+}
+
+/* B's side: an INSTRUCT, checked under B's key and acknowledged. */
+static void
+answer_instruct(struct bench *b, struct stun_msg *m)
+{
+	struct stun_builder sb;
+	struct tc_endpoint ep;
+	uint8_t buf[STUN_MAX_MSG];
+	uint64_t peer, link;
+	uint32_t a, p;
+
+	if (stun_attr_u64(stun_find(m, TC_ATTR_PEER_NODE), &peer) != 0 ||
+	    stun_attr_u64(stun_find(m, TC_ATTR_LINK), &link) != 0 ||
+	    peer <= NODE_BASE || peer - NODE_BASE > b->nclients) {
+		b->instructs_bad++;
+		return;
+	}
+	a = (uint32_t)(peer - NODE_BASE - 1);
+	p = link_partner(b, a);
+	if (stun_check_integrity_sha256(m, b->c[p].key,
+	    sizeof b->c[p].key) != 0) {
+		b->instructs_bad++;
+		return;
+	}
+	b->instructs++;
+	stun_build_init(&sb, buf, sizeof buf, TC_METHOD_INSTRUCT,
+	    STUN_SUCCESS, m->tid);
+	bench_endpoint(&ep, p);
+	tc_put_endpoint(&sb, &ep);
+	stun_put_u64(&sb, TC_ATTR_LINK, link);
+	stun_put_integrity_sha256(&sb, b->c[p].key, sizeof b->c[p].key);
+	stun_put_fingerprint(&sb);
+	send_one(b, p, buf, stun_build_finish(&sb));
+}
+
+/* A's side: the answer to its LINK; a GO is timed and reported on. */
+static void
+link_answered(struct bench *b, struct stun_msg *m, uint32_t a, uint64_t sent,
+    uint64_t arrived)
+{
+	uint8_t buf[STUN_MAX_MSG];
+	struct pending *p;
+	const char *reason;
+	size_t rlen;
+	uint64_t link;
+	uint64_t us;
+	int code;
+
+	if (m->cls != STUN_SUCCESS ||
+	    stun_attr_u64(stun_find(m, TC_ATTR_LINK), &link) != 0) {
+		b->links_refused++;
+		if (stun_attr_error_code(stun_find(m, STUN_ATTR_ERROR_CODE),
+		    &code, &reason, &rlen) == 0)
+			b->last_refusal = code;
+		return;
+	}
+	b->links_go++;
+	us = arrived > sent ? (arrived - sent) / 1000 : 0;
+	b->link_hist[us < HIST_US ? us : HIST_US - 1]++;
+	b->link_hist_n++;
+	if (b->connect_ms == 0 || b->pend_n == b->pend_cap) {
+		send_one(b, a, buf, build_session_req(buf, sizeof buf, b, a,
+		    TC_METHOD_REPORT, link));
+		b->reports_sent++;
+		return;
+	}
+	p = &b->pend[(b->pend_head + b->pend_n++) % b->pend_cap];
+	p->due = now_ns() + (uint64_t)b->connect_ms * 1000000ULL;
+	p->link = link;
+	p->a = a;
+}
+
+/* The REPORTs whose links have connected by now. */
+static void
+send_reports(struct bench *b)
+{
+	uint8_t buf[STUN_MAX_MSG];
+	uint64_t now = now_ns();
+	struct pending *p;
+
+	while (b->pend_n > 0) {
+		p = &b->pend[b->pend_head];
+		if (p->due > now)
+			break;
+		send_one(b, p->a, buf, build_session_req(buf, sizeof buf, b,
+		    p->a, TC_METHOD_REPORT, p->link));
+		b->reports_sent++;
+		b->pend_head = (b->pend_head + 1) % b->pend_cap;
+		b->pend_n--;
+	}
+}
+
 /* When the kernel received a datagram (SO_TIMESTAMPNS), or now. */
 static uint64_t
 rx_time(struct msghdr *mh)
@@ -432,8 +651,25 @@ drain(struct bench *b, int ms, int measure)
 					b->errors++;
 					continue;
 				}
+				if (m.method == TC_METHOD_INSTRUCT &&
+				    m.cls == STUN_REQUEST) {
+					answer_instruct(b, &m);
+					continue;
+				}
 				memcpy(&i, m.tid, 4);
 				memcpy(&t, m.tid + 4, 8);
+				if (i < b->nclients &&
+				    m.method == TC_METHOD_LINK) {
+					link_answered(b, &m, i, t,
+					    rx_time(&mm[j].msg_hdr));
+					continue;
+				}
+				if (i < b->nclients &&
+				    m.method == TC_METHOD_REPORT) {
+					b->reports_ok += m.cls == STUN_SUCCESS;
+					b->reports_err += m.cls != STUN_SUCCESS;
+					continue;
+				}
 				if (i >= b->nclients || m.cls != STUN_SUCCESS) {
 					b->errors++;
 					continue;
@@ -493,17 +729,23 @@ drain_quiet(struct bench *b, int quiet_ms, int measure)
 }
 
 static double
-percentile(const struct bench *b, double q)
+hist_percentile(const uint32_t *hist, uint64_t n, double q)
 {
-	uint64_t want = (uint64_t)(q * (double)b->hist_n), acc = 0;
+	uint64_t want = (uint64_t)(q * (double)n), acc = 0;
 	uint32_t us;
 
 	for (us = 0; us < HIST_US; us++) {
-		acc += b->hist[us];
+		acc += hist[us];
 		if (acc > want)
 			return us / 1000.0;
 	}
 	return HIST_US / 1000.0;
+}
+
+static double
+percentile(const struct bench *b, double q)
+{
+	return hist_percentile(b->hist, b->hist_n, q);
 }
 
 static pid_t
@@ -797,7 +1039,8 @@ open_sockets(struct bench *b)
 
 enum { OPT_NEGOTIATOR = 'n', OPT_CLIENTS = 'c', OPT_INTERVAL = 'i',
     OPT_DURATION = 'd', OPT_SOCKETS = 's', OPT_PORT = 'p', OPT_NO_GSO = 256,
-    OPT_BINDING, OPT_SERVER, OPT_RATE, OPT_BURST, OPT_PID, OPT_THREADS };
+    OPT_BINDING, OPT_SERVER, OPT_RATE, OPT_BURST, OPT_PID, OPT_THREADS,
+    OPT_LINKS, OPT_CONNECT_MS };
 
 static const struct opt options[] = {
 	{ "negotiator", OPT_NEGOTIATOR, "PATH",
@@ -812,6 +1055,12 @@ static const struct opt options[] = {
 	{ "port", OPT_PORT, "PORT", "the negotiator's port (default 34780)" },
 	{ "threads", OPT_THREADS, "N",
 	  "the negotiator's worker threads (default: its own, one per CPU)" },
+	{ "links", OPT_LINKS, "R",
+	  "also R brokered links a second: LINK, INSTRUCT and its ACK, GO, "
+	  "REPORT" },
+	{ "connect-ms", OPT_CONNECT_MS, "MS",
+	  "--links: GO to REPORT, the time a link takes to connect "
+	  "(default 1000)" },
 	{ "no-gso", OPT_NO_GSO, NULL,
 	  "send with sendmmsg, not UDP GSO (a costlier generator)" },
 	{ "binding", OPT_BINDING, NULL,
@@ -861,6 +1110,34 @@ parse_server(const char *text, struct sockaddr_in *out)
 	memcpy(out, &a.ss, sizeof *out);
 }
 
+static void
+print_links(const struct bench *b)
+{
+	double d = b->duration_s;
+
+	printf("%-34s %14.0f /s\n", "links asked (LINK)",
+	    (double)b->links_sent / d);
+	printf("%-34s %14.0f /s\n", "links brokered (GO)",
+	    (double)b->links_go / d);
+	printf("%-34s %14.4f %%\n", "links lost",
+	    b->links_sent ? 100.0 * (double)(b->links_sent - b->links_go -
+	    b->links_refused) / (double)b->links_sent : 0);
+	printf("%-34s %14" PRIu64 "\n", "links refused", b->links_refused);
+	if (b->links_refused > 0)
+		printf("%-34s %14d\n", "  the last refusal's code",
+		    b->last_refusal);
+	printf("%-34s %14.3f ms\n", "p50 LINK to GO",
+	    hist_percentile(b->link_hist, b->link_hist_n, 0.50));
+	printf("%-34s %14.3f ms\n", "p99 LINK to GO",
+	    hist_percentile(b->link_hist, b->link_hist_n, 0.99));
+	printf("%-34s %14" PRIu64 "\n", "INSTRUCTs acknowledged",
+	    b->instructs);
+	printf("%-34s %14" PRIu64 "\n", "INSTRUCTs bad", b->instructs_bad);
+	printf("%-34s %14" PRIu64 " of %" PRIu64 "\n", "REPORTs answered",
+	    b->reports_ok, b->reports_sent);
+	printf("%-34s %14" PRIu64 "\n", "REPORTs refused", b->reports_err);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -874,7 +1151,7 @@ main(int argc, char **argv)
 	uint64_t start, next, end, sent0, recv0;
 	double cpu0, cpu1, gen0, gen1;
 	long rss0, rss1, rss_idle;
-	int key, binding = 0;
+	int key, binding = 0, connect_given = 0;
 
 	memset(&b, 0, sizeof b);
 	b.nclients = 600000;
@@ -884,6 +1161,7 @@ main(int argc, char **argv)
 	b.gso = 1;
 	b.rate = 50000;
 	b.burst = 8;
+	b.connect_ms = 1000;
 	b.server.sin_family = AF_INET;
 	b.server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	b.server.sin_port = htons(3478);
@@ -915,6 +1193,16 @@ main(int argc, char **argv)
 		case OPT_THREADS:
 			threads = (uint32_t)num("threads", optarg, 1, 64);
 			keepalive_only = "threads";
+			break;
+		case OPT_LINKS:
+			b.link_rate = (uint32_t)num("links", optarg, 1, 1000000);
+			keepalive_only = "links";
+			break;
+		case OPT_CONNECT_MS:
+			b.connect_ms = (uint32_t)num("connect-ms", optarg, 0,
+			    60000);
+			keepalive_only = "connect-ms";
+			connect_given = 1;
 			break;
 		case OPT_NO_GSO:
 			b.gso = 0;
@@ -954,6 +1242,10 @@ main(int argc, char **argv)
 		    "benchmark, not --binding\n", keepalive_only);
 		return 2;
 	}
+	if (connect_given && b.link_rate == 0) {
+		fprintf(stderr, "nego-bench: --connect-ms needs --links\n");
+		return 2;
+	}
 	if (!binding && binding_only != NULL) {
 		fprintf(stderr, "nego-bench: --%s needs --binding\n",
 		    binding_only);
@@ -974,7 +1266,13 @@ main(int argc, char **argv)
 		die("setrlimit");
 	b.fd = calloc(b.nsockets, sizeof *b.fd);
 	b.hist = calloc(HIST_US, sizeof *b.hist);
-	if (b.fd == NULL || b.hist == NULL)
+	b.link_hist = calloc(HIST_US, sizeof *b.link_hist);
+	/* Room for every REPORT held back: a connect time's links, twice. */
+	b.pend_cap = (uint32_t)(((uint64_t)b.link_rate * b.connect_ms /
+	    1000 + 1024) * 2);
+	b.pend = calloc(b.pend_cap, sizeof *b.pend);
+	if (b.fd == NULL || b.hist == NULL || b.link_hist == NULL ||
+	    b.pend == NULL)
 		die("calloc");
 	if (binding) {
 		if ((b.local = calloc(b.nsockets, sizeof *b.local)) == NULL)
@@ -1055,6 +1353,10 @@ main(int argc, char **argv)
 				i = to >= b.nclients ? 0 : to;
 				next += 1000000;
 			}
+			if (b.link_rate > 0) {
+				send_links(&b, start, now);
+				send_reports(&b);
+			}
 			/* Answers are timed by the kernel as they arrive, so
 			 * they are read once a tick, not as each comes: a
 			 * generator woken per answer costs both sides a
@@ -1070,8 +1372,17 @@ main(int argc, char **argv)
 			}
 		}
 		sent0 = b.sent;
-		/* Answers still in flight. */
+		/* Answers still in flight; then the links' last REPORTs, as
+		 * they come due (all at once would be a burst no audience
+		 * sends). */
 		drain_quiet(&b, 500, 1);
+		while (b.pend_n > 0) {
+			sleep_until(now_ns() + 1000000);
+			send_reports(&b);
+			while (drain(&b, 0, 0) > 0)
+				;
+		}
+		drain_quiet(&b, 200, 0);
 		recv0 = b.received;
 		proc_usage(b.pid, &cpu1, &rss1);
 		gen1 = self_cpu();
@@ -1105,6 +1416,8 @@ main(int argc, char **argv)
 		printf("%-34s %14.1f bytes\n", "memory per registered client",
 		    (double)rss_reg / b.nclients);
 		printf("%-34s %14" PRIu64 "\n", "error answers", b.errors);
+		if (b.link_rate > 0)
+			print_links(&b);
 	}
 	return 0;
 }
