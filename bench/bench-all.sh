@@ -3,10 +3,11 @@
 # they printed: figure, value, unit, target, and whether it was met.
 #
 #   1. negotiator: bench/nego-bench, 600,000 clients, a keepalive every 3 s
-#   2. tree manager: bench/tree-sim, 1,000,000 nodes with churn
-#   3. the broadcast in the NAT lab: bench/stream-bench.sh (root)
-#   4. link connect times in the NAT lab: tests/link-lab.sh (root)
-#   5. STUN Binding against coturn's turnserver: bench/coturn-compare.sh
+#   2. the broker: bench/nego-bench --links, 10,000 links a second
+#   3. tree manager: bench/tree-sim, 1,000,000 nodes with churn
+#   4. the broadcast in the NAT lab: bench/stream-bench.sh (root)
+#   5. link connect times in the NAT lab: tests/link-lab.sh (root)
+#   6. STUN Binding against coturn's turnserver: bench/coturn-compare.sh
 #
 # Every value comes from the benchmark's own output; nothing is filled in.
 # Without root the lab steps are skipped, and the table says so.
@@ -27,9 +28,10 @@ Runs every treecast benchmark and prints one table: figure | value | unit |
 target | met. About four minutes on two cores as root (the NAT lab steps
 need root; as another user they are skipped).
 
-steps: nego (bench/nego-bench, 600,000 clients every 3 s), tree
-(bench/tree-sim, 1,000,000 nodes), stream (bench/stream-bench.sh, root),
-link (tests/link-lab.sh, root), coturn (bench/coturn-compare.sh).
+steps: nego (bench/nego-bench, 600,000 clients every 3 s), broker
+(nego-bench --links, 10,000 links a second), tree (bench/tree-sim,
+1,000,000 nodes), stream (bench/stream-bench.sh, root), link
+(tests/link-lab.sh, root), coturn (bench/coturn-compare.sh).
 
 options:
   --nego-duration S   seconds of keepalives to measure (default $nego_secs)
@@ -59,8 +61,8 @@ while [ $# -gt 0 ]; do
 	--skip)
 		for s in ${2//,/ }; do
 			case $s in
-			nego | tree | stream | link | coturn) skip+="$s," ;;
-			*) die "--skip '$s': the steps are nego, tree, stream, link, coturn" ;;
+			nego | broker | tree | stream | link | coturn) skip+="$s," ;;
+			*) die "--skip '$s': the steps are nego, broker, tree, stream, link, coturn" ;;
 			esac
 		done
 		shift 2 ;;
@@ -100,7 +102,7 @@ trap 'exit 130' INT TERM
 
 root=0
 [ "$(id -u)" -eq 0 ] && root=1
-steps=5
+steps=6
 k=0
 failed=0
 notes=()
@@ -202,7 +204,28 @@ else
 	    "$(fig "$f" "memory per registered client")" "bytes" "<" 256
 fi
 
-# 2. The tree manager (issue 6): 1,000,000 nodes, then as many departures.
+# 2. The broker: 10,000 links a second among 100,000 clients (each link
+# answered by its peer and reported 1 s later), beside their keepalives.
+if [[ $skip == *,broker,* ]]; then
+	skipped broker "broker, 10,000 links a second" "--skip"
+	row "broker 10k links/s: links refused" skipped "links" = 0
+else
+	run broker "broker: 10,000 links a second, 100,000 clients, 20 s" \
+	    "$top_builddir/bench/nego-bench" --negotiator \
+	    "$top_builddir/treecast-negotiator" --clients 100000 \
+	    --links 10000 --connect-ms 1000 --duration 20 || true
+	f=$logs/broker.log
+	row "broker 10k links/s: links brokered" \
+	    "$(fig "$f" "links brokered (GO)")" "links/s"
+	row "broker 10k links/s: links refused" \
+	    "$(fig "$f" "links refused")" "links" = 0
+	row "broker 10k links/s: p99 LINK to GO" \
+	    "$(fig "$f" "p99 LINK to GO")" "ms"
+	row "broker 10k links/s: negotiator CPU" \
+	    "$(fig "$f" "negotiator CPU (of one core)")" "% of a core"
+fi
+
+# 3. The tree manager (issue 6): 1,000,000 nodes, then as many departures.
 if [[ $skip == *,tree,* ]]; then
 	skipped tree "tree manager, 1,000,000 nodes" "--skip"
 	row "tree-sim 1M nodes: placements (time in tree_join)" skipped \
@@ -219,7 +242,7 @@ else
 	    "$(fig "$f" "repair moves per departure")" "moves"
 fi
 
-# 3. The broadcast in the NAT lab (issue 5).
+# 4. The broadcast in the NAT lab (issue 5).
 if [[ $skip == *,stream,* ]] || [ $root = 0 ]; then
 	if [ $root = 0 ]; then
 		skipped stream "broadcast in the NAT lab" \
@@ -253,7 +276,7 @@ else
 	row "stream: origin upload against all peers' intake" "${share:--}" "%"
 fi
 
-# 4. Link connect times in the NAT lab (issue 4): every ordered pair of
+# 5. Link connect times in the NAT lab (issue 4): every ordered pair of
 # NAT behaviours, 5 attempts each.
 if [[ $skip == *,link,* ]]; then
 	skipped link "link connect times in the NAT lab" "--skip"
@@ -276,7 +299,7 @@ else
 	done
 fi
 
-# 5. STUN Binding against coturn (issue 8).
+# 6. STUN Binding against coturn (issue 8).
 if [[ $skip == *,coturn,* ]] || ! command -v turnserver >/dev/null; then
 	if [[ $skip == *,coturn,* ]]; then
 		skipped coturn "STUN Binding against coturn" "--skip"

@@ -30,6 +30,9 @@
  * LINK and both ends' REPORTs. */
 #define BROKER_KEEP_MS		60000
 #define BROKER_MSG_MAX		512
+/* Attempts in flight and remembered at once, by default. A slot's memory
+ * is touched only once a link has used it. */
+#define BROKER_MAX_LINKS	32768
 
 /* How an attempt ended, as counted per pair of NAT classes. */
 enum outcome {
@@ -40,15 +43,33 @@ enum outcome {
 };
 
 enum blink_state {
-	BL_FREE = 0,
-	BL_INSTRUCTING,		/* waiting for B's ACK */
-	BL_ANSWERED,		/* A has its answer (GO or error) */
-	BL_COUNTED		/* outcome counted; kept for stray reports */
+	BL_FREE = 0,		/* on the free list */
+	BL_INSTRUCTING,		/* waiting for B's ACK; on the pending list */
+	BL_ANSWERED,		/* A has its answer (GO or error); on the
+				   done list, oldest answer first */
+	BL_COUNTED		/* outcome counted; kept for stray reports,
+				   still on the done list */
+};
+
+/*
+ * Every message about a link finds it in O(1): by its id (REPORT), by its
+ * INSTRUCT's transaction id (B's answer), and by A's session and LINK
+ * transaction id (A's retransmissions). Chained hash tables of slot + 1
+ * (0 ends a chain), keyed with SipHash, because A chooses its tid.
+ */
+enum { IX_ID, IX_ITID, IX_ATID, IX_COUNT };
+#define IX_KEY_MAX	20
+
+/* A list of links through their prev and next (slot + 1, 0: none). */
+struct bl_list {
+	uint32_t	head, tail;
 };
 
 /* One brokered link attempt. */
 struct blink {
 	enum blink_state	 state;
+	uint32_t		 chain[IX_COUNT];
+	uint32_t		 prev, next;
 	uint64_t		 id;
 	uint8_t			 key[TC_KEY_LEN];
 	struct broker_node	 a, b;
@@ -96,6 +117,8 @@ struct broker_counters {
 	uint64_t	relay_reused;	/* an old link's address bound again */
 	uint64_t	verify_up;	/* the verifier's links: up */
 	uint64_t	verify_failed;	/* ... failed */
+	uint64_t	forgotten;	/* answered links forgotten before
+					   BROKER_KEEP_MS, for room */
 };
 
 struct broker {
@@ -106,6 +129,11 @@ struct broker {
 	void			*ctx;
 	struct event		*tick;
 	struct blink		*links;
+	uint32_t		 used;		/* slots ever used; above, untouched */
+	struct bl_list		 pending, done, free;
+	uint32_t		*heads[IX_COUNT];
+	uint32_t		 hmask;
+	uint8_t			 hkey[crypto_shorthash_KEYBYTES];
 	struct rlink		*relays;
 	int			 relay_fd;
 	struct event		*relay_ev;
@@ -129,6 +157,127 @@ broker_sslen(const struct sockaddr_storage *ss)
 {
 	return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
 	    sizeof(struct sockaddr_in);
+}
+
+/* --- the link table: lists and indexes */
+
+static uint32_t
+bl_ref(const struct broker *br, const struct blink *l)
+{
+	return (uint32_t)(l - br->links) + 1;
+}
+
+static void
+bl_append(struct broker *br, struct bl_list *q, struct blink *l)
+{
+	l->next = 0;
+	l->prev = q->tail;
+	if (q->tail != 0)
+		br->links[q->tail - 1].next = bl_ref(br, l);
+	else
+		q->head = bl_ref(br, l);
+	q->tail = bl_ref(br, l);
+}
+
+static void
+bl_remove(struct broker *br, struct bl_list *q, struct blink *l)
+{
+	if (l->prev != 0)
+		br->links[l->prev - 1].next = l->next;
+	else
+		q->head = l->next;
+	if (l->next != 0)
+		br->links[l->next - 1].prev = l->prev;
+	else
+		q->tail = l->prev;
+	l->prev = l->next = 0;
+}
+
+/* Link l's key in index ix, into k; its length. */
+static size_t
+bl_key(int ix, const struct blink *l, uint8_t k[IX_KEY_MAX])
+{
+	switch (ix) {
+	case IX_ID:
+		memcpy(k, &l->id, 8);
+		return 8;
+	case IX_ITID:
+		memcpy(k, l->instruct_tid, 12);
+		return 12;
+	default:
+		memcpy(k, &l->a.session, 8);
+		memcpy(k + 8, l->a_tid, 12);
+		return 20;
+	}
+}
+
+static uint32_t
+bl_bucket(const struct broker *br, const uint8_t *k, size_t n)
+{
+	uint8_t h[crypto_shorthash_BYTES];
+	uint32_t v;
+
+	crypto_shorthash(h, k, n, br->hkey);
+	memcpy(&v, h, sizeof v);
+	return v & br->hmask;
+}
+
+static void
+bl_index(struct broker *br, struct blink *l)
+{
+	uint8_t k[IX_KEY_MAX];
+	uint32_t b;
+	int ix;
+
+	for (ix = 0; ix < IX_COUNT; ix++) {
+		b = bl_bucket(br, k, bl_key(ix, l, k));
+		l->chain[ix] = br->heads[ix][b];
+		br->heads[ix][b] = bl_ref(br, l);
+	}
+}
+
+static void
+bl_unindex(struct broker *br, struct blink *l)
+{
+	uint8_t k[IX_KEY_MAX];
+	uint32_t *p;
+	int ix;
+
+	for (ix = 0; ix < IX_COUNT; ix++) {
+		p = &br->heads[ix][bl_bucket(br, k, bl_key(ix, l, k))];
+		while (*p != 0 && *p != bl_ref(br, l))
+			p = &br->links[*p - 1].chain[ix];
+		if (*p != 0)
+			*p = l->chain[ix];
+	}
+}
+
+/* The live link whose key in index ix is k, or NULL. */
+static struct blink *
+bl_find(struct broker *br, int ix, const uint8_t *k, size_t n)
+{
+	uint8_t lk[IX_KEY_MAX];
+	uint32_t i;
+	struct blink *l;
+
+	for (i = br->heads[ix][bl_bucket(br, k, n)]; i != 0;
+	    i = l->chain[ix]) {
+		l = &br->links[i - 1];
+		if (bl_key(ix, l, lk) == n && memcmp(lk, k, n) == 0)
+			return l;
+	}
+	return NULL;
+}
+
+/* A link's end: out of the indexes and its list, its secrets wiped. */
+static void
+bl_release(struct broker *br, struct blink *l)
+{
+	bl_unindex(br, l);
+	bl_remove(br, l->state == BL_INSTRUCTING ? &br->pending : &br->done,
+	    l);
+	sodium_memzero(l, sizeof *l);
+	bl_append(br, &br->free, l);
 }
 
 /* Only a relay for pairs that prediction cannot join: where one side is
@@ -204,6 +353,11 @@ broker_answer_a(struct broker *br, struct blink *l, int code,
 	struct stun_builder sb;
 	int len;
 
+	bl_remove(br, &br->pending, l);
+	bl_append(br, &br->done, l);
+	l->state = BL_ANSWERED;
+	l->done_ms = broker_now();
+	l->answer_len = 0;
 	stun_build_init(&sb, l->answer, sizeof l->answer, TC_METHOD_LINK,
 	    code != 0 ? STUN_ERROR : STUN_SUCCESS, l->a_tid);
 	if (code != 0)
@@ -215,30 +369,45 @@ broker_answer_a(struct broker *br, struct blink *l, int code,
 	if ((len = stun_build_finish(&sb)) < 0)
 		return;
 	l->answer_len = (size_t)len;
-	l->state = BL_ANSWERED;
-	l->done_ms = broker_now();
 	br->send(br->ctx, (struct sockaddr *)&l->a.addr, l->answer,
 	    l->answer_len, (struct sockaddr *)&l->local);
 }
 
-static struct blink *
-broker_slot(struct broker *br, uint64_t now)
+/* A link that A never reported on ends: counted on B's word, if any. */
+static void
+broker_count_unreported(struct broker *br, struct blink *l)
 {
-	struct blink *l, *oldest = NULL;
-	uint32_t i;
+	if (l->have_report_b && l->report_b.ok)
+		broker_count(br, l, l->report_b.path == LINK_PATH_LOCAL ?
+		    OUT_LOCAL : l->report_b.path == LINK_PATH_RELAY ?
+		    OUT_RELAY : OUT_DIRECT, l->report_b.ms);
+	else
+		broker_count(br, l, OUT_UNREPORTED, 0);
+}
 
-	for (i = 0; i < br->cfg.max_links; i++) {
-		l = &br->links[i];
-		if (l->state == BL_FREE)
-			return l;
-		if (l->state != BL_INSTRUCTING &&
-		    now - l->done_ms >= BROKER_KEEP_MS)
-			return l;
-		if (l->state == BL_COUNTED &&
-		    (oldest == NULL || l->done_ms < oldest->done_ms))
-			oldest = l;
+/* A slot for a new link: a free one, one never used, or else the oldest
+ * answered link, forgotten early; NULL while every one is in flight. */
+static struct blink *
+broker_slot(struct broker *br)
+{
+	struct blink *l;
+
+	if (br->free.head != 0) {
+		l = &br->links[br->free.head - 1];
+		bl_remove(br, &br->free, l);
+		return l;
 	}
-	return oldest;
+	if (br->used < br->cfg.max_links)
+		return &br->links[br->used++];
+	if (br->done.head == 0)
+		return NULL;
+	l = &br->links[br->done.head - 1];
+	if (l->state == BL_ANSWERED)
+		broker_count_unreported(br, l);
+	br->c.forgotten++;
+	bl_release(br, l);
+	bl_remove(br, &br->free, l);
+	return l;
 }
 
 static struct rlink *
@@ -270,24 +439,22 @@ broker_link(struct broker *br, const struct broker_node *a,
 	struct stun_builder sb;
 	struct blink *l;
 	uint64_t now = broker_now();
-	uint32_t i;
+	uint8_t k[IX_KEY_MAX];
 	int len;
 
+	memcpy(k, &a->session, 8);
+	memcpy(k + 8, tid, 12);
 	pthread_mutex_lock(&br->lock);
-	for (i = 0; i < br->cfg.max_links; i++) {
-		l = &br->links[i];
-		if (l->state != BL_FREE && l->a.session == a->session &&
-		    memcmp(l->a_tid, tid, 12) == 0) {
-			/* A retransmitted: wait for B, or answer again. */
-			br->c.retransmits++;
-			if (l->answer_len > 0)
-				br->send(br->ctx, (struct sockaddr *)&a->addr,
-				    l->answer, l->answer_len, local);
-			pthread_mutex_unlock(&br->lock);
-			return 0;
-		}
+	if ((l = bl_find(br, IX_ATID, k, 20)) != NULL) {
+		/* A retransmitted: wait for B, or answer again. */
+		br->c.retransmits++;
+		if (l->answer_len > 0)
+			br->send(br->ctx, (struct sockaddr *)&a->addr,
+			    l->answer, l->answer_len, local);
+		pthread_mutex_unlock(&br->lock);
+		return 0;
 	}
-	if ((l = broker_slot(br, now)) == NULL) {
+	if ((l = broker_slot(br)) == NULL) {
 		br->c.full++;
 		pthread_mutex_unlock(&br->lock);
 		return 508;
@@ -308,6 +475,8 @@ broker_link(struct broker *br, const struct broker_node *a,
 	br->c.links++;
 
 	stun_random_tid(l->instruct_tid);
+	bl_index(br, l);
+	bl_append(br, &br->pending, l);
 	stun_build_init(&sb, l->instruct, sizeof l->instruct,
 	    TC_METHOD_INSTRUCT, STUN_REQUEST, l->instruct_tid);
 	stun_put_u64(&sb, TC_ATTR_PEER_NODE, a->node_id);
@@ -315,7 +484,7 @@ broker_link(struct broker *br, const struct broker_node *a,
 	stun_put_integrity_sha256(&sb, peer->key, sizeof peer->key);
 	stun_put_fingerprint(&sb);
 	if ((len = stun_build_finish(&sb)) < 0) {
-		l->state = BL_FREE;
+		bl_release(br, l);
 		pthread_mutex_unlock(&br->lock);
 		return 500;
 	}
@@ -338,21 +507,16 @@ broker_instruct_answer(struct broker *br, const struct stun_msg *m)
 {
 	const struct stun_attr *ea;
 	struct tc_endpoint bep;
-	struct blink *l = NULL;
+	struct blink *l;
 	const char *reason = "";
 	char why[128];
 	size_t rlen = 0;
-	uint32_t i;
 	int code = 0;
 
 	pthread_mutex_lock(&br->lock);
-	for (i = 0; i < br->cfg.max_links; i++) {
-		if (br->links[i].state == BL_INSTRUCTING &&
-		    memcmp(br->links[i].instruct_tid, m->tid, 12) == 0) {
-			l = &br->links[i];
-			break;
-		}
-	}
+	if ((l = bl_find(br, IX_ITID, m->tid, 12)) != NULL &&
+	    l->state != BL_INSTRUCTING)
+		l = NULL;
 	if (l == NULL || stun_check_integrity_sha256(m, l->b.key,
 	    sizeof l->b.key) != 0) {
 		/* Late (answered already), or not B's. */
@@ -379,17 +543,11 @@ int
 broker_report(struct broker *br, uint64_t session, uint64_t link,
     const struct tc_outcome *o, uint64_t *acceptor)
 {
-	struct blink *l = NULL;
+	struct blink *l;
 	enum outcome out;
-	uint32_t i;
 
 	pthread_mutex_lock(&br->lock);
-	for (i = 0; i < br->cfg.max_links; i++) {
-		if (br->links[i].state != BL_FREE && br->links[i].id == link) {
-			l = &br->links[i];
-			break;
-		}
-	}
+	l = bl_find(br, IX_ID, (const uint8_t *)&link, 8);
 	if (l == NULL || (l->a.session != session && l->b.session != session)) {
 		pthread_mutex_unlock(&br->lock);
 		return -1;
@@ -422,39 +580,40 @@ broker_tick_cb(evutil_socket_t fd, short what, void *arg)
 	uint64_t now = broker_now();
 	struct blink *l;
 	struct rlink *r;
-	uint32_t i;
+	uint32_t i, next;
 
 	(void)fd;
 	(void)what;
 	pthread_mutex_lock(&br->lock);
-	for (i = 0; i < br->cfg.max_links; i++) {
-		l = &br->links[i];
-		if (l->state == BL_INSTRUCTING && now >= l->next_ms) {
-			if (now - l->t0 >= BROKER_GIVE_UP_MS) {
-				br->c.peer_silent++;
-				broker_answer_a(br, l, 480,
-				    "peer: no answer to INSTRUCT", NULL);
-				broker_count_step(br, l, LINK_STEP_PEER);
-				continue;
-			}
-			br->send(br->ctx, (struct sockaddr *)&l->b.addr,
-			    l->instruct, l->instruct_len,
-			    (struct sockaddr *)&l->local);
-			br->c.instructs++;
-			l->next_ms = now + (l->sent < 3 ? (uint64_t)BROKER_RTO_MS
-			    << l->sent : BROKER_RTO_MAX_MS);
-			l->sent++;
-		} else if (l->state == BL_ANSWERED &&
-		    now - l->done_ms >= BROKER_KEEP_MS) {
-			/* A never reported: B's word, if any. */
-			if (l->have_report_b && l->report_b.ok)
-				broker_count(br, l, l->report_b.path ==
-				    LINK_PATH_LOCAL ? OUT_LOCAL :
-				    l->report_b.path == LINK_PATH_RELAY ?
-				    OUT_RELAY : OUT_DIRECT, l->report_b.ms);
-			else
-				broker_count(br, l, OUT_UNREPORTED, 0);
+	for (i = br->pending.head; i != 0; i = next) {
+		l = &br->links[i - 1];
+		next = l->next;		/* the answer moves l to done */
+		if (now < l->next_ms)
+			continue;
+		if (now - l->t0 >= BROKER_GIVE_UP_MS) {
+			br->c.peer_silent++;
+			broker_answer_a(br, l, 480,
+			    "peer: no answer to INSTRUCT", NULL);
+			broker_count_step(br, l, LINK_STEP_PEER);
+			continue;
 		}
+		br->send(br->ctx, (struct sockaddr *)&l->b.addr,
+		    l->instruct, l->instruct_len,
+		    (struct sockaddr *)&l->local);
+		br->c.instructs++;
+		l->next_ms = now + (l->sent < 3 ? (uint64_t)BROKER_RTO_MS
+		    << l->sent : BROKER_RTO_MAX_MS);
+		l->sent++;
+	}
+	/* Answered longest ago first: kept BROKER_KEEP_MS, then forgotten,
+	 * counted on B's word if A never reported. */
+	while (br->done.head != 0) {
+		l = &br->links[br->done.head - 1];
+		if (now - l->done_ms < BROKER_KEEP_MS)
+			break;
+		if (l->state == BL_ANSWERED)
+			broker_count_unreported(br, l);
+		bl_release(br, l);
 	}
 	for (i = 0; i < br->cfg.relay_max; i++) {
 		r = &br->relays[i];
@@ -637,6 +796,7 @@ broker_create(struct event_base *base, const struct broker_config *cfg,
 {
 	struct timeval tv = { 0, BROKER_TICK_MS * 1000 };
 	struct broker *br;
+	int ix;
 
 	if ((br = calloc(1, sizeof *br)) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -649,15 +809,23 @@ broker_create(struct event_base *base, const struct broker_config *cfg,
 	br->ctx = ctx;
 	br->relay_fd = -1;
 	if (br->cfg.max_links == 0)
-		br->cfg.max_links = 4096;
+		br->cfg.max_links = BROKER_MAX_LINKS;
 	if (br->cfg.relay_idle_s == 0)
 		br->cfg.relay_idle_s = 30;
 	if (!br->cfg.has_relay)
 		br->cfg.relay_max = 0;
 	br->links = calloc(br->cfg.max_links, sizeof *br->links);
+	for (br->hmask = 1; br->hmask < br->cfg.max_links; br->hmask <<= 1)
+		;
+	for (ix = 0; ix < IX_COUNT; ix++)
+		br->heads[ix] = calloc(br->hmask, sizeof *br->heads[ix]);
+	br->hmask--;
+	crypto_shorthash_keygen(br->hkey);
 	br->relays = calloc(br->cfg.relay_max + 1, sizeof *br->relays);
 	br->tick = event_new(base, -1, EV_PERSIST, broker_tick_cb, br);
-	if (br->links == NULL || br->relays == NULL || br->tick == NULL ||
+	if (br->links == NULL || br->heads[IX_ID] == NULL ||
+	    br->heads[IX_ITID] == NULL || br->heads[IX_ATID] == NULL ||
+	    br->relays == NULL || br->tick == NULL ||
 	    event_add(br->tick, &tv) != 0) {
 		snprintf(err, errlen, "out of memory");
 		broker_free(br);
@@ -673,6 +841,8 @@ broker_create(struct event_base *base, const struct broker_config *cfg,
 void
 broker_free(struct broker *br)
 {
+	int ix;
+
 	if (br == NULL)
 		return;
 	if (br->tick != NULL)
@@ -682,8 +852,10 @@ broker_free(struct broker *br)
 	if (br->relay_fd != -1)
 		close(br->relay_fd);
 	if (br->links != NULL)
-		sodium_memzero(br->links, br->cfg.max_links * sizeof *br->links);
+		sodium_memzero(br->links, br->used * sizeof *br->links);
 	free(br->links);
+	for (ix = 0; ix < IX_COUNT; ix++)
+		free(br->heads[ix]);
 	free(br->relays);
 	pthread_mutex_destroy(&br->lock);
 	free(br);
@@ -740,14 +912,16 @@ broker_json(struct broker *br, struct evbuffer *out)
 	evbuffer_add_printf(out, "{\"links\":%" PRIu64 ",\"retransmits\":%"
 	    PRIu64 ",\"instructs\":%" PRIu64 ",\"acks\":%" PRIu64
 	    ",\"peer_silent\":%" PRIu64 ",\"peer_refused\":%" PRIu64
-	    ",\"full\":%" PRIu64 ",\"reports\":%" PRIu64 ",\"bad_answers\":%"
+	    ",\"full\":%" PRIu64 ",\"forgotten\":%" PRIu64
+	    ",\"reports\":%" PRIu64 ",\"bad_answers\":%"
 	    PRIu64 ",\"relay\":{\"enabled\":%s,\"live\":%u,\"links\":%" PRIu64
 	    ",\"binds\":%" PRIu64 ",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
 	    ",\"dropped\":%" PRIu64 ",\"full\":%" PRIu64 ",\"reused\":%"
 	    PRIu64 "},\"verifier\":{\"up\":%" PRIu64 ",\"failed\":%" PRIu64
 	    "},\"pairs\":[",
 	    br->c.links, br->c.retransmits, br->c.instructs, br->c.acks,
-	    br->c.peer_silent, br->c.peer_refused, br->c.full, br->c.reports,
+	    br->c.peer_silent, br->c.peer_refused, br->c.full,
+	    br->c.forgotten, br->c.reports,
 	    br->c.bad_answers, br->cfg.has_relay ? "true" : "false", live,
 	    br->c.relay_links, br->c.relay_binds, br->c.relay_packets,
 	    br->c.relay_bytes, br->c.relay_dropped, br->c.relay_full,

@@ -1,0 +1,306 @@
+/*
+ * The link broker's table (negotiator/broker.c) on its own, its datagrams
+ * caught instead of sent: every message finds its link (A's retransmitted
+ * LINK, B's ACK, either end's REPORT) among many; a full table refuses
+ * with 508 while every link is in flight, and otherwise forgets the link
+ * answered longest ago, counted unreported. The whole flow over real
+ * sockets is check-negotiator's test_link.
+ */
+#include <check.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <sodium.h>
+
+#include "negotiator/broker.h"
+#include "net/stun.h"
+#include "tests/check-run.h"
+
+#define MANY	20000
+
+/* What the broker sent, parsed back: INSTRUCTs and answers to LINK. */
+struct sent {
+	uint64_t	link;
+	uint8_t		tid[12];
+	int		cls;
+	uint8_t		msg[STUN_MAX_MSG];
+	size_t		len;
+};
+
+static struct sent *instructs, *answers;
+static size_t ninstructs, nanswers;
+
+static void
+catch_send(void *ctx, const struct sockaddr *to, const uint8_t *msg,
+    size_t len, const struct sockaddr *src)
+{
+	struct stun_msg m;
+	struct sent *s;
+
+	(void)ctx;
+	(void)to;
+	(void)src;
+	ck_assert_int_eq(stun_parse(msg, len, &m, NULL), 0);
+	if (m.method == TC_METHOD_INSTRUCT) {
+		ck_assert_uint_lt(ninstructs, MANY + 16);
+		s = &instructs[ninstructs++];
+	} else {
+		ck_assert_int_eq(m.method, TC_METHOD_LINK);
+		ck_assert_uint_lt(nanswers, MANY + 16);
+		s = &answers[nanswers++];
+	}
+	s->link = 0;
+	stun_attr_u64(stun_find(&m, TC_ATTR_LINK), &s->link);
+	memcpy(s->tid, m.tid, sizeof s->tid);
+	s->cls = m.cls;
+	memcpy(s->msg, msg, len);
+	s->len = len;
+}
+
+static struct event_base *base;
+
+static struct broker *
+make_broker(uint32_t max_links)
+{
+	struct broker_config cfg;
+	struct broker *br;
+	char err[128];
+
+	memset(&cfg, 0, sizeof cfg);
+	cfg.max_links = max_links;
+	ck_assert_ptr_nonnull(base = event_base_new());
+	br = broker_create(base, &cfg, catch_send, NULL, err, sizeof err);
+	ck_assert_msg(br != NULL, "%s", err);
+	ninstructs = nanswers = 0;
+	return br;
+}
+
+static void
+free_broker(struct broker *br)
+{
+	broker_free(br);
+	event_base_free(base);
+}
+
+static void
+node(struct broker_node *n, uint64_t id, uint32_t slot)
+{
+	struct sockaddr_in *in = (struct sockaddr_in *)&n->addr;
+
+	memset(n, 0, sizeof *n);
+	n->node_id = id;
+	n->session = (uint64_t)7 << 32 | slot;
+	memset(n->key, (int)(id & 0xff), sizeof n->key);
+	n->key[0] = (uint8_t)(id >> 8);
+	n->profile.mapping = NAT_MAPPING_EIM;
+	n->profile.allocation = NAT_ALLOC_PRESERVED;
+	n->profile.filtering = NAT_FILTER_APDF;
+	in->sin_family = AF_INET;
+	in->sin_addr.s_addr = htonl(0xc6120000u + slot);
+	in->sin_port = htons(3000);
+}
+
+static void
+endpoint(struct tc_endpoint *ep)
+{
+	struct sockaddr_in *in = (struct sockaddr_in *)&ep->external;
+
+	memset(ep, 0, sizeof *ep);
+	in->sin_family = AF_INET;
+	in->sin_addr.s_addr = htonl(0xc6130001u);
+	in->sin_port = htons(40001);
+	in = (struct sockaddr_in *)&ep->internal;
+	in->sin_family = AF_INET;
+	in->sin_addr.s_addr = htonl(0x0a000001u);
+	in->sin_port = htons(40001);
+	ep->ports[0] = 40001;
+	ep->nports = 1;
+}
+
+static int
+ask(struct broker *br, const struct broker_node *a,
+    const struct broker_node *b, uint32_t n)
+{
+	struct tc_endpoint ep;
+	struct sockaddr_in local;
+	uint8_t tid[12];
+
+	memset(tid, 0, sizeof tid);
+	memcpy(tid, &n, sizeof n);
+	memset(&local, 0, sizeof local);
+	local.sin_family = AF_INET;
+	local.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	endpoint(&ep);
+	return broker_link(br, a, b, tid, &ep, (struct sockaddr *)&local);
+}
+
+/* B's ACK of the INSTRUCT with that tid, under B's key. */
+static int
+ack(struct broker *br, const uint8_t tid[12], const struct broker_node *b)
+{
+	uint8_t buf[STUN_MAX_MSG];
+	struct stun_builder sb;
+	struct tc_endpoint ep;
+	struct stun_msg m;
+	int len;
+
+	stun_build_init(&sb, buf, sizeof buf, TC_METHOD_INSTRUCT, STUN_SUCCESS,
+	    tid);
+	endpoint(&ep);
+	tc_put_endpoint(&sb, &ep);
+	stun_put_integrity_sha256(&sb, b->key, sizeof b->key);
+	stun_put_fingerprint(&sb);
+	len = stun_build_finish(&sb);
+	ck_assert_int_gt(len, 0);
+	ck_assert_int_eq(stun_parse(buf, (size_t)len, &m, NULL), 0);
+	return broker_instruct_answer(br, &m);
+}
+
+static char *
+json(struct broker *br)
+{
+	static char text[8192];
+	struct evbuffer *out = evbuffer_new();
+	size_t n;
+
+	broker_json(br, out);
+	n = evbuffer_get_length(out);
+	ck_assert_uint_lt(n, sizeof text);
+	evbuffer_remove(out, text, n);
+	text[n] = '\0';
+	evbuffer_free(out);
+	return text;
+}
+
+/* Many links at once, each message answered in an order unlike the
+ * order of asking: every one finds its own link. */
+START_TEST(test_many)
+{
+	static struct broker_node a[MANY];
+	struct broker_node b;
+	struct tc_outcome o = { 1, 0, LINK_PATH_DIRECT, 90 };
+	struct broker *br = make_broker(0);
+	uint64_t acceptor;
+	uint32_t i, j;
+	size_t before;
+
+	node(&b, 0xb0b, MANY);
+	for (i = 0; i < MANY; i++) {
+		node(&a[i], 0x100000 + i, i);
+		ck_assert_int_eq(ask(br, &a[i], &b, i), 0);
+	}
+	ck_assert_uint_eq(ninstructs, MANY);
+	ck_assert_uint_eq(nanswers, 0);
+	/* B answers in a scattered order (7919 is prime to MANY). */
+	for (i = 0; i < MANY; i++) {
+		j = (uint32_t)(((uint64_t)i * 7919) % MANY);
+		ck_assert_int_eq(ack(br, instructs[j].tid, &b), 0);
+		/* The GO goes to A, under the LINK's own tid. */
+		ck_assert_int_eq(answers[i].cls, STUN_SUCCESS);
+		ck_assert_uint_eq(answers[i].link, instructs[j].link);
+		ck_assert_int_eq(memcmp(answers[i].tid, &j, sizeof j), 0);
+	}
+	/* The same ACK again: late, not a second GO. */
+	ck_assert_int_eq(ack(br, instructs[5].tid, &b), -1);
+	/* A's retransmitted LINK: the same GO again, byte for byte. */
+	before = nanswers;
+	ck_assert_int_eq(ask(br, &a[123], &b, 123), 0);
+	ck_assert_uint_eq(nanswers, before + 1);
+	j = (uint32_t)(nanswers - 1);
+	for (i = 0; i < before; i++)
+		if (answers[i].link == instructs[123].link)
+			break;
+	ck_assert_uint_lt(i, before);
+	ck_assert_uint_eq(answers[j].len, answers[i].len);
+	ck_assert_int_eq(memcmp(answers[j].msg, answers[i].msg,
+	    answers[i].len), 0);
+	/* Both ends report; A's names B as the acceptor. */
+	for (i = 0; i < MANY; i++) {
+		acceptor = 1;
+		ck_assert_int_eq(broker_report(br, b.session,
+		    instructs[i].link, &o, &acceptor), 0);
+		ck_assert_uint_eq(acceptor, 0);
+		ck_assert_int_eq(broker_report(br, a[i].session,
+		    instructs[i].link, &o, &acceptor), 0);
+		ck_assert_uint_eq(acceptor, b.session);
+	}
+	/* Not a link, or not this node's. */
+	ck_assert_int_eq(broker_report(br, a[0].session, 12345, &o,
+	    &acceptor), -1);
+	ck_assert_int_eq(broker_report(br, a[0].session, instructs[1].link,
+	    &o, &acceptor), -1);
+	ck_assert_ptr_nonnull(strstr(json(br), "\"links\":20000,"
+	    "\"retransmits\":1,"));
+	ck_assert_ptr_nonnull(strstr(json(br), "\"full\":0,\"forgotten\":0,"));
+	ck_assert_ptr_nonnull(strstr(json(br), "\"attempts\":20000,"
+	    "\"connected\":20000,"));
+	free_broker(br);
+}
+END_TEST
+
+/* A table of 4: four links in flight fill it (508); once some are
+ * answered, a new link takes the slot of the one answered longest ago,
+ * which is counted unreported and forgotten. */
+START_TEST(test_full)
+{
+	struct broker_node a[8], b;
+	struct tc_outcome o = { 1, 0, LINK_PATH_DIRECT, 90 };
+	struct broker *br = make_broker(4);
+	uint64_t acceptor;
+	uint32_t i;
+
+	node(&b, 0xb0b, 99);
+	for (i = 0; i < 8; i++)
+		node(&a[i], 0x200 + i, i);
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(ask(br, &a[i], &b, i), 0);
+	ck_assert_int_eq(ask(br, &a[4], &b, 4), 508);
+	ck_assert_ptr_nonnull(strstr(json(br), "\"full\":1,\"forgotten\":0,"));
+	/* Links 2 and 0 are answered, in that order. */
+	ck_assert_int_eq(ack(br, instructs[2].tid, &b), 0);
+	ck_assert_int_eq(ack(br, instructs[0].tid, &b), 0);
+	/* Room: link 2 goes, unreported; link 0 stays. */
+	ck_assert_int_eq(ask(br, &a[5], &b, 5), 0);
+	ck_assert_ptr_nonnull(strstr(json(br), "\"full\":1,\"forgotten\":1,"));
+	ck_assert_ptr_nonnull(strstr(json(br), "\"unreported\":1"));
+	ck_assert_int_eq(broker_report(br, a[2].session, instructs[2].link,
+	    &o, &acceptor), -1);
+	ck_assert_int_eq(broker_report(br, a[0].session, instructs[0].link,
+	    &o, &acceptor), 0);
+	ck_assert_uint_eq(acceptor, b.session);
+	/* Link 0, reported, is the next to go; then none is answered and
+	 * the table is full again. */
+	ck_assert_int_eq(ask(br, &a[6], &b, 6), 0);
+	ck_assert_int_eq(ask(br, &a[7], &b, 7), 508);
+	ck_assert_ptr_nonnull(strstr(json(br), "\"full\":2,\"forgotten\":2,"));
+	/* The links in flight are all still found. */
+	ck_assert_int_eq(ack(br, instructs[1].tid, &b), 0);
+	ck_assert_int_eq(ack(br, instructs[3].tid, &b), 0);
+	ck_assert_int_eq(ack(br, instructs[4].tid, &b), 0);
+	ck_assert_int_eq(ack(br, instructs[5].tid, &b), 0);
+	ck_assert_uint_eq(nanswers, 6);
+	free_broker(br);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("broker");
+	TCase *tc = tcase_create("broker");
+
+	if (sodium_init() < 0)
+		return 1;
+	instructs = calloc(MANY + 16, sizeof *instructs);
+	answers = calloc(MANY + 16, sizeof *answers);
+	if (instructs == NULL || answers == NULL)
+		return 1;
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_many);
+	tcase_add_test(tc, test_full);
+	suite_add_tcase(s, tc);
+	return check_run(s);
+}
