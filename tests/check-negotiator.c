@@ -692,7 +692,7 @@ START_TEST(test_join)
 	uint8_t k[5][TC_KEY_LEN];
 	uint64_t s[5];
 	const char *tree;
-	int fd[5], i, code;
+	int fd[5], i, j, code;
 
 	for (i = 0; i < 5; i++)
 		fd[i] = socket(AF_INET, SOCK_DGRAM, 0);
@@ -728,8 +728,14 @@ START_TEST(test_join)
 	    "\"role\":\"origin\""));
 	ck_assert_ptr_nonnull(strstr(tree, "\"unplaced\":1"));
 	/* The verifier links to each candidate; these never answer, so at
-	 * its deadline (9 s) they become non-repeaters, with the reason. */
+	 * its deadline (9 s) they become non-repeaters, with the reason.
+	 * Everyone keeps alive meanwhile: the deadline is near the
+	 * negotiator's 10 s expiry, and an expired origin takes its tree. */
 	for (i = 0; i < 150; i++) {
+		if (i % 10 == 0)
+			for (j = 0; j < 5; j++)
+				keepalive_parent(fd[j], s[j],
+				    100 + (uint32_t)i / 10, k[j]);
 		tree = http_get("/api/tree");
 		if (strstr(tree, "\"nonrepeaters\":3") != NULL)
 			break;
@@ -745,15 +751,15 @@ START_TEST(test_join)
 	/* 0x11 leaves: 0x13, waiting, takes its slot under the origin. */
 	{
 		uint8_t req[STUN_MAX_MSG], ans[STUN_MAX_MSG];
-		int len = build_auth(req, sizeof req, TC_METHOD_LEAVE, s[1], 4,
-		    k[1]);
+		int len = build_auth(req, sizeof req, TC_METHOD_LEAVE, s[1],
+		    1000, k[1]);
 
 		ck_assert_uint_gt(exchange_on(fd[1], req, (size_t)len, ans,
 		    sizeof ans, 2000), 0);
 	}
-	ck_assert_int_eq(keepalive_parent(fd[3], s[3], 3, k[3]), 0x10);
+	ck_assert_int_eq(keepalive_parent(fd[3], s[3], 1000, k[3]), 0x10);
 	/* The origin cannot join. */
-	ck_assert_uint_eq(join(fd[0], s[0], 1, k[0], &code), 0);
+	ck_assert_uint_eq(join(fd[0], s[0], 1000, k[0], &code), 0);
 	ck_assert_int_eq(code, 400);
 	ck_assert_int_eq(stat_of("joined"), 3);
 	ck_assert_int_eq(json_of("/api/stats", "tree_departures"), 1);
