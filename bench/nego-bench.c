@@ -206,7 +206,7 @@ client_sock(const struct bench *b, uint32_t i)
 }
 
 /* The transaction id carries the client and the send time. */
-/* Client i's node id, and back. */
+/* Client i's node id: NODE_BASE + i + 1. */
 #define NODE_BASE	0x5eed000000000000ULL
 
 static uint64_t
@@ -470,9 +470,9 @@ send_links(struct bench *b, uint64_t start, uint64_t now)
 {
 	uint8_t buf[STUN_MAX_MSG];
 	uint64_t due = (now - start) / 1000000ULL * b->link_rate / 1000;
-	uint32_t a;
+	uint32_t a, tried;
 
-	while (b->links_sent < due) {
+	for (tried = 0; b->links_sent < due && tried < b->nclients; tried++) {
 		a = b->link_cursor;
 		b->link_cursor = (b->link_cursor + 1) % b->nclients;
 		if (!b->c[a].registered ||
