@@ -31,7 +31,9 @@ typedef void (*broker_send_fn)(void *ctx, const struct sockaddr *to,
     const uint8_t *msg, size_t len, const struct sockaddr *src);
 
 struct broker_config {
-	uint32_t	max_links;	/* attempts in flight and remembered */
+	uint32_t	max_links;	/* links in flight and remembered (0:
+					   32,768); the oldest answered goes
+					   first when full */
 	int		has_relay;
 	struct addr	relay;		/* the relay's socket, bound here */
 	uint32_t	relay_max;	/* relayed links at once */
