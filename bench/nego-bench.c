@@ -75,6 +75,13 @@ struct client {
 	uint8_t		registered;
 };
 
+/* Response times, in 1 us buckets up to 1 s. */
+struct hist {
+	uint32_t	*us;
+	uint64_t	 n;
+	uint64_t	 late;		/* 1 s or more: in the last bucket */
+};
+
 /* A REPORT to send once the link would have connected. */
 struct pending {
 	uint64_t	due;		/* monotonic ns */
@@ -90,9 +97,8 @@ struct bench {
 	int		 gso;
 	struct sockaddr_in server;
 	pid_t		 pid;
-	uint32_t	*hist;		/* latency, us */
-	uint64_t	 sent, received, errors, late, superseded;
-	uint64_t	 hist_n;
+	struct hist	 rtt;		/* keepalives' or Bindings' */
+	uint64_t	 sent, received, errors, superseded;
 	/* --binding only */
 	struct sockaddr_in *local;	/* each socket's own address */
 	uint32_t	 rate, burst, cursor;
@@ -101,8 +107,7 @@ struct bench {
 	/* --links only: brokered links, A = a client, B = its partner */
 	uint32_t	 link_rate;	/* LINKs a second */
 	uint32_t	 link_cursor;	/* the next A */
-	uint32_t	*link_hist;	/* LINK to GO, us */
-	uint64_t	 link_hist_n;
+	struct hist	 link_rtt;	/* LINK to GO */
 	uint64_t	 links_sent, links_go, links_refused, instructs;
 	uint64_t	 instructs_bad, reports_sent, reports_ok, reports_err;
 	int		 last_refusal;	/* the last error code to a LINK */
@@ -134,6 +139,35 @@ wall_ns(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Records one response time: sent and arrived are CLOCK_REALTIME ns. */
+static void
+hist_add(struct hist *h, uint64_t sent, uint64_t arrived)
+{
+	uint64_t us = arrived > sent ? (arrived - sent) / 1000 : 0;
+
+	if (us >= HIST_US) {
+		h->late++;
+		us = HIST_US - 1;
+	}
+	h->us[us]++;
+	h->n++;
+}
+
+/* The response time under which a fraction q of them fell, in ms. */
+static double
+percentile(const struct hist *h, double q)
+{
+	uint64_t want = (uint64_t)(q * (double)h->n), acc = 0;
+	uint32_t us;
+
+	for (us = 0; us < HIST_US; us++) {
+		acc += h->us[us];
+		if (acc > want)
+			return us / 1000.0;
+	}
+	return HIST_US / 1000.0;
 }
 
 static void
@@ -528,7 +562,6 @@ link_answered(struct bench *b, struct stun_msg *m, uint32_t a, uint64_t sent,
 	const char *reason;
 	size_t rlen;
 	uint64_t link;
-	uint64_t us;
 	int code;
 
 	if (m->cls != STUN_SUCCESS ||
@@ -540,9 +573,7 @@ link_answered(struct bench *b, struct stun_msg *m, uint32_t a, uint64_t sent,
 		return;
 	}
 	b->links_go++;
-	us = arrived > sent ? (arrived - sent) / 1000 : 0;
-	b->link_hist[us < HIST_US ? us : HIST_US - 1]++;
-	b->link_hist_n++;
+	hist_add(&b->link_rtt, sent, arrived);
 	if (b->connect_ms == 0 || b->pend_n == b->pend_cap) {
 		send_one(b, a, buf, build_session_req(buf, sizeof buf, b, a,
 		    TC_METHOD_REPORT, link));
@@ -591,20 +622,6 @@ rx_time(struct msghdr *mh)
 		    (uint64_t)ts.tv_nsec;
 	}
 	return wall_ns();
-}
-
-/* Records one response time: sent and arrived are CLOCK_REALTIME ns. */
-static void
-hist_add(struct bench *b, uint64_t sent, uint64_t arrived)
-{
-	uint64_t us = arrived > sent ? (arrived - sent) / 1000 : 0;
-
-	if (us >= HIST_US) {
-		b->late++;
-		us = HIST_US - 1;
-	}
-	b->hist[us]++;
-	b->hist_n++;
 }
 
 /* Reads the answers waiting, waiting up to ms for the first; records
@@ -700,7 +717,8 @@ drain(struct bench *b, int ms, int measure)
 					b->c[i].registered = 1;
 				}
 				if (measure)
-					hist_add(b, t, rx_time(&mm[j].msg_hdr));
+					hist_add(&b->rtt, t,
+					    rx_time(&mm[j].msg_hdr));
 			}
 		}
 	}
@@ -726,26 +744,6 @@ drain_quiet(struct bench *b, int quiet_ms, int measure)
 {
 	while (drain(b, quiet_ms, measure) > 0)
 		;
-}
-
-static double
-hist_percentile(const uint32_t *hist, uint64_t n, double q)
-{
-	uint64_t want = (uint64_t)(q * (double)n), acc = 0;
-	uint32_t us;
-
-	for (us = 0; us < HIST_US; us++) {
-		acc += hist[us];
-		if (acc > want)
-			return us / 1000.0;
-	}
-	return HIST_US / 1000.0;
-}
-
-static double
-percentile(const struct bench *b, double q)
-{
-	return hist_percentile(b->hist, b->hist_n, q);
 }
 
 static pid_t
@@ -916,7 +914,8 @@ drain_binding(struct bench *b, int ms)
 					continue;
 				}
 				b->received++;
-				hist_add(b, t, rx_time(&mm[j].msg_hdr));
+				hist_add(&b->rtt, t,
+				    rx_time(&mm[j].msg_hdr));
 			}
 		}
 	}
@@ -976,10 +975,12 @@ binding_run(struct bench *b)
 	    (double)b->received / b->duration_s);
 	printf("%-34s %14.4f %%\n", "loss", sent0 > b->received ?
 	    100.0 * (double)(sent0 - b->received) / (double)sent0 : 0);
-	printf("%-34s %14.3f ms\n", "p50 response time", percentile(b, 0.50));
-	printf("%-34s %14.3f ms\n", "p99 response time", percentile(b, 0.99));
+	printf("%-34s %14.3f ms\n", "p50 response time",
+	    percentile(&b->rtt, 0.50));
+	printf("%-34s %14.3f ms\n", "p99 response time",
+	    percentile(&b->rtt, 0.99));
 	printf("%-34s %14.3f ms\n", "p99.9 response time",
-	    percentile(b, 0.999));
+	    percentile(&b->rtt, 0.999));
 	if (b->pid != 0)
 		printf("%-34s %14.1f %%\n", "server CPU (of one core)",
 		    100.0 * (cpu1 - cpu0) / b->duration_s);
@@ -1127,9 +1128,9 @@ print_links(const struct bench *b)
 		printf("%-34s %14d\n", "  the last refusal's code",
 		    b->last_refusal);
 	printf("%-34s %14.3f ms\n", "p50 LINK to GO",
-	    hist_percentile(b->link_hist, b->link_hist_n, 0.50));
+	    percentile(&b->link_rtt, 0.50));
 	printf("%-34s %14.3f ms\n", "p99 LINK to GO",
-	    hist_percentile(b->link_hist, b->link_hist_n, 0.99));
+	    percentile(&b->link_rtt, 0.99));
 	printf("%-34s %14" PRIu64 "\n", "INSTRUCTs acknowledged",
 	    b->instructs);
 	printf("%-34s %14" PRIu64 "\n", "INSTRUCTs bad", b->instructs_bad);
@@ -1265,13 +1266,13 @@ main(int argc, char **argv)
 	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
 		die("setrlimit");
 	b.fd = calloc(b.nsockets, sizeof *b.fd);
-	b.hist = calloc(HIST_US, sizeof *b.hist);
-	b.link_hist = calloc(HIST_US, sizeof *b.link_hist);
+	b.rtt.us = calloc(HIST_US, sizeof *b.rtt.us);
+	b.link_rtt.us = calloc(HIST_US, sizeof *b.link_rtt.us);
 	/* Room for every REPORT held back: a connect time's links, twice. */
 	b.pend_cap = (uint32_t)(((uint64_t)b.link_rate * b.connect_ms /
 	    1000 + 1024) * 2);
 	b.pend = calloc(b.pend_cap, sizeof *b.pend);
-	if (b.fd == NULL || b.hist == NULL || b.link_hist == NULL ||
+	if (b.fd == NULL || b.rtt.us == NULL || b.link_rtt.us == NULL ||
 	    b.pend == NULL)
 		die("calloc");
 	if (binding) {
@@ -1327,8 +1328,8 @@ main(int argc, char **argv)
 		ticks = b.interval_s * 1000;
 		tick_per = (b.nclients + ticks - 1) / ticks;
 		b.sent = b.received = 0;
-		memset(b.hist, 0, HIST_US * sizeof *b.hist);
-		b.hist_n = 0;
+		memset(b.rtt.us, 0, HIST_US * sizeof *b.rtt.us);
+		b.rtt.n = b.rtt.late = 0;
 		proc_usage(b.pid, &cpu0, &rss0);
 		gen0 = self_cpu();
 		start = now_ns();
@@ -1400,11 +1401,11 @@ main(int argc, char **argv)
 		printf("%-34s %14.4f %%\n", "loss",
 		    sent0 ? 100.0 * (double)(sent0 - recv0) / (double)sent0 : 0);
 		printf("%-34s %14.3f ms\n", "p50 response time",
-		    percentile(&b, 0.50));
+		    percentile(&b.rtt, 0.50));
 		printf("%-34s %14.3f ms\n", "p99 response time",
-		    percentile(&b, 0.99));
+		    percentile(&b.rtt, 0.99));
 		printf("%-34s %14.3f ms\n", "p99.9 response time",
-		    percentile(&b, 0.999));
+		    percentile(&b.rtt, 0.999));
 		printf("%-34s %14.1f %%\n", "negotiator CPU (of one core)",
 		    100.0 * (cpu1 - cpu0) / b.duration_s);
 		printf("%-34s %14.1f %%\n", "generator CPU (of one core)",

@@ -193,6 +193,15 @@ bl_remove(struct broker *br, struct bl_list *q, struct blink *l)
 	l->prev = l->next = 0;
 }
 
+/* The IX_ATID key: A's session, then its LINK's tid; its length. */
+static size_t
+bl_atid_key(uint8_t k[IX_KEY_MAX], uint64_t session, const uint8_t tid[12])
+{
+	memcpy(k, &session, 8);
+	memcpy(k + 8, tid, 12);
+	return 20;
+}
+
 /* Link l's key in index ix, into k; its length. */
 static size_t
 bl_key(int ix, const struct blink *l, uint8_t k[IX_KEY_MAX])
@@ -205,9 +214,7 @@ bl_key(int ix, const struct blink *l, uint8_t k[IX_KEY_MAX])
 		memcpy(k, l->instruct_tid, 12);
 		return 12;
 	default:
-		memcpy(k, &l->a.session, 8);
-		memcpy(k + 8, l->a_tid, 12);
-		return 20;
+		return bl_atid_key(k, l->a.session, l->a_tid);
 	}
 }
 
@@ -271,12 +278,19 @@ bl_find(struct broker *br, int ix, const uint8_t *k, size_t n)
 
 /* A link's end: out of the indexes and its list, its secrets wiped. */
 static void
-bl_release(struct broker *br, struct blink *l)
+bl_forget(struct broker *br, struct blink *l)
 {
 	bl_unindex(br, l);
 	bl_remove(br, l->state == BL_INSTRUCTING ? &br->pending : &br->done,
 	    l);
 	sodium_memzero(l, sizeof *l);
+}
+
+/* ... and its slot free for the next. */
+static void
+bl_release(struct broker *br, struct blink *l)
+{
+	bl_forget(br, l);
 	bl_append(br, &br->free, l);
 }
 
@@ -405,8 +419,7 @@ broker_slot(struct broker *br)
 	if (l->state == BL_ANSWERED)
 		broker_count_unreported(br, l);
 	br->c.forgotten++;
-	bl_release(br, l);
-	bl_remove(br, &br->free, l);
+	bl_forget(br, l);
 	return l;
 }
 
@@ -440,12 +453,11 @@ broker_link(struct broker *br, const struct broker_node *a,
 	struct blink *l;
 	uint64_t now = broker_now();
 	uint8_t k[IX_KEY_MAX];
+	size_t klen = bl_atid_key(k, a->session, tid);
 	int len;
 
-	memcpy(k, &a->session, 8);
-	memcpy(k + 8, tid, 12);
 	pthread_mutex_lock(&br->lock);
-	if ((l = bl_find(br, IX_ATID, k, 20)) != NULL) {
+	if ((l = bl_find(br, IX_ATID, k, klen)) != NULL) {
 		/* A retransmitted: wait for B, or answer again. */
 		br->c.retransmits++;
 		if (l->answer_len > 0)

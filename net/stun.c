@@ -51,8 +51,6 @@ static const struct {
 	{ STUN_ATTR_OTHER_ADDRESS, "OTHER-ADDRESS" },
 };
 
-
-
 static uint16_t
 stun_get16(const uint8_t *p)
 {

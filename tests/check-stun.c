@@ -1290,15 +1290,6 @@ START_TEST(test_random_tid)
 }
 END_TEST
 
-static void
-hex_of(const uint8_t *p, size_t len, char *out)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		sprintf(out + 2 * i, "%02x", p[i]);
-}
-
 /* FIPS 180-4's examples (csrc.nist.gov SHA256.pdf, SHA2_Additional) on
  * each compression function. */
 START_TEST(test_sha256_vectors)
@@ -1331,7 +1322,7 @@ START_TEST(test_sha256_vectors)
 			for (r = 0; r < v[i].repeat; r++)
 				sha256_update(&s, v[i].msg, strlen(v[i].msg));
 			sha256_final(&s, md);
-			hex_of(md, sizeof md, hex);
+			sodium_bin2hex(hex, sizeof hex, md, sizeof md);
 			ck_assert_msg(strcmp(hex, v[i].digest) == 0,
 			    "%s vector %zu: %s", sha256_impl(), i, hex);
 		}
@@ -1363,14 +1354,14 @@ START_TEST(test_hmac_sha256_rfc4231)
 		hmac_sha256_init(&h, key, 20);
 		hmac_sha256_update(&h, t, strlen(t));
 		hmac_sha256_final(&h, md);
-		hex_of(md, sizeof md, hex);
+		sodium_bin2hex(hex, sizeof hex, md, sizeof md);
 		ck_assert_str_eq(hex, mac1);
 
 		t = "what do ya want for nothing?";
 		hmac_sha256_init(&h, (const uint8_t *)"Jefe", 4);
 		hmac_sha256_update(&h, t, strlen(t));
 		hmac_sha256_final(&h, md);
-		hex_of(md, sizeof md, hex);
+		sodium_bin2hex(hex, sizeof hex, md, sizeof md);
 		ck_assert_str_eq(hex, mac2);
 
 		memset(key, 0xaa, sizeof key);
@@ -1378,7 +1369,7 @@ START_TEST(test_hmac_sha256_rfc4231)
 		hmac_sha256_init(&h, key, sizeof key);
 		hmac_sha256_update(&h, t, strlen(t));
 		hmac_sha256_final(&h, md);
-		hex_of(md, sizeof md, hex);
+		sodium_bin2hex(hex, sizeof hex, md, sizeof md);
 		ck_assert_str_eq(hex, mac6);
 	}
 	sha256_force_portable(0);
