@@ -45,8 +45,11 @@ done
 for sig in KILL TERM HUP; do
 	before=$LAB_FAILURES
 	rm -f "$work/held"
-	setsid bash "$top_srcdir/tests/lab/mini.sh" "$work/held" hold \
-	    >"$work/held.log" 2>&1 </dev/null &
+	# env --default-signal: a shell cannot trap a signal it was started
+	# with ignored (nohup ignores SIGHUP), so the held lab starts with
+	# every signal at its default, whatever this test inherited.
+	setsid env --default-signal bash "$top_srcdir/tests/lab/mini.sh" \
+	    "$work/held" hold >"$work/held.log" 2>&1 </dev/null &
 	holder=$!
 	for ((i = 0; i < 300; i++)); do
 		[ -s "$work/held" ] && break
@@ -68,6 +71,8 @@ for sig in KILL TERM HUP; do
 	    fail "SIG$sig: lab $lab left a labwire running"
 	[ ! -e "/run/treecast-lab/$lab" ] ||
 	    fail "SIG$sig: lab $lab left /run/treecast-lab/$lab"
+	# A held lab that outlived its signal would hold this test forever.
+	kill -9 $holder 2>/dev/null || true
 	wait $holder 2>/dev/null || true
 	[ "$LAB_FAILURES" -ne "$before" ] ||
 	    pass "SIG$sig half-way: lab $lab removed"
