@@ -267,6 +267,16 @@ ctl_cancel(struct ctl *c, void *arg)
 	}
 }
 
+int
+ctl_pending(const struct ctl *c)
+{
+	int i, n = 0;
+
+	for (i = 0; i < CTL_MAX_TXN; i++)
+		n += c->txn[i].used != 0;
+	return n;
+}
+
 void
 ctl_on_request(struct ctl *c, ctl_request_cb cb, void *arg)
 {

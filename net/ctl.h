@@ -52,6 +52,8 @@ int	ctl_request(struct ctl *c, const struct addr *dest, const uint8_t *msg,
 	    size_t len, const struct ctl_timing *t, ctl_cb cb, void *arg);
 /* Forgets every transaction whose callback argument is arg. */
 void	ctl_cancel(struct ctl *c, void *arg);
+/* Transactions under way. */
+int	ctl_pending(const struct ctl *c);
 
 /* A request that came to the socket (the negotiator asks nodes things
  * too), parsed but not authenticated: that is the handler's job. It may

@@ -20,6 +20,8 @@ enum session_state {
 	SS_REGISTERED,		/* idle between keepalives */
 	SS_KEEPALIVE,		/* a keepalive transaction is under way */
 	SS_WAITING,		/* backing off before registering again */
+	SS_DRAINING,		/* leaving once others' requests (a link's
+				   REPORT) have their answers */
 	SS_LEAVING,		/* the leave transaction is under way */
 	SS_GONE			/* left */
 };
@@ -30,6 +32,12 @@ enum session_state {
  * 100,000 keepalives. */
 static const struct ctl_timing session_keepalive_timing = { 500, 5, 2 };
 #define SESSION_KEEPALIVE_PAD	16	/* room for TC_ATTR_PARENT */
+/* Leave waits this long at most for requests sent under the session's
+ * credential (a REPORT sent just before, still being retransmitted),
+ * which the negotiator cannot check once the session has left; it looks
+ * every SESSION_DRAIN_STEP_MS. */
+#define SESSION_DRAIN_MS	4000
+#define SESSION_DRAIN_STEP_MS	50
 
 struct session {
 	struct event_base	*base;
@@ -44,6 +52,7 @@ struct session {
 	uint32_t		 seq;
 	uint32_t		 interval_ms;
 	uint32_t		 backoff_ms;
+	uint32_t		 drained_ms;	/* SS_DRAINING so far */
 	struct addr		 external;
 	struct session_stats	 st;
 	session_request_cb	 on_request;
@@ -53,6 +62,7 @@ struct session {
 };
 
 static void session_register(struct session *s);
+static void session_send_leave(struct session *s);
 
 static void
 session_arm(struct session *s, uint32_t ms)
@@ -359,6 +369,14 @@ session_timer_cb(evutil_socket_t fd, short what, void *arg)
 	case SS_WAITING:
 		session_register(s);
 		break;
+	case SS_DRAINING:
+		s->drained_ms += SESSION_DRAIN_STEP_MS;
+		if (ctl_pending(s->ctl) == 0 ||
+		    s->drained_ms >= SESSION_DRAIN_MS)
+			session_send_leave(s);
+		else
+			session_arm(s, SESSION_DRAIN_STEP_MS);
+		break;
 	default:
 		break;
 	}
@@ -379,20 +397,36 @@ session_leave_cb(void *arg, const struct stun_msg *resp,
 	s->cb(s->arg, SESSION_LEFT, s);
 }
 
-void
-session_leave(struct session *s)
+static void
+session_send_leave(struct session *s)
 {
 	static const struct ctl_timing quick = { 250, 3, 2 };
-	int registered = s->session != 0;
 
-	evtimer_del(s->timer);
-	ctl_cancel(s->ctl, s);
 	s->state = SS_LEAVING;
-	if (!registered || session_send_auth(s, TC_METHOD_LEAVE, &quick,
+	if (s->session == 0 || session_send_auth(s, TC_METHOD_LEAVE, &quick,
 	    session_leave_cb) != 0) {
 		s->state = SS_GONE;
 		s->cb(s->arg, SESSION_LEFT, s);
 	}
+}
+
+/* A second call (a second Ctrl-C) leaves without waiting any longer. */
+void
+session_leave(struct session *s)
+{
+	int again = s->state == SS_DRAINING;
+
+	evtimer_del(s->timer);
+	ctl_cancel(s->ctl, s);
+	if (!again && s->session != 0 && ctl_pending(s->ctl) > 0) {
+		log_info("leaving once %d request(s) under way are answered",
+		    ctl_pending(s->ctl));
+		s->state = SS_DRAINING;
+		s->drained_ms = 0;
+		session_arm(s, SESSION_DRAIN_STEP_MS);
+		return;
+	}
+	session_send_leave(s);
 }
 
 struct session *

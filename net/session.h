@@ -41,7 +41,8 @@ typedef void (*session_cb)(void *arg, enum session_event ev,
 struct session *session_start(struct event_base *base,
 	    const struct session_config *cfg, session_cb cb, void *arg,
 	    char *err, size_t errlen);
-/* Says goodbye; cb gets SESSION_LEFT. */
+/* Says goodbye, once the requests others sent under the session's
+ * credential are answered (or after 4 s); cb gets SESSION_LEFT. */
 void	session_leave(struct session *s);
 void	session_free(struct session *s);
 uint64_t session_node_id(const struct session *s);

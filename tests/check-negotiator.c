@@ -18,11 +18,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <event2/event.h>
 #include <sodium.h>
 
 #include "net/ctl.h"
 #include "net/nat.h"
 #include "net/proto.h"
+#include "net/session.h"
 #include "net/stun.h"
 #include "tests/check-run.h"
 
@@ -768,6 +770,146 @@ START_TEST(test_join)
 }
 END_TEST
 
+/*
+ * Leaving waits for the session's other requests: A (net/session.c, as
+ * every program has it) asks for a link to B, a raw socket that answers
+ * its INSTRUCT half a second late, and leaves at once. The LINK must get
+ * its GO before the session says it has left; the negotiator could not
+ * have checked it after the LEAVE (a link's REPORT, sent as it came up,
+ * was lost this way when a program left right after).
+ */
+struct drain {
+	struct event_base	*base;
+	struct session		*s;
+	int			 bs;
+	uint8_t			 kb[TC_KEY_LEN];
+	uint8_t			 ack[STUN_MAX_MSG];
+	int			 acklen;
+	int			 go;	/* A's LINK was answered with its GO */
+	int			 left;	/* SESSION_LEFT came */
+	int			 go_before_left;
+};
+
+static void
+drain_ack_late(evutil_socket_t fd, short what, void *arg)
+{
+	struct drain *d = arg;
+
+	(void)fd;
+	(void)what;
+	sendto(d->bs, d->ack, (size_t)d->acklen, 0, (struct sockaddr *)&nego,
+	    sizeof nego);
+}
+
+/* B: an INSTRUCT, answered 500 ms later. */
+static void
+drain_b_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct drain *d = arg;
+	struct timeval late = { 0, 500000 };
+	uint8_t in[STUN_MAX_MSG];
+	struct stun_builder b;
+	struct tc_endpoint ep;
+	struct stun_msg m;
+	ssize_t n;
+
+	(void)what;
+	if ((n = recv(fd, in, sizeof in, 0)) <= 0 ||
+	    stun_parse(in, (size_t)n, &m, NULL) != 0 ||
+	    m.method != TC_METHOD_INSTRUCT || m.cls != STUN_REQUEST ||
+	    d->acklen > 0)
+		return;
+	ck_assert_int_eq(tc_get_endpoint(&m, &ep), 0);
+	stun_build_init(&b, d->ack, sizeof d->ack, TC_METHOD_INSTRUCT,
+	    STUN_SUCCESS, m.tid);
+	tc_put_endpoint(&b, &ep);
+	stun_put_integrity_sha256(&b, d->kb, TC_KEY_LEN);
+	stun_put_fingerprint(&b);
+	d->acklen = stun_build_finish(&b);
+	event_base_once(d->base, -1, EV_TIMEOUT, drain_ack_late, d, &late);
+}
+
+static void
+drain_link_answered(void *arg, const struct stun_msg *resp,
+    const struct sockaddr *from)
+{
+	struct drain *d = arg;
+
+	(void)from;
+	d->go = resp != NULL && resp->cls == STUN_SUCCESS &&
+	    session_verify(d->s, resp) == 0;
+}
+
+static void
+drain_session(void *arg, enum session_event ev, struct session *s)
+{
+	struct drain *d = arg;
+	uint8_t buf[STUN_MAX_MSG];
+	struct stun_builder b;
+	struct tc_endpoint ep;
+	struct sockaddr_in *in;
+
+	if (ev == SESSION_REGISTERED) {
+		memset(&ep, 0, sizeof ep);
+		in = (struct sockaddr_in *)&ep.external;
+		in->sin_family = AF_INET;
+		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		in->sin_port = htons(40001);
+		memcpy(&ep.internal, &ep.external, sizeof ep.external);
+		ep.ports[0] = 40001;
+		ep.nports = 1;
+		session_begin(s, &b, buf, sizeof buf, TC_METHOD_LINK);
+		stun_put_u64(&b, TC_ATTR_PEER_NODE, 0xb);
+		tc_put_endpoint(&b, &ep);
+		ck_assert_int_eq(session_send(s, &b, &ctl_timing_default,
+		    drain_link_answered, d), 0);
+		session_leave(s);
+	} else if (ev == SESSION_LEFT) {
+		d->left = 1;
+		d->go_before_left = d->go;
+		event_base_loopexit(d->base, NULL);
+	}
+}
+
+START_TEST(test_leave_drains)
+{
+	struct timeval limit = { 10, 0 };
+	struct session_config cfg;
+	struct event *ev;
+	struct drain d;
+	uint64_t sb;
+	char err[160];
+
+	memset(&d, 0, sizeof d);
+	d.bs = socket(AF_INET, SOCK_DGRAM, 0);
+	do_register_on(d.bs, 0xb, &sb, d.kb);
+	ck_assert_ptr_nonnull(d.base = event_base_new());
+	ev = event_new(d.base, d.bs, EV_READ | EV_PERSIST, drain_b_readable,
+	    &d);
+	event_add(ev, NULL);
+	memset(&cfg, 0, sizeof cfg);
+	ck_assert_int_eq(addr_parse("127.0.0.1", nego_port, 0, &cfg.server,
+	    err, sizeof err), 0);
+	cfg.node_id = 0xa;
+	strcpy(cfg.channel, "test");
+	cfg.role = TC_ROLE_PEER;
+	cfg.profile.mapping = NAT_MAPPING_NONE;
+	d.s = session_start(d.base, &cfg, drain_session, &d, err, sizeof err);
+	ck_assert_msg(d.s != NULL, "session_start: %s", err);
+	event_base_loopexit(d.base, &limit);
+	event_base_dispatch(d.base);
+	ck_assert_msg(d.left, "the session never left");
+	ck_assert_msg(d.go, "A's LINK got no GO");
+	ck_assert_msg(d.go_before_left, "the session left before its LINK "
+	    "was answered");
+	ck_assert_int_eq(stat_of("left"), 1);
+	session_free(d.s);
+	event_free(ev);
+	event_base_free(d.base);
+	close(d.bs);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -782,6 +924,7 @@ main(void)
 	tcase_add_test(tc, test_expiry);
 	tcase_add_test(tc, test_link);
 	tcase_add_test(tc, test_join);
+	tcase_add_test(tc, test_leave_drains);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }
