@@ -981,6 +981,7 @@ binding_run(struct bench *b)
 	    percentile(&b->rtt, 0.99));
 	printf("%-34s %14.3f ms\n", "p99.9 response time",
 	    percentile(&b->rtt, 0.999));
+	printf("%-34s %14" PRIu64 "\n", "answers of 1 s or more", b->rtt.late);
 	if (b->pid != 0)
 		printf("%-34s %14.1f %%\n", "server CPU (of one core)",
 		    100.0 * (cpu1 - cpu0) / b->duration_s);
@@ -1406,6 +1407,8 @@ main(int argc, char **argv)
 		    percentile(&b.rtt, 0.99));
 		printf("%-34s %14.3f ms\n", "p99.9 response time",
 		    percentile(&b.rtt, 0.999));
+		printf("%-34s %14" PRIu64 "\n", "answers of 1 s or more",
+		    b.rtt.late);
 		printf("%-34s %14.1f %%\n", "negotiator CPU (of one core)",
 		    100.0 * (cpu1 - cpu0) / b.duration_s);
 		printf("%-34s %14.1f %%\n", "generator CPU (of one core)",
