@@ -20,7 +20,8 @@ if [ $status -ne 0 ]; then
 	# Show why: every failing test's log.
 	find . -name '*.log' -path '*tests*' -newer configure 2>/dev/null |
 	while read -r log; do
-		if grep -qE '^:test-result: (FAIL|ERROR)' "${log%.log}.trs" 2>/dev/null; then
+		if grep -qE '^:test-result: (FAIL|ERROR)' "${log%.log}.trs" \
+		    2>/dev/null; then
 			echo "===== $log"
 			tail -n 60 "$log"
 		fi
