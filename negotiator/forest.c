@@ -140,6 +140,21 @@ forest_gone(struct forest *f, int ch, uint32_t slot)
 	}
 }
 
+/* Queues a candidate for the verifier, when it joins or when the verifier
+ * could not try it; the queue has room for max_nodes. */
+static void
+forest_enqueue(struct forest *f, uint32_t slot, uint32_t gen)
+{
+	uint32_t at;
+
+	if (f->qlen >= f->max_nodes)
+		return;
+	at = (f->qhead + f->qlen) % f->max_nodes;
+	f->qslot[at] = slot;
+	f->qgen[at] = gen;
+	f->qlen++;
+}
+
 int
 forest_join(struct forest *f, int ch, uint32_t slot, uint32_t gen,
     enum tree_nat nat, uint32_t fanout, uint32_t *parent)
@@ -157,14 +172,8 @@ forest_join(struct forest *f, int ch, uint32_t slot, uint32_t gen,
 		if (nat != TREE_NAT_RANDOM && fanout < 2)
 			tree_verify(ft->t, h, 0,
 			    "relays to fewer than two children");
-		else if (nat != TREE_NAT_RANDOM &&
-		    f->qlen < f->max_nodes) {
-			uint32_t at = (f->qhead + f->qlen) % f->max_nodes;
-
-			f->qslot[at] = slot;
-			f->qgen[at] = gen;
-			f->qlen++;
-		}
+		else if (nat != TREE_NAT_RANDOM)
+			forest_enqueue(f, slot, gen);
 		forest_drain(f, ft->t);
 	}
 	*parent = forest_slot(ft, tree_parent(ft->t, h));
@@ -189,6 +198,16 @@ forest_origin_slot(const struct forest *f, int ch)
 	const struct forest_tree *ft = forest_find(f, ch);
 
 	return ft != NULL ? ft->origin : TREE_NONE;
+}
+
+void
+forest_requeue(struct forest *f, int ch, uint32_t slot, uint32_t gen)
+{
+	struct forest_tree *ft = forest_find(f, ch);
+
+	if (ft != NULL && slot < f->max_nodes &&
+	    tree_role(ft->t, slot + 1) == TREE_ROLE_CANDIDATE)
+		forest_enqueue(f, slot, gen);
 }
 
 int

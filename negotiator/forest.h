@@ -63,6 +63,8 @@ uint32_t forest_origin_slot(const struct forest *f, int ch);
 /* The next candidate to verify: 0 with its slot and gen, -1 if none. The
  * caller checks that the slot still holds that generation. */
 int	forest_next_candidate(struct forest *f, uint32_t *slot, uint32_t *gen);
+/* A candidate the verifier could not try goes back to the queue's end. */
+void	forest_requeue(struct forest *f, int ch, uint32_t slot, uint32_t gen);
 /* The verifier's (or a real child's, by_child) verdict on slot. A
  * candidate becomes a repeater or a non-repeater with reason (a string
  * that outlives the forest). A failure counts against a repeater, which is

@@ -1488,6 +1488,18 @@ server_next_candidate(struct server *s, uint64_t *node_id, uint64_t *token)
 }
 
 void
+server_retry(struct server *s, uint64_t token)
+{
+	const struct reg_node *n;
+	uint32_t slot = (uint32_t)token, gen = (uint32_t)(token >> 32);
+
+	pthread_mutex_lock(&s->lock);
+	if ((n = registry_node_const(s->reg, slot)) != NULL && n->gen == gen)
+		forest_requeue(s->forest, n->channel, slot, gen);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void
 server_verdict(struct server *s, uint64_t token, int ok, const char *reason)
 {
 	const struct reg_node *n;

@@ -115,6 +115,9 @@ uint64_t server_clock_ms(const struct server *s);
  */
 int	server_next_candidate(struct server *s, uint64_t *node_id,
 	    uint64_t *token);
+/* The verifier could not try it (its own trouble, not the node's): the
+ * candidate waits again, behind the others. */
+void	server_retry(struct server *s, uint64_t token);
 /* The verifier's verdict; reason (for a failure) must outlive the server. */
 void	server_verdict(struct server *s, uint64_t token, int ok,
 	    const char *reason);

@@ -9,6 +9,7 @@
 
 #include "negotiator/server.h"
 #include "negotiator/verifier.h"
+#include "net/ctl.h"
 #include "net/link.h"
 #include "net/log.h"
 #include "net/nat.h"
@@ -16,6 +17,13 @@
 #include "net/udt.h"
 
 #define VERIFIER_TICK_MS	100
+
+/* Each verification holds one of the session socket's transactions (its
+ * LINK) and may leave two REPORTs behind it (a failed punch, then the
+ * outcome); the session's own keepalive must always find one free, or the
+ * verifier loses its session and every answer in flight with it. */
+_Static_assert(3 * VERIFIER_INFLIGHT + 1 <= CTL_MAX_TXN,
+    "VERIFIER_INFLIGHT is too many for one ctl's transactions");
 
 struct verifier {
 	struct event_base	*base;
@@ -88,9 +96,11 @@ verifier_failed(void *arg, struct link *l, enum link_step step,
 		log_info("node %016" PRIx64 " is not a repeater: %s (%s)",
 		    c->node, reason, why);
 		server_verdict(c->v->srv, c->token, 0, reason);
-	} else
-		log_warn("cannot verify node %016" PRIx64 ": %s: %s; it stays "
-		    "a candidate", c->node, link_step_name(step), why);
+	} else {
+		log_warn("cannot verify node %016" PRIx64 ": %s: %s; it will "
+		    "be tried again", c->node, link_step_name(step), why);
+		server_retry(c->v->srv, c->token);
+	}
 	verifier_done(c);
 }
 
@@ -138,10 +148,12 @@ verifier_tick_cb(evutil_socket_t fd, short what, void *arg)
 		c->v = v;
 		if ((l = link_open(v->agent, c->node, err, sizeof err)) ==
 		    NULL) {
-			log_warn("cannot verify node %016" PRIx64 ": %s",
-			    c->node, err);
+			/* Again at the next tick, not in a loop now. */
+			log_warn("cannot verify node %016" PRIx64 ": %s; it "
+			    "will be tried again", c->node, err);
+			server_retry(v->srv, c->token);
 			free(c);
-			continue;
+			return;
 		}
 		link_set_data(l, c);
 		v->inflight++;

@@ -14,8 +14,6 @@
 #include "net/ctl.h"
 #include "net/proto.h"
 
-#define CTL_MAX_TXN	16
-
 const struct ctl_timing ctl_timing_default = { 500, 7, 16 };
 
 struct ctl_txn {
@@ -36,7 +34,8 @@ struct ctl {
 	struct event_base *base;
 	int		 fd;
 	struct event	*ev;
-	struct ctl_txn	 txn[CTL_MAX_TXN];
+	struct ctl_txn	*txn[CTL_MAX_TXN];	/* made as first needed */
+	int		 ntxn;
 	struct ctl_stats st;
 	ctl_request_cb	 on_request;
 	void		*on_request_arg;
@@ -124,8 +123,8 @@ ctl_read_cb(evutil_socket_t fd, short what, void *arg)
 			    (struct sockaddr *)&from);
 			return;
 		}
-		for (i = 0; i < CTL_MAX_TXN; i++) {
-			struct ctl_txn *x = &c->txn[i];
+		for (i = 0; i < c->ntxn; i++) {
+			struct ctl_txn *x = c->txn[i];
 
 			if (x->used && memcmp(x->msg + 8, m.tid, 12) == 0) {
 				/* The callback may free c: touch nothing
@@ -145,7 +144,6 @@ ctl_open(struct event_base *base, int family, const struct addr *local,
 	struct ctl *c;
 	struct sockaddr_storage any;
 	socklen_t anylen;
-	int i;
 
 	if ((c = calloc(1, sizeof *c)) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -171,14 +169,6 @@ ctl_open(struct event_base *base, int family, const struct addr *local,
 		snprintf(err, errlen, "event_add failed");
 		goto fail;
 	}
-	for (i = 0; i < CTL_MAX_TXN; i++) {
-		c->txn[i].ctl = c;
-		c->txn[i].timer = evtimer_new(base, ctl_timer_cb, &c->txn[i]);
-		if (c->txn[i].timer == NULL) {
-			snprintf(err, errlen, "evtimer_new failed");
-			goto fail;
-		}
-	}
 	return c;
 
 fail:
@@ -193,9 +183,10 @@ ctl_free(struct ctl *c)
 
 	if (c == NULL)
 		return;
-	for (i = 0; i < CTL_MAX_TXN; i++)
-		if (c->txn[i].timer != NULL)
-			event_free(c->txn[i].timer);
+	for (i = 0; i < c->ntxn; i++) {
+		event_free(c->txn[i]->timer);
+		free(c->txn[i]);
+	}
 	if (c->ev != NULL)
 		event_free(c->ev);
 	if (c->fd != -1)
@@ -224,6 +215,23 @@ ctl_local_port(const struct ctl *c)
 	return addr_port((struct sockaddr *)&ss);
 }
 
+/* One more transaction slot, while there are fewer than CTL_MAX_TXN. */
+static struct ctl_txn *
+ctl_txn_new(struct ctl *c)
+{
+	struct ctl_txn *x;
+
+	if (c->ntxn == CTL_MAX_TXN || (x = calloc(1, sizeof *x)) == NULL)
+		return NULL;
+	if ((x->timer = evtimer_new(c->base, ctl_timer_cb, x)) == NULL) {
+		free(x);
+		return NULL;
+	}
+	x->ctl = c;
+	c->txn[c->ntxn++] = x;
+	return x;
+}
+
 int
 ctl_request(struct ctl *c, const struct addr *dest, const uint8_t *msg,
     size_t len, const struct ctl_timing *t, ctl_cb cb, void *arg)
@@ -233,10 +241,10 @@ ctl_request(struct ctl *c, const struct addr *dest, const uint8_t *msg,
 
 	if (len < STUN_HEADER_LEN || len > STUN_MAX_MSG)
 		return -1;
-	for (i = 0; i < CTL_MAX_TXN && x == NULL; i++)
-		if (!c->txn[i].used)
-			x = &c->txn[i];
-	if (x == NULL)
+	for (i = 0; i < c->ntxn && x == NULL; i++)
+		if (!c->txn[i]->used)
+			x = c->txn[i];
+	if (x == NULL && (x = ctl_txn_new(c)) == NULL)
 		return -1;
 	x->used = 1;
 	memcpy(x->msg, msg, len);
@@ -259,10 +267,10 @@ ctl_cancel(struct ctl *c, void *arg)
 {
 	int i;
 
-	for (i = 0; i < CTL_MAX_TXN; i++) {
-		if (c->txn[i].used && c->txn[i].arg == arg) {
-			evtimer_del(c->txn[i].timer);
-			c->txn[i].used = 0;
+	for (i = 0; i < c->ntxn; i++) {
+		if (c->txn[i]->used && c->txn[i]->arg == arg) {
+			evtimer_del(c->txn[i]->timer);
+			c->txn[i]->used = 0;
 		}
 	}
 }
@@ -272,8 +280,8 @@ ctl_pending(const struct ctl *c)
 {
 	int i, n = 0;
 
-	for (i = 0; i < CTL_MAX_TXN; i++)
-		n += c->txn[i].used != 0;
+	for (i = 0; i < c->ntxn; i++)
+		n += c->txn[i]->used != 0;
 	return n;
 }
 

@@ -45,9 +45,10 @@ uint16_t ctl_local_port(const struct ctl *c);
 /*
  * Sends the request msg (len bytes, its transaction id at bytes 8..19) to
  * dest and retransmits it until an answer with that id comes from anywhere
- * or the timing gives up; cb then runs once. Returns 0, or -1 when too many
- * transactions are under way.
+ * or the timing gives up; cb then runs once. Returns 0, or -1 when
+ * CTL_MAX_TXN transactions are under way (or memory ran out).
  */
+#define CTL_MAX_TXN	64
 int	ctl_request(struct ctl *c, const struct addr *dest, const uint8_t *msg,
 	    size_t len, const struct ctl_timing *t, ctl_cb cb, void *arg);
 /* Forgets every transaction whose callback argument is arg. */

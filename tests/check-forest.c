@@ -51,6 +51,14 @@ START_TEST(test_origin_and_join)
 	ck_assert_int_eq(forest_parent(f, 3, 12, &parent), 0);
 	ck_assert_uint_eq(parent, 10);
 	ck_assert_uint_eq(forest_stats(f)->verified, 1);
+	/* 11 could not be tried (the verifier's own trouble): it waits
+	 * again, with its gen. A node no longer a candidate is not queued. */
+	forest_requeue(f, 3, 11, 8);
+	forest_requeue(f, 3, 10, 7);
+	ck_assert_int_eq(forest_next_candidate(f, &slot, &gen), 0);
+	ck_assert_uint_eq(slot, 11);
+	ck_assert_uint_eq(gen, 8);
+	ck_assert_int_eq(forest_next_candidate(f, &slot, &gen), -1);
 	forest_free(f);
 }
 END_TEST

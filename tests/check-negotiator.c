@@ -771,6 +771,51 @@ START_TEST(test_join)
 END_TEST
 
 /*
+ * A crowd of candidates at once, more than the verifier tries at a time
+ * (VERIFIER_INFLIGHT), none of which answers: each gets its verdict, and
+ * the verifier's own session holds throughout (its keepalives and its
+ * links' requests share one socket's transactions).
+ */
+#define CROWD 20
+
+START_TEST(test_verifier_crowd)
+{
+	uint8_t k[CROWD + 1][TC_KEY_LEN];
+	uint64_t s[CROWD + 1];
+	const char *tree = "";
+	char want[32];
+	int fd[CROWD + 1], i, j, code;
+
+	for (i = 0; i <= CROWD; i++)
+		fd[i] = socket(AF_INET, SOCK_DGRAM, 0);
+	register_role = TC_ROLE_ORIGIN;
+	do_register_on(fd[0], 0x100, &s[0], k[0]);
+	register_role = TC_ROLE_PEER;
+	for (i = 1; i <= CROWD; i++) {
+		do_register_on(fd[i], 0x100 + (uint64_t)i, &s[i], k[i]);
+		join(fd[i], s[i], 1, k[i], &code);
+	}
+	snprintf(want, sizeof want, "\"nonrepeaters\":%d", CROWD);
+	for (i = 0; i < 500; i++) {
+		if (i % 10 == 0)
+			for (j = 0; j <= CROWD; j++)
+				keepalive_parent(fd[j], s[j],
+				    100 + (uint32_t)i / 10, k[j]);
+		tree = http_get("/api/tree");
+		if (strstr(tree, want) != NULL)
+			break;
+		usleep(100000);
+	}
+	ck_assert_msg(strstr(tree, want) != NULL, "/api/tree: %s", tree);
+	ck_assert_int_eq(stat_of("tree_verify_failed"), CROWD);
+	/* The verifier never lost its session (and registered again). */
+	ck_assert_int_eq(stat_of("reregistered"), 0);
+	for (i = 0; i <= CROWD; i++)
+		close(fd[i]);
+}
+END_TEST
+
+/*
  * Leaving waits for the session's other requests: A (net/session.c, as
  * every program has it) asks for a link to B, a raw socket that answers
  * its INSTRUCT half a second late, and leaves at once. The LINK must get
@@ -925,6 +970,11 @@ main(void)
 	tcase_add_test(tc, test_link);
 	tcase_add_test(tc, test_join);
 	tcase_add_test(tc, test_leave_drains);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("crowd");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 90);
+	tcase_add_test(tc, test_verifier_crowd);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }
