@@ -8,6 +8,7 @@
 #   4. the broadcast in the NAT lab: bench/stream-bench.sh (root)
 #   5. link connect times in the NAT lab: tests/link-lab.sh (root)
 #   6. STUN Binding against coturn's turnserver: bench/coturn-compare.sh
+#   7. a flash crowd in the NAT lab: bench/crowd-bench.sh, 60 peers (root)
 #
 # Every value comes from the benchmark's own output; nothing is filled in.
 # Without root the lab steps are skipped, and the table says so.
@@ -25,13 +26,14 @@ usage() {
 usage: bench/bench-all.sh [options]      (from the build directory)
 
 Runs every treecast benchmark and prints one table: figure | value | unit |
-target | met. About four minutes on two cores as root (the NAT lab steps
+target | met. About five minutes on two cores as root (the NAT lab steps
 need root; as another user they are skipped).
 
 steps: nego (bench/nego-bench, 600,000 clients every 3 s), broker
 (nego-bench --links, 10,000 links a second), tree (bench/tree-sim,
 1,000,000 nodes), stream (bench/stream-bench.sh, root), link
-(tests/link-lab.sh, root), coturn (bench/coturn-compare.sh).
+(tests/link-lab.sh, root), coturn (bench/coturn-compare.sh), crowd
+(bench/crowd-bench.sh, 60 peers starting at once, root).
 
 options:
   --nego-duration S   seconds of keepalives to measure (default $nego_secs)
@@ -61,8 +63,9 @@ while [ $# -gt 0 ]; do
 	--skip)
 		for s in ${2//,/ }; do
 			case $s in
-			nego | broker | tree | stream | link | coturn) skip+="$s," ;;
-			*) die "--skip '$s': the steps are nego, broker, tree, stream, link, coturn" ;;
+			nego | broker | tree | stream | link | coturn | crowd)
+				skip+="$s," ;;
+			*) die "--skip '$s': the steps are nego, broker, tree, stream, link, coturn, crowd" ;;
 			esac
 		done
 		shift 2 ;;
@@ -102,7 +105,7 @@ trap 'exit 130' INT TERM
 
 root=0
 [ "$(id -u)" -eq 0 ] && root=1
-steps=6
+steps=7
 k=0
 failed=0
 notes=()
@@ -321,6 +324,37 @@ else
 	row "STUN Binding sustained, coturn turnserver (${threads:-?} threads)" \
 	    "${ct:--}" "req/s"
 	row "STUN Binding, treecast / coturn" "${ratio:--}" "ratio" ">=" 1
+fi
+
+# 7. A flash crowd in the NAT lab: 60 peers behind NATs of every kind start
+# at the same moment.
+if [[ $skip == *,crowd,* ]] || [ $root = 0 ]; then
+	if [ $root = 0 ]; then
+		skipped crowd "flash crowd in the NAT lab" \
+		    "needs root: network namespaces"
+	else
+		skipped crowd "flash crowd in the NAT lab" "--skip"
+	fi
+	row "crowd of 60 at once: peers with video" skipped "peers" = 60
+else
+	run crowd "flash crowd in the NAT lab: 60 peers start at once" \
+	    bash "$top_srcdir/bench/crowd-bench.sh" --peers 60 || true
+	f=$logs/crowd.log
+	num() {	# FILE NAME: fig, or "-" when it is not a number
+		local v
+		v=$(fig "$1" "$2")
+		[[ $v =~ ^[0-9.]+$ ]] && echo "$v" || echo -
+	}
+	row "crowd of 60 at once: peers with video" \
+	    "$(num "$f" "peers with video")" "peers" = 60
+	row "crowd of 60 at once: start to first chunk, p50" \
+	    "$(num "$f" "first chunk after start, p50")" "ms"
+	row "crowd of 60 at once: start to first chunk, slowest" \
+	    "$(num "$f" "first chunk after start, max")" "ms"
+	row "crowd of 60 at once: all placed in the tree" \
+	    "$(num "$f" "all placed in the tree")" "s"
+	row "crowd of 60 at once: every candidate verified or not" \
+	    "$(num "$f" "every candidate decided")" "s"
 fi
 
 # The table.
