@@ -6,8 +6,9 @@
 # served: each peer's time from its start to its first chunk (p50, p90,
 # max), when the tree had placed every peer and decided every candidate
 # (sampled from /api/tree every half second), the JOINs refused for want of
-# a slot (503, retried every second), the verifier's verdicts, and the tree
-# it became.
+# a slot (503, retried every second), the verifier's verdicts, the tree it
+# became, and the peers it left unplaced. It waits up to 120 s for every
+# peer's video, and exits 1 if a peer had none by then.
 #
 # --logs DIR keeps every process's log there.
 #
@@ -27,7 +28,7 @@ while [ $# -gt 0 ]; do
 		logs=${2:?--logs needs a directory}
 		shift 2 ;;
 	-h | --help)
-		sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0 ;;
 	*)
 		echo "crowd-bench: unknown argument '$1' (see --help)" >&2
