@@ -334,6 +334,14 @@ broker_count_step(struct broker *br, struct blink *l, enum link_step step)
 	broker_count(br, l, (enum outcome)(OUT_FAIL + step - 1), 0);
 }
 
+/* The outcome of a link that came up, by its path (enum link_path). */
+static enum outcome
+broker_up_outcome(unsigned path)
+{
+	return path == LINK_PATH_LOCAL ? OUT_LOCAL :
+	    path == LINK_PATH_RELAY ? OUT_RELAY : OUT_DIRECT;
+}
+
 /* What each end learns of the link and of the other end: the link's id
  * and key, the other end's profile and endpoint, and the relay where the
  * link goes through it. INSTRUCT and the GO both carry it. */
@@ -392,9 +400,8 @@ static void
 broker_count_unreported(struct broker *br, struct blink *l)
 {
 	if (l->have_report_b && l->report_b.ok)
-		broker_count(br, l, l->report_b.path == LINK_PATH_LOCAL ?
-		    OUT_LOCAL : l->report_b.path == LINK_PATH_RELAY ?
-		    OUT_RELAY : OUT_DIRECT, l->report_b.ms);
+		broker_count(br, l, broker_up_outcome(l->report_b.path),
+		    l->report_b.ms);
 	else
 		broker_count(br, l, OUT_UNREPORTED, 0);
 }
@@ -572,8 +579,7 @@ broker_report(struct broker *br, uint64_t session, uint64_t link,
 		l->have_report_b = 1;
 	} else if (l->state == BL_ANSWERED) {
 		if (o->ok)
-			out = o->path == LINK_PATH_LOCAL ? OUT_LOCAL :
-			    o->path == LINK_PATH_RELAY ? OUT_RELAY : OUT_DIRECT;
+			out = broker_up_outcome(o->path);
 		else
 			out = (enum outcome)(OUT_FAIL + (o->step >= 1 &&
 			    o->step < LINK_STEP_COUNT ? o->step :
