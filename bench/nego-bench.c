@@ -170,6 +170,17 @@ percentile(const struct hist *h, double q)
 	return HIST_US / 1000.0;
 }
 
+/* The response-time lines of the figures. */
+static void
+print_rtt(const struct hist *h)
+{
+	printf("%-34s %14.3f ms\n", "p50 response time", percentile(h, 0.50));
+	printf("%-34s %14.3f ms\n", "p99 response time", percentile(h, 0.99));
+	printf("%-34s %14.3f ms\n", "p99.9 response time",
+	    percentile(h, 0.999));
+	printf("%-34s %14" PRIu64 "\n", "answers of 1 s or more", h->late);
+}
+
 static void
 die(const char *what)
 {
@@ -239,7 +250,6 @@ client_sock(const struct bench *b, uint32_t i)
 	return (int)((i / CLIENT_RUN) % b->nsockets);
 }
 
-/* The transaction id carries the client and the send time. */
 /* Client i's node id: NODE_BASE + i + 1. */
 #define NODE_BASE	0x5eed000000000000ULL
 
@@ -249,6 +259,7 @@ client_node(uint32_t i)
 	return NODE_BASE + i + 1;
 }
 
+/* The transaction id carries the client and the send time. */
 static void
 make_tid(uint8_t tid[12], uint32_t client, uint64_t t)
 {
@@ -975,13 +986,7 @@ binding_run(struct bench *b)
 	    (double)b->received / b->duration_s);
 	printf("%-34s %14.4f %%\n", "loss", sent0 > b->received ?
 	    100.0 * (double)(sent0 - b->received) / (double)sent0 : 0);
-	printf("%-34s %14.3f ms\n", "p50 response time",
-	    percentile(&b->rtt, 0.50));
-	printf("%-34s %14.3f ms\n", "p99 response time",
-	    percentile(&b->rtt, 0.99));
-	printf("%-34s %14.3f ms\n", "p99.9 response time",
-	    percentile(&b->rtt, 0.999));
-	printf("%-34s %14" PRIu64 "\n", "answers of 1 s or more", b->rtt.late);
+	print_rtt(&b->rtt);
 	if (b->pid != 0)
 		printf("%-34s %14.1f %%\n", "server CPU (of one core)",
 		    100.0 * (cpu1 - cpu0) / b->duration_s);
@@ -1401,14 +1406,7 @@ main(int argc, char **argv)
 		    (double)recv0 / b.duration_s);
 		printf("%-34s %14.4f %%\n", "loss",
 		    sent0 ? 100.0 * (double)(sent0 - recv0) / (double)sent0 : 0);
-		printf("%-34s %14.3f ms\n", "p50 response time",
-		    percentile(&b.rtt, 0.50));
-		printf("%-34s %14.3f ms\n", "p99 response time",
-		    percentile(&b.rtt, 0.99));
-		printf("%-34s %14.3f ms\n", "p99.9 response time",
-		    percentile(&b.rtt, 0.999));
-		printf("%-34s %14" PRIu64 "\n", "answers of 1 s or more",
-		    b.rtt.late);
+		print_rtt(&b.rtt);
 		printf("%-34s %14.1f %%\n", "negotiator CPU (of one core)",
 		    100.0 * (cpu1 - cpu0) / b.duration_s);
 		printf("%-34s %14.1f %%\n", "generator CPU (of one core)",
