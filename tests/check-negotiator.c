@@ -472,6 +472,25 @@ START_TEST(test_expiry)
 END_TEST
 
 
+/* A LINK's endpoint: external address, internal 10.0.0.2, port 40001. */
+static void
+link_endpoint(struct tc_endpoint *ep, uint32_t external)
+{
+	struct sockaddr_in *in;
+
+	memset(ep, 0, sizeof *ep);
+	in = (struct sockaddr_in *)&ep->external;
+	in->sin_family = AF_INET;
+	in->sin_addr.s_addr = htonl(external);
+	in->sin_port = htons(40001);
+	in = (struct sockaddr_in *)&ep->internal;
+	in->sin_family = AF_INET;
+	in->sin_addr.s_addr = htonl(0x0a000002);
+	in->sin_port = htons(40001);
+	ep->ports[0] = 40001;
+	ep->nports = 1;
+}
+
 /* A LINK request from session to peer, with an endpoint. */
 static int
 build_link(uint8_t *buf, size_t cap, uint64_t session, uint32_t seq,
@@ -479,20 +498,9 @@ build_link(uint8_t *buf, size_t cap, uint64_t session, uint32_t seq,
 {
 	struct stun_builder b;
 	struct tc_endpoint ep;
-	struct sockaddr_in *in;
 	uint8_t tid[12];
 
-	memset(&ep, 0, sizeof ep);
-	in = (struct sockaddr_in *)&ep.external;
-	in->sin_family = AF_INET;
-	in->sin_addr.s_addr = htonl(0xc6336407);
-	in->sin_port = htons(40001);
-	in = (struct sockaddr_in *)&ep.internal;
-	in->sin_family = AF_INET;
-	in->sin_addr.s_addr = htonl(0x0a000002);
-	in->sin_port = htons(40001);
-	ep.ports[0] = 40001;
-	ep.nports = 1;
+	link_endpoint(&ep, 0xc6336407);
 	stun_random_tid(tid);
 	stun_build_init(&b, buf, cap, TC_METHOD_LINK, STUN_REQUEST, tid);
 	stun_put_u64(&b, TC_ATTR_SESSION, session);
@@ -892,17 +900,9 @@ drain_session(void *arg, enum session_event ev, struct session *s)
 	uint8_t buf[STUN_MAX_MSG];
 	struct stun_builder b;
 	struct tc_endpoint ep;
-	struct sockaddr_in *in;
 
 	if (ev == SESSION_REGISTERED) {
-		memset(&ep, 0, sizeof ep);
-		in = (struct sockaddr_in *)&ep.external;
-		in->sin_family = AF_INET;
-		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		in->sin_port = htons(40001);
-		memcpy(&ep.internal, &ep.external, sizeof ep.external);
-		ep.ports[0] = 40001;
-		ep.nports = 1;
+		link_endpoint(&ep, INADDR_LOOPBACK);
 		session_begin(s, &b, buf, sizeof buf, TC_METHOD_LINK);
 		stun_put_u64(&b, TC_ATTR_PEER_NODE, 0xb);
 		tc_put_endpoint(&b, &ep);
