@@ -2,11 +2,18 @@
 #include "config.h"
 
 #include <check.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
 
 #include "net/addr.h"
+#include "net/key.h"
 #include "net/log.h"
 #include "tests/check-run.h"
 
@@ -105,6 +112,59 @@ START_TEST(test_log_level)
 }
 END_TEST
 
+/* A key file made on first use, 0600, and the same pair read back. */
+START_TEST(test_key_file)
+{
+	char dir[] = "/tmp/check-key.XXXXXX", path[64], err[256];
+	char hex[KEY_HEX_LEN + 1];
+	struct key_pair a, b;
+	uint8_t pk[KEY_PUBLIC_LEN], sig[KEY_SIG_LEN];
+	struct stat sb;
+	int created, fd;
+
+	ck_assert_int_ge(sodium_init(), 0);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/origin.key", dir);
+	ck_assert_int_eq(key_load(path, 0, &a, &created, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, path) != NULL, "%s", err);
+	ck_assert_int_eq(key_load(path, 1, &a, &created, err, sizeof err), 0);
+	ck_assert_int_eq(created, 1);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 0777, 0600);
+	ck_assert_int_eq(key_load(path, 1, &b, &created, err, sizeof err), 0);
+	ck_assert_int_eq(created, 0);
+	ck_assert_mem_eq(a.pk, b.pk, sizeof a.pk);
+	/* The pair works: a signature by the secret half checks out. */
+	crypto_sign_detached(sig, NULL, (const uint8_t *)"x", 1, b.sk);
+	ck_assert_int_eq(crypto_sign_verify_detached(sig,
+	    (const uint8_t *)"x", 1, a.pk), 0);
+	/* Hex both ways. */
+	key_hex(a.pk, hex);
+	ck_assert_uint_eq(strlen(hex), KEY_HEX_LEN);
+	ck_assert_int_eq(key_parse_hex(hex, strlen(hex), pk), 0);
+	ck_assert_mem_eq(pk, a.pk, sizeof pk);
+	hex[5] = 'g';
+	ck_assert_int_eq(key_parse_hex(hex, strlen(hex), pk), -1);
+	ck_assert_int_eq(key_parse_hex(hex, 10, pk), -1);
+	/* Open to others: refused, naming the mode. */
+	ck_assert_int_eq(chmod(path, 0644), 0);
+	ck_assert_int_eq(key_load(path, 1, &b, &created, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "0644") != NULL, "%s", err);
+	/* Not a key: refused. */
+	ck_assert_int_eq(unlink(path), 0);
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "hello\n", 6), 6);
+	close(fd);
+	ck_assert_int_eq(key_load(path, 1, &b, &created, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "hex digits") != NULL, "%s", err);
+	unlink(path);
+	rmdir(dir);
+	key_clear(&a);
+	key_clear(&b);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -116,6 +176,7 @@ main(void)
 	tcase_add_test(tc, test_addr_compare);
 	tcase_add_test(tc, test_addr_port);
 	tcase_add_test(tc, test_log_level);
+	tcase_add_test(tc, test_key_file);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }
