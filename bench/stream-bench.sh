@@ -62,6 +62,7 @@ lab_bg nego "$LAB_STATE/negotiator.log" "$top_builddir/treecast-negotiator" \
     --log-level warn
 sleep 0.5
 lab_bg nego "$LAB_STATE/origin.log" "$top_builddir/treecast-origin" \
+    --key "$LAB_STATE/origin.key" \
     --input "$SAMPLE" --loop --negotiator "$N1" --channel bench
 origin=$!
 sleep 2

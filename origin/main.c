@@ -14,6 +14,7 @@
 #include "media/serve.h"
 #include "net/addr.h"
 #include "net/discover.h"
+#include "net/key.h"
 #include "net/link.h"
 #include "net/log.h"
 #include "net/opt.h"
@@ -31,8 +32,10 @@ static const char about[] =
 
 enum {
 	OPT_INPUT = 'i', OPT_NEGOTIATOR = 'n', OPT_CHANNEL = 'c',
-	OPT_FANOUT = 'f', OPT_LOOP = 256, OPT_RING
+	OPT_FANOUT = 'f', OPT_KEY = 'k', OPT_LOOP = 256, OPT_RING
 };
+
+#define ORIGIN_KEY_DEFAULT	"treecast-origin.key"
 
 static const struct opt options[] = {
 	{ "input", OPT_INPUT, "URL", "what to broadcast (required)" },
@@ -40,6 +43,9 @@ static const struct opt options[] = {
 	  "the negotiation server (required; port 3478 by default)" },
 	{ "channel", OPT_CHANNEL, "NAME", "the channel (default \"live\")" },
 	{ "fanout", OPT_FANOUT, "N", "children served directly (default 2)" },
+	{ "key", OPT_KEY, "FILE",
+	  "the channel's Ed25519 key, made (mode 0600) if missing (default "
+	  ORIGIN_KEY_DEFAULT ")" },
 	{ "loop", OPT_LOOP, NULL, "start a file again at its end" },
 	{ "ring", OPT_RING, "CHUNKS",
 	  "chunks kept for children that resume (default 1024)" },
@@ -51,6 +57,7 @@ struct origin {
 	struct event_base	*base;
 	struct addr		 server;
 	const char		*input_url;
+	struct key_pair		 key;		/* the channel's */
 	char			 channel[TC_CHANNEL_MAX + 1];
 	unsigned		 fanout;
 	int			 loop;
@@ -280,9 +287,9 @@ main(int argc, char **argv)
 	struct origin o;
 	struct opt_state st;
 	struct event *sigint, *sigterm;
-	const char *negotiator = NULL;
-	char err[256];
-	int key;
+	const char *negotiator = NULL, *key_path = ORIGIN_KEY_DEFAULT;
+	char err[256], hex[KEY_HEX_LEN + 1];
+	int key, created;
 
 	log_init(argv[0], LOG_INFO);
 	memset(&o, 0, sizeof o);
@@ -309,6 +316,9 @@ main(int argc, char **argv)
 			o.fanout = (unsigned)opt_number("fanout", optarg, 1,
 			    TC_FANOUT_MAX);
 			break;
+		case OPT_KEY:
+			key_path = optarg;
+			break;
 		case OPT_LOOP:
 			o.loop = 1;
 			break;
@@ -334,6 +344,10 @@ main(int argc, char **argv)
 		fatal("--negotiator %s", err);
 	if (sodium_init() < 0)
 		fatal("libsodium failed to start");
+	if (key_load(key_path, 1, &o.key, &created, err, sizeof err) != 0)
+		fatal("--key: %s", err);
+	log_info("channel key %s (%s %s)", key_hex(o.key.pk, hex),
+	    created ? "made now, kept in" : "from", key_path);
 	signal(SIGPIPE, SIG_IGN);
 	if ((o.base = event_base_new()) == NULL)
 		fatal("cannot create an event loop");
@@ -370,5 +384,6 @@ main(int argc, char **argv)
 	event_free(sigint);
 	event_free(sigterm);
 	event_base_free(o.base);
+	key_clear(&o.key);
 	return o.exit_code;
 }

@@ -110,7 +110,8 @@ lab_bg nego "$LAB_STATE/negotiator.log" ./treecast-negotiator \
     --listen "$N1:3478" --alt-address "$(lab_ip nego 2)" \
     --http "$N1:8080" --log-level info
 sleep 0.5
-lab_bg nego "$LAB_STATE/origin.log" ./treecast-origin --input sample.mp4 \
+lab_bg nego "$LAB_STATE/origin.log" ./treecast-origin \
+    --key "$LAB_STATE/origin.key" --input sample.mp4 \
     --loop --negotiator "$N1" --channel demo
 echo "demo: negotiator on $N1:3478, origin broadcasting sample.mp4" \
     "on channel 'demo'"

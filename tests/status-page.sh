@@ -106,7 +106,8 @@ expect "GET / says text/html" \
     grep -qi '^content-type: *text/html' "$LAB_STATE/page.headers"
 
 sleep 0.5
-lab_bg nego "$LAB_STATE/origin.log" "$ORIGIN" --input "$SAMPLE" \
+lab_bg nego "$LAB_STATE/origin.log" "$ORIGIN" --key "$LAB_STATE/origin.key" \
+    --input "$SAMPLE" \
     --negotiator "$N1" --channel lab --loop
 sleep 1
 for ((k = 0; k < ${#NETS[@]}; k++)); do

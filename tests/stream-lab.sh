@@ -28,7 +28,8 @@ done
 lab_bg nego "$LAB_STATE/negotiator.log" "$NEGOTIATOR" --listen "$N1:3478" \
     --alt-address "$(lab_ip nego 2)" --http "$N1:8080" --log-level info
 sleep 0.5
-lab_bg nego "$LAB_STATE/origin.log" "$ORIGIN" --input "$SAMPLE" \
+lab_bg nego "$LAB_STATE/origin.log" "$ORIGIN" --key "$LAB_STATE/origin.key" \
+    --input "$SAMPLE" \
     --negotiator "$N1" --channel lab --loop
 sleep 1
 
