@@ -516,6 +516,12 @@ session_profile(const struct session *s)
 	return &s->cfg.profile;
 }
 
+const uint8_t *
+session_channel_key(const struct session *s)
+{
+	return s->cfg.has_channel_key ? s->cfg.channel_key : NULL;
+}
+
 const struct session_stats *
 session_stats(const struct session *s)
 {

@@ -9,6 +9,7 @@
 
 #include "net/addr.h"
 #include "net/ctl.h"
+#include "net/key.h"
 #include "net/nat.h"
 #include "net/proto.h"
 #include "net/stun.h"
@@ -26,6 +27,8 @@ struct session_config {
 						   (len 0: found here) */
 	uint32_t		fanout;		/* children it serves (0: the
 						   negotiator's default, 2) */
+	int			has_channel_key;
+	uint8_t			channel_key[KEY_PUBLIC_LEN];	/* pinned */
 };
 
 enum session_event {
@@ -51,6 +54,9 @@ uint32_t session_interval_ms(const struct session *s);
 int	session_registered(const struct session *s);
 const struct addr *session_server(const struct session *s);
 const struct nat_profile *session_profile(const struct session *s);
+/* The channel's public key, pinned for the session's life (chunks are
+ * checked against it); NULL while it is not known. */
+const uint8_t *session_channel_key(const struct session *s);
 
 /*
  * Requests of the session's own beyond keepalive: session_begin starts one

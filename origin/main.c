@@ -41,7 +41,8 @@ static const struct opt options[] = {
 	{ "input", OPT_INPUT, "URL", "what to broadcast (required)" },
 	{ "negotiator", OPT_NEGOTIATOR, "HOST[:PORT]",
 	  "the negotiation server (required; port 3478 by default)" },
-	{ "channel", OPT_CHANNEL, "NAME", "the channel (default \"live\")" },
+	{ "channel", OPT_CHANNEL, "NAME",
+	  "the channel's name (default: its key in hex)" },
 	{ "fanout", OPT_FANOUT, "N", "children served directly (default 2)" },
 	{ "key", OPT_KEY, "FILE",
 	  "the channel's Ed25519 key, made (mode 0600) if missing (default "
@@ -293,7 +294,6 @@ main(int argc, char **argv)
 
 	log_init(argv[0], LOG_INFO);
 	memset(&o, 0, sizeof o);
-	snprintf(o.channel, sizeof o.channel, "live");
 	o.fanout = TC_FANOUT_DEFAULT;
 	o.ring_size = 1024;
 	opt_init(&st, options);
@@ -348,6 +348,8 @@ main(int argc, char **argv)
 		fatal("--key: %s", err);
 	log_info("channel key %s (%s %s)", key_hex(o.key.pk, hex),
 	    created ? "made now, kept in" : "from", key_path);
+	if (o.channel[0] == '\0')
+		snprintf(o.channel, sizeof o.channel, "%s", hex);
 	signal(SIGPIPE, SIG_IGN);
 	if ((o.base = event_base_new()) == NULL)
 		fatal("cannot create an event loop");

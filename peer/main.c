@@ -22,6 +22,7 @@
 #include "media/serve.h"
 #include "net/addr.h"
 #include "net/discover.h"
+#include "net/key.h"
 #include "net/link.h"
 #include "net/log.h"
 #include "net/opt.h"
@@ -37,7 +38,7 @@
 #define PEER_RETRY_MS	1000	/* after a refused JOIN or failed link */
 
 static const char synopsis[] =
-    "--negotiator HOST[:PORT] [--channel NAME] [options]";
+    "--negotiator HOST[:PORT] [--channel KEY|NAME] [options]";
 static const char about[] =
     "A viewer: joins a channel's tree, plays the stream and relays it to\n"
     "up to two children. The stream is served as MPEG-TS over HTTP at\n"
@@ -52,7 +53,9 @@ enum {
 static const struct opt options[] = {
 	{ "negotiator", OPT_NEGOTIATOR, "HOST[:PORT]",
 	  "the negotiation server (required; port 3478 by default)" },
-	{ "channel", OPT_CHANNEL, "NAME", "the channel (default \"live\")" },
+	{ "channel", OPT_CHANNEL, "KEY|NAME",
+	  "the channel: its key (64 hex digits, pinned: every chunk must be "
+	  "signed by it) or its name (default \"live\")" },
 	{ "http", OPT_HTTP, "ADDR:PORT",
 	  "serve /live.ts here (default 127.0.0.1:8554)" },
 	{ "no-http", OPT_NO_HTTP, NULL, "serve no HTTP" },
@@ -79,6 +82,8 @@ struct peer {
 	struct event_base	*base;
 	struct addr		 server;
 	char			 channel[TC_CHANNEL_MAX + 1];
+	int			 has_channel_key;
+	uint8_t			 channel_key[KEY_PUBLIC_LEN];
 	unsigned		 fanout;
 	size_t			 ring_size;
 	const char		*output;
@@ -612,6 +617,8 @@ peer_discovered(void *arg, const struct discover_result *r)
 	memset(&sc, 0, sizeof sc);
 	sc.server = p->server;
 	snprintf(sc.channel, sizeof sc.channel, "%s", p->channel);
+	sc.has_channel_key = p->has_channel_key;
+	memcpy(sc.channel_key, p->channel_key, sizeof sc.channel_key);
 	sc.role = TC_ROLE_PEER;
 	sc.profile = r->profile;
 	sc.fanout = p->fanout;
@@ -690,6 +697,11 @@ main(int argc, char **argv)
 				fatal("--channel '%s': 1 to %d bytes", optarg,
 				    TC_CHANNEL_MAX);
 			snprintf(p.channel, sizeof p.channel, "%s", optarg);
+			if (key_parse_hex(optarg, strlen(optarg),
+			    p.channel_key) == 0) {
+				p.has_channel_key = 1;
+				key_hex(p.channel_key, p.channel);
+			}
 			break;
 		case OPT_HTTP:
 			http_at = optarg;

@@ -74,6 +74,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	pids+=($!)
 	sleep 0.5
 	./treecast-origin --input sample.mp4 --loop --negotiator 127.0.0.1 \
+	    --channel live \
 	    --log-level warn &
 	pids+=($!)
 	sleep 1
