@@ -54,8 +54,8 @@ enum link_state {
 	LS_PUNCHING,	/* checks both ways */
 	LS_RELAYING,	/* binding the socket at the relay */
 	LS_CONNECTING,	/* UDT's rendezvous */
-	LS_HELLO,	/* accepting side: UDT up, waiting for the initiator's
-			   HELLO */
+	LS_HELLO,	/* initiator: UDT up, waiting for the accepting
+			   side's HELLO, until udt_ms */
 	LS_UP,
 	LS_DEAD
 };
@@ -79,7 +79,10 @@ struct link {
 	uint8_t			 instruct_tid[12];
 	struct punch		*punch;
 	struct udt_link		*udt;
-	struct event		*timer;		/* relay binding, UDT's start */
+	struct event		*timer;		/* relay retransmissions, UDT's
+						   start, the HELLO's deadline */
+	struct event		*relay_rx;	/* the relay's answer */
+	double			 deadline;	/* the relay binding's, set once */
 	struct sockaddr_storage	 peer_addr;	/* the punched pair's other end */
 	socklen_t		 peer_len;
 	unsigned		 relay_sent;
@@ -144,6 +147,8 @@ link_destroy(struct link *l)
 		close(l->fd);
 	if (l->timer != NULL)
 		event_free(l->timer);
+	if (l->relay_rx != NULL)
+		event_free(l->relay_rx);
 	sodium_memzero(l->key, sizeof l->key);
 	free(l);
 }
@@ -232,6 +237,10 @@ link_up(struct link *l)
 {
 	struct link_agent *a = l->a;
 
+	if (l->timer != NULL) {
+		event_free(l->timer);	/* the HELLO's deadline */
+		l->timer = NULL;
+	}
 	l->state = LS_UP;
 	l->t_up = link_now();
 	log_info("link %016llx to node %016llx up (%s) in %.0f ms",
@@ -275,6 +284,34 @@ link_read(struct link *l)
 	return 0;
 }
 
+static void
+link_hello_late_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct link *l = arg;
+	char why[80];
+
+	(void)fd;
+	(void)what;
+	snprintf(why, sizeof why, "the peer did not say hello within %u ms "
+	    "of UDT coming up", l->a->o.udt_ms);
+	link_fail(l, LINK_STEP_UDT, why);
+}
+
+/* The initiator waits for the peer's HELLO until udt_ms: a peer that
+ * never sends it must not hold the link (and its user) for ever. */
+static int
+link_hello_wait(struct link *l)
+{
+	struct timeval tv = { l->a->o.udt_ms / 1000,
+	    (l->a->o.udt_ms % 1000) * 1000 };
+
+	if (l->timer != NULL)
+		event_free(l->timer);	/* UDT's start, done */
+	l->state = LS_HELLO;
+	l->timer = evtimer_new(l->a->base, link_hello_late_cb, l);
+	return l->timer != NULL && evtimer_add(l->timer, &tv) == 0 ? 0 : -1;
+}
+
 /* UDT's events for the link. */
 static void
 link_udt_cb(struct udt_link *u, enum udt_event ev, void *arg)
@@ -286,7 +323,11 @@ link_udt_cb(struct udt_link *u, enum udt_event ev, void *arg)
 	switch (ev) {
 	case UDT_LINK_CONNECTED:
 		if (l->initiator) {
-			l->state = LS_HELLO;
+			if (link_hello_wait(l) != 0) {
+				link_fail(l, LINK_STEP_UDT,
+				    "cannot wait for the peer's hello");
+				break;
+			}
 			link_read(l);	/* it may be here already */
 			break;
 		}
@@ -457,12 +498,29 @@ link_relay_send(struct link *l)
 	    (struct sockaddr *)&l->relay.ss, l->relay.len) == len ? 0 : -1;
 }
 
+/* The relay binding's retransmissions, and its deadline: punch_ms from
+ * the first request, whatever else arrives meanwhile. */
+static void
+link_relay_rto_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct link *l = arg;
+
+	(void)fd;
+	(void)what;
+	if (link_now() >= l->deadline) {
+		link_fail(l, LINK_STEP_RELAY, "the relay did not answer");
+		return;
+	}
+	link_relay_send(l);
+}
+
 /*
  * The relay's answer binds the socket. A datagram from the relay that is
  * not STUN is the peer's UDT, forwarded: proof that both sides are bound,
  * even if our answer was lost. It is left in the socket for UDT (MSG_PEEK):
  * dropping the peer's first handshake is what kept a rendezvous from ever
- * completing, about once in 500 relayed links.
+ * completing, about once in 500 relayed links. Anything else is dropped,
+ * and moves no timer: junk at the socket must not keep the wait alive.
  */
 static void
 link_relay_cb(evutil_socket_t fd, short what, void *arg)
@@ -477,15 +535,7 @@ link_relay_cb(evutil_socket_t fd, short what, void *arg)
 	int from_relay;
 
 	(void)fd;
-	if (what & EV_TIMEOUT) {
-		if (l->relay_sent * LINK_RELAY_RTO_MS >= l->a->o.punch_ms) {
-			link_fail(l, LINK_STEP_RELAY,
-			    "the relay did not answer");
-			return;
-		}
-		link_relay_send(l);
-		return;
-	}
+	(void)what;
 	for (;;) {
 		fromlen = sizeof from;
 		n = recvfrom(l->fd, buf, sizeof buf, MSG_DONTWAIT | MSG_PEEK,
@@ -508,6 +558,8 @@ link_relay_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	event_free(l->timer);
 	l->timer = NULL;
+	event_free(l->relay_rx);
+	l->relay_rx = NULL;
 	l->path = LINK_PATH_RELAY;
 	memcpy(&l->peer_addr, &l->relay.ss, sizeof l->relay.ss);
 	l->peer_len = l->relay.len;
@@ -520,10 +572,15 @@ link_relay(struct link *l)
 	struct timeval tv = { 0, LINK_RELAY_RTO_MS * 1000 };
 
 	l->state = LS_RELAYING;
-	l->timer = event_new(l->a->base, l->fd, EV_READ | EV_PERSIST,
+	l->deadline = link_now() + l->a->o.punch_ms;
+	/* Two events: with EV_PERSIST, a read event's timeout starts again
+	 * on every datagram. */
+	l->timer = event_new(l->a->base, -1, EV_PERSIST, link_relay_rto_cb, l);
+	l->relay_rx = event_new(l->a->base, l->fd, EV_READ | EV_PERSIST,
 	    link_relay_cb, l);
-	if (l->timer == NULL || event_add(l->timer, &tv) != 0 ||
-	    link_relay_send(l) != 0)
+	if (l->timer == NULL || l->relay_rx == NULL ||
+	    event_add(l->timer, &tv) != 0 ||
+	    event_add(l->relay_rx, NULL) != 0 || link_relay_send(l) != 0)
 		link_fail(l, LINK_STEP_RELAY, "cannot reach the relay");
 }
 
