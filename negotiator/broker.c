@@ -33,6 +33,8 @@
 /* Attempts in flight and remembered at once, by default. A slot's memory
  * is touched only once a link has used it. */
 #define BROKER_MAX_LINKS	32768
+/* Datagrams the tick sends a hold of the lock. */
+#define BROKER_BATCH		64
 
 /* How an attempt ended, as counted per pair of NAT classes. */
 enum outcome {
@@ -94,6 +96,8 @@ struct rlink {
 	uint8_t			 key[TC_KEY_LEN];
 	struct sockaddr_storage	 side[2];
 	int			 bound;		/* sides bound: 0, 1, 2 */
+	uint64_t		 t0;		/* made: both sides bound within
+						   relay_idle_s, or it ends */
 	uint64_t		 last_ms;
 	uint64_t		 packets, bytes;
 };
@@ -121,8 +125,26 @@ struct broker_counters {
 					   BROKER_KEEP_MS, for room */
 };
 
+/*
+ * A datagram decided under the lock and sent once the lock is let go: the
+ * send callback may take other locks, or call the broker again, and the
+ * workers need not wait for a sendmsg.
+ */
+struct broker_dgram {
+	struct sockaddr_storage	 to, src;
+	size_t			 len;
+	uint8_t			 msg[BROKER_MSG_MAX];
+};
+
+/* Datagrams to send, in the caller's buffer of max. */
+struct broker_outbox {
+	struct broker_dgram	*d;
+	unsigned		 n, max;
+};
+
 struct broker {
-	pthread_mutex_t		 lock;
+	pthread_mutex_t		 lock;	/* error-checking: a second lock in
+					   one thread is fatal, not a hang */
 	struct event_base	*base;
 	struct broker_config	 cfg;
 	broker_send_fn		 send;
@@ -141,6 +163,7 @@ struct broker {
 	uint32_t		 pairs[NAT_CLASS_COUNT][NAT_CLASS_COUNT][OUT_COUNT];
 	uint64_t		 pair_ms[NAT_CLASS_COUNT][NAT_CLASS_COUNT];
 	uint8_t			 rx[STUN_MAX_MSG + 4];
+	struct broker_dgram	 batch[BROKER_BATCH];	/* the tick's */
 };
 
 static uint64_t
@@ -157,6 +180,54 @@ broker_sslen(const struct sockaddr_storage *ss)
 {
 	return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
 	    sizeof(struct sockaddr_in);
+}
+
+static void
+broker_lock(struct broker *br)
+{
+	int e;
+
+	if ((e = pthread_mutex_lock(&br->lock)) != 0)
+		fatal("broker: cannot lock: %s", strerror(e));
+}
+
+static void
+broker_unlock(struct broker *br)
+{
+	int e;
+
+	if ((e = pthread_mutex_unlock(&br->lock)) != 0)
+		fatal("broker: cannot unlock: %s", strerror(e));
+}
+
+/* Under the lock: msg to to, from src, once the lock is let go. Each
+ * caller sizes its outbox for what it may send. */
+static void
+broker_queue(struct broker_outbox *ob, const struct sockaddr_storage *to,
+    const uint8_t *msg, size_t len, const struct sockaddr_storage *src)
+{
+	struct broker_dgram *d;
+
+	if (ob->n == ob->max || len > sizeof d->msg)
+		return;
+	d = &ob->d[ob->n++];
+	memcpy(&d->to, to, broker_sslen(to));
+	memcpy(&d->src, src, broker_sslen(src));
+	memcpy(d->msg, msg, len);
+	d->len = len;
+}
+
+/* With the lock let go: what was queued. */
+static void
+broker_flush(struct broker *br, struct broker_outbox *ob)
+{
+	unsigned i;
+
+	for (i = 0; i < ob->n; i++)
+		br->send(br->ctx, (struct sockaddr *)&ob->d[i].to,
+		    ob->d[i].msg, ob->d[i].len,
+		    (struct sockaddr *)&ob->d[i].src);
+	ob->n = 0;
 }
 
 /* --- the link table: lists and indexes */
@@ -367,10 +438,11 @@ broker_put_link(struct broker *br, const struct blink *l,
 	}
 }
 
-/* The answer to A's LINK, kept for its retransmissions. */
+/* The answer to A's LINK, kept for its retransmissions, and queued. */
 static void
 broker_answer_a(struct broker *br, struct blink *l, int code,
-    const char *reason, const struct tc_endpoint *bep)
+    const char *reason, const struct tc_endpoint *bep,
+    struct broker_outbox *ob)
 {
 	struct stun_builder sb;
 	int len;
@@ -391,8 +463,7 @@ broker_answer_a(struct broker *br, struct blink *l, int code,
 	if ((len = stun_build_finish(&sb)) < 0)
 		return;
 	l->answer_len = (size_t)len;
-	br->send(br->ctx, (struct sockaddr *)&l->a.addr, l->answer,
-	    l->answer_len, (struct sockaddr *)&l->local);
+	broker_queue(ob, &l->a.addr, l->answer, l->answer_len, &l->local);
 }
 
 /* A link that A never reported on ends: counted on B's word, if any. */
@@ -442,7 +513,7 @@ broker_relay_add(struct broker *br, const struct blink *l, uint64_t now)
 			memset(r, 0, sizeof *r);
 			r->id = l->id;
 			memcpy(r->key, l->key, sizeof r->key);
-			r->last_ms = now;
+			r->t0 = r->last_ms = now;
 			br->c.relay_links++;
 			return r;
 		}
@@ -458,24 +529,30 @@ broker_link(struct broker *br, const struct broker_node *a,
 {
 	struct stun_builder sb;
 	struct blink *l;
-	uint64_t now = broker_now();
+	struct broker_dgram one;
+	struct broker_outbox ob = { &one, 0, 1 };
+	struct sockaddr_storage src;
+	uint64_t now = broker_now(), id;
 	uint8_t k[IX_KEY_MAX];
 	size_t klen = bl_atid_key(k, a->session, tid);
-	int len;
+	int len, relayed;
 
-	pthread_mutex_lock(&br->lock);
+	memcpy(&src, local, broker_sslen((const struct sockaddr_storage *)
+	    local));
+	broker_lock(br);
 	if ((l = bl_find(br, IX_ATID, k, klen)) != NULL) {
 		/* A retransmitted: wait for B, or answer again. */
 		br->c.retransmits++;
 		if (l->answer_len > 0)
-			br->send(br->ctx, (struct sockaddr *)&a->addr,
-			    l->answer, l->answer_len, local);
-		pthread_mutex_unlock(&br->lock);
+			broker_queue(&ob, &a->addr, l->answer, l->answer_len,
+			    &src);
+		broker_unlock(br);
+		broker_flush(br, &ob);
 		return 0;
 	}
 	if ((l = broker_slot(br)) == NULL) {
 		br->c.full++;
-		pthread_mutex_unlock(&br->lock);
+		broker_unlock(br);
 		return 508;
 	}
 	memset(l, 0, sizeof *l);
@@ -504,20 +581,23 @@ broker_link(struct broker *br, const struct broker_node *a,
 	stun_put_fingerprint(&sb);
 	if ((len = stun_build_finish(&sb)) < 0) {
 		bl_release(br, l);
-		pthread_mutex_unlock(&br->lock);
+		broker_unlock(br);
 		return 500;
 	}
 	l->instruct_len = (size_t)len;
 	l->sent = 1;
 	l->next_ms = now + BROKER_RTO_MS;
 	br->c.instructs++;
-	br->send(br->ctx, (struct sockaddr *)&l->b.addr, l->instruct,
-	    l->instruct_len, (struct sockaddr *)&l->local);
-	pthread_mutex_unlock(&br->lock);
+	broker_queue(&ob, &l->b.addr, l->instruct, l->instruct_len,
+	    &l->local);
+	id = l->id;		/* l is the tick's and the workers' once let go */
+	relayed = l->relayed;
+	broker_unlock(br);
+	broker_flush(br, &ob);
 	log_debug("link %016" PRIx64 ": node %016" PRIx64 " (%s) asks for node "
-	    "%016" PRIx64 " (%s)%s", l->id, a->node_id,
+	    "%016" PRIx64 " (%s)%s", id, a->node_id,
 	    nat_class_name(&a->profile), peer->node_id,
-	    nat_class_name(&peer->profile), l->relayed ? ", relayed" : "");
+	    nat_class_name(&peer->profile), relayed ? ", relayed" : "");
 	return 0;
 }
 
@@ -527,12 +607,14 @@ broker_instruct_answer(struct broker *br, const struct stun_msg *m)
 	const struct stun_attr *ea;
 	struct tc_endpoint bep;
 	struct blink *l;
+	struct broker_dgram one;
+	struct broker_outbox ob = { &one, 0, 1 };
 	const char *reason = "";
 	char why[128];
 	size_t rlen = 0;
 	int code = 0;
 
-	pthread_mutex_lock(&br->lock);
+	broker_lock(br);
 	if ((l = bl_find(br, IX_ITID, m->tid, 12)) != NULL &&
 	    l->state != BL_INSTRUCTING)
 		l = NULL;
@@ -540,21 +622,23 @@ broker_instruct_answer(struct broker *br, const struct stun_msg *m)
 	    sizeof l->b.key) != 0) {
 		/* Late (answered already), or not B's. */
 		br->c.bad_answers++;
-		pthread_mutex_unlock(&br->lock);
+		broker_unlock(br);
 		return -1;
 	}
 	if (m->cls == STUN_SUCCESS && tc_get_endpoint(m, &bep) == 0) {
 		br->c.acks++;
-		broker_answer_a(br, l, 0, NULL, &bep);
+		broker_answer_a(br, l, 0, NULL, &bep, &ob);
 	} else {
 		if ((ea = stun_find(m, STUN_ATTR_ERROR_CODE)) != NULL)
 			stun_attr_error_code(ea, &code, &reason, &rlen);
 		snprintf(why, sizeof why, "peer: %.*s", (int)rlen, reason);
 		br->c.peer_refused++;
-		broker_answer_a(br, l, code == 403 ? 403 : 480, why, NULL);
+		broker_answer_a(br, l, code == 403 ? 403 : 480, why, NULL,
+		    &ob);
 		broker_count_step(br, l, LINK_STEP_PEER);
 	}
-	pthread_mutex_unlock(&br->lock);
+	broker_unlock(br);
+	broker_flush(br, &ob);
 	return 0;
 }
 
@@ -565,10 +649,10 @@ broker_report(struct broker *br, uint64_t session, uint64_t link,
 	struct blink *l;
 	enum outcome out;
 
-	pthread_mutex_lock(&br->lock);
+	broker_lock(br);
 	l = bl_find(br, IX_ID, (const uint8_t *)&link, 8);
 	if (l == NULL || (l->a.session != session && l->b.session != session)) {
-		pthread_mutex_unlock(&br->lock);
+		broker_unlock(br);
 		return -1;
 	}
 	br->c.reports++;
@@ -586,24 +670,24 @@ broker_report(struct broker *br, uint64_t session, uint64_t link,
 			    LINK_STEP_PUNCH) - 1);
 		broker_count(br, l, out, o->ms);
 	}
-	pthread_mutex_unlock(&br->lock);
+	broker_unlock(br);
 	return 0;
 }
 
-/* Main thread: INSTRUCT retransmissions and deadlines, forgetting. */
-static void
-broker_tick_cb(evutil_socket_t fd, short what, void *arg)
+/*
+ * Under the lock: the pending links that are due, from slot i (0: the
+ * list's head), until ob is full. Returns where to go on (0: the end).
+ */
+static uint32_t
+broker_tick_pending(struct broker *br, uint32_t i, uint64_t now,
+    struct broker_outbox *ob)
 {
-	struct broker *br = arg;
-	uint64_t now = broker_now();
 	struct blink *l;
-	struct rlink *r;
-	uint32_t i, next;
+	uint32_t next;
 
-	(void)fd;
-	(void)what;
-	pthread_mutex_lock(&br->lock);
-	for (i = br->pending.head; i != 0; i = next) {
+	for (i = i != 0 ? i : br->pending.head; i != 0; i = next) {
+		if (ob->n == ob->max)
+			return i;
 		l = &br->links[i - 1];
 		next = l->next;		/* the answer moves l to done */
 		if (now < l->next_ms)
@@ -611,17 +695,47 @@ broker_tick_cb(evutil_socket_t fd, short what, void *arg)
 		if (now - l->t0 >= BROKER_GIVE_UP_MS) {
 			br->c.peer_silent++;
 			broker_answer_a(br, l, 480,
-			    "peer: no answer to INSTRUCT", NULL);
+			    "peer: no answer to INSTRUCT", NULL, ob);
 			broker_count_step(br, l, LINK_STEP_PEER);
 			continue;
 		}
-		br->send(br->ctx, (struct sockaddr *)&l->b.addr,
-		    l->instruct, l->instruct_len,
-		    (struct sockaddr *)&l->local);
+		broker_queue(ob, &l->b.addr, l->instruct, l->instruct_len,
+		    &l->local);
 		br->c.instructs++;
 		l->next_ms = now + (l->sent < 3 ? (uint64_t)BROKER_RTO_MS
 		    << l->sent : BROKER_RTO_MAX_MS);
 		l->sent++;
+	}
+	return 0;
+}
+
+/* Main thread: INSTRUCT retransmissions and deadlines, BROKER_BATCH
+ * datagrams a hold of the lock, sent with it let go; forgetting. */
+static void
+broker_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct broker *br = arg;
+	struct broker_outbox ob = { br->batch, 0, BROKER_BATCH };
+	uint64_t now = broker_now(), at_id = 0;
+	struct blink *l;
+	struct rlink *r;
+	uint32_t i, at = 0;
+
+	(void)fd;
+	(void)what;
+	for (;;) {
+		broker_lock(br);
+		/* Go on where the last batch stopped, if that link is
+		 * still pending (the list keeps its order); else from the
+		 * head: the links sent to since are not due. */
+		if (at != 0 && (br->links[at - 1].state != BL_INSTRUCTING ||
+		    br->links[at - 1].id != at_id))
+			at = 0;
+		if ((at = broker_tick_pending(br, at, now, &ob)) == 0)
+			break;
+		at_id = br->links[at - 1].id;
+		broker_unlock(br);
+		broker_flush(br, &ob);
 	}
 	/* Answered longest ago first: kept BROKER_KEEP_MS, then forgotten,
 	 * counted on B's word if A never reported. */
@@ -633,13 +747,19 @@ broker_tick_cb(evutil_socket_t fd, short what, void *arg)
 			broker_count_unreported(br, l);
 		bl_release(br, l);
 	}
+	/* A relayed link ends silent for relay_idle_s, or not bound on
+	 * both sides that long after it was made: a deadline, which one
+	 * side's binding again and again does not move. */
 	for (i = 0; i < br->cfg.relay_max; i++) {
 		r = &br->relays[i];
 		if (r->id != 0 &&
-		    now - r->last_ms >= br->cfg.relay_idle_s * 1000ull)
+		    (now - r->last_ms >= br->cfg.relay_idle_s * 1000ull ||
+		    (r->bound < 2 &&
+		    now - r->t0 >= br->cfg.relay_idle_s * 1000ull)))
 			r->id = 0;
 	}
-	pthread_mutex_unlock(&br->lock);
+	broker_unlock(br);
+	broker_flush(br, &ob);
 }
 
 /* --- the relay */
@@ -672,12 +792,15 @@ broker_relay_forget(struct broker *br, const struct sockaddr_storage *from,
 	}
 }
 
-static void
+/* Under the lock: an authenticated RELAY request binds its sender; the
+ * answer's length in out (for the caller to send once the lock is let
+ * go), or 0 for none. */
+static size_t
 broker_relay_bind(struct broker *br, const struct stun_msg *m,
-    const struct sockaddr_storage *from, socklen_t fromlen, uint64_t now)
+    const struct sockaddr_storage *from, uint64_t now, uint8_t *out,
+    size_t cap)
 {
 	struct stun_builder sb;
-	uint8_t out[STUN_MAX_MSG];
 	struct rlink *r = NULL;
 	uint64_t id;
 	uint32_t i;
@@ -685,7 +808,7 @@ broker_relay_bind(struct broker *br, const struct stun_msg *m,
 
 	if (stun_attr_u64(stun_find(m, TC_ATTR_LINK), &id) != 0 || id == 0) {
 		br->c.relay_dropped++;
-		return;
+		return 0;
 	}
 	for (i = 0; i < br->cfg.relay_max; i++)
 		if (br->relays[i].id == id)
@@ -693,7 +816,7 @@ broker_relay_bind(struct broker *br, const struct stun_msg *m,
 	if (r == NULL || stun_check_integrity_sha256(m, r->key,
 	    sizeof r->key) != 0) {
 		br->c.relay_dropped++;
-		return;
+		return 0;
 	}
 	for (side = 0; side < r->bound; side++)
 		if (addr_equal((struct sockaddr *)&r->side[side],
@@ -702,35 +825,35 @@ broker_relay_bind(struct broker *br, const struct stun_msg *m,
 	if (side == r->bound) {
 		if (r->bound == 2) {
 			br->c.relay_dropped++;	/* a third socket */
-			return;
+			return 0;
 		}
 		broker_relay_forget(br, from, r);
 		memcpy(&r->side[r->bound++], from, sizeof *from);
 		br->c.relay_binds++;
 	}
 	r->last_ms = now;
-	stun_build_init(&sb, out, sizeof out, TC_METHOD_RELAY, STUN_SUCCESS,
+	stun_build_init(&sb, out, cap, TC_METHOD_RELAY, STUN_SUCCESS,
 	    m->tid);
 	stun_put_u64(&sb, TC_ATTR_LINK, id);
 	stun_put_xor_address(&sb, STUN_ATTR_XOR_MAPPED_ADDRESS,
 	    (const struct sockaddr *)from);
 	stun_put_integrity_sha256(&sb, r->key, sizeof r->key);
 	stun_put_fingerprint(&sb);
-	if ((len = stun_build_finish(&sb)) > 0)
-		sendto(br->relay_fd, out, (size_t)len, 0,
-		    (const struct sockaddr *)from, fromlen);
+	return (len = stun_build_finish(&sb)) > 0 ? (size_t)len : 0;
 }
 
 static void
 broker_relay_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct broker *br = arg;
-	struct sockaddr_storage from;
+	struct sockaddr_storage from, to;
+	uint8_t out[STUN_MAX_MSG];
 	struct stun_msg m;
 	struct rlink *r;
 	socklen_t fromlen;
 	uint64_t now = broker_now();
 	ssize_t n;
+	size_t len;
 	uint32_t i;
 	int budget, side;
 
@@ -741,12 +864,16 @@ broker_relay_cb(evutil_socket_t fd, short what, void *arg)
 		    (struct sockaddr *)&from, &fromlen);
 		if (n < 0)
 			return;
-		pthread_mutex_lock(&br->lock);
+		broker_lock(br);
 		if (stun_is_stun(br->rx, (size_t)n) &&
 		    stun_parse(br->rx, (size_t)n, &m, NULL) == 0 &&
 		    m.method == TC_METHOD_RELAY && m.cls == STUN_REQUEST) {
-			broker_relay_bind(br, &m, &from, fromlen, now);
-			pthread_mutex_unlock(&br->lock);
+			len = broker_relay_bind(br, &m, &from, now, out,
+			    sizeof out);
+			broker_unlock(br);
+			if (len > 0)
+				sendto(fd, out, len, 0,
+				    (struct sockaddr *)&from, fromlen);
 			continue;
 		}
 		r = NULL;
@@ -765,7 +892,7 @@ broker_relay_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		if (r == NULL) {
 			br->c.relay_dropped++;
-			pthread_mutex_unlock(&br->lock);
+			broker_unlock(br);
 			continue;
 		}
 		r->last_ms = now;
@@ -773,10 +900,11 @@ broker_relay_cb(evutil_socket_t fd, short what, void *arg)
 		r->bytes += (uint64_t)n;
 		br->c.relay_packets++;
 		br->c.relay_bytes += (uint64_t)n;
-		sendto(fd, br->rx, (size_t)n, 0,
-		    (struct sockaddr *)&r->side[1 - side],
-		    broker_sslen(&r->side[1 - side]));
-		pthread_mutex_unlock(&br->lock);
+		memcpy(&to, &r->side[1 - side], sizeof to);
+		broker_unlock(br);
+		/* br->rx is the main thread's alone. */
+		sendto(fd, br->rx, (size_t)n, 0, (struct sockaddr *)&to,
+		    broker_sslen(&to));
 	}
 }
 
@@ -813,6 +941,7 @@ broker_create(struct event_base *base, const struct broker_config *cfg,
     broker_send_fn send, void *ctx, char *err, size_t errlen)
 {
 	struct timeval tv = { 0, BROKER_TICK_MS * 1000 };
+	pthread_mutexattr_t ma;
 	struct broker *br;
 	int ix;
 
@@ -820,7 +949,10 @@ broker_create(struct event_base *base, const struct broker_config *cfg,
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	pthread_mutex_init(&br->lock, NULL);
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ERRORCHECK);
+	pthread_mutex_init(&br->lock, &ma);
+	pthread_mutexattr_destroy(&ma);
 	br->base = base;
 	br->cfg = *cfg;
 	br->send = send;
@@ -895,7 +1027,7 @@ broker_metrics(struct broker *br, struct evbuffer *out)
 	    "attempts by the NAT classes of the asking node (a) and the "
 	    "asked (b), and how they ended.\n"
 	    "# TYPE treecast_link_outcomes_total counter\n");
-	pthread_mutex_lock(&br->lock);
+	broker_lock(br);
 	for (x = 0; x < NAT_CLASS_COUNT; x++)
 		for (y = 0; y < NAT_CLASS_COUNT; y++)
 			for (p = br->pairs[x][y], o = 0; o < OUT_COUNT; o++)
@@ -912,7 +1044,7 @@ broker_metrics(struct broker *br, struct evbuffer *out)
 	evbuffer_add_printf(out, "# HELP treecast_links_total Links asked "
 	    "for.\n# TYPE treecast_links_total counter\n"
 	    "treecast_links_total %" PRIu64 "\n", br->c.links);
-	pthread_mutex_unlock(&br->lock);
+	broker_unlock(br);
 }
 
 void
@@ -924,7 +1056,7 @@ broker_json(struct broker *br, struct evbuffer *out)
 	unsigned x, y, o;
 	int first = 1;
 
-	pthread_mutex_lock(&br->lock);
+	broker_lock(br);
 	for (i = 0; i < br->cfg.relay_max; i++)
 		live += br->relays[i].id != 0;
 	evbuffer_add_printf(out, "{\"links\":%" PRIu64 ",\"retransmits\":%"
@@ -966,5 +1098,5 @@ broker_json(struct broker *br, struct evbuffer *out)
 		}
 	}
 	evbuffer_add(out, "]}", 2);
-	pthread_mutex_unlock(&br->lock);
+	broker_unlock(br);
 }

@@ -9,8 +9,10 @@
  * broker counts by the pair's NAT classes.
  *
  * Workers call in from their threads with what they read from the
- * registry; the broker has its own lock and never takes the registry's.
- * Retransmission and expiry run on the main thread's loop. */
+ * registry; the broker has its own lock and never takes the registry's,
+ * and it sends only with its lock let go (what to send is decided under
+ * it, into a small buffer). Retransmission and expiry run on the main
+ * thread's loop. */
 #ifndef TREECAST_BROKER_H
 #define TREECAST_BROKER_H
 
@@ -26,7 +28,8 @@ struct evbuffer;
 struct broker;
 
 /* Sends one datagram from the negotiator's primary port (src: the local
- * address to send from, NULL for the kernel's choice). Thread-safe. */
+ * address to send from, NULL for the kernel's choice). Thread-safe;
+ * called with no broker lock held, so it may call the broker again. */
 typedef void (*broker_send_fn)(void *ctx, const struct sockaddr *to,
     const uint8_t *msg, size_t len, const struct sockaddr *src);
 
@@ -37,7 +40,9 @@ struct broker_config {
 	int		has_relay;
 	struct addr	relay;		/* the relay's socket, bound here */
 	uint32_t	relay_max;	/* relayed links at once */
-	uint32_t	relay_idle_s;	/* a silent relayed link ends */
+	uint32_t	relay_idle_s;	/* a silent relayed link ends, and
+					   one not bound on both sides this
+					   long after it was made (0: 30) */
 };
 
 /* One end of a requested link, as the registry has it. */

@@ -10,6 +10,8 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -32,6 +34,11 @@ struct sent {
 
 static struct sent *instructs, *answers;
 static size_t ninstructs, nanswers;
+/* A broker whose send callback calls back into it, as a callback may. */
+static struct broker *reenter;
+static size_t reentered;
+
+static char *json(struct broker *br);
 
 static void
 catch_send(void *ctx, const struct sockaddr *to, const uint8_t *msg,
@@ -58,9 +65,43 @@ catch_send(void *ctx, const struct sockaddr *to, const uint8_t *msg,
 	s->cls = m.cls;
 	memcpy(s->msg, msg, len);
 	s->len = len;
+	if (reenter != NULL) {
+		ck_assert_ptr_nonnull(strstr(json(reenter), "\"links\":"));
+		reentered++;
+	}
 }
 
 static struct event_base *base;
+
+/* A port nobody uses now, on 127.0.0.1. */
+static uint16_t
+free_port(void)
+{
+	struct sockaddr_in in;
+	socklen_t len = sizeof in;
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	memset(&in, 0, sizeof in);
+	in.sin_family = AF_INET;
+	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bind(fd, (struct sockaddr *)&in, sizeof in);
+	getsockname(fd, (struct sockaddr *)&in, &len);
+	close(fd);
+	return ntohs(in.sin_port);
+}
+
+static struct broker *
+make_broker_cfg(struct broker_config *cfg)
+{
+	struct broker *br;
+	char err[128];
+
+	ck_assert_ptr_nonnull(base = event_base_new());
+	br = broker_create(base, cfg, catch_send, NULL, err, sizeof err);
+	ck_assert_msg(br != NULL, "%s", err);
+	ninstructs = nanswers = 0;
+	return br;
+}
 
 static struct broker *
 make_broker(uint32_t max_links)
@@ -286,6 +327,132 @@ START_TEST(test_full)
 }
 END_TEST
 
+/* The main loop for ms. */
+static void
+run_for(int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+}
+
+/*
+ * The broker sends with its lock let go: a send callback may call the
+ * broker again (here broker_json, which takes the lock) for A's LINK's
+ * INSTRUCT, B's ACK's GO, A's retransmitted LINK, INSTRUCT's
+ * retransmissions and the give-up's 480.
+ */
+START_TEST(test_send_unlocked)
+{
+	struct broker_node a, a2, b;
+	struct broker *br = make_broker(0);
+
+	node(&b, 0xb0b, 99);
+	node(&a, 0x301, 1);
+	node(&a2, 0x302, 2);
+	reenter = br;
+	reentered = 0;
+	ck_assert_int_eq(ask(br, &a, &b, 1), 0);
+	ck_assert_int_eq(ack(br, instructs[0].tid, &b), 0);
+	ck_assert_int_eq(ask(br, &a, &b, 1), 0);	/* again: the GO again */
+	ck_assert_uint_eq(nanswers, 2);
+	ck_assert_int_eq(ask(br, &a2, &b, 2), 0);	/* B stays silent */
+	run_for(1200);			/* INSTRUCT again, at 250 and 750 ms */
+	ck_assert_uint_ge(ninstructs, 4);
+	ck_assert_uint_eq(reentered, ninstructs + nanswers);
+	reenter = NULL;
+	free_broker(br);
+}
+END_TEST
+
+/* A RELAY request for link (its key key) from fd; 1 if answered. */
+static int
+relay_bind(int fd, const struct sockaddr_in *relay, uint64_t link,
+    const uint8_t *key)
+{
+	uint8_t buf[STUN_MAX_MSG], tid[12];
+	struct stun_builder sb;
+	struct stun_msg m;
+	ssize_t n;
+	int len;
+
+	stun_random_tid(tid);
+	stun_build_init(&sb, buf, sizeof buf, TC_METHOD_RELAY, STUN_REQUEST,
+	    tid);
+	stun_put_u64(&sb, TC_ATTR_LINK, link);
+	stun_put_integrity_sha256(&sb, key, TC_KEY_LEN);
+	stun_put_fingerprint(&sb);
+	len = stun_build_finish(&sb);
+	ck_assert_int_gt(len, 0);
+	ck_assert_int_eq(sendto(fd, buf, (size_t)len, 0,
+	    (const struct sockaddr *)relay, sizeof *relay), len);
+	run_for(100);			/* the relay reads it, answers */
+	n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+	return n > 0 && stun_parse(buf, (size_t)n, &m, NULL) == 0 &&
+	    m.method == TC_METHOD_RELAY && m.cls == STUN_SUCCESS &&
+	    memcmp(m.tid, tid, sizeof tid) == 0;
+}
+
+/*
+ * A relayed link must be bound on both sides within relay_idle_s of its
+ * start: one side that keeps binding (each request authenticated and
+ * answered) does not keep the relay's slot for ever.
+ */
+START_TEST(test_relay_bind_deadline)
+{
+	struct broker_config cfg;
+	struct broker_node a, b;
+	struct sockaddr_in relay;
+	struct stun_msg m;
+	const struct stun_attr *k;
+	struct broker *br;
+	uint8_t key[TC_KEY_LEN];
+	int fd, i, answered = 0, late = 0;
+
+	memset(&cfg, 0, sizeof cfg);
+	cfg.has_relay = 1;
+	cfg.relay_max = 4;
+	cfg.relay_idle_s = 1;
+	memset(&relay, 0, sizeof relay);
+	relay.sin_family = AF_INET;
+	relay.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	relay.sin_port = htons(free_port());
+	memcpy(&cfg.relay.ss, &relay, sizeof relay);
+	cfg.relay.len = sizeof relay;
+	br = make_broker_cfg(&cfg);
+	/* A pair no prediction joins: A random, neither reachable. */
+	node(&a, 0x401, 1);
+	a.profile.mapping = NAT_MAPPING_APDM;
+	a.profile.allocation = NAT_ALLOC_RANDOM;
+	node(&b, 0x402, 2);
+	ck_assert_int_eq(ask(br, &a, &b, 1), 0);
+	ck_assert_uint_eq(ninstructs, 1);
+	ck_assert_int_eq(stun_parse(instructs[0].msg, instructs[0].len, &m,
+	    NULL), 0);
+	ck_assert_ptr_nonnull(stun_find(&m, TC_ATTR_XOR_RELAY));
+	ck_assert_ptr_nonnull(k = stun_find(&m, TC_ATTR_LINK_KEY));
+	memcpy(key, k->value, sizeof key);
+	ck_assert_ptr_nonnull(strstr(json(br), "\"live\":1,"));
+
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	/* One side, binding again and again for 2.5 s: answered at first;
+	 * gone once the second has passed. */
+	for (i = 0; i < 25; i++) {
+		if (relay_bind(fd, &relay, instructs[0].link, key)) {
+			answered++;
+			late = i >= 15;
+		}
+	}
+	ck_assert_int_gt(answered, 0);
+	ck_assert_msg(!late, "the relay still answers 1.5 s after the link's "
+	    "start, with one side bound (%d of 25 answered)", answered);
+	ck_assert_ptr_nonnull(strstr(json(br), "\"live\":0,"));
+	close(fd);
+	free_broker(br);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -301,6 +468,8 @@ main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_many);
 	tcase_add_test(tc, test_full);
+	tcase_add_test(tc, test_send_unlocked);
+	tcase_add_test(tc, test_relay_bind_deadline);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }
