@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -50,7 +51,36 @@ struct http {
 	struct event		*tick;
 	struct http_sample	 samples[HTTP_SAMPLES];	/* a ring */
 	unsigned		 nsamples, next;
+	/* Registry slots the requests looked at under the server's lock,
+	 * and when it was taken (the main thread's alone). */
+	uint64_t		 slots;
+	struct timespec		 locked_at;
+	uint64_t		 slots_at;
 };
+
+/* The server's lock for a request, timed, for the debug log. */
+static const struct registry *
+http_lock(struct http *h)
+{
+	const struct registry *reg = server_lock_registry(h->srv);
+
+	clock_gettime(CLOCK_MONOTONIC, &h->locked_at);
+	h->slots_at = h->slots;
+	return reg;
+}
+
+static void
+http_unlock(struct http *h, const char *what)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	server_unlock_registry(h->srv);
+	log_debug("http %s: the registry lock held %.3f ms, %" PRIu64
+	    " slots looked at", what, (double)(now.tv_sec -
+	    h->locked_at.tv_sec) * 1e3 + (double)(now.tv_nsec -
+	    h->locked_at.tv_nsec) / 1e6, h->slots - h->slots_at);
+}
 
 static void
 http_reply(struct evhttp_request *req, int code, const char *reason,
@@ -161,7 +191,7 @@ http_nodes(struct evhttp_request *req, void *arg)
 			goto out;
 		}
 	}
-	reg = server_lock_registry(h->srv);
+	reg = http_lock(h);
 	evbuffer_add_printf(b, "{\"count\":%u,\"nodes\":[",
 	    registry_count(reg));
 	if (by_id) {
@@ -169,16 +199,16 @@ http_nodes(struct evhttp_request *req, void *arg)
 		if ((n = registry_node_const(reg, slot)) != NULL)
 			http_node_json(b, h->srv, reg, n, slot);
 	} else {
-		for (s = 0; s < registry_high_water(reg) && shown < limit;
-		    s++) {
-			if ((n = registry_node_const(reg, s)) == NULL)
-				continue;
+		for (s = registry_next(reg, 0); s != REG_NONE &&
+		    shown < limit; s = registry_next(reg, s + 1)) {
+			h->slots++;
+			n = registry_node_const(reg, s);
 			if (shown++ > 0)
 				evbuffer_add(b, ",", 1);
 			http_node_json(b, h->srv, reg, n, s);
 		}
 	}
-	server_unlock_registry(h->srv);
+	http_unlock(h, "/api/nodes");
 	evbuffer_add_printf(b, "]}\n");
 	http_reply(req, 200, "OK", b);
 out:
@@ -288,27 +318,6 @@ http_tree_node(struct evbuffer *b, struct server *srv,
 	    sh->h.bytes_in, sh->h.bytes_out, sh->h.players);
 }
 
-/* Origin upload and what the peers received, from their STATUS. */
-static void
-http_offload(struct server *srv, const struct registry *reg, int ch,
-    uint64_t *origin_out, uint64_t *delivered)
-{
-	const struct reg_node *n;
-	const struct server_health *sh;
-	uint32_t slot;
-
-	for (slot = 0; slot < registry_high_water(reg); slot++) {
-		if ((n = registry_node_const(reg, slot)) == NULL ||
-		    (ch >= 0 && n->channel != ch) ||
-		    (sh = server_health_locked(srv, slot)) == NULL)
-			continue;
-		if (n->role == TC_ROLE_ORIGIN)
-			*origin_out += sh->h.bytes_out;
-		else if (n->role == TC_ROLE_PEER)
-			*delivered += sh->h.bytes_in;
-	}
-}
-
 static void
 http_tree(struct evhttp_request *req, void *arg)
 {
@@ -327,7 +336,7 @@ http_tree(struct evhttp_request *req, void *arg)
 		evhttp_send_error(req, 500, "out of memory");
 		return;
 	}
-	reg = server_lock_registry(h->srv);
+	reg = http_lock(h);
 	f = server_forest_locked(h->srv);
 	evbuffer_add_printf(b, "{\"channels\":[");
 	for (i = 0; i < FOREST_TREES_MAX; i++) {
@@ -337,7 +346,7 @@ http_tree(struct evhttp_request *req, void *arg)
 		origin = forest_origin_slot(f, ch);
 		tree_counts(t, &c);
 		out = delivered = 0;
-		http_offload(h->srv, reg, ch, &out, &delivered);
+		server_offload_locked(h->srv, ch, &out, &delivered);
 		evbuffer_add_printf(b, "%s{\"name\":\"%s\",\"origin\":",
 		    first ? "" : ",", channels_name(server_channels_locked(
 		    h->srv), ch));
@@ -356,8 +365,10 @@ http_tree(struct evhttp_request *req, void *arg)
 		    c.nat[TREE_NAT_PREDICTABLE], c.nat[TREE_NAT_RANDOM], out,
 		    delivered);
 		http_tree_node(b, h->srv, reg, t, origin, origin);
-		for (slot = 0, listed = 0; slot < registry_high_water(reg) &&
-		    listed < HTTP_TREE_MAX; slot++) {
+		for (slot = registry_next(reg, 0), listed = 0;
+		    slot != REG_NONE && listed < HTTP_TREE_MAX;
+		    slot = registry_next(reg, slot + 1)) {
+			h->slots++;
 			if (slot == origin ||
 			    (n = registry_node_const(reg, slot)) == NULL ||
 			    n->channel != ch ||
@@ -370,7 +381,7 @@ http_tree(struct evhttp_request *req, void *arg)
 		evbuffer_add_printf(b, "],\"truncated\":%s}",
 		    listed < c.nodes ? "true" : "false");
 	}
-	server_unlock_registry(h->srv);
+	http_unlock(h, "/api/tree");
 	evbuffer_add_printf(b, "]}\n");
 	http_reply(req, 200, "OK", b);
 	evbuffer_free(b);
@@ -404,7 +415,6 @@ http_stats(struct evhttp_request *req, void *arg)
 	struct http *h = arg;
 	struct server_stats stats, *st = &stats;
 	struct evbuffer *b = evbuffer_new();
-	const struct registry *reg;
 	const struct http_sample *old, *now;
 	struct forest_stats fs;
 	uint64_t out = 0, delivered = 0;
@@ -412,13 +422,14 @@ http_stats(struct evhttp_request *req, void *arg)
 	int i;
 
 	server_stats(h->srv, &stats);
-	reg = server_lock_registry(h->srv);
+	http_lock(h);
 	fs = *forest_stats(server_forest_locked(h->srv));
-	http_offload(h->srv, reg, -1, &out, &delivered);
-	server_unlock_registry(h->srv);
+	server_offload_locked(h->srv, -1, &out, &delivered);
+	http_unlock(h, "/api/stats");
 	evbuffer_add_printf(b, "{\"uptime_s\":%.1f,\"nodes\":%u,"
-	    "\"registry_bytes\":%zu", server_clock_ms(h->srv) / 1000.0,
-	    server_nodes(h->srv), server_registry_bytes(h->srv));
+	    "\"registry_bytes\":%zu,\"http_slots_visited\":%" PRIu64,
+	    server_clock_ms(h->srv) / 1000.0, server_nodes(h->srv),
+	    server_registry_bytes(h->srv), h->slots);
 	/* Counts over the last minute (less, just after the start), to the
 	 * last sample: not scaled up from a few seconds. */
 	old = &h->samples[(h->next + HTTP_SAMPLES - h->nsamples) %
@@ -509,7 +520,6 @@ http_metrics(struct evhttp_request *req, void *arg)
 	struct http *h = arg;
 	struct server_stats stats, *st = &stats;
 	struct evbuffer *b = evbuffer_new();
-	const struct registry *reg;
 	const struct forest *f;
 	const struct forest_stats *fs;
 	const struct tree *t;
@@ -540,7 +550,7 @@ http_metrics(struct evhttp_request *req, void *arg)
 	evbuffer_add_printf(b, "treecast_uptime_seconds %.1f\n",
 	    server_clock_ms(h->srv) / 1000.0);
 
-	reg = server_lock_registry(h->srv);
+	http_lock(h);
 	f = server_forest_locked(h->srv);
 	fs = forest_stats(f);
 	http_metric(b, "tree_joins_total", "counter", "Nodes that joined a "
@@ -574,7 +584,7 @@ http_metrics(struct evhttp_request *req, void *arg)
 			continue;
 		tree_counts(t, &c);
 		out = delivered = 0;
-		http_offload(h->srv, reg, chs[n], &out, &delivered);
+		server_offload_locked(h->srv, chs[n], &out, &delivered);
 		v[n][HTF_NODES] = c.nodes;
 		v[n][HTF_CANDIDATES] = c.candidates;
 		v[n][HTF_REPEATERS] = c.repeaters;
@@ -602,7 +612,7 @@ http_metrics(struct evhttp_request *req, void *arg)
 			    figs[fig].labels, v[k][fig]);
 		}
 	}
-	server_unlock_registry(h->srv);
+	http_unlock(h, "/metrics");
 	broker_metrics(server_broker(h->srv), b);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "text/plain; version=0.0.4; charset=utf-8");

@@ -1,5 +1,6 @@
 /* The node registry: a fixed pool of records with a free list, a chained
- * hash from node id to slot, and a clock sweep for expiry. */
+ * hash from node id to slot, a clock sweep for expiry, and a two-level
+ * bitmap of the occupied slots for walking only those. */
 #include "config.h"
 
 #include <netinet/in.h>
@@ -21,7 +22,24 @@ struct registry {
 	uint32_t	 sweep_at;	/* the clock hand */
 	uint32_t	 gen_next;
 	uint8_t		 key[REGISTRY_KEY_LEN];
+	uint64_t	*occ;		/* bit s: slot s holds a node */
+	uint64_t	*occ_words;	/* bit w: occ[w] is not 0 */
+	uint32_t	 nwords;	/* in occ_words */
 };
+
+static void
+registry_occupy(struct registry *r, uint32_t s)
+{
+	r->occ[s / 64] |= 1ull << (s % 64);
+	r->occ_words[s / 4096] |= 1ull << (s / 64 % 64);
+}
+
+static void
+registry_vacate(struct registry *r, uint32_t s)
+{
+	if ((r->occ[s / 64] &= ~(1ull << (s % 64))) == 0)
+		r->occ_words[s / 4096] &= ~(1ull << (s / 64 % 64));
+}
 
 static uint32_t
 registry_bucket(const struct registry *r, uint64_t node_id)
@@ -52,7 +70,11 @@ registry_create(uint32_t max, const uint8_t key[REGISTRY_KEY_LEN])
 	/* calloc: pages of the pool are touched only as slots are used. */
 	r->nodes = calloc(max, sizeof *r->nodes);
 	r->heads = malloc((size_t)r->nbuckets * sizeof *r->heads);
-	if (r->nodes == NULL || r->heads == NULL) {
+	r->nwords = (max + 4095) / 4096;
+	r->occ = calloc((size_t)r->nwords * 64, sizeof *r->occ);
+	r->occ_words = calloc(r->nwords, sizeof *r->occ_words);
+	if (r->nodes == NULL || r->heads == NULL || r->occ == NULL ||
+	    r->occ_words == NULL) {
 		registry_free(r);
 		return NULL;
 	}
@@ -70,6 +92,8 @@ registry_free(struct registry *r)
 		return;
 	free(r->nodes);
 	free(r->heads);
+	free(r->occ);
+	free(r->occ_words);
 	free(r);
 }
 
@@ -117,6 +141,7 @@ registry_register(struct registry *r, uint64_t node_id, uint32_t now,
 		n->hnext = r->heads[b];
 		r->heads[b] = s;
 		r->count++;
+		registry_occupy(r, s);
 	}
 	n = &r->nodes[s];
 	n->gen = registry_new_gen(r);
@@ -173,6 +198,7 @@ registry_remove(struct registry *r, uint32_t slot)
 	n->hnext = r->free_head;
 	r->free_head = slot;
 	r->count--;
+	registry_vacate(r, slot);
 }
 
 uint32_t
@@ -218,11 +244,37 @@ registry_high_water(const struct registry *r)
 	return r->high;
 }
 
+uint32_t
+registry_next(const struct registry *r, uint32_t slot)
+{
+	uint64_t bits;
+	uint32_t w, sw;
+
+	if (slot >= r->high)
+		return REG_NONE;
+	w = slot / 64;
+	if ((bits = r->occ[w] & ~0ull << (slot % 64)) != 0)
+		return w * 64 + (uint32_t)__builtin_ctzll(bits);
+	/* The next word with a node in it, by the words' own bitmap. */
+	if (++w / 64 >= r->nwords)
+		return REG_NONE;
+	sw = w / 64;
+	bits = r->occ_words[sw] & ~0ull << (w % 64);
+	while (bits == 0) {
+		if (++sw >= r->nwords)
+			return REG_NONE;
+		bits = r->occ_words[sw];
+	}
+	w = sw * 64 + (uint32_t)__builtin_ctzll(bits);
+	return w * 64 + (uint32_t)__builtin_ctzll(r->occ[w]);
+}
+
 size_t
 registry_bytes(const struct registry *r)
 {
 	return (size_t)r->high * sizeof(struct reg_node) +
-	    (size_t)r->nbuckets * sizeof(uint32_t);
+	    (size_t)r->nbuckets * sizeof(uint32_t) +
+	    ((size_t)(r->high + 63) / 64 + r->nwords) * sizeof(uint64_t);
 }
 
 void

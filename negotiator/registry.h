@@ -70,6 +70,10 @@ uint32_t registry_sweep(struct registry *r, uint32_t now, uint32_t timeout,
 uint32_t registry_count(const struct registry *r);
 /* Slots in use are below this; for iteration with registry_node. */
 uint32_t registry_high_water(const struct registry *r);
+/* The first slot from slot on that holds a node, or REG_NONE: walks the
+ * nodes in slot order in time about their number (a bitmap's words, and
+ * one word in 4,096 slots), not the pool's. */
+uint32_t registry_next(const struct registry *r, uint32_t slot);
 /* Bytes the registry holds for its pool and index. */
 size_t	registry_bytes(const struct registry *r);
 

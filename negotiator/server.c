@@ -121,6 +121,10 @@ struct server {
 	struct forest		*forest;
 	uint8_t			*fanout;
 	struct server_health	*health;
+	/* The health's stream bytes summed by channel and in all, so that
+	 * the API reads them without a walk of the registry. */
+	uint64_t		 origin_out[CHANNELS_MAX], delivered[CHANNELS_MAX];
+	uint64_t		 origin_out_all, delivered_all;
 };
 
 static uint32_t
@@ -271,6 +275,48 @@ server_get_u32(const struct stun_msg *req, uint16_t type, uint32_t *v)
 	return a == NULL ? -1 : stun_attr_u32(a, v);
 }
 
+/* Adds a node's health to the sums by channel, or takes it away. */
+static void
+server_offload_count(struct server *s, const struct server_health *sh,
+    int add)
+{
+	uint64_t *ch, *all, v;
+
+	if (sh->at_ms == 0)
+		return;
+	if (sh->role == TC_ROLE_ORIGIN) {
+		ch = &s->origin_out[sh->channel];
+		all = &s->origin_out_all;
+		v = sh->h.bytes_out;
+	} else if (sh->role == TC_ROLE_PEER) {
+		ch = &s->delivered[sh->channel];
+		all = &s->delivered_all;
+		v = sh->h.bytes_in;
+	} else
+		return;
+	*ch = add ? *ch + v : *ch - v;
+	*all = add ? *all + v : *all - v;
+}
+
+/* The node n in slot's last STATUS, or none (sh NULL), with the sums.
+ * Under the lock. */
+static void
+server_set_health(struct server *s, uint32_t slot, const struct reg_node *n,
+    const struct server_health *sh)
+{
+	struct server_health *h = &s->health[slot];
+
+	server_offload_count(s, h, 0);
+	if (sh == NULL) {
+		memset(h, 0, sizeof *h);
+		return;
+	}
+	*h = *sh;
+	h->channel = n->channel;
+	h->role = n->role;
+	server_offload_count(s, h, 1);
+}
+
 /* Register: unauthenticated; answers with a credential (DESIGN.md, flow 1). */
 /* The node in slot is gone from the registry or registers again: out
  * of its channel's tree, figures forgotten. Under the lock. */
@@ -281,7 +327,7 @@ server_untree(struct server *s, uint32_t slot)
 
 	if (n != NULL)
 		forest_gone(s->forest, n->channel, slot);
-	memset(&s->health[slot], 0, sizeof s->health[slot]);
+	server_set_health(s, slot, NULL, NULL);
 }
 
 /* Drops the node in slot from the registry (it left, or it went silent
@@ -865,7 +911,7 @@ server_status(struct worker *w, struct srv_msg *m, const struct stun_msg *req,
 		/* The same node still? (It may have left since.) */
 		if ((n = registry_node_const(s->reg, slot)) != NULL &&
 		    n->gen == gen)
-			s->health[slot] = sh;
+			server_set_health(s, slot, n, &sh);
 		pthread_mutex_unlock(&s->lock);
 		STAT_INC(w, status);
 	}
@@ -1459,6 +1505,20 @@ server_health_locked(struct server *s, uint32_t slot)
 	if (slot >= s->cfg.max_nodes || s->health[slot].at_ms == 0)
 		return NULL;
 	return &s->health[slot];
+}
+
+void
+server_offload_locked(struct server *s, int ch, uint64_t *origin_out,
+    uint64_t *delivered)
+{
+	if (ch < 0) {
+		*origin_out = s->origin_out_all;
+		*delivered = s->delivered_all;
+	} else if (ch < CHANNELS_MAX) {
+		*origin_out = s->origin_out[ch];
+		*delivered = s->delivered[ch];
+	} else
+		*origin_out = *delivered = 0;
 }
 
 uint64_t

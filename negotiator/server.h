@@ -23,6 +23,8 @@ struct server_health {
 	uint64_t	children[TC_FANOUT_DEFAULT];
 	uint8_t		nchildren;	/* linked children (ids: the first 2) */
 	struct tc_health h;
+	uint16_t	channel;	/* the node's, and its role, as */
+	uint8_t		role;		/* server_offload_locked counts it */
 };
 
 struct server_config {
@@ -105,6 +107,11 @@ const struct forest *server_forest_locked(struct server *s);
 /* The node in slot's last STATUS, NULL if it never sent one; the same. */
 const struct server_health *server_health_locked(struct server *s,
 	    uint32_t slot);
+/* The stream bytes the last STATUS of each node on channel ch (-1:
+ * every channel) gave: the origins' sent, the peers' received. Kept as
+ * the STATUS reports come and go, not summed here; the same. */
+void	server_offload_locked(struct server *s, int ch, uint64_t *origin_out,
+	    uint64_t *delivered);
 /* The server's clock in ms, as in server_health. */
 uint64_t server_clock_ms(const struct server *s);
 

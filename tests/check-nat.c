@@ -201,6 +201,19 @@ START_TEST(test_registry_many)
 	ck_assert_uint_eq(registry_find(r, 0x9e3779b97f4a7c15ULL), REG_NONE);
 	ck_assert_uint_ne(registry_find(r, 0x9e3779b97f4a7c15ULL * 2),
 	    REG_NONE);
+	/* All but a few scattered nodes gone: registry_next walks exactly
+	 * the occupied slots, in order, across empty words and beyond. */
+	for (i = 0; i < n; i++)
+		if (i % 9973 != 0 && registry_node(r, i) != NULL)
+			registry_remove(r, i);
+	for (i = 0, slot = registry_next(r, 0); i < n; i++) {
+		if (registry_node(r, i) == NULL)
+			continue;
+		ck_assert_uint_eq(slot, i);
+		slot = registry_next(r, i + 1);
+	}
+	ck_assert_uint_eq(slot, REG_NONE);
+	ck_assert_uint_eq(registry_next(r, n), REG_NONE);
 	registry_free(r);
 }
 END_TEST

@@ -955,6 +955,50 @@ START_TEST(test_leave_drains)
 }
 END_TEST
 
+/*
+ * /metrics and /api/tree look at the registry's occupied records under
+ * the server's lock, not at every slot ever used: after 2,000 nodes came
+ * and all but 10 left (the pool's high water stays at 2,000), serving
+ * both must look at a few slots a node still registered.
+ */
+#define CHURN	2000
+START_TEST(test_http_lock_scope)
+{
+	static uint64_t s[CHURN];
+	static uint8_t k[CHURN][TC_KEY_LEN];
+	uint8_t req[STUN_MAX_MSG], ans[STUN_MAX_MSG], key[TC_KEY_LEN];
+	uint64_t origin;
+	long before, after, n;
+	char *body;
+	int i, len;
+
+	register_role = TC_ROLE_ORIGIN;
+	do_register(0x500, &origin, key);
+	register_role = TC_ROLE_PEER;
+	for (i = 0; i < CHURN; i++)
+		do_register(0x10000 + (uint64_t)i, &s[i], k[i]);
+	for (i = 10; i < CHURN; i++) {
+		len = build_auth(req, sizeof req, TC_METHOD_LEAVE, s[i], 1,
+		    k[i]);
+		ck_assert_uint_gt(exchange(req, (size_t)len, ans, sizeof ans,
+		    2000), 0);
+	}
+	ck_assert_int_eq(nodes(), 11);
+	before = stat_of("http_slots_visited");
+	ck_assert_int_ge(before, 0);
+	ck_assert_ptr_nonnull(body = http_get("/metrics"));
+	ck_assert_ptr_nonnull(strstr(body, "treecast_tree_nodes{channel="
+	    "\"test\"} 0\n"));
+	ck_assert_ptr_nonnull(body = http_get("/api/tree"));
+	ck_assert_ptr_nonnull(strstr(body, "\"origin\":\"0000000000000500\""));
+	after = stat_of("http_slots_visited");
+	n = nodes() + 1;	/* and the verifier */
+	ck_assert_msg(after - before <= 4 * n, "/api/stats, /metrics and "
+	    "/api/tree looked at %ld registry slots under the lock, for %ld "
+	    "nodes", after - before, n);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -970,6 +1014,7 @@ main(void)
 	tcase_add_test(tc, test_link);
 	tcase_add_test(tc, test_join);
 	tcase_add_test(tc, test_leave_drains);
+	tcase_add_test(tc, test_http_lock_scope);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("crowd");
 	tcase_add_checked_fixture(tc, setup, teardown);
