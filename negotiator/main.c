@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "negotiator/http.h"
+#include "negotiator/ratelimit.h"
 #include "negotiator/server.h"
 #include "negotiator/verifier.h"
 #include "net/log.h"
@@ -22,15 +23,24 @@ static const char synopsis[] = "[options]";
 static const char about[] =
     "The negotiation server: registers nodes, learns their NAT behaviour,\n"
     "brokers hole punching between them and manages the tree. It answers\n"
-    "STUN Binding requests too (RFC 8489; RFC 5780 with --alt-address), but\n"
-    "never with more bytes than the request: pad requests (a SOFTWARE\n"
-    "attribute does) to get the answer.";
+    "any STUN client's Binding requests too (RFC 8489; RFC 5780 with\n"
+    "--alt-address). An unauthenticated request never gets more than twice\n"
+    "its size back (a bare one: XOR-MAPPED-ADDRESS and FINGERPRINT, over\n"
+    "IPv4), and each source prefix (IPv4 /24, IPv6 /56) gets at most\n"
+    "--unauth-rate such answers a second, --unauth-burst at once; the rest\n"
+    "are dropped and counted (drop_amplify, drop_unauth_rate).";
 
 enum {
 	OPT_LISTEN = 'l', OPT_ALT_PORT = 'p', OPT_ALT_ADDRESS = 'a',
 	OPT_HTTP = 256, OPT_NO_HTTP, OPT_MAX_NODES, OPT_INTERVAL, OPT_EXPIRE,
-	OPT_STATS, OPT_THREADS, OPT_RELAY_PORT, OPT_NO_RELAY, OPT_RELAY_MAX
+	OPT_STATS, OPT_THREADS, OPT_RELAY_PORT, OPT_NO_RELAY, OPT_RELAY_MAX,
+	OPT_UNAUTH_RATE, OPT_UNAUTH_BURST
 };
+
+/* Sized for a carrier-grade NAT's /24: thousands of viewers starting at
+ * once, some 20 answers each (README, "treecast-negotiator"). */
+#define UNAUTH_RATE_DEFAULT	2000
+#define UNAUTH_BURST_DEFAULT	20000
 
 static const struct opt options[] = {
 	{ "listen", OPT_LISTEN, "ADDR:PORT",
@@ -58,6 +68,11 @@ static const struct opt options[] = {
 	  "relay nothing: such pairs fail at punching" },
 	{ "relay-max", OPT_RELAY_MAX, "N",
 	  "relayed links at once (default 64)" },
+	{ "unauth-rate", OPT_UNAUTH_RATE, "N",
+	  "unauthenticated answers a second to a source prefix (IPv4 /24, "
+	  "IPv6 /56); 0 for no limit (default 2000)" },
+	{ "unauth-burst", OPT_UNAUTH_BURST, "N",
+	  "and at once, after a quiet spell; 0 for no limit (default 20000)" },
 	OPT_COMMON_ROWS,
 	{ NULL, 0, NULL, NULL }
 };
@@ -122,6 +137,8 @@ main(int argc, char **argv)
 	cfg.has_http = 1;
 	cfg.has_relay = 1;
 	cfg.relay_max = 64;
+	cfg.unauth_rate = UNAUTH_RATE_DEFAULT;
+	cfg.unauth_burst = UNAUTH_BURST_DEFAULT;
 	cfg.threads = (uint32_t)sysconf(_SC_NPROCESSORS_ONLN);
 	if (cfg.threads < 1)
 		cfg.threads = 1;
@@ -176,6 +193,14 @@ main(int argc, char **argv)
 		case OPT_RELAY_MAX:
 			cfg.relay_max = (uint32_t)opt_number("relay-max",
 			    optarg, 1, 65536);
+			break;
+		case OPT_UNAUTH_RATE:
+			cfg.unauth_rate = (uint32_t)opt_number("unauth-rate",
+			    optarg, 0, RATELIMIT_RATE_MAX);
+			break;
+		case OPT_UNAUTH_BURST:
+			cfg.unauth_burst = (uint32_t)opt_number("unauth-burst",
+			    optarg, 0, RATELIMIT_BURST_MAX);
 			break;
 		case OPT_STATS:
 			cfg.stats_s = (uint32_t)opt_number("stats", optarg,
@@ -255,6 +280,13 @@ main(int argc, char **argv)
 	log_info("treecast-negotiator %s ready: %u node slots, keepalive "
 	    "%u ms, expiry %u s, %u worker threads", PACKAGE_VERSION,
 	    cfg.max_nodes, cfg.interval_ms, cfg.expire_s, cfg.threads);
+	if (cfg.unauth_rate != 0 && cfg.unauth_burst != 0)
+		log_info("unauthenticated answers: %u/s and %u at once a "
+		    "source prefix (IPv4 /24, IPv6 /56)", cfg.unauth_rate,
+		    cfg.unauth_burst);
+	else
+		log_info("unauthenticated answers: no limit a source prefix "
+		    "(only twice each request's size)");
 
 	event_base_dispatch(base);
 

@@ -19,6 +19,7 @@
 
 #include "negotiator/channel.h"
 #include "negotiator/forest.h"
+#include "negotiator/ratelimit.h"
 #include "negotiator/registry.h"
 #include "negotiator/broker.h"
 #include "negotiator/server.h"
@@ -39,6 +40,8 @@
 #define SERVER_TICK_MS	100	/* expiry sweep */
 #define SERVER_SWEEP_SLICE 2048	/* records swept per hold of the lock */
 #define SERVER_GONE_LOGGED 8	/* expired nodes named in the log a sweep */
+/* An unauthenticated request gets at most this many times its size back. */
+#define SERVER_UNAUTH_FACTOR 2
 
 /* Sockets by what they differ in: bit 0 the port, bit 1 the address. */
 #define SOCK_ALT_PORT	1
@@ -115,6 +118,7 @@ struct server {
 	struct worker		*workers;
 	int			 nworkers;
 	struct broker		*broker;
+	struct ratelimit	*unauth;	/* NULL: no limit */
 	/* The channels' trees, and by slot: the children a node serves,
 	 * and its last STATUS (calloc'd: pages are touched only by nodes
 	 * that report). Under the lock. */
@@ -144,6 +148,8 @@ server_answer(struct srv_msg *m, struct stun_builder *b,
 	stun_build_init(b, m->out, sizeof m->out, req->method, cls, req->tid);
 }
 
+/* Finishes an answer to an authenticated request, sent if no larger than
+ * limit. */
 static void
 server_finish(struct worker *w, struct srv_msg *m, struct stun_builder *b,
     size_t limit)
@@ -159,7 +165,51 @@ server_finish(struct worker *w, struct srv_msg *m, struct stun_builder *b,
 	m->outlen = (size_t)len;
 }
 
-/* An error answer, sent only where it is no larger than the request. */
+static uint64_t
+server_clock_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Lets an answer of len bytes to an unauthenticated request go (m->outlen)
+ * if it is at most twice the request and its source's prefix has budget
+ * left; else counts why not (drop_amplify, drop_unauth_rate). Returns 0 if
+ * it goes. Every answer that anyone can ask for passes here, so that no one
+ * can aim more than the policy at an address by forging it (README,
+ * "treecast-negotiator"). Authenticated requests do not: they pay nothing.
+ */
+static int
+server_pass_unauth(struct worker *w, struct srv_msg *m, int len,
+    size_t reqlen)
+{
+	if (len < 0)
+		return -1;
+	if ((size_t)len > SERVER_UNAUTH_FACTOR * reqlen) {
+		STAT_INC(w, drop_amplify);
+		return -1;
+	}
+	if (w->srv->unauth != NULL && ratelimit_take(w->srv->unauth,
+	    (struct sockaddr *)&m->from, server_clock_ns()) != 0) {
+		STAT_INC(w, drop_unauth_rate);
+		return -1;
+	}
+	m->outlen = (size_t)len;
+	return 0;
+}
+
+/* Finishes an answer to an unauthenticated request (server_pass_unauth). */
+static void
+server_finish_unauth(struct worker *w, struct srv_msg *m,
+    struct stun_builder *b, size_t reqlen)
+{
+	server_pass_unauth(w, m, stun_build_finish(b), reqlen);
+}
+
+/* An error answer to a request not (or not yet) authenticated. */
 static void
 server_error(struct worker *w, struct srv_msg *m, const struct stun_msg *req,
     size_t reqlen, int code, const char *reason, const uint16_t *unknown,
@@ -179,7 +229,7 @@ server_error(struct worker *w, struct srv_msg *m, const struct stun_msg *req,
 		stun_put(&b, STUN_ATTR_UNKNOWN_ATTRIBUTES, list,
 		    (uint16_t)(2 * i));
 	}
-	server_finish(w, m, &b, reqlen);
+	server_finish_unauth(w, m, &b, reqlen);
 }
 
 /* The address the request came to: the bound one, or pktinfo's. */
@@ -193,13 +243,14 @@ server_local(const struct srv_sock *ss, const struct srv_msg *m,
 }
 
 /*
- * Binding (RFC 8489 §7.3, RFC 5780 §6.1): the reflexive address, and with a
- * second address OTHER-ADDRESS and RESPONSE-ORIGIN; CHANGE-REQUEST sends
- * the answer from another address or port. The answer is cut down to the
- * request's size by leaving out RESPONSE-ORIGIN and OTHER-ADDRESS; a
- * request too small for XOR-MAPPED-ADDRESS (and FINGERPRINT, if it had one)
- * gets none: a 20-byte request, which would take 32 bytes to answer, goes
- * unanswered and counted (drop_amplify).
+ * Binding (RFC 8489 §7.3, RFC 5780 §6.1): the reflexive address in
+ * XOR-MAPPED-ADDRESS, then, as the bound on unauthenticated answers leaves
+ * room, FINGERPRINT and, with a second address, OTHER-ADDRESS and
+ * RESPONSE-ORIGIN; CHANGE-REQUEST sends the answer from another address or
+ * port. A bare 20-byte request over IPv4 gets XOR-MAPPED-ADDRESS and
+ * FINGERPRINT (40 bytes). Over IPv6 XOR-MAPPED-ADDRESS alone takes 44: a
+ * bare request there is the one left unanswered (drop_amplify); any
+ * attribute in it, FINGERPRINT's 8 bytes, makes room.
  */
 static void
 server_binding(struct worker *w, struct srv_sock *ss, struct srv_msg *m,
@@ -210,7 +261,7 @@ server_binding(struct worker *w, struct srv_sock *ss, struct srv_msg *m,
 	struct stun_builder b;
 	struct sockaddr_storage origin;
 	uint32_t flags = 0;
-	int via = ss->index, level, len;
+	int via = ss->index, keep, len = -1;
 
 	if ((a = stun_find(req, STUN_ATTR_CHANGE_REQUEST)) != NULL) {
 		if (stun_attr_u32(a, &flags) != 0) {
@@ -230,29 +281,29 @@ server_binding(struct worker *w, struct srv_sock *ss, struct srv_msg *m,
 		}
 	}
 	server_local(&w->socks[via], m, &origin);
-	for (level = 0; level < 2; level++) {
+	/* keep: how many of FINGERPRINT, OTHER-ADDRESS and RESPONSE-ORIGIN,
+	 * in that order, go in; the most that fit. */
+	for (keep = w->srv->cfg.has_alt_address ? 3 : 1; keep >= 0; keep--) {
 		server_answer(m, &b, req, STUN_SUCCESS);
 		stun_put_xor_address(&b, STUN_ATTR_XOR_MAPPED_ADDRESS,
 		    (struct sockaddr *)&m->from);
-		if (level == 0 && w->srv->cfg.has_alt_address) {
-			/* RFC 5780 §7.4: the address differing in both IP
-			 * and port from the one the request came to. */
+		/* RFC 5780 §7.4: the address differing in both IP and port
+		 * from the one the request came to. */
+		if (keep >= 2)
 			stun_put_address(&b, STUN_ATTR_OTHER_ADDRESS,
 			    (struct sockaddr *)&w->socks[ss->index ^
 			    (SOCK_ALT_ADDR | SOCK_ALT_PORT)].local.ss);
+		if (keep >= 3)
 			stun_put_address(&b, STUN_ATTR_RESPONSE_ORIGIN,
 			    (struct sockaddr *)&origin);
-		}
-		if (req->has_fingerprint)
+		if (keep >= 1)
 			stun_put_fingerprint(&b);
-		if ((len = stun_build_finish(&b)) > 0 && (size_t)len <= reqlen)
+		if ((len = stun_build_finish(&b)) > 0 &&
+		    (size_t)len <= SERVER_UNAUTH_FACTOR * reqlen)
 			break;
 	}
-	if (level == 2) {
-		STAT_INC(w, drop_amplify);
+	if (server_pass_unauth(w, m, len, reqlen) != 0)
 		return;
-	}
-	m->outlen = (size_t)len;
 	m->via = via;
 	STAT_INC(w, binding);
 	if (via != ss->index)
@@ -446,7 +497,7 @@ server_register(struct worker *w, struct srv_msg *m,
 	stun_put_u32(&b, TC_ATTR_INTERVAL, s->cfg.interval_ms);
 	stun_put_integrity_sha256(&b, key, sizeof key);
 	stun_put_fingerprint(&b);
-	server_finish(w, m, &b, reqlen);
+	server_finish_unauth(w, m, &b, reqlen);
 	sodium_memzero(key, sizeof key);
 }
 
@@ -1228,6 +1279,7 @@ server_log_stats(struct server *s)
 	    (a->drop_bad_integrity - b->drop_bad_integrity) +
 	    (a->drop_replay - b->drop_replay) +
 	    (a->drop_amplify - b->drop_amplify) +
+	    (a->drop_unauth_rate - b->drop_unauth_rate) +
 	    (a->drop_unpadded - b->drop_unpadded);
 	log_info("%u nodes; %.0f datagrams/s in, %.0f out; %llu registered, "
 	    "%llu left, %llu expired, %llu dropped in the last %.0f s",
@@ -1326,11 +1378,12 @@ server_create(struct event_base *base, const struct server_config *cfg,
 	struct addr a;
 	struct timeval tv = { 0, SERVER_TICK_MS * 1000 };
 	struct broker_config bc;
-	uint8_t hashkey[REGISTRY_KEY_LEN];
+	uint8_t hashkey[REGISTRY_KEY_LEN], rlkey[RATELIMIT_KEY_LEN];
 	int i, j;
 
 	memset(&bc, 0, sizeof bc);
 	randombytes_buf(hashkey, sizeof hashkey);
+	randombytes_buf(rlkey, sizeof rlkey);
 	if ((s = calloc(1, sizeof *s)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -1349,6 +1402,13 @@ server_create(struct event_base *base, const struct server_config *cfg,
 	    (s->channels = channels_create()) == NULL) {
 		snprintf(err, errlen, "cannot allocate a registry of %u nodes",
 		    cfg->max_nodes);
+		goto fail;
+	}
+	if (cfg->unauth_rate != 0 && cfg->unauth_burst != 0 &&
+	    (s->unauth = ratelimit_create(cfg->unauth_rate, cfg->unauth_burst,
+	    rlkey)) == NULL) {
+		snprintf(err, errlen, "cannot make a budget of %u answers/s, "
+		    "%u at once", cfg->unauth_rate, cfg->unauth_burst);
 		goto fail;
 	}
 	for (j = 0; j < s->nworkers; j++) {
@@ -1432,6 +1492,7 @@ server_free(struct server *s)
 	if (s->tick != NULL)
 		event_free(s->tick);
 	registry_free(s->reg);
+	ratelimit_free(s->unauth);
 	channels_free(s->channels);
 	free(s->fanout);
 	free(s->health);

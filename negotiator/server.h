@@ -42,6 +42,10 @@ struct server_config {
 	int		has_relay;
 	struct addr	relay;		/* the relay's socket */
 	uint32_t	relay_max;	/* relayed links at once */
+	/* Answers to unauthenticated requests, a source prefix (IPv4 /24,
+	 * IPv6 /56): a second, and at once; 0 in either: no limit. */
+	uint32_t	unauth_rate;
+	uint32_t	unauth_burst;
 };
 
 /*
@@ -56,7 +60,8 @@ struct server_config {
 	X(drop_not_stun,	"dropped: not STUN (bits, cookie, size)")	\
 	X(drop_parse,		"dropped: malformed STUN (see parse errors)")	\
 	X(drop_not_request,	"dropped: not a request")		\
-	X(drop_amplify,		"dropped: the answer would be larger than an unauthenticated request") \
+	X(drop_amplify,		"dropped: the answer to an unauthenticated request would be over twice its size") \
+	X(drop_unauth_rate,	"dropped: an unauthenticated answer over its source prefix's budget (--unauth-rate, --unauth-burst)") \
 	X(drop_unpadded,	"dropped: register request under the minimum size") \
 	X(drop_bad_integrity,	"dropped or refused: MESSAGE-INTEGRITY-SHA256 wrong or missing") \
 	X(drop_unknown_session,	"refused: no such session (expired, or negotiator restarted)") \

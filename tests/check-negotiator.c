@@ -16,11 +16,13 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <sodium.h>
 
+#include "net/addr.h"
 #include "net/ctl.h"
 #include "net/nat.h"
 #include "net/proto.h"
@@ -112,23 +114,40 @@ nodes(void)
 	return stat_of("nodes") - 1;
 }
 
+/* The negotiator's address and its options beyond the usual ones, for
+ * a fixture's setup to change before start_negotiator. */
+static const char *nego_ip = "127.0.0.1";
+static const char *nego_extra[8];
+
 static void
 start_negotiator(void)
 {
-	char listen[32], http[32], alt[8];
-	int i;
+	char listen[64], http[32], alt[8];
+	const char *argv[24];
+	int i, n = 0;
 
 	nego_port = free_port(SOCK_DGRAM);
 	snprintf(alt, sizeof alt, "%u", free_port(SOCK_DGRAM));
 	http_port = free_port(SOCK_STREAM);
-	snprintf(listen, sizeof listen, "127.0.0.1:%u", nego_port);
+	snprintf(listen, sizeof listen, "%s:%u", nego_ip, nego_port);
 	snprintf(http, sizeof http, "127.0.0.1:%u", http_port);
+	argv[n++] = "treecast-negotiator";
+	argv[n++] = "--listen";
+	argv[n++] = listen;
+	argv[n++] = "--alt-port";
+	argv[n++] = alt;
+	argv[n++] = "--http";
+	argv[n++] = http;
+	argv[n++] = "--stats";
+	argv[n++] = "0";
+	argv[n++] = "--log-level";
+	argv[n++] = "warn";
+	for (i = 0; nego_extra[i] != NULL; i++)
+		argv[n++] = nego_extra[i];
+	argv[n] = NULL;
 	nego_pid = fork();
 	if (nego_pid == 0) {
-		execl("./treecast-negotiator", "treecast-negotiator",
-		    "--listen", listen, "--alt-port", alt, "--http", http,
-		    "--stats", "0", "--log-level", "warn",
-		    (char *)NULL);
+		execv("./treecast-negotiator", (char *const *)argv);
 		_exit(127);
 	}
 	for (i = 0; i < 100 && stat_of("nodes") < 1; i++)
@@ -145,6 +164,34 @@ setup(void)
 {
 	ck_assert_int_ge(sodium_init(), 0);
 	start_negotiator();
+}
+
+/* A budget small enough to see cut: 5 a second, 20 at once. */
+static void
+setup_budget(void)
+{
+	static const char *opts[] = { "--unauth-rate", "5", "--unauth-burst",
+	    "20", NULL };
+
+	memcpy(nego_extra, opts, sizeof opts);
+	setup();
+}
+
+/* RFC 5780: a second address, 127.0.0.2. */
+static void
+setup_rfc5780(void)
+{
+	static const char *opts[] = { "--alt-address", "127.0.0.2", NULL };
+
+	memcpy(nego_extra, opts, sizeof opts);
+	setup();
+}
+
+static void
+setup_ipv6(void)
+{
+	nego_ip = "[::1]";
+	setup();
 }
 
 static void
@@ -315,12 +362,297 @@ START_TEST(test_binding)
 	    ntohs(local.sin_port));
 	ck_assert(m.has_fingerprint);
 
-	/* A bare 20-byte request: XOR-MAPPED-ADDRESS alone would be 32
-	 * bytes, so there is no answer, and it is counted. */
+	/* A bare 20-byte request, as most STUN clients send: its own
+	 * address in XOR-MAPPED-ADDRESS, and FINGERPRINT, in 40 bytes. */
 	memcpy(req, "\x00\x01\x00\x00\x21\x12\xa4\x42" "abcdefghijkl", 20);
-	ck_assert_uint_eq(exchange(req, 20, ans, sizeof ans, 300), 0);
-	ck_assert_int_ge(stat_of("drop_amplify"), 1);
-	ck_assert_int_ge(stat_of("binding"), 1);
+	n = exchange(req, 20, ans, sizeof ans, 2000);
+	ck_assert_uint_eq(n, 40);
+	ck_assert_int_eq(stun_parse(ans, n, &m, NULL), 0);
+	ck_assert_int_eq(m.cls, STUN_SUCCESS);
+	ck_assert_int_eq(memcmp(m.tid, "abcdefghijkl", 12), 0);
+	ck_assert_int_eq(stun_attr_xor_address(&m, stun_find(&m,
+	    STUN_ATTR_XOR_MAPPED_ADDRESS), &mapped, NULL), 0);
+	ck_assert_uint_eq(((struct sockaddr_in *)&mapped)->sin_addr.s_addr,
+	    htonl(INADDR_LOOPBACK));
+	ck_assert_uint_eq(ntohs(((struct sockaddr_in *)&mapped)->sin_port),
+	    ntohs(local.sin_port));
+	ck_assert(m.has_fingerprint);
+	ck_assert_int_eq(stat_of("binding"), 2);
+	ck_assert_int_eq(stat_of("drop_amplify"), 0);
+}
+END_TEST
+
+/* A socket bound to ip (port 0), for a source of another prefix. */
+static int
+socket_on(const char *ip)
+{
+	struct sockaddr_in in;
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	memset(&in, 0, sizeof in);
+	in.sin_family = AF_INET;
+	ck_assert_int_eq(inet_pton(AF_INET, ip, &in.sin_addr), 1);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&in, sizeof in), 0);
+	return fd;
+}
+
+/* A Binding request of exactly len bytes (20, 28, or 32 and more: SOFTWARE
+ * of len - 32 bytes, a multiple of 4, then FINGERPRINT). */
+static int
+build_binding_of(uint8_t *buf, size_t cap, size_t len)
+{
+	struct stun_builder b;
+	uint8_t tid[12], pad[STUN_MAX_MSG];
+
+	stun_random_tid(tid);
+	stun_build_init(&b, buf, cap, STUN_METHOD_BINDING, STUN_REQUEST, tid);
+	memset(pad, 'p', sizeof pad);
+	if (len >= 32)
+		stun_put(&b, STUN_ATTR_SOFTWARE, pad, (uint16_t)(len - 32));
+	if (len > 20)
+		stun_put_fingerprint(&b);
+	return stun_build_finish(&b);
+}
+
+/*
+ * Every answer to an unauthenticated request, of every method and size,
+ * is at most twice the request: Bindings, their errors, REGISTER's
+ * answer, and the errors to requests that fail to authenticate.
+ */
+START_TEST(test_amplification)
+{
+	static const size_t sizes[] = { 20, 28, 36, 40, 52, 100, 300 };
+	uint8_t req[STUN_MAX_MSG], ans[STUN_MAX_MSG], key[TC_KEY_LEN];
+	uint8_t tid[12];
+	struct stun_builder b;
+	uint64_t session;
+	size_t i, n;
+	int len, answered = 0;
+
+	for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		len = build_binding_of(req, sizeof req, sizes[i]);
+		ck_assert_int_eq(len, (int)sizes[i]);
+		n = exchange(req, (size_t)len, ans, sizeof ans, 2000);
+		ck_assert_uint_gt(n, 0);
+		ck_assert_uint_le(n, 2 * (size_t)len);
+		answered++;
+	}
+	ck_assert_int_eq(stat_of("binding"), answered);
+	/* CHANGE-REQUEST with no second address: 420 and UNKNOWN-ATTRIBUTES
+	 * (36 bytes to a 28-byte request); malformed: 400. */
+	stun_random_tid(tid);
+	stun_build_init(&b, req, sizeof req, STUN_METHOD_BINDING,
+	    STUN_REQUEST, tid);
+	stun_put_u32(&b, STUN_ATTR_CHANGE_REQUEST, 0x6);
+	len = stun_build_finish(&b);
+	n = exchange(req, (size_t)len, ans, sizeof ans, 2000);
+	ck_assert_int_eq(error_code(ans, n), 420);
+	ck_assert_uint_le(n, 2 * (size_t)len);
+	stun_build_init(&b, req, sizeof req, STUN_METHOD_BINDING,
+	    STUN_REQUEST, tid);
+	stun_put(&b, STUN_ATTR_CHANGE_REQUEST, "ab", 2);
+	len = stun_build_finish(&b);
+	n = exchange(req, (size_t)len, ans, sizeof ans, 2000);
+	ck_assert_int_eq(error_code(ans, n), 400);
+	ck_assert_uint_le(n, 2 * (size_t)len);
+	/* An unknown comprehension-required attribute, empty: 420. */
+	stun_build_init(&b, req, sizeof req, STUN_METHOD_BINDING,
+	    STUN_REQUEST, tid);
+	stun_put(&b, 0x7ABC, NULL, 0);
+	len = stun_build_finish(&b);
+	n = exchange(req, (size_t)len, ans, sizeof ans, 2000);
+	ck_assert_int_eq(error_code(ans, n), 420);
+	ck_assert_uint_le(n, 2 * (size_t)len);
+	/* An unknown method, bare: 400. */
+	stun_build_init(&b, req, sizeof req, 0x0FF, STUN_REQUEST, tid);
+	ck_assert_int_eq(stun_build_finish(&b), 20);
+	n = exchange(req, 20, ans, sizeof ans, 2000);
+	ck_assert_int_eq(error_code(ans, n), 400);
+	ck_assert_uint_le(n, 40);
+	/* REGISTER's answer, at the smallest request taken. */
+	do_register(0x77, &session, key);
+	/* A keepalive with no session (400), an unknown one and a forged
+	 * one (401). */
+	stun_build_init(&b, req, sizeof req, TC_METHOD_KEEPALIVE,
+	    STUN_REQUEST, tid);
+	ck_assert_int_eq(stun_build_finish(&b), 20);
+	n = exchange(req, 20, ans, sizeof ans, 2000);
+	ck_assert_int_eq(error_code(ans, n), 400);
+	ck_assert_uint_le(n, 40);
+	len = build_auth(req, sizeof req, TC_METHOD_KEEPALIVE,
+	    session + (1ULL << 32), 1, key);
+	n = exchange(req, (size_t)len, ans, sizeof ans, 2000);
+	ck_assert_int_eq(error_code(ans, n), 401);
+	ck_assert_uint_le(n, 2 * (size_t)len);
+	key[0] ^= 1;
+	len = build_auth(req, sizeof req, TC_METHOD_KEEPALIVE, session, 1,
+	    key);
+	n = exchange(req, (size_t)len, ans, sizeof ans, 2000);
+	ck_assert_int_eq(error_code(ans, n), 401);
+	ck_assert_uint_le(n, 2 * (size_t)len);
+	ck_assert_int_eq(stat_of("drop_amplify"), 0);
+	ck_assert_int_eq(stat_of("drop_unauth_rate"), 0);
+}
+END_TEST
+
+/*
+ * With RFC 5780's second address, a Binding's answer takes what fits in
+ * twice the request: XOR-MAPPED-ADDRESS, FINGERPRINT, OTHER-ADDRESS,
+ * RESPONSE-ORIGIN, in that order.
+ */
+START_TEST(test_binding_rfc5780)
+{
+	static const struct {
+		size_t	 len;		/* request */
+		size_t	 ans;		/* answer */
+		int	 fp, other, origin;
+	} want[] = {
+		{ 20, 40, 1, 0, 0 },
+		{ 28, 52, 1, 1, 0 },
+		{ 32, 64, 1, 1, 1 },
+		{ 128, 64, 1, 1, 1 },
+	};
+	uint8_t req[STUN_MAX_MSG], ans[STUN_MAX_MSG];
+	struct sockaddr_storage a;
+	struct stun_msg m;
+	size_t i, n;
+	int len;
+
+	for (i = 0; i < sizeof want / sizeof want[0]; i++) {
+		len = build_binding_of(req, sizeof req, want[i].len);
+		ck_assert_int_eq(len, (int)want[i].len);
+		n = exchange(req, (size_t)len, ans, sizeof ans, 2000);
+		ck_assert_uint_eq(n, want[i].ans);
+		ck_assert_uint_le(n, 2 * (size_t)len);
+		ck_assert_int_eq(stun_parse(ans, n, &m, NULL), 0);
+		ck_assert_ptr_nonnull(stun_find(&m,
+		    STUN_ATTR_XOR_MAPPED_ADDRESS));
+		ck_assert_int_eq(m.has_fingerprint, want[i].fp);
+		ck_assert_int_eq(stun_find(&m, STUN_ATTR_OTHER_ADDRESS) !=
+		    NULL, want[i].other);
+		ck_assert_int_eq(stun_find(&m, STUN_ATTR_RESPONSE_ORIGIN) !=
+		    NULL, want[i].origin);
+	}
+	/* OTHER-ADDRESS is the second address, on the other port. */
+	ck_assert_int_eq(stun_attr_address(stun_find(&m,
+	    STUN_ATTR_OTHER_ADDRESS), &a, NULL), 0);
+	ck_assert_uint_eq(((struct sockaddr_in *)&a)->sin_addr.s_addr,
+	    htonl(0x7f000002));
+}
+END_TEST
+
+/*
+ * Over IPv6 XOR-MAPPED-ADDRESS alone makes a 44-byte answer: a bare
+ * 20-byte request is left unanswered and counted; with FINGERPRINT
+ * (28 bytes) it fits.
+ */
+START_TEST(test_binding_ipv6)
+{
+	uint8_t req[STUN_MAX_MSG], ans[STUN_MAX_MSG];
+	struct sockaddr_in6 to, local;
+	struct sockaddr_storage mapped;
+	socklen_t llen = sizeof local;
+	struct stun_msg m;
+	size_t n;
+	int fd, len;
+
+	fd = socket(AF_INET6, SOCK_DGRAM, 0);
+	memset(&to, 0, sizeof to);
+	to.sin6_family = AF_INET6;
+	to.sin6_addr = in6addr_loopback;
+	to.sin6_port = htons(nego_port);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&to, sizeof to), 0);
+	getsockname(fd, (struct sockaddr *)&local, &llen);
+	len = build_binding_of(req, sizeof req, 20);
+	send(fd, req, (size_t)len, 0);
+	ck_assert_uint_eq(receive_on(fd, ans, sizeof ans, 500), 0);
+	ck_assert_int_eq(stat_of("drop_amplify"), 1);
+	len = build_binding_of(req, sizeof req, 28);
+	send(fd, req, (size_t)len, 0);
+	n = receive_on(fd, ans, sizeof ans, 2000);
+	ck_assert_uint_eq(n, 52);
+	ck_assert_int_eq(stun_parse(ans, n, &m, NULL), 0);
+	ck_assert_int_eq(stun_attr_xor_address(&m, stun_find(&m,
+	    STUN_ATTR_XOR_MAPPED_ADDRESS), &mapped, NULL), 0);
+	ck_assert(addr_equal((struct sockaddr *)&mapped,
+	    (struct sockaddr *)&local));
+	ck_assert_int_eq(stat_of("binding"), 1);
+	close(fd);
+}
+END_TEST
+
+/*
+ * A flood of Bindings from one /24 is cut by its budget (5/s, 20 at once
+ * here) and counted; another /24 is still answered, and so are the
+ * flooded prefix's authenticated keepalives, which pay nothing.
+ */
+START_TEST(test_flood)
+{
+	uint8_t req[STUN_MAX_MSG], ans[STUN_MAX_MSG], key[TC_KEY_LEN];
+	struct sockaddr_storage mapped;
+	struct sockaddr_in local;
+	socklen_t llen = sizeof local;
+	struct timespec t0, t1;
+	struct stun_msg m;
+	uint64_t session;
+	long before;
+	double secs;
+	size_t n;
+	int i, len, other, got = 0, sent = 300, ka = 0;
+
+	do_register(0x99, &session, key);
+	before = stat_of("binding");
+	/* From two addresses of one /24, in turn: one budget. */
+	other = socket_on("127.0.0.9");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < sent; i++) {
+		len = build_binding_of(req, sizeof req, 28);
+		sendto(i % 2 ? other : sock, req, (size_t)len, 0,
+		    (struct sockaddr *)&nego, sizeof nego);
+	}
+	while (receive_on(sock, ans, sizeof ans, 500) > 0)
+		got++;
+	while (receive_on(other, ans, sizeof ans, 100) > 0)
+		got++;
+	close(other);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	/* What is left of the burst (the verifier's REGISTER and ours took
+	 * 2), then 5 a second at most, however long it took. */
+	ck_assert_int_gt(got, 0);
+	ck_assert_msg(got <= 20 + (int)(5 * secs) + 1, "%d answers in %.1f s",
+	    got, secs);
+	ck_assert_int_eq(stat_of("binding") - before, got);
+	ck_assert_int_eq(stat_of("drop_unauth_rate"), sent - got);
+
+	/* Another /24: answered, with its own address. */
+	other = socket_on("127.0.1.1");
+	len = build_binding_of(req, sizeof req, 20);
+	n = exchange_on(other, req, (size_t)len, ans, sizeof ans, 2000);
+	ck_assert_uint_eq(n, 40);
+	ck_assert_int_eq(stun_parse(ans, n, &m, NULL), 0);
+	ck_assert_int_eq(stun_attr_xor_address(&m, stun_find(&m,
+	    STUN_ATTR_XOR_MAPPED_ADDRESS), &mapped, NULL), 0);
+	getsockname(other, (struct sockaddr *)&local, &llen);
+	ck_assert(addr_equal((struct sockaddr *)&mapped,
+	    (struct sockaddr *)&local));
+	close(other);
+	/* The flooded prefix's node keeps its keepalives answered, more of
+	 * them than its budget would give. */
+	for (i = 1; i <= 30; i++) {
+		len = build_auth(req, sizeof req, TC_METHOD_KEEPALIVE, session,
+		    (uint32_t)i, key);
+		n = exchange(req, (size_t)len, ans, sizeof ans, 2000);
+		if (n > 0 && stun_parse(ans, n, &m, NULL) == 0 &&
+		    m.cls == STUN_SUCCESS)
+			ka++;
+	}
+	ck_assert_int_eq(ka, 30);
+	ck_assert_int_eq(stat_of("keepalive"), 30);
+	/* In the figures under its name. */
+	ck_assert_ptr_nonnull(strstr(http_get("/metrics"),
+	    "treecast_drop_unauth_rate_total "));
 }
 END_TEST
 
@@ -1008,6 +1340,7 @@ main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_binding);
+	tcase_add_test(tc, test_amplification);
 	tcase_add_test(tc, test_hostile);
 	tcase_add_test(tc, test_session);
 	tcase_add_test(tc, test_expiry);
@@ -1015,6 +1348,21 @@ main(void)
 	tcase_add_test(tc, test_join);
 	tcase_add_test(tc, test_leave_drains);
 	tcase_add_test(tc, test_http_lock_scope);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("budget");
+	tcase_add_checked_fixture(tc, setup_budget, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_flood);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("rfc5780");
+	tcase_add_checked_fixture(tc, setup_rfc5780, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_binding_rfc5780);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("ipv6");
+	tcase_add_checked_fixture(tc, setup_ipv6, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_binding_ipv6);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("crowd");
 	tcase_add_checked_fixture(tc, setup, teardown);
