@@ -793,11 +793,12 @@ start_negotiator(const char *path, uint16_t port, uint32_t max_nodes,
 }
 
 /*
- * A plain Binding request (RFC 8489 §7.3, no credential), padded with a
- * SOFTWARE attribute and ended with FINGERPRINT as treecast's own clients
- * do: a treecast negotiator answers no request smaller than its answer,
- * and other servers ignore SOFTWARE (comprehension-optional). The
- * transaction id carries the socket and the send time.
+ * A plain Binding request (RFC 8489 §7.3, no credential), with a SOFTWARE
+ * attribute and FINGERPRINT as treecast's own clients send (52 bytes:
+ * room for a treecast negotiator's whole answer, XOR-MAPPED-ADDRESS and
+ * FINGERPRINT, within twice the request; other servers ignore SOFTWARE,
+ * comprehension-optional). The transaction id carries the socket and the
+ * send time.
  */
 static int
 build_binding(uint8_t *buf, size_t cap, uint32_t sock)
