@@ -60,7 +60,7 @@ struct server_config {
 	X(drop_not_stun,	"dropped: not STUN (bits, cookie, size)")	\
 	X(drop_parse,		"dropped: malformed STUN (see parse errors)")	\
 	X(drop_not_request,	"dropped: not a request")		\
-	X(drop_amplify,		"dropped: the answer to an unauthenticated request would be over twice its size") \
+	X(drop_amplify,		"dropped: the answer would be over twice an unauthenticated request, or larger than an authenticated one") \
 	X(drop_unauth_rate,	"dropped: an unauthenticated answer over its source prefix's budget (--unauth-rate, --unauth-burst)") \
 	X(drop_unpadded,	"dropped: register request under the minimum size") \
 	X(drop_bad_integrity,	"dropped or refused: MESSAGE-INTEGRITY-SHA256 wrong or missing") \
