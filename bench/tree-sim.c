@@ -430,7 +430,7 @@ sim_report(struct sim *s, double elapsed)
 {
 	struct tree_counts c;
 	uint64_t *hist, sum = 0;
-	uint32_t i, d;
+	uint32_t i, d, open_reps = 0;
 	double busy = s->t_join + s->t_leave + s->t_verify;
 	char name[32];
 
@@ -445,11 +445,18 @@ sim_report(struct sim *s, double elapsed)
 			hist[dep]++;
 			sum += (uint64_t)dep;
 		}
+		if (tree_role(s->t, s->present[i]) == TREE_ROLE_REPEATER &&
+		    tree_nat(s->t, s->present[i]) == TREE_NAT_OPEN)
+			open_reps++;
 	}
 	sim_num("nodes", c.nodes, 0, "nodes");
 	sim_num("placed", c.placed, 0, "nodes");
 	sim_num("cannot hold (unplaced)", c.unplaced, 0, "nodes");
 	sim_num("  of which random NAT", c.unplaced_random, 0, "nodes");
+	sim_num("random NAT nodes", c.nat[TREE_NAT_RANDOM], 0, "nodes");
+	sim_num("open repeaters", open_reps, 0, "nodes");
+	sim_num("slots for random nodes", (double)s->cfg.fanout + 2.0 *
+	    open_reps, 0, "slots (origin and open repeaters)");
 	sim_num("repeaters", c.repeaters, 0, "nodes");
 	sim_num("candidates", c.candidates, 0, "nodes");
 	sim_num("non-repeaters", c.nonrepeaters, 0, "nodes");

@@ -29,7 +29,7 @@ tree_check_want(const struct tree *t, uint32_t x, int want[2])
 {
 	const struct tree_node *n = &t->nodes[x];
 	uint32_t i;
-	int deep = 0;
+	int deep = 0, rkid = 0;
 
 	want[0] = want[1] = TREE_SET_NONE;
 	if (x == TREE_ORIGIN) {
@@ -60,9 +60,14 @@ tree_check_want(const struct tree *t, uint32_t x, int want[2])
 	if (n->nkids < 2)
 		want[0] = n->nat == TREE_NAT_OPEN ? TREE_SET_FREE_OPEN :
 		    TREE_SET_FREE_PRED;
-	for (i = 0; i < n->nkids; i++)
+	for (i = 0; i < n->nkids; i++) {
 		if (t->nodes[n->u.child[i]].role == TREE_ROLE_REPEATER)
 			deep = 1;
+		if (t->nodes[n->u.child[i]].nat == TREE_NAT_RANDOM)
+			rkid++;
+	}
+	if (n->nkids == 2 && n->nat == TREE_NAT_OPEN && rkid < 2)
+		want[0] = rkid == 0 ? TREE_SET_LENT2 : TREE_SET_LENT1;
 	if (n->nkids == 0)
 		want[1] = TREE_SET_CHILDLESS;
 	else if (!deep)

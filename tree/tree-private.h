@@ -4,8 +4,11 @@
  *
  * Each node is in at most two lists at once, one per link:
  * - link 0: a free-slot set (a repeater or the origin with a free slot, by
- *   its own class), a leaf set (a placed candidate or non-repeater, by its
- *   class and its parent's), or an unplaced list;
+ *   its own class), the sets of full open repeaters with one or two
+ *   children that are not random (slots lent, that a trade can give back
+ *   to a random node), a leaf set (a
+ *   placed candidate or non-repeater, by its class and its parent's), or
+ *   an unplaced list;
  * - link 1: the "childless" or "bottom" set of repeaters, the fillers used
  *   for repair.
  * The free-slot, leaf and filler sets are bucketed by depth, with a bitmap
@@ -24,6 +27,8 @@
 enum {
 	TREE_SET_FREE_OPEN = 0,	/* origin, open repeaters with a free slot */
 	TREE_SET_FREE_PRED,	/* predictable repeaters with a free slot */
+	TREE_SET_LENT2,		/* full open repeaters, no random child */
+	TREE_SET_LENT1,		/* full open repeaters, one random child */
 	TREE_SET_LEAF_RANDOM,	/* placed random leaves */
 	TREE_SET_LEAF_OPEN,	/* other leaves under the origin or open */
 	TREE_SET_LEAF_PRED,	/* other placed leaves under a predictable */

@@ -211,7 +211,7 @@ tree_set_index(struct tree *t, uint32_t x)
 {
 	struct tree_node *n = &t->nodes[x];
 	uint32_t i;
-	int bottom;
+	int bottom, rkid;
 
 	if (x == TREE_ORIGIN) {
 		if (t->onkids < t->fanout)
@@ -230,9 +230,16 @@ tree_set_index(struct tree *t, uint32_t x)
 			return;
 		}
 		bottom = 1;
-		for (i = 0; i < n->nkids; i++)
+		rkid = 0;
+		for (i = 0; i < n->nkids; i++) {
 			if (t->nodes[n->u.child[i]].role == TREE_ROLE_REPEATER)
 				bottom = 0;
+			if (t->nodes[n->u.child[i]].nat == TREE_NAT_RANDOM)
+				rkid++;
+		}
+		if (n->nkids == 2 && n->nat == TREE_NAT_OPEN && rkid < 2)
+			tree_set_add(t, x, rkid == 0 ? TREE_SET_LENT2 :
+			    TREE_SET_LENT1, 0);
 		if (bottom)
 			tree_set_add(t, x, TREE_SET_BOTTOM, 0);
 		return;

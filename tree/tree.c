@@ -167,6 +167,79 @@ tree_take_slot(struct tree *t, uint32_t x, uint32_t y)
 	tree_set_index(t, y);
 }
 
+/* Appends x to the n handles in v unless it is there; the new count. */
+static uint32_t
+tree_add_once(uint32_t *v, uint32_t n, uint32_t x)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i] == x)
+			return n;
+	v[n] = x;
+	return n + 1;
+}
+
+/*
+ * Trades the places of repeaters a and b, either of which may be the
+ * other's child: each takes the other's parent, slot, depth and children,
+ * so every other node keeps its parent's depth and its own. The caller
+ * sees to it that each can parent the children it gets.
+ */
+static void
+tree_trade(struct tree *t, uint32_t a, uint32_t b)
+{
+	struct tree_node *na = &t->nodes[a], *nb = &t->nodes[b];
+	uint32_t ka[2], kb[2], pa = na->parent, pb = nb->parent;
+	uint32_t sa = na->pslot, sb = nb->pslot, da = na->depth;
+	uint32_t db = nb->depth, nka = na->nkids, nkb = nb->nkids;
+	uint32_t touched[8], nt = 0, i;
+
+	memcpy(ka, na->u.child, sizeof ka);
+	memcpy(kb, nb->u.child, sizeof kb);
+	/* Those whose parent changes, then those whose lists may. */
+	touched[nt++] = a;
+	touched[nt++] = b;
+	for (i = 0; i < nka; i++)
+		nt = tree_add_once(touched, nt, ka[i]);
+	for (i = 0; i < nkb; i++)
+		nt = tree_add_once(touched, nt, kb[i]);
+	for (i = 0; i < nt; i++)
+		tree_note(t, touched[i]);
+	nt = tree_add_once(touched, nt, pa);
+	nt = tree_add_once(touched, nt, pb);
+	for (i = 0; i < nt; i++)
+		tree_set_unindex(t, touched[i]);
+	if (pb == a) {		/* b moves up into a's place, a under it */
+		tree_kids(t, pa)[sa] = b;
+		ka[sb] = a;
+		pb = b;
+	} else if (pa == b) {	/* a moves up into b's place, b under it */
+		tree_kids(t, pb)[sb] = a;
+		kb[sa] = b;
+		pa = a;
+	} else {
+		tree_kids(t, pa)[sa] = b;
+		tree_kids(t, pb)[sb] = a;
+	}
+	na->parent = pb;
+	na->pslot = (uint16_t)sb;
+	na->depth = db;
+	memcpy(na->u.child, kb, sizeof kb);
+	na->nkids = (uint8_t)nkb;
+	nb->parent = pa;
+	nb->pslot = (uint16_t)sa;
+	nb->depth = da;
+	memcpy(nb->u.child, ka, sizeof ka);
+	nb->nkids = (uint8_t)nka;
+	for (i = 0; i < nkb; i++)
+		t->nodes[kb[i]].parent = a;
+	for (i = 0; i < nka; i++)
+		t->nodes[ka[i]].parent = b;
+	for (i = 0; i < nt; i++)
+		tree_set_index(t, touched[i]);
+}
+
 /* Takes an unplaced node out of its list. */
 static void
 tree_unlist(struct tree *t, uint32_t x)
@@ -230,12 +303,64 @@ tree_best_leaf(const struct tree *t, int nat)
 	return set < 0 ? TREE_NONE : tree_set_first(t, set, best);
 }
 
+/*
+ * Places random node x, for which no open parent has a free slot, in a
+ * slot an open parent lent to a node that needs none; -1 if none can be
+ * given back. Every node keeps its depth except x and the one random leaf
+ * that may follow its parent.
+ */
+static int
+tree_reclaim(struct tree *t, uint32_t x)
+{
+	struct tree_node *nq;
+	uint32_t p, q, y, d, cd;
+
+	p = tree_best_slot(t, TREE_NAT_PREDICTABLE);
+	if (p == TREE_NONE || tree_set_reserve(t, tree_slot_depth(t, p)) != 0)
+		return -1;
+	/* A leaf gives its slot to x and moves to a predictable parent. */
+	if ((d = tree_set_min(t, TREE_SET_LEAF_OPEN)) != TREE_NONE) {
+		y = tree_set_first(t, TREE_SET_LEAF_OPEN, d);
+		tree_unlist(t, x);
+		tree_take_slot(t, y, x);
+		tree_link(t, y, p);
+		return 0;
+	}
+	/* An open repeater whose children need no open parent trades places
+	 * with the predictable one, and x takes the free slot found there. */
+	if ((d = tree_set_min(t, TREE_SET_LENT2)) != TREE_NONE) {
+		q = tree_set_first(t, TREE_SET_LENT2, d);
+		tree_trade(t, q, p);
+		tree_unlist(t, x);
+		tree_link(t, x, q);
+		return 0;
+	}
+	/* One with a random child trades places with a childless repeater
+	 * (predictable: an open one would have had a slot for x), and takes
+	 * that child along; x gets the other slot. */
+	d = tree_set_min(t, TREE_SET_LENT1);
+	cd = tree_set_min(t, TREE_SET_CHILDLESS);
+	if (d == TREE_NONE || cd == TREE_NONE ||
+	    tree_set_reserve(t, cd + 1) != 0)
+		return -1;
+	p = tree_set_first(t, TREE_SET_CHILDLESS, cd);
+	q = tree_set_first(t, TREE_SET_LENT1, d);
+	nq = &t->nodes[q];
+	y = nq->u.child[t->nodes[nq->u.child[0]].nat == TREE_NAT_RANDOM ? 0 : 1];
+	tree_cut(t, y);
+	tree_trade(t, q, p);
+	tree_link(t, y, q);
+	tree_unlist(t, x);
+	tree_link(t, x, q);
+	return 0;
+}
+
 /* Places an unplaced leaf (candidate or non-repeater); -1 if no slot. */
 static int
 tree_place_leaf(struct tree *t, uint32_t x)
 {
 	struct tree_node *n = &t->nodes[x];
-	uint32_t p, y, d;
+	uint32_t p;
 
 	p = tree_best_slot(t, n->nat);
 	if (p != TREE_NONE) {
@@ -247,18 +372,7 @@ tree_place_leaf(struct tree *t, uint32_t x)
 	}
 	if (n->nat != TREE_NAT_RANDOM)
 		return -1;
-	/* No open slot: a leaf that needs none gives its slot to x and moves
-	 * to a predictable parent's slot. */
-	p = tree_best_slot(t, TREE_NAT_PREDICTABLE);
-	d = tree_set_min(t, TREE_SET_LEAF_OPEN);
-	if (p == TREE_NONE || d == TREE_NONE ||
-	    tree_set_reserve(t, tree_slot_depth(t, p)) != 0)
-		return -1;
-	y = tree_set_first(t, TREE_SET_LEAF_OPEN, d);
-	tree_unlist(t, x);
-	tree_take_slot(t, y, x);
-	tree_link(t, y, p);
-	return 0;
+	return tree_reclaim(t, x);
 }
 
 /*
