@@ -156,6 +156,46 @@ START_TEST(test_departures)
 }
 END_TEST
 
+/* A random node takes back a slot an open repeater lent: the repeaters
+ * that trade places answer their new parents at once, to the JOIN and to
+ * each keepalive (forest_parent), and the moves are counted. */
+START_TEST(test_random_takes_lent_slot)
+{
+	struct forest *f = forest_create(MAXN);
+	uint32_t parent, up, other, moves;
+	char err[160];
+
+	ck_assert_int_eq(forest_origin(f, 2, 0, 1), 0);
+	ck_assert_int_eq(forest_join(f, 2, 10, 1, TREE_NAT_OPEN, 2, &parent),
+	    0);
+	ck_assert_int_eq(forest_verdict(f, 2, 10, 1, NULL, 0), 1);
+	ck_assert_int_eq(forest_join(f, 2, 11, 1, TREE_NAT_PREDICTABLE, 2,
+	    &parent), 0);
+	ck_assert_int_eq(forest_join(f, 2, 12, 1, TREE_NAT_PREDICTABLE, 2,
+	    &parent), 0);
+	ck_assert_uint_eq(parent, 10);
+	ck_assert_int_eq(forest_verdict(f, 2, 11, 1, NULL, 0), 1);
+	ck_assert_int_eq(forest_verdict(f, 2, 12, 1, NULL, 0), 1);
+	moves = (uint32_t)forest_stats(f)->moves;
+	/* 10 lent both slots; a random node joins and is placed under it,
+	 * now below the predictable repeater that took its place. */
+	ck_assert_int_eq(forest_join(f, 2, 13, 1, TREE_NAT_RANDOM, 2,
+	    &parent), 0);
+	ck_assert_uint_eq(parent, 10);
+	ck_assert_int_eq(forest_parent(f, 2, 10, &up), 0);
+	ck_assert(up == 11 || up == 12);
+	other = up == 11 ? 12 : 11;
+	ck_assert_int_eq(forest_parent(f, 2, up, &parent), 0);
+	ck_assert_uint_eq(parent, 0);
+	ck_assert_int_eq(forest_parent(f, 2, other, &parent), 0);
+	ck_assert_uint_eq(parent, up);
+	ck_assert_uint_eq(forest_stats(f)->moves, moves + 3);
+	ck_assert_msg(tree_check(forest_tree(f, 2), err, sizeof err) == 0,
+	    "%s", err);
+	forest_free(f);
+}
+END_TEST
+
 START_TEST(test_tree_limit)
 {
 	struct forest *f = forest_create(MAXN);
@@ -182,6 +222,7 @@ main(void)
 	tcase_add_test(tc, test_nonrepeaters_at_once);
 	tcase_add_test(tc, test_children_verify_and_demote);
 	tcase_add_test(tc, test_departures);
+	tcase_add_test(tc, test_random_takes_lent_slot);
 	tcase_add_test(tc, test_tree_limit);
 	suite_add_tcase(s, tc);
 	return check_run(s);

@@ -548,6 +548,191 @@ START_TEST(test_place_random_displaces)
 }
 END_TEST
 
+/* Depths of handles 1..n, -1 where unplaced. */
+static void
+save_depths(const struct tree *t, uint32_t n, int *depth)
+{
+	uint32_t x;
+
+	for (x = 1; x <= n; x++)
+		depth[x] = tree_depth(t, x);
+}
+
+START_TEST(test_place_random_trade)
+{
+	struct tree *t = tree_create(16, 2);
+	struct tree_event ev[EVMAX];
+	const struct tree_event *e;
+	int depth[8];
+	uint32_t x;
+	size_t n;
+
+	join_rep(t, 1, TREE_NAT_OPEN);
+	join_rep(t, 2, TREE_NAT_PREDICTABLE);
+	for (x = 3; x <= 6; x++)
+		ck_assert_int_eq(tree_join(t, x, TREE_NAT_PREDICTABLE), 0);
+	for (x = 3; x <= 6; x++)
+		ck_assert_int_eq(tree_verify(t, x, 1, NULL), 0);
+	/* The open repeater lent both its slots to repeaters that need no
+	 * open parent. */
+	ck_assert_uint_eq(tree_parent(t, 3), 2);
+	ck_assert_uint_eq(tree_parent(t, 5), 1);
+	ck_assert_uint_eq(tree_parent(t, 6), 1);
+	save_depths(t, 6, depth);
+	drain_all(t);
+	/* 1 trades places with 3, a predictable repeater with free slots:
+	 * 3 adopts 5 and 6, 1 sits under 2 and takes 7. */
+	ck_assert_int_eq(tree_join(t, 7, TREE_NAT_RANDOM), 0);
+	ck_assert_uint_eq(tree_parent(t, 7), 1);
+	ck_assert_uint_eq(tree_parent(t, 1), 2);
+	ck_assert_uint_eq(tree_parent(t, 3), TREE_ORIGIN);
+	ck_assert_uint_eq(tree_parent(t, 5), 3);
+	ck_assert_uint_eq(tree_parent(t, 6), 3);
+	ck_assert_int_eq(tree_depth(t, 1), depth[3]);
+	ck_assert_int_eq(tree_depth(t, 3), depth[1]);
+	for (x = 4; x <= 6; x++)
+		ck_assert_int_eq(tree_depth(t, x), depth[x]);
+	n = drain(t, ev);
+	ck_assert_uint_eq(n, 5);
+	e = find_event(ev, n, 7);
+	ck_assert_int_eq(e->kind, TREE_EV_PLACED);
+	e = find_event(ev, n, 1);
+	ck_assert_int_eq(e->kind, TREE_EV_MOVED);
+	ck_assert_uint_eq(e->old_parent, TREE_ORIGIN);
+	ck_assert_uint_eq(e->new_parent, 2);
+	e = find_event(ev, n, 5);
+	ck_assert_uint_eq(e->old_parent, 1);
+	ck_assert_uint_eq(e->new_parent, 3);
+	check_tree(t);
+	check_public(t);
+	tree_free(t);
+}
+END_TEST
+
+START_TEST(test_place_random_trade_with_child)
+{
+	struct tree *t = tree_create(16, 1);
+	struct tree_event ev[EVMAX];
+	const struct tree_event *e;
+	uint32_t kids[2], p, other;
+	size_t n;
+
+	join_rep(t, 1, TREE_NAT_OPEN);
+	join_rep(t, 2, TREE_NAT_PREDICTABLE);
+	join_rep(t, 3, TREE_NAT_PREDICTABLE);
+	drain_all(t);
+	/* The predictable repeater with a free slot is 1's own child: it
+	 * moves up into 1's place and 1 goes under it. */
+	ck_assert_int_eq(tree_join(t, 4, TREE_NAT_RANDOM), 0);
+	ck_assert_int_eq(tree_children(t, TREE_ORIGIN, kids, 2), 1);
+	p = kids[0];
+	ck_assert(p == 2 || p == 3);
+	other = p == 2 ? 3 : 2;
+	ck_assert_uint_eq(tree_parent(t, 1), p);
+	ck_assert_uint_eq(tree_parent(t, other), p);
+	ck_assert_uint_eq(tree_parent(t, 4), 1);
+	ck_assert_int_eq(tree_depth(t, other), 2);
+	ck_assert_int_eq(tree_depth(t, 4), 3);
+	n = drain(t, ev);
+	ck_assert_uint_eq(n, 4);
+	e = find_event(ev, n, p);
+	ck_assert_uint_eq(e->old_parent, 1);
+	ck_assert_uint_eq(e->new_parent, TREE_ORIGIN);
+	e = find_event(ev, n, 1);
+	ck_assert_uint_eq(e->old_parent, TREE_ORIGIN);
+	ck_assert_uint_eq(e->new_parent, p);
+	check_tree(t);
+	check_public(t);
+	tree_free(t);
+}
+END_TEST
+
+START_TEST(test_place_random_follows_parent)
+{
+	struct tree *t = tree_create(16, 1);
+	struct tree_event ev[EVMAX];
+	const struct tree_event *e;
+	size_t n;
+
+	join_rep(t, 1, TREE_NAT_OPEN);
+	join_leaf(t, 2, TREE_NAT_RANDOM);
+	join_rep(t, 3, TREE_NAT_PREDICTABLE);
+	ck_assert_uint_eq(tree_parent(t, 2), 1);
+	ck_assert_uint_eq(tree_parent(t, 3), 1);
+	drain_all(t);
+	/* 1 lent one slot, to 3: it trades places with 3, a childless
+	 * repeater, and its random child 2 comes along. */
+	ck_assert_int_eq(tree_join(t, 4, TREE_NAT_RANDOM), 0);
+	ck_assert_uint_eq(tree_parent(t, 3), TREE_ORIGIN);
+	ck_assert_uint_eq(tree_parent(t, 1), 3);
+	ck_assert_uint_eq(tree_parent(t, 2), 1);
+	ck_assert_uint_eq(tree_parent(t, 4), 1);
+	n = drain(t, ev);
+	ck_assert_uint_eq(n, 3);	/* 2 kept its parent: not reported */
+	ck_assert_ptr_null(find_event(ev, n, 2));
+	e = find_event(ev, n, 4);
+	ck_assert_int_eq(e->kind, TREE_EV_PLACED);
+	e = find_event(ev, n, 3);
+	ck_assert_uint_eq(e->new_parent, TREE_ORIGIN);
+	check_tree(t);
+	check_public(t);
+	tree_free(t);
+}
+END_TEST
+
+/*
+ * A flash crowd, as `bench/tree-sim --open 17 --predictable 66 --random 17
+ * --fail 0 --lag 60 -c 0`: every node joins, each open or predictable one
+ * is verified 60 joins later, none leaves. Every node is placed (the open
+ * repeaters have slots enough for the random ones), within the depth
+ * bound.
+ */
+START_TEST(test_crowd_every_node_placed)
+{
+	/* Crowds the tree before it took back lent slots left 3, 3, 3, 21,
+	 * 63 and 107 random nodes unplaced. */
+	static const struct {
+		uint32_t	nodes;
+		uint64_t	seed;
+	} runs[] = {
+		{ 60, 1704 }, { 60, 1714 }, { 120, 1705 }, { 1000, 1720 },
+		{ 10000, 1721 }, { 30000, 1722 }
+	};
+	uint32_t max = runs[_i].nodes, lag = 60, *vq, vh = 0, vn = 0, id, r;
+	struct tree *t = tree_create(max, 2);
+	uint64_t seed = runs[_i].seed;
+	struct tree_counts c;
+	enum tree_nat nat;
+
+	vq = malloc(max * sizeof *vq);
+	ck_assert_ptr_nonnull(vq);
+	for (id = 1; id <= max + lag; id++) {
+		if (id <= max) {
+			r = rng_below(&seed, 100);
+			nat = r < 17 ? TREE_NAT_OPEN : r < 83 ?
+			    TREE_NAT_PREDICTABLE : TREE_NAT_RANDOM;
+			ck_assert_int_eq(tree_join(t, id, nat), 0);
+			if (nat != TREE_NAT_RANDOM)
+				vq[vn++] = id;
+		}
+		while (vh < vn && vq[vh] + lag <= id)
+			ck_assert_int_eq(tree_verify(t, vq[vh++], 1, NULL), 0);
+		drain_all(t);
+		if (id % 1000 == 0)
+			check_tree(t);
+	}
+	tree_counts(t, &c);
+	ck_assert_uint_eq(c.candidates, 0);
+	ck_assert_msg(c.unplaced == 0, "%u nodes: %u unplaced, %u of them "
+	    "random", max, c.unplaced, c.unplaced_random);
+	check_bound(t);
+	check_tree(t);
+	check_public(t);
+	free(vq);
+	tree_free(t);
+}
+END_TEST
+
 /* --- leaves at the edge ------------------------------------------------- */
 
 START_TEST(test_leaf_moves_down)
@@ -1057,6 +1242,9 @@ tree_suite(void)
 	tcase_add_test(tc, test_place_nat_compatible);
 	tcase_add_test(tc, test_place_prefers_predictable_parent);
 	tcase_add_test(tc, test_place_random_displaces);
+	tcase_add_test(tc, test_place_random_trade);
+	tcase_add_test(tc, test_place_random_trade_with_child);
+	tcase_add_test(tc, test_place_random_follows_parent);
 	tcase_add_test(tc, test_leaf_moves_down);
 	tcase_add_test(tc, test_leaf_gives_slot_to_unplaced_repeater);
 	tcase_add_test(tc, test_leaves_below_repeaters);
@@ -1077,6 +1265,7 @@ tree_suite(void)
 	tcase_add_test(tc, test_balance_joins);
 	tcase_add_loop_test(tc, test_balance_churn, 0, 4);
 	tcase_add_test(tc, test_balance_lagging_verification);
+	tcase_add_loop_test(tc, test_crowd_every_node_placed, 0, 6);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("churn");

@@ -21,6 +21,15 @@
  * parents' slots for the random nodes that need them. A new repeater takes
  * a shallower slot held by a leaf, and the leaf moves down under it.
  *
+ * Lent slots. An open parent's slot held by a node that needs none is
+ * given back when a random node finds no open slot: a leaf there moves to
+ * a predictable parent's free slot; else an open repeater whose children
+ * all need no open parent trades places with a predictable repeater that
+ * has a free slot (each adopts the other's children); else one with one
+ * random child trades places with a childless repeater and takes that
+ * child along. No other node changes depth, so the random nodes are held
+ * as long as the open repeaters have slots for them.
+ *
  * Repair. When a repeater with a repeater below it leaves (or is demoted),
  * the deepest repeater with no repeater child takes its place and adopts
  * all its children at once, so no subtree changes depth; the leaves that
