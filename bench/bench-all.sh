@@ -8,7 +8,7 @@
 #   4. the broadcast in the NAT lab: bench/stream-bench.sh (root)
 #   5. link connect times in the NAT lab: tests/link-lab.sh (root)
 #   6. STUN Binding against coturn's turnserver: bench/coturn-compare.sh
-#   7. a flash crowd in the NAT lab: bench/crowd-bench.sh, 60 peers (root)
+#   7. a flash crowd in the NAT lab: bench/crowd-bench.sh, 120 peers (root)
 #
 # Every value comes from the benchmark's own output; nothing is filled in.
 # Without root the lab steps are skipped, and the table says so.
@@ -33,7 +33,7 @@ steps: nego (bench/nego-bench, 600,000 clients every 3 s), broker
 (nego-bench --links, 10,000 links a second), tree (bench/tree-sim,
 1,000,000 nodes), stream (bench/stream-bench.sh, root), link
 (tests/link-lab.sh, root), coturn (bench/coturn-compare.sh), crowd
-(bench/crowd-bench.sh, 60 peers starting at once, root).
+(bench/crowd-bench.sh, 120 peers starting at once, root).
 
 options:
   --nego-duration S   seconds of keepalives to measure (default $nego_secs)
@@ -326,7 +326,7 @@ else
 	row "STUN Binding, treecast / coturn" "${ratio:--}" "ratio" ">=" 1
 fi
 
-# 7. A flash crowd in the NAT lab: 60 peers behind NATs of every kind start
+# 7. A flash crowd in the NAT lab: 120 peers behind NATs of every kind start
 # at the same moment.
 if [[ $skip == *,crowd,* ]] || [ $root = 0 ]; then
 	if [ $root = 0 ]; then
@@ -335,25 +335,25 @@ if [[ $skip == *,crowd,* ]] || [ $root = 0 ]; then
 	else
 		skipped crowd "flash crowd in the NAT lab" "--skip"
 	fi
-	row "crowd of 60 at once: peers with video" skipped "peers" = 60
+	row "crowd of 120 at once: peers with video" skipped "peers" = 120
 else
-	run crowd "flash crowd in the NAT lab: 60 peers start at once" \
-	    bash "$top_srcdir/bench/crowd-bench.sh" --peers 60 || true
+	run crowd "flash crowd in the NAT lab: 120 peers start at once" \
+	    bash "$top_srcdir/bench/crowd-bench.sh" --peers 120 || true
 	f=$logs/crowd.log
 	num() {	# FILE NAME: fig, or "-" when it is not a number
 		local v
 		v=$(fig "$1" "$2")
 		[[ $v =~ ^[0-9.]+$ ]] && echo "$v" || echo -
 	}
-	row "crowd of 60 at once: peers with video" \
-	    "$(num "$f" "peers with video")" "peers" = 60
-	row "crowd of 60 at once: start to first chunk, p50" \
+	row "crowd of 120 at once: peers with video" \
+	    "$(num "$f" "peers with video")" "peers" = 120
+	row "crowd of 120 at once: start to first chunk, p50" \
 	    "$(num "$f" "first chunk after start, p50")" "ms"
-	row "crowd of 60 at once: start to first chunk, slowest" \
+	row "crowd of 120 at once: start to first chunk, slowest" \
 	    "$(num "$f" "first chunk after start, max")" "ms"
-	row "crowd of 60 at once: all placed in the tree" \
+	row "crowd of 120 at once: all placed in the tree" \
 	    "$(num "$f" "all placed in the tree")" "s"
-	row "crowd of 60 at once: every candidate verified or not" \
+	row "crowd of 120 at once: every candidate verified or not" \
 	    "$(num "$f" "every candidate decided")" "s"
 fi
 
