@@ -183,8 +183,8 @@ tree_add_once(uint32_t *v, uint32_t n, uint32_t x)
 /*
  * Trades the places of repeaters a and b, either of which may be the
  * other's child: each takes the other's parent, slot, depth and children,
- * so every other node keeps its parent's depth and its own. The caller
- * sees to it that each can parent the children it gets.
+ * so no other node changes depth. The caller sees to it that each can
+ * parent the children it gets.
  */
 static void
 tree_trade(struct tree *t, uint32_t a, uint32_t b)
@@ -346,7 +346,9 @@ tree_reclaim(struct tree *t, uint32_t x)
 	p = tree_set_first(t, TREE_SET_CHILDLESS, cd);
 	q = tree_set_first(t, TREE_SET_LENT1, d);
 	nq = &t->nodes[q];
-	y = nq->u.child[t->nodes[nq->u.child[0]].nat == TREE_NAT_RANDOM ? 0 : 1];
+	y = nq->u.child[0];
+	if (t->nodes[y].nat != TREE_NAT_RANDOM)
+		y = nq->u.child[1];
 	tree_cut(t, y);
 	tree_trade(t, q, p);
 	tree_link(t, y, q);
