@@ -108,6 +108,11 @@ struct peer {
 	uint64_t		 next;		/* the sequence number expected */
 	uint64_t		 chunks, bytes, gaps, parents;
 	struct timespec		 started;
+	/* Since the parent link broke or the tree moved us, until the next
+	 * chunk: how long the stream stopped (bench/churn-bench.sh). */
+	struct timespec		 orphaned;
+	uint64_t		 old_parent;
+	int			 is_orphan;
 	/* Origin timestamp to arrival, same clock in the lab: the stream's
 	 * delay at this depth of the tree. */
 	int64_t			 latency_us[PEER_LATENCIES];
@@ -119,6 +124,17 @@ struct peer {
 static void peer_join(struct peer *p);
 static void peer_join_now(struct peer *p);
 static void peer_link_parent(struct peer *p, uint64_t parent);
+
+/* Notes that the parent link is gone, unless it had gone already. */
+static void
+peer_orphan(struct peer *p)
+{
+	if (p->is_orphan || p->parent == NULL || !p->have)
+		return;
+	p->is_orphan = 1;
+	p->old_parent = link_peer(p->parent);
+	clock_gettime(CLOCK_MONOTONIC, &p->orphaned);
+}
 
 static int
 peer_cmp64(const void *a, const void *b)
@@ -284,6 +300,14 @@ peer_chunk(struct peer *p, const uint8_t *msg, size_t len)
 		    (unsigned long long)c.seq, c.flags & CHUNK_F_KEYFRAME ?
 		    " (a keyframe)" : "", (now.tv_sec - p->started.tv_sec) *
 		    1e3 + (now.tv_nsec - p->started.tv_nsec) / 1e6);
+	} else if (p->is_orphan) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		log_info("first chunk %llu from the new parent, %.0f ms after "
+		    "losing node %016llx", (unsigned long long)c.seq,
+		    (now.tv_sec - p->orphaned.tv_sec) * 1e3 +
+		    (now.tv_nsec - p->orphaned.tv_nsec) / 1e6,
+		    (unsigned long long)p->old_parent);
+		p->is_orphan = 0;
 	}
 	if (chunk_digest_add(&p->digest, &c, &first, hex))
 		log_info("chunks %llu-%llu digest %s",
@@ -351,6 +375,7 @@ peer_failed(void *arg, struct link *l, enum link_step step, const char *why)
 	(void)step;
 	(void)why;
 	if (l == p->parent) {
+		peer_orphan(p);
 		p->parent = NULL;
 		peer_later(p, PEER_RETRY_MS);
 	}
@@ -375,6 +400,7 @@ peer_closed(void *arg, struct link *l, const char *why)
 
 	if (l == p->parent) {
 		log_warn("lost the parent: %s; joining again", why);
+		peer_orphan(p);
 		p->parent = NULL;
 		peer_later(p, PEER_REJOIN_MS);
 		return;
@@ -421,6 +447,7 @@ peer_joined(void *arg, const struct stun_msg *resp,
 		 * if the tree agrees. */
 		if (link_peer(p->parent) == parent)
 			return;
+		peer_orphan(p);
 		link_close(p->parent);
 		p->parent = NULL;
 	}
@@ -535,6 +562,7 @@ peer_keepalive(void *arg, const struct stun_msg *resp)
 		log_info("the tree moves us from node %016llx to %s%016llx",
 		    (unsigned long long)link_peer(p->parent),
 		    want != 0 ? "node " : "no parent ", (unsigned long long)want);
+		peer_orphan(p);
 		link_close(p->parent);
 		p->parent = NULL;
 	}

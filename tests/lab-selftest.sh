@@ -30,6 +30,7 @@ lab_net open open
 lab_host seq seq2
 lab_net slow eim --delay 100
 lab_net lossy eim --loss 100
+lab_net capped eim --rate 2000
 
 lab_bg pub "$LAB_STATE/reflect-pub.log" "$LABTOOL" reflect 3478 3479
 lab_bg stranger "$LAB_STATE/reflect-stranger.log" "$LABTOOL" reflect 3478
@@ -125,5 +126,33 @@ if lab_exec lossy "$LABTOOL" map "$A" >/dev/null 2>&1; then
 else
 	pass "--loss 100: no reply"
 fi
+
+# blast HOST: 6 Mbit/s of UDP for 2 s from HOST to a sink on pub; sets
+# SENT and GOT (bytes).
+blast() {
+	local out=$LAB_STATE/sink-$1.out i
+	lab_bg pub "$out" "$LABTOOL" sink 5000
+	for i in $(seq 50); do
+		grep -q ready "$out" 2>/dev/null && break
+		sleep 0.1
+	done
+	SENT=$(lab_exec "$1" "$LABTOOL" blast 6000 2000 "$(lab_ip pub):5000")
+	for i in $(seq 50); do
+		[ "$(wc -l <"$out")" -ge 2 ] && break
+		sleep 0.1
+	done
+	GOT=$(sed -n '2s/ .*//p' "$out")
+	GOT=${GOT:-0}
+}
+# --rate 2000: the upload carries 2 Mbit/s of frames (1,242 bytes for each
+# 1,200 of payload): over 2 s and the 100 ms queue, at most 2000 * 2.1 / 8
+# kB, and well over half of 2000 * 2 / 8 kB however slow the machine.
+blast capped
+expect "--rate 2000: $GOT of $SENT bytes sent at 6 Mbit/s, 500 kB at the rate" \
+    test "$GOT" -le 525000 -a "$GOT" -ge 300000
+# Uncapped, the same blast gets through.
+blast eim
+expect "no --rate: $GOT of $SENT bytes sent at 6 Mbit/s came" \
+    test "$GOT" -ge $((SENT * 9 / 10))
 
 lab_verdict

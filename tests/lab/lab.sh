@@ -5,14 +5,16 @@
 #   lab_init                      unique names, teardown on every exit path
 #   lab_public NAME [NADDR]       a host on the public segment (NADDR = 1 or 2
 #                                 addresses, for RFC 5780's second address)
-#   lab_net NAME BEHAVIOUR [--delay MS] [--loss PCT]
+#   lab_net NAME BEHAVIOUR [--delay MS] [--loss PCT] [--rate KBIT]
 #                                 a home network: a router doing BEHAVIOUR and
 #                                 one inside host, also called NAME; --delay
 #                                 and --loss make its WAN link slow and lossy
 #                                 (each way: a flow through it gains 2*MS of
-#                                 RTT). netem is not in these machines'
-#                                 kernels, so a labwire process (TAP devices)
-#                                 is that link.
+#                                 RTT), --rate limits its upload (the WAN
+#                                 link out of the router) to KBIT kbit/s, with
+#                                 100 ms of queue and drops beyond it. netem
+#                                 is not in these machines' kernels, so a
+#                                 labwire process (TAP devices) is that link.
 #   lab_host NET NAME             one more inside host behind NET's router
 #   lab_ip NAME [N]               a host's (Nth) address
 #   lab_wan NET                   the public address of NET's router
@@ -127,7 +129,8 @@ lab__nsdefaults() {
 }
 
 # Connects a new interface in namespace $1 (named $2) to the public bridge:
-# a veth pair, or with WIRE_OPTS (--delay MS --loss PCT) a labwire process.
+# a veth pair, or with WIRE_OPTS (--delay MS --loss PCT --rate KBIT) a
+# labwire process, whose --rate limits what leaves $1.
 lab__plug() {
 	local ns=$1 ifname=$2 port=p$LAB_NEXT_PLUG i
 	LAB_NEXT_PLUG=$((LAB_NEXT_PLUG + 1))
@@ -210,18 +213,19 @@ lab__natrule() {
 }
 
 lab_net() {
-	local name=$1 behaviour=$2 delay= loss= idx rns wan WIRE_OPTS
-	shift 2 || lab_die "usage: lab_net NAME BEHAVIOUR [--delay MS] [--loss PCT]"
+	local name=$1 behaviour=$2 delay= loss= rate= idx rns wan WIRE_OPTS
+	shift 2 || lab_die "usage: lab_net NAME BEHAVIOUR [--delay MS] [--loss PCT] [--rate KBIT]"
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--delay) delay=$2; shift 2 ;;
 		--loss) loss=$2; shift 2 ;;
+		--rate) rate=$2; shift 2 ;;
 		*) lab_die "lab_net: unknown option '$1'" ;;
 		esac
 	done
 	[ -n "$LAB" ] || lab_die "lab_init first"
 	if [ "$behaviour" = open ]; then
-		[ -z "$delay$loss" ] || lab_die "open hosts have no router to slow down"
+		[ -z "$delay$loss$rate" ] || lab_die "open hosts have no router to slow down"
 		lab_public "$name"
 		return
 	fi
@@ -234,9 +238,8 @@ lab_net() {
 	ip netns add "$rns" || lab_die "cannot create namespace $rns"
 	lab__nsdefaults "$rns"
 	ip netns exec "$rns" sysctl -qw net.ipv4.ip_forward=1
-	WIRE_OPTS="${delay:+--delay $delay} ${loss:+--loss $loss}"
-	WIRE_OPTS=${WIRE_OPTS# }
-	WIRE_OPTS=${WIRE_OPTS% }
+	WIRE_OPTS="${delay:+--delay $delay} ${loss:+--loss $loss} ${rate:+--rate $rate}"
+	WIRE_OPTS=$(echo $WIRE_OPTS)	# no spaces at the ends, none doubled
 	lab__plug "$rns" wan
 	ip -n "$rns" addr add "$wan/24" dev wan
 	ip -n "$rns" link add lan type bridge

@@ -15,6 +15,13 @@
  *   labtool flows RATE DEST          until killed, RATE times a second: a
  *                                    fresh socket sends "MAP" to DEST and
  *                                    closes (a new flow, a new mapping).
+ *   labtool blast KBIT MS DEST       sends 1,200-byte datagrams to DEST at
+ *                                    KBIT kbit/s for MS ms; prints the bytes
+ *                                    sent.
+ *   labtool sink PORT                counts what comes to PORT until 1 s
+ *                                    passes without a datagram (after the
+ *                                    first); prints "BYTES DATAGRAMS MS", MS
+ *                                    from the first datagram to the last.
  *
  * It is a test instrument, not part of treecast: it uses plain blocking
  * sockets and exits non-zero with a reason when a reflector does not answer.
@@ -354,6 +361,79 @@ cmd_flows(int argc, char **argv)
 	}
 }
 
+/* Paced UDP at a given rate, to measure what a wire lets through. */
+static int
+cmd_blast(int argc, char **argv)
+{
+	static char payload[1200];
+	struct timespec next;
+	struct addr dest;
+	char *end;
+	long kbit, ms, sent = 0;
+	double gap_ns, t_end;
+	int fd;
+
+	if (argc != 3)
+		die("%s", "blast needs KBIT MS DEST");
+	kbit = strtol(argv[0], &end, 10);
+	if (*end != '\0' || end == argv[0] || kbit < 1 || kbit > 1000000)
+		die("bad rate %s (1 to 1000000 kbit/s)", argv[0]);
+	ms = strtol(argv[1], &end, 10);
+	if (*end != '\0' || end == argv[1] || ms < 1 || ms > 600000)
+		die("bad duration %s (1 to 600000 ms)", argv[1]);
+	parse_dest(argv[2], &dest);
+	fd = udp_socket(0);
+	gap_ns = sizeof payload * 8 * 1e6 / (double)kbit;
+	t_end = now_ms() + (double)ms;
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	while (now_ms() < t_end) {
+		if (sendto(fd, payload, sizeof payload, 0,
+		    (struct sockaddr *)&dest.ss, dest.len) > 0)
+			sent += sizeof payload;
+		next.tv_nsec += (long)gap_ns;
+		while (next.tv_nsec >= 1000000000L) {
+			next.tv_sec++;
+			next.tv_nsec -= 1000000000L;
+		}
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next,
+		    NULL) == EINTR)
+			;
+	}
+	printf("%ld\n", sent);
+	close(fd);
+	return 0;
+}
+
+static int
+cmd_sink(int argc, char **argv)
+{
+	static char buf[65536];
+	uint16_t port;
+	long long bytes = 0, n = 0;
+	double first = 0, last = 0;
+	ssize_t len;
+	int fd;
+
+	if (argc != 1 || addr_parse_port(argv[0], 1, &port) != 0)
+		die("%s", "sink needs PORT");
+	fd = udp_socket(port);
+	printf("ready\n");
+	fflush(stdout);
+	for (;;) {
+		len = recv_wait(fd, buf, sizeof buf, n == 0 ? 60000 : 1000,
+		    NULL);
+		if (len < 0)
+			break;
+		last = now_ms();
+		if (n++ == 0)
+			first = last;
+		bytes += len;
+	}
+	printf("%lld %lld %.0f\n", bytes, n, last - first);
+	close(fd);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -365,8 +445,12 @@ main(int argc, char **argv)
 		return cmd_filter(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "flows") == 0)
 		return cmd_flows(argc - 2, argv + 2);
+	if (argc >= 2 && strcmp(argv[1], "blast") == 0)
+		return cmd_blast(argc - 2, argv + 2);
+	if (argc >= 2 && strcmp(argv[1], "sink") == 0)
+		return cmd_sink(argc - 2, argv + 2);
 	fprintf(stderr, "usage: labtool reflect PORT... | map [--bind PORT] "
 	    "DEST... | filter SOLICITED OTHERPORT STRANGER | flows RATE "
-	    "DEST\n");
+	    "DEST | blast KBIT MS DEST | sink PORT\n");
 	return 2;
 }

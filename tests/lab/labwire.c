@@ -2,12 +2,19 @@
  * labwire: a lossy, slow Ethernet wire between two network namespaces.
  *
  *   labwire NS_A IF_A NS_B IF_B [--delay MS] [--loss PCT] [--seed N]
+ *           [--rate KBIT [--queue BYTES]]
  *
  * Creates TAP device IF_A in namespace NS_A and IF_B in NS_B (names as
  * "ip netns" knows them), brings both up and copies frames between them,
  * each direction delayed by MS milliseconds and dropped with probability
  * PCT percent. It stands in for netem, which these machines' kernels lack
  * (CONFIG_NET_SCH_NETEM is not set). The devices vanish when it exits.
+ *
+ * --rate limits the direction from IF_A to IF_B (a router's upload, when
+ * IF_A is its WAN side) to KBIT kbit/s of Ethernet frames: they leave one
+ * after another at that rate, as from a slow uplink, queued up to BYTES
+ * (default 100 ms at the rate, at least 16 KB); a frame that would make
+ * the queue longer is dropped ("shaped" in the figures at exit).
  *
  * A test instrument, not part of treecast.
  */
@@ -43,7 +50,10 @@ struct lane {		/* one direction */
 	int		from, to;
 	struct frame	*q;
 	size_t		head, count;
-	uint64_t	passed, lost, overflow;
+	uint64_t	passed, lost, overflow, shaped;
+	uint64_t	rate_bps;	/* bits a second; 0: unlimited */
+	uint64_t	queue_max;	/* bytes waiting for the rate, at most */
+	uint64_t	busy_ns;	/* when the last queued frame has left */
 };
 
 static uint64_t wire_delay_ns;
@@ -126,6 +136,22 @@ tap_open(const char *ns, const char *ifname)
 	return fd;
 }
 
+/* A rate-limited lane sends its frames one after another at its rate: a
+ * frame leaves once those before it have. Moves the frame's due time to
+ * its departure, or returns -1 if the queue is full (tail drop). */
+static int
+lane_shape(struct lane *l, struct frame *f)
+{
+	uint64_t start = l->busy_ns > f->due_ns ? l->busy_ns : f->due_ns;
+	uint64_t waiting = (start - f->due_ns) * l->rate_bps / 8 / 1000000000ULL;
+
+	if (waiting + f->len > l->queue_max)
+		return -1;
+	l->busy_ns = start + (uint64_t)f->len * 8 * 1000000000ULL / l->rate_bps;
+	f->due_ns = l->busy_ns;
+	return 0;
+}
+
 /* Reads every waiting frame of a lane into its queue, or drops it. */
 static void
 lane_read(struct lane *l)
@@ -148,7 +174,12 @@ lane_read(struct lane *l)
 			continue;
 		}
 		f->len = (uint16_t)n;
-		f->due_ns = now_ns() + wire_delay_ns;
+		f->due_ns = now_ns();
+		if (l->rate_bps > 0 && lane_shape(l, f) != 0) {
+			l->shaped++;
+			continue;
+		}
+		f->due_ns += wire_delay_ns;
 		l->count++;
 	}
 }
@@ -184,14 +215,14 @@ main(int argc, char **argv)
 	struct lane lane[2];
 	struct pollfd pfd[2];
 	struct timespec ts, *tsp;
-	double delay_ms = 0, loss = 0;
+	double delay_ms = 0, loss = 0, rate_kbit = 0, queue = 0;
 	int64_t wait, w;
 	int a, b, i;
 	char *end;
 
 	if (argc < 5)
 		die("usage: labwire NS_A IF_A NS_B IF_B [--delay MS] "
-		    "[--loss PCT] [--seed N]");
+		    "[--loss PCT] [--seed N] [--rate KBIT [--queue BYTES]]");
 	for (i = 5; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "--delay") == 0) {
 			delay_ms = strtod(argv[i + 1], &end);
@@ -203,6 +234,16 @@ main(int argc, char **argv)
 			if (*end != '\0' || loss < 0 || loss > 100)
 				die("--loss '%s': expected 0 to 100 percent",
 				    argv[i + 1]);
+		} else if (strcmp(argv[i], "--rate") == 0) {
+			rate_kbit = strtod(argv[i + 1], &end);
+			if (*end != '\0' || rate_kbit < 8 || rate_kbit > 10e6)
+				die("--rate '%s': expected 8 to 10000000 kbit/s",
+				    argv[i + 1]);
+		} else if (strcmp(argv[i], "--queue") == 0) {
+			queue = strtod(argv[i + 1], &end);
+			if (*end != '\0' || queue < WIRE_FRAME || queue > 1e9)
+				die("--queue '%s': expected %d to 1000000000 "
+				    "bytes", argv[i + 1], WIRE_FRAME);
 		} else if (strcmp(argv[i], "--seed") == 0) {
 			wire_rng = strtoull(argv[i + 1], NULL, 0) | 1;
 		} else
@@ -221,6 +262,14 @@ main(int argc, char **argv)
 	memset(lane, 0, sizeof lane);
 	lane[0].from = a, lane[0].to = b;
 	lane[1].from = b, lane[1].to = a;
+	if (rate_kbit > 0) {
+		lane[0].rate_bps = (uint64_t)(rate_kbit * 1000);
+		lane[0].queue_max = queue > 0 ? (uint64_t)queue :
+		    lane[0].rate_bps / 8 / 10;
+		if (lane[0].queue_max < 16384)
+			lane[0].queue_max = 16384;
+	} else if (queue > 0)
+		die("%s", "--queue needs --rate");
 	for (i = 0; i < 2; i++)
 		if ((lane[i].q = calloc(WIRE_QUEUE, sizeof *lane[i].q)) == NULL)
 			die("out of memory");
@@ -250,11 +299,12 @@ main(int argc, char **argv)
 			if (pfd[i].revents & POLLIN)
 				lane_read(&lane[i]);
 	}
-	fprintf(stderr, "labwire: %s->%s passed %llu lost %llu overflow %llu; "
-	    "%s->%s passed %llu lost %llu overflow %llu\n",
+	fprintf(stderr, "labwire: %s->%s passed %llu lost %llu overflow %llu "
+	    "shaped %llu; %s->%s passed %llu lost %llu overflow %llu\n",
 	    argv[2], argv[4], (unsigned long long)lane[0].passed,
 	    (unsigned long long)lane[0].lost,
-	    (unsigned long long)lane[0].overflow, argv[4], argv[2],
+	    (unsigned long long)lane[0].overflow,
+	    (unsigned long long)lane[0].shaped, argv[4], argv[2],
 	    (unsigned long long)lane[1].passed,
 	    (unsigned long long)lane[1].lost,
 	    (unsigned long long)lane[1].overflow);
