@@ -9,6 +9,7 @@
 #   5. link connect times in the NAT lab: tests/link-lab.sh (root)
 #   6. STUN Binding against coturn's turnserver: bench/coturn-compare.sh
 #   7. a flash crowd in the NAT lab: bench/crowd-bench.sh, 120 peers (root)
+#   8. viewers under churn in the NAT lab: bench/churn-bench.sh (root)
 #
 # Every value comes from the benchmark's own output; nothing is filled in.
 # Without root the lab steps are skipped, and the table says so.
@@ -18,6 +19,8 @@ set -eu
 
 nego_secs=30
 stream_secs=30
+churn_peers=40
+churn_secs=180
 skip=,
 logs=
 
@@ -33,11 +36,15 @@ steps: nego (bench/nego-bench, 600,000 clients every 3 s), broker
 (nego-bench --links, 10,000 links a second), tree (bench/tree-sim,
 1,000,000 nodes), stream (bench/stream-bench.sh, root), link
 (tests/link-lab.sh, root), coturn (bench/coturn-compare.sh), crowd
-(bench/crowd-bench.sh, 120 peers starting at once, root).
+(bench/crowd-bench.sh, 120 peers starting at once, root), churn
+(bench/churn-bench.sh: viewers coming and going, a mass departure and a
+negotiator restart, each viewer's player decoding; root).
 
 options:
   --nego-duration S   seconds of keepalives to measure (default $nego_secs)
   --stream-duration S seconds of the broadcast to measure (default $stream_secs)
+  --churn-peers N     viewer slots of the churn step (default $churn_peers)
+  --churn-duration S  seconds of the churn step (default $churn_secs)
   --skip LIST         steps to leave out, comma-separated (e.g. link,coturn)
   --logs DIR          keep each benchmark's full output in DIR (default: a
                       temporary directory, removed at the end)
@@ -52,20 +59,33 @@ die() {
 
 while [ $# -gt 0 ]; do
 	case $1 in
-	--nego-duration | --stream-duration)
+	--nego-duration | --stream-duration | --churn-duration)
 		case ${2-} in
 		'' | *[!0-9]*) die "$1 '${2-}': expected seconds, 1 to 3600" ;;
 		esac
 		[ "${#2}" -le 4 ] && [ "$2" -ge 1 ] && [ "$2" -le 3600 ] ||
 		    die "$1 '$2': expected seconds, 1 to 3600"
-		if [ "$1" = --nego-duration ]; then nego_secs=$2; else stream_secs=$2; fi
+		case $1 in
+		--nego-duration) nego_secs=$2 ;;
+		--stream-duration) stream_secs=$2 ;;
+		*) [ "$2" -ge 20 ] || die "$1 '$2': at least 20 s"
+			churn_secs=$2 ;;
+		esac
+		shift 2 ;;
+	--churn-peers)
+		case ${2-} in
+		'' | *[!0-9]*) die "$1 '${2-}': expected 2 to 200" ;;
+		esac
+		[ "${#2}" -le 3 ] && [ "$2" -ge 2 ] && [ "$2" -le 200 ] ||
+		    die "$1 '$2': expected 2 to 200"
+		churn_peers=$2
 		shift 2 ;;
 	--skip)
 		for s in ${2//,/ }; do
 			case $s in
-			nego | broker | tree | stream | link | coturn | crowd)
+			nego | broker | tree | stream | link | coturn | crowd | churn)
 				skip+="$s," ;;
-			*) die "--skip '$s': the steps are nego, broker, tree, stream, link, coturn, crowd" ;;
+			*) die "--skip '$s': the steps are nego, broker, tree, stream, link, coturn, crowd, churn" ;;
 			esac
 		done
 		shift 2 ;;
@@ -105,7 +125,7 @@ trap 'exit 130' INT TERM
 
 root=0
 [ "$(id -u)" -eq 0 ] && root=1
-steps=7
+steps=8
 k=0
 failed=0
 notes=()
@@ -355,6 +375,53 @@ else
 	    "$(num "$f" "all placed in the tree")" "s"
 	row "crowd of 120 at once: every candidate verified or not" \
 	    "$(num "$f" "every candidate decided")" "s"
+fi
+
+# 8. Viewers under churn in the NAT lab (issue 18): sessions drawn from a
+# heavy-tailed distribution, a mass departure, a negotiator restart.
+if [[ $skip == *,churn,* ]] || [ $root = 0 ]; then
+	if [ $root = 0 ]; then
+		skipped churn "viewers under churn in the NAT lab" \
+		    "needs root: network namespaces"
+	else
+		skipped churn "viewers under churn in the NAT lab" "--skip"
+	fi
+	row "churn: continuity index" skipped "%" ">=" 99.5
+	row "churn: chunks lost" skipped "chunks" = 0
+	row "churn: departure to next chunk, p99" skipped "ms" "<" 1000
+	row "churn: negotiator restart, all registered again" skipped "ms" \
+	    "<=" 5000
+else
+	run churn "viewers under churn in the NAT lab: $churn_peers slots, $churn_secs s" \
+	    bash "$top_srcdir/bench/churn-bench.sh" --peers "$churn_peers" \
+	    --seconds "$churn_secs" || true
+	f=$logs/churn.log
+	cnum() {	# FILE NAME: fig, or "-" when it is not a number
+		local v
+		v=$(fig "$1" "$2")
+		[[ $v =~ ^[0-9.]+$ ]] && echo "$v" || echo -
+	}
+	row "churn: viewer-minutes played" \
+	    "$(cnum "$f" "viewer-minutes played")" "min"
+	row "churn: departures, all (SIGTERM and SIGKILL)" \
+	    "$(cnum "$f" "departures (vanished: SIGKILL)")" "viewers"
+	row "churn: continuity index" "$(cnum "$f" "continuity index")" "%" \
+	    ">=" 99.5
+	row "churn: stalls per viewer-minute" \
+	    "$(cnum "$f" "stalls per viewer-minute")" "stalls"
+	row "churn: stalled per viewer-minute" \
+	    "$(cnum "$f" "stalled per viewer-minute")" "s"
+	row "churn: chunks lost" "$(cnum "$f" "chunks lost")" "chunks" = 0
+	row "churn: departure to next chunk, p50" \
+	    "$(cnum "$f" "departure to next chunk, p50")" "ms"
+	row "churn: departure to next chunk, p99" \
+	    "$(cnum "$f" "departure to next chunk, p99")" "ms" "<" 1000
+	row "churn: negotiator restart, all registered again" \
+	    "$(cnum "$f" "negotiator restart: all registered again after")" \
+	    "ms" "<=" 5000
+	row "churn: stalls around the negotiator restart" \
+	    "$(cnum "$f" "negotiator restart: stalls from 1 s before to 10 s after")" \
+	    "stalls" = 0
 fi
 
 # The table.

@@ -17,6 +17,8 @@ struct forest {
 	uint32_t		*qslot, *qgen;	/* candidates to verify, a ring */
 	uint32_t		 qhead, qlen;
 	struct forest_stats	 st;
+	forest_move_cb		 on_move;
+	void			*on_move_arg;
 };
 
 struct forest *
@@ -77,18 +79,32 @@ forest_slot(const struct forest_tree *ft, uint32_t handle)
 	return handle == TREE_ORIGIN ? ft->origin : handle - 1;
 }
 
-/* The tree queues every change of parent for its caller; nodes learn
- * theirs from it on their next keepalive, so here they are only counted. */
+/* The tree queues every change of parent for its caller: each is counted
+ * (placements apart) and told to on_move, except the joining node's own
+ * placement (handle self), which its JOIN's answer tells. */
 static void
-forest_drain(struct forest *f, struct tree *t)
+forest_drain(struct forest *f, struct forest_tree *ft, uint32_t self)
 {
 	struct tree_event ev[64];
 	size_t n, i;
 
-	while ((n = tree_drain(t, ev, 64)) > 0)
-		for (i = 0; i < n; i++)
+	while ((n = tree_drain(ft->t, ev, 64)) > 0)
+		for (i = 0; i < n; i++) {
 			if (ev[i].kind != TREE_EV_PLACED)
 				f->st.moves++;
+			if (f->on_move != NULL && ev[i].node != self &&
+			    ev[i].node != TREE_ORIGIN)
+				f->on_move(f->on_move_arg, ft->ch,
+				    forest_slot(ft, ev[i].node),
+				    forest_slot(ft, ev[i].new_parent));
+		}
+}
+
+void
+forest_on_move(struct forest *f, forest_move_cb cb, void *arg)
+{
+	f->on_move = cb;
+	f->on_move_arg = arg;
 }
 
 int
@@ -136,7 +152,7 @@ forest_gone(struct forest *f, int ch, uint32_t slot)
 	}
 	if (tree_leave(ft->t, slot + 1) == 0) {
 		f->st.departures++;
-		forest_drain(f, ft->t);
+		forest_drain(f, ft, TREE_NONE);
 	}
 }
 
@@ -174,7 +190,7 @@ forest_join(struct forest *f, int ch, uint32_t slot, uint32_t gen,
 			    "relays to fewer than two children");
 		else if (nat != TREE_NAT_RANDOM)
 			forest_enqueue(f, slot, gen);
-		forest_drain(f, ft->t);
+		forest_drain(f, ft, h);
 	}
 	*parent = forest_slot(ft, tree_parent(ft->t, h));
 	return 0;
@@ -262,7 +278,7 @@ forest_verdict(struct forest *f, int ch, uint32_t slot, int ok,
 	default:
 		break;
 	}
-	forest_drain(f, ft->t);
+	forest_drain(f, ft, TREE_NONE);
 	return changed;
 }
 

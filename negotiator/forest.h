@@ -29,9 +29,18 @@ struct forest_stats {
 	uint64_t	no_tree;	/* origins refused: FOREST_TREES_MAX */
 };
 
+/* The tree changed the parent of the node in slot (channel ch) to the
+ * node in parent (TREE_NONE: it has none now). Called under the caller's
+ * lock, from the call that changed the tree. */
+typedef void (*forest_move_cb)(void *arg, int ch, uint32_t slot,
+	    uint32_t parent);
+
 /* For up to max_nodes registry slots. NULL when memory is short. */
 struct forest *forest_create(uint32_t max_nodes);
 void	forest_free(struct forest *f);
+/* Tells cb (NULL: no one) of every move, so nodes can be told at once
+ * rather than at their next keepalive. */
+void	forest_on_move(struct forest *f, forest_move_cb cb, void *arg);
 
 /* An origin registered on channel ch in slot, serving fanout children:
  * its channel's tree is made anew (kept, if the same slot's origin

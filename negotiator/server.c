@@ -1112,6 +1112,38 @@ server_broker_send(void *ctx, const struct sockaddr *to, const uint8_t *msg,
 	}
 }
 
+/* The tree moved the node in slot to parent (TREE_NONE: none): MOVE tells
+ * it now, under its session's credential, rather than at its next
+ * keepalive's answer, which says it again should this datagram be lost.
+ * Under the lock, from the forest. */
+static void
+server_push_move(void *arg, int ch, uint32_t slot, uint32_t parent)
+{
+	struct server *s = arg;
+	struct reg_node *n = registry_node(s->reg, slot), *pn;
+	struct stun_builder b;
+	struct sockaddr_storage to;
+	uint8_t msg[128], tid[12];
+	socklen_t len;
+	int mlen;
+
+	(void)ch;
+	if (n == NULL || n->role != TC_ROLE_PEER)
+		return;
+	pn = parent != TREE_NONE ? registry_node(s->reg, parent) : NULL;
+	stun_random_tid(tid);
+	stun_build_init(&b, msg, sizeof msg, TC_METHOD_MOVE, STUN_REQUEST,
+	    tid);
+	stun_put_u64(&b, TC_ATTR_PARENT, pn != NULL ? pn->node_id : 0);
+	stun_put_integrity_sha256(&b, n->key, sizeof n->key);
+	stun_put_fingerprint(&b);
+	if ((mlen = stun_build_finish(&b)) < 0)
+		return;
+	reg_addr_load(n->ext_ip, n->ext_port, &to, &len);
+	server_broker_send(s, (struct sockaddr *)&to, msg, (size_t)mlen, NULL);
+	STAT_INC(s, moves_pushed);
+}
+
 /* Readable: drain the socket in batches, answering each batch at once. */
 static void
 server_read_cb(evutil_socket_t fd, short what, void *arg)
@@ -1436,6 +1468,7 @@ server_create(struct event_base *base, const struct server_config *cfg,
 	bc.has_relay = cfg->has_relay;
 	bc.relay = cfg->relay;
 	bc.relay_max = cfg->relay_max;
+	forest_on_move(s->forest, server_push_move, s);
 	if ((s->broker = broker_create(base, &bc, server_broker_send, s, err,
 	    errlen)) == NULL)
 		goto fail;

@@ -83,7 +83,8 @@ struct server_config {
 	X(join_no_parent,	"JOINs with no parent to give (no origin, no free slot)") \
 	X(link_unknown_peer,	"LINK for a node not registered on the channel") \
 	X(link_unknown_report,	"REPORT of a link the broker does not know") \
-	X(expired,		"nodes that went silent")
+	X(expired,		"nodes that went silent")			\
+	X(moves_pushed,		"MOVEs sent: nodes told of a new parent at once")
 
 struct server_stats {
 #define SERVER_STATS_FIELD(name, help) uint64_t name;

@@ -111,6 +111,8 @@ struct link_agent {
 	struct link		*links;
 	struct link_recent	 recent[LINK_RECENT];
 	unsigned		 nrecent;
+	session_request_cb	 other;		/* the negotiator's other requests */
+	void			*other_arg;
 };
 
 static double
@@ -830,8 +832,12 @@ link_instruct(void *arg, const struct stun_msg *req)
 	uint64_t id, peer;
 	unsigned i;
 
-	if (req->method != TC_METHOD_INSTRUCT ||
-	    stun_attr_u64(stun_find(req, TC_ATTR_LINK), &id) != 0 ||
+	if (req->method != TC_METHOD_INSTRUCT) {
+		if (a->other != NULL)
+			a->other(a->other_arg, req);
+		return;
+	}
+	if (stun_attr_u64(stun_find(req, TC_ATTR_LINK), &id) != 0 ||
 	    stun_attr_u64(stun_find(req, TC_ATTR_PEER_NODE), &peer) != 0 ||
 	    (at = stun_find(req, TC_ATTR_LINK_KEY)) == NULL ||
 	    at->len != TC_KEY_LEN)
@@ -904,6 +910,13 @@ link_agent_new(struct event_base *base, struct session *s,
 		a->o.udt_ms = link_defaults.udt_ms;
 	session_on_request(s, link_instruct, a);
 	return a;
+}
+
+void
+link_agent_on_request(struct link_agent *a, session_request_cb cb, void *arg)
+{
+	a->other = cb;
+	a->other_arg = arg;
 }
 
 void

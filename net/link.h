@@ -24,6 +24,7 @@
 
 #include "net/addr.h"
 #include "net/proto.h"
+#include "net/session.h"
 
 struct event_base;
 struct nat_profile;
@@ -71,6 +72,10 @@ struct link_agent *link_agent_new(struct event_base *base,
 	    struct session *s, struct udt_loop *udt,
 	    const struct link_callbacks *cb, void *arg,
 	    const struct link_options *o);
+/* The session's authenticated requests other than INSTRUCT (the agent
+ * holds the session's one request handler) go to cb. */
+void	link_agent_on_request(struct link_agent *a, session_request_cb cb,
+	    void *arg);
 /* Closes every link (no callbacks) and frees. */
 void	link_agent_free(struct link_agent *a);
 

@@ -64,6 +64,8 @@ tc_method_name(uint16_t method)
 		return "join";
 	case TC_METHOD_STATUS:
 		return "status";
+	case TC_METHOD_MOVE:
+		return "move";
 	default:
 		return "unknown";
 	}

@@ -32,6 +32,9 @@
 #define TC_METHOD_RELAY		0x0C8	/* a link socket binds to the relay */
 #define TC_METHOD_JOIN		0x0C9	/* a node asks for a parent */
 #define TC_METHOD_STATUS	0x0CA	/* a node's figures, every few seconds */
+#define TC_METHOD_MOVE		0x0CB	/* negotiator to node: the tree moved
+					   it to TC_ATTR_PARENT (unanswered:
+					   the keepalive says it again) */
 
 /* Attributes. */
 #define TC_ATTR_NODE_ID		0x7C01	/* u64: the node's own random id */

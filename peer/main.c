@@ -538,6 +538,26 @@ peer_link_parent(struct peer *p, uint64_t parent)
 	}
 }
 
+/* Follows the tree to parent want (0: none for now). */
+static void
+peer_follow(struct peer *p, uint64_t want)
+{
+	if (p->parent != NULL ? link_peer(p->parent) == want : want == 0)
+		return;
+	if (p->parent != NULL) {
+		log_info("the tree moves us from node %016llx to %s%016llx",
+		    (unsigned long long)link_peer(p->parent),
+		    want != 0 ? "node " : "no parent ", (unsigned long long)want);
+		peer_orphan(p);
+		link_close(p->parent);
+		p->parent = NULL;
+	}
+	if (want != 0)
+		peer_link_parent(p, want);
+	else
+		peer_later(p, PEER_RETRY_MS);
+}
+
 /* Every keepalive's answer names our parent in the tree now: the tree
  * moves nodes (a repair, a repeater taking a leaf's slot), and we follow.
  * Between a JOIN and its answer the two may disagree for a moment. */
@@ -556,20 +576,22 @@ peer_keepalive(void *arg, const struct stun_msg *resp)
 			peer_join_now(p);
 		return;
 	}
-	if (p->parent != NULL ? link_peer(p->parent) == want : want == 0)
+	peer_follow(p, want);
+}
+
+/* MOVE: the negotiator tells a move at once (the keepalive would tell it
+ * within an interval). Authenticated by the session; unanswered. */
+static void
+peer_request(void *arg, const struct stun_msg *req)
+{
+	struct peer *p = arg;
+	uint64_t want;
+
+	if (req->method != TC_METHOD_MOVE || p->joining ||
+	    stun_attr_u64(stun_find(req, TC_ATTR_PARENT), &want) != 0)
 		return;
-	if (p->parent != NULL) {
-		log_info("the tree moves us from node %016llx to %s%016llx",
-		    (unsigned long long)link_peer(p->parent),
-		    want != 0 ? "node " : "no parent ", (unsigned long long)want);
-		peer_orphan(p);
-		link_close(p->parent);
-		p->parent = NULL;
-	}
-	if (want != 0)
-		peer_link_parent(p, want);
-	else
-		peer_later(p, PEER_RETRY_MS);
+	log_debug("MOVE: parent %016llx", (unsigned long long)want);
+	peer_follow(p, want);
 }
 
 /* STATUS: what we are linked to, and our figures, for the status page. */
@@ -659,6 +681,7 @@ peer_discovered(void *arg, const struct discover_result *r)
 		return;
 	}
 	session_on_keepalive(p->session, peer_keepalive, p);
+	link_agent_on_request(p->agent, peer_request, p);
 	p->progress = event_new(p->base, -1, EV_PERSIST, peer_progress_cb, p);
 	event_add(p->progress, &every);
 	p->status = event_new(p->base, -1, EV_PERSIST, peer_status_cb, p);
