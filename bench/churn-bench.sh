@@ -170,6 +170,8 @@ alive() {	# slot: its viewer's peer runs
 	[ "${ppid[$1]}" != 0 ] && kill -0 "${ppid[$1]}" 2>/dev/null
 }
 
+cpu0=$(head -1 /proc/stat)
+load0=$(cut -d' ' -f1 /proc/loadavg)
 t0=$(now_ms)
 for ((k = 0; k < npeers; k++)); do
 	ppid[k]=0
@@ -264,6 +266,8 @@ while :; do
 	sleep 0.1
 done
 tree=$(api tree || echo '{}')
+cpu1=$(head -1 /proc/stat)
+load1=$(cut -d' ' -f1 /proc/loadavg)
 for ((k = 0; k < npeers; k++)); do
 	[ "${ppid[k]}" = 0 ] || kill -TERM "${qpid[k]}" 2>/dev/null || true
 done
@@ -380,6 +384,15 @@ printf '%-52s %s\n' "negotiator restart: all registered again after" \
     "$([ -n "$rereg_ms" ] && echo "$rereg_ms ms" || echo "not within 30 s")"
 printf '%-52s %s\n' "negotiator restart: stalls from 1 s before to 10 s after" \
     "$restart_stalls"
+printf '%-52s %s\n' "machine: CPUs busy during the run, load average" \
+    "$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN {
+	n = split(a, x, " "); split(b, y, " ")
+	for (i = 2; i <= n && i <= 9; i++) {
+		d = y[i] - x[i]; t += d
+		if (i != 5 && i != 6) u += d	# idle, iowait
+	}
+	printf "%.0f %%", (t > 0 ? 100 * u / t : 0)
+    }') (this bench included), $load0 at the start, $load1 at the end"
 if [ -n "$ch" ]; then
 	printf '%-52s %s\n' "tree at the end: nodes, repeaters, depth" \
 	    "$(jq -r '.counts | "\(.nodes), \(.repeaters), \(.max_depth)"' <<<"$ch")"

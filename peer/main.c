@@ -36,6 +36,11 @@
  * for without end. */
 #define PEER_PLAYER_BACKLOG (8 << 20)
 #define PEER_RETRY_MS	1000	/* after a refused JOIN or failed link */
+/* A linked parent silent this long may have vanished (its link would take
+ * many seconds to break): ask the tree again, every so often while it
+ * stays silent. The negotiator takes a parent silent to it too for gone. */
+#define PEER_SILENT_MS	1000
+#define PEER_WATCH_MS	250
 
 static const char synopsis[] =
     "--negotiator HOST[:PORT] [--channel KEY|NAME] [options]";
@@ -113,6 +118,9 @@ struct peer {
 	struct timespec		 orphaned;
 	uint64_t		 old_parent;
 	int			 is_orphan;
+	struct timespec		 last_chunk;
+	struct timespec		 last_ask;	/* the watch's last JOIN */
+	struct event		*watch;
 	/* Origin timestamp to arrival, same clock in the lab: the stream's
 	 * delay at this depth of the tree. */
 	int64_t			 latency_us[PEER_LATENCIES];
@@ -290,6 +298,7 @@ peer_chunk(struct peer *p, const uint8_t *msg, size_t len)
 		ring_reset(p->ring);
 		ring_push(p->ring, &c);
 	}
+	clock_gettime(CLOCK_MONOTONIC, &p->last_chunk);
 	clock_gettime(CLOCK_REALTIME, &now);
 	p->latency_us[p->nlatency++ % PEER_LATENCIES] =
 	    (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000 -
@@ -358,6 +367,7 @@ peer_connected(void *arg, struct link *l)
 		return;
 	}
 	p->parents++;
+	clock_gettime(CLOCK_MONOTONIC, &p->last_chunk);	/* the watch waits */
 	if (p->have)
 		log_info("parent %016llx linked: resuming at chunk %llu",
 		    (unsigned long long)link_peer(l),
@@ -476,6 +486,38 @@ peer_join(struct peer *p)
 {
 	if (p->parent == NULL)
 		peer_join_now(p);
+}
+
+static double
+peer_ms_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t->tv_sec) * 1e3 +
+	    (now.tv_nsec - t->tv_nsec) / 1e6;
+}
+
+/* The parent's silence: JOIN again (the link stays, should the chunks
+ * come back) until the tree names another parent. */
+static void
+peer_watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer *p = arg;
+	double silent;
+
+	(void)fd;
+	(void)what;
+	if (p->parent == NULL || link_connect_ms(p->parent) < 0 || !p->have)
+		return;
+	silent = peer_ms_since(&p->last_chunk);
+	if (silent < PEER_SILENT_MS ||
+	    peer_ms_since(&p->last_ask) < PEER_RETRY_MS)
+		return;
+	log_info("no chunk from the parent for %.0f ms: asking the tree",
+	    silent);
+	clock_gettime(CLOCK_MONOTONIC, &p->last_ask);
+	peer_join_now(p);
 }
 
 static void
@@ -657,6 +699,7 @@ peer_discovered(void *arg, const struct discover_result *r)
 	struct timeval every = { 10, 0 };
 	struct timeval status_every = { TC_STATUS_MS / 1000,
 	    TC_STATUS_MS % 1000 * 1000 };
+	struct timeval watch_every = { 0, PEER_WATCH_MS * 1000 };
 	char err[256];
 
 	if (!r->ok) {
@@ -686,6 +729,8 @@ peer_discovered(void *arg, const struct discover_result *r)
 	event_add(p->progress, &every);
 	p->status = event_new(p->base, -1, EV_PERSIST, peer_status_cb, p);
 	event_add(p->status, &status_every);
+	p->watch = event_new(p->base, -1, EV_PERSIST, peer_watch_cb, p);
+	event_add(p->watch, &watch_every);
 }
 
 static void
@@ -850,6 +895,8 @@ main(int argc, char **argv)
 		event_free(p.progress);
 	if (p.status != NULL)
 		event_free(p.status);
+	if (p.watch != NULL)
+		event_free(p.watch);
 	event_free(p.rejoin);
 	serve_free(p.serve);
 	ring_free(p.ring);
