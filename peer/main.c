@@ -36,6 +36,9 @@
  * for without end. */
 #define PEER_PLAYER_BACKLOG (8 << 20)
 #define PEER_RETRY_MS	1000	/* after a refused JOIN or failed link */
+/* A new parent that refused us may not have let go of the child the tree
+ * moved away from it yet (MOVEs reach both at once): soon again. */
+#define PEER_REFUSED_MS	150
 /* A linked parent silent this long may have vanished (its link would take
  * many seconds to break): ask the tree again, every so often while it
  * stays silent. The negotiator takes a parent silent to it too for gone. */
@@ -382,12 +385,12 @@ peer_failed(void *arg, struct link *l, enum link_step step, const char *why)
 {
 	struct peer *p = arg;
 
-	(void)step;
 	(void)why;
 	if (l == p->parent) {
 		peer_orphan(p);
 		p->parent = NULL;
-		peer_later(p, PEER_RETRY_MS);
+		peer_later(p, step == LINK_STEP_PEER ? PEER_REFUSED_MS :
+		    PEER_RETRY_MS);
 	}
 }
 
