@@ -29,7 +29,7 @@ usage() {
 usage: bench/bench-all.sh [options]      (from the build directory)
 
 Runs every treecast benchmark and prints one table: figure | value | unit |
-target | met. About five minutes on two cores as root (the NAT lab steps
+target | met. About nine minutes on two cores as root (the NAT lab steps
 need root; as another user they are skipped).
 
 steps: nego (bench/nego-bench, 600,000 clients every 3 s), broker

@@ -58,7 +58,7 @@ while [ $# -gt 0 ]; do
 	--seed) num "$1" "${2:-}" 0 2147483647 int; seed=$2; shift 2 ;;
 	--logs) logs=${2:?--logs needs a directory}; shift 2 ;;
 	-h | --help)
-		sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0 ;;
 	*)
 		echo "churn-bench: unknown argument '$1' (see --help)" >&2

@@ -14,6 +14,7 @@ struct forest {
 	uint32_t		 max_nodes;
 	struct forest_tree	 trees[FOREST_TREES_MAX];
 	uint8_t			*fails;		/* by slot: children's failures */
+	uint8_t			*lags;		/* by slot: children's lag */
 	uint32_t		*qslot, *qgen;	/* candidates to verify, a ring */
 	uint32_t		 qhead, qlen;
 	struct forest_stats	 st;
@@ -35,9 +36,11 @@ forest_create(uint32_t max_nodes)
 		f->trees[i].ch = -1;
 	/* calloc: pages are touched only as nodes join a tree. */
 	f->fails = calloc(max_nodes, 1);
+	f->lags = calloc(max_nodes, 1);
 	f->qslot = calloc(max_nodes, sizeof *f->qslot);
 	f->qgen = calloc(max_nodes, sizeof *f->qgen);
-	if (f->fails == NULL || f->qslot == NULL || f->qgen == NULL) {
+	if (f->fails == NULL || f->lags == NULL || f->qslot == NULL ||
+	    f->qgen == NULL) {
 		forest_free(f);
 		return NULL;
 	}
@@ -54,6 +57,7 @@ forest_free(struct forest *f)
 	for (i = 0; i < FOREST_TREES_MAX; i++)
 		tree_free(f->trees[i].t);
 	free(f->fails);
+	free(f->lags);
 	free(f->qslot);
 	free(f->qgen);
 	free(f);
@@ -139,7 +143,7 @@ forest_gone(struct forest *f, int ch, uint32_t slot)
 	struct forest_tree *ft = forest_find(f, ch);
 
 	if (slot < f->max_nodes)
-		f->fails[slot] = 0;
+		f->fails[slot] = f->lags[slot] = 0;
 	if (ft == NULL)
 		return;
 	if (slot == ft->origin) {
@@ -280,6 +284,30 @@ forest_verdict(struct forest *f, int ch, uint32_t slot, int ok,
 	}
 	forest_drain(f, ft, TREE_NONE);
 	return changed;
+}
+
+int
+forest_lag(struct forest *f, int ch, uint32_t slot, int lagging)
+{
+	struct forest_tree *ft = forest_find(f, ch);
+	uint32_t h = slot + 1;
+
+	if (ft == NULL || slot >= f->max_nodes ||
+	    tree_role(ft->t, h) != TREE_ROLE_REPEATER)
+		return -1;
+	if (!lagging) {
+		f->lags[slot] = 0;
+		return 0;
+	}
+	if (++f->lags[slot] < FOREST_DEMOTE_AFTER)
+		return 0;
+	f->lags[slot] = 0;
+	if (tree_demote(ft->t, h,
+	    "its children lag: its upload cannot carry them") != 0)
+		return -1;
+	f->st.demoted_lag++;
+	forest_drain(f, ft, TREE_NONE);
+	return 1;
 }
 
 const struct tree *

@@ -26,6 +26,7 @@ struct forest_stats {
 	uint64_t	verify_failed;	/* ... that failed */
 	uint64_t	verified_by_child;	/* passed by a real child's link */
 	uint64_t	demoted;	/* repeaters after children's failures */
+	uint64_t	demoted_lag;	/* repeaters after their children lagged */
 	uint64_t	no_tree;	/* origins refused: FOREST_TREES_MAX */
 };
 
@@ -81,6 +82,13 @@ void	forest_requeue(struct forest *f, int ch, uint32_t slot, uint32_t gen);
  * Returns 1 when the node's role changed, 0 if not, -1 if not in a tree. */
 int	forest_verdict(struct forest *f, int ch, uint32_t slot, int ok,
 	    const char *reason, int by_child);
+
+/* A report of a child of the repeater in slot: lagging (taking in less
+ * than the repeater does) or keeping up. FOREST_DEMOTE_AFTER lagging
+ * reports in a row, none keeping up between, demote it to a non-repeater
+ * (its children are moved). Returns 1 when it was demoted, 0 if not, -1
+ * if slot is no repeater of ch's tree. */
+int	forest_lag(struct forest *f, int ch, uint32_t slot, int lagging);
 
 /* Channel ch's tree for reading (NULL: none), and the channel of a tree
  * index 0..FOREST_TREES_MAX-1 (-1: unused), for the status page. */

@@ -916,6 +916,43 @@ server_report(struct worker *w, struct srv_msg *m,
 	server_finish(w, m, &b, reqlen);
 }
 
+/*
+ * A child's STATUS against its parent's: a repeater that cannot upload
+ * what its children need shows as children receiving less than it does.
+ * A child taking in under SERVER_LAG_SHARE of its parent's intake over
+ * its last report counts against the parent (FOREST_DEMOTE_AFTER in a
+ * row demote it to a leaf, its children moved); a child keeping up
+ * clears the count. Under the lock.
+ */
+#define SERVER_LAG_SHARE	80	/* percent */
+static void
+server_lag_verdict(struct server *s, uint32_t slot,
+    const struct server_health *sh)
+{
+	const struct reg_node *n = registry_node_const(s->reg, slot), *pn;
+	const struct server_health *ph;
+	uint32_t parent;
+	int lag;
+
+	if (n == NULL || n->role != TC_ROLE_PEER || sh->parent == 0 ||
+	    forest_parent(s->forest, n->channel, slot, &parent) != 0 ||
+	    parent == TREE_NONE ||
+	    parent == forest_origin_slot(s->forest, n->channel) ||
+	    (pn = registry_node_const(s->reg, parent)) == NULL ||
+	    pn->node_id != sh->parent)
+		return;
+	ph = &s->health[parent];
+	if (ph->at_ms == 0 || sh->at_ms - ph->at_ms > 2 * TC_STATUS_MS ||
+	    ph->h.kbps_in == 0)
+		return;
+	lag = (uint64_t)sh->h.kbps_in * 100 <
+	    (uint64_t)ph->h.kbps_in * SERVER_LAG_SHARE;
+	if (forest_lag(s->forest, n->channel, parent, lag) == 1)
+		log_info("node %016llx is a leaf now: its children took in "
+		    "%u of its %u kbit/s", (unsigned long long)pn->node_id,
+		    sh->h.kbps_in, ph->h.kbps_in);
+}
+
 /* STATUS: a node's figures and links, for the status page (bounded: fixed
  * attributes, at most TC_FANOUT_MAX children, of which 2 are kept). */
 static void
@@ -961,8 +998,10 @@ server_status(struct worker *w, struct srv_msg *m, const struct stun_msg *req,
 		pthread_mutex_lock(&s->lock);
 		/* The same node still? (It may have left since.) */
 		if ((n = registry_node_const(s->reg, slot)) != NULL &&
-		    n->gen == gen)
+		    n->gen == gen) {
 			server_set_health(s, slot, n, &sh);
+			server_lag_verdict(s, slot, &sh);
+		}
 		pthread_mutex_unlock(&s->lock);
 		STAT_INC(w, status);
 	}
