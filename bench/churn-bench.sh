@@ -108,6 +108,7 @@ api() {
 negotiator 1
 sleep 0.5
 lab_bg nego "$LAB_STATE/origin.log" "$top_builddir/treecast-origin" \
+    --key "$LAB_STATE/origin.key" \
     --input "$SAMPLE" --loop --negotiator "$N1" --channel churn
 origin=$!
 sleep 2

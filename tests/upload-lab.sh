@@ -35,8 +35,8 @@ lab_net kid2 offset
 lab_bg nego "$LAB_STATE/negotiator.log" "$NEGOTIATOR" --listen "$N1:3478" \
     --alt-address "$(lab_ip nego 2)" --http "$N1:8080" --log-level info
 sleep 0.5
-lab_bg nego "$LAB_STATE/origin.log" "$ORIGIN" --input "$SAMPLE" \
-    --negotiator "$N1" --channel up --loop --fanout 1
+lab_bg nego "$LAB_STATE/origin.log" "$ORIGIN" --key "$LAB_STATE/origin.key" \
+    --input "$SAMPLE" --negotiator "$N1" --channel up --loop --fanout 1
 sleep 1
 
 jqe() {
