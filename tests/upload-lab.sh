@@ -89,7 +89,7 @@ expect "thin is a leaf (non-repeater, no children) within 60 s" \
     .role == "nonrepeater" and (.children | length) == 0'
 ch=$(channel)
 echo "thin: $(jq -c --arg t "$thin" '.nodes[] | select(.id == $t) |
-    {role, reason, parent, health: .health.kbps_out}' <<<"$ch")"
+    {role, reason, parent, kbps_out: .health.kbps_out}' <<<"$ch")"
 expect "the reason: its children lag" \
     jqe --arg t "$thin" '.nodes[] | select(.id == $t) |
     .reason | test("lag")' <<<"$ch"
