@@ -25,6 +25,7 @@
 
 #include "negotiator/broker.h"
 #include "negotiator/channel.h"
+#include "net/key.h"
 #include "negotiator/forest.h"
 #include "negotiator/http.h"
 #include "negotiator/registry.h"
@@ -93,6 +94,22 @@ http_reply(struct evhttp_request *req, int code, const char *reason,
 	evhttp_send_reply(req, code, reason, body);
 }
 
+/* A channel's key as a JSON value: quoted hex, or null for a plain name
+ * (a probe's). out holds KEY_HEX_LEN + 3 bytes. */
+static const char *
+http_key(const struct channels *c, int ch, char *out)
+{
+	const uint8_t *pk = channels_key(c, ch);
+
+	if (pk == NULL)
+		return "null";
+	out[0] = '"';
+	key_hex(pk, out + 1);
+	out[KEY_HEX_LEN + 1] = '"';
+	out[KEY_HEX_LEN + 2] = '\0';
+	return out;
+}
+
 /* One node as JSON; the caller holds the registry lock. */
 static void
 http_node_json(struct evbuffer *b, struct server *srv,
@@ -107,6 +124,7 @@ http_node_json(struct evbuffer *b, struct server *srv,
 	uint32_t parent;
 	int children = 0;
 	char up[24], ext[ADDR_STRLEN], in[ADDR_STRLEN];
+	char key[KEY_HEX_LEN + 3];
 
 	snprintf(up, sizeof up, "null");
 	if (forest_parent(server_forest_locked(srv), n->channel, slot,
@@ -126,11 +144,12 @@ http_node_json(struct evbuffer *b, struct server *srv,
 	memset(&p, 0, sizeof p);
 	nat_profile_decode(n->profile, sizeof n->profile, &p);
 	evbuffer_add_printf(b, "{\"id\":\"%016" PRIx64 "\",\"channel\":\"%s\","
-	    "\"role\":\"%s\",\"external\":\"%s\",\"internal\":\"%s\","
+	    "\"channel_key\":%s,\"role\":\"%s\",\"external\":\"%s\",\"internal\":\"%s\","
 	    "\"class\":\"%s\",\"nat\":{\"mapping\":\"%s\",\"allocation\":\"%s\","
 	    "\"offset\":%d,\"delta\":%d,\"filtering\":\"%s\"},"
 	    "\"silent_s\":%u,\"parent\":%s,\"children\":%d}", n->node_id,
-	    channels_name(server_channels_locked(srv), n->channel),
+	    channels_display(server_channels_locked(srv), n->channel),
+	    http_key(server_channels_locked(srv), n->channel, key),
 	    tc_role_name(n->role), ext, in, nat_class_name(&p),
 	    nat_mapping_name(p.mapping), nat_allocation_name(p.allocation),
 	    p.offset, p.delta, nat_filtering_name(p.filtering),
@@ -331,6 +350,7 @@ http_tree(struct evhttp_request *req, void *arg)
 	uint64_t out, delivered;
 	uint32_t slot, origin, listed;
 	int i, ch, first = 1;
+	char key[KEY_HEX_LEN + 3];
 
 	if (b == NULL) {
 		evhttp_send_error(req, 500, "out of memory");
@@ -347,9 +367,11 @@ http_tree(struct evhttp_request *req, void *arg)
 		tree_counts(t, &c);
 		out = delivered = 0;
 		server_offload_locked(h->srv, ch, &out, &delivered);
-		evbuffer_add_printf(b, "%s{\"name\":\"%s\",\"origin\":",
-		    first ? "" : ",", channels_name(server_channels_locked(
-		    h->srv), ch));
+		evbuffer_add_printf(b, "%s{\"name\":\"%s\",\"key\":%s,"
+		    "\"label\":\"%s\",\"origin\":", first ? "" : ",",
+		    channels_display(server_channels_locked(h->srv), ch),
+		    http_key(server_channels_locked(h->srv), ch, key),
+		    channels_label(server_channels_locked(h->srv), ch));
 		first = 0;
 		http_id(b, reg, origin);
 		evbuffer_add_printf(b, ",\"fanout\":%u,\"counts\":{\"nodes\":%u,"
@@ -606,7 +628,7 @@ http_metrics(struct evhttp_request *req, void *arg)
 		for (k = 0; k < n; k++) {
 			evbuffer_add_printf(b, "treecast_%s{channel=\"",
 			    figs[fig].name);
-			http_label(b, channels_name(server_channels_locked(
+			http_label(b, channels_display(server_channels_locked(
 			    h->srv), chs[k]));
 			evbuffer_add_printf(b, "\"%s} %" PRIu64 "\n",
 			    figs[fig].labels, v[k][fig]);

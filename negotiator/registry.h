@@ -12,7 +12,7 @@
 
 #define REG_NONE UINT32_MAX
 
-/* One node, 112 bytes. Addresses are 16 bytes: IPv4 is stored IPv4-mapped
+/* One node, 120 bytes. Addresses are 16 bytes: IPv4 is stored IPv4-mapped
  * (::ffff:a.b.c.d). */
 struct reg_node {
 	uint64_t	node_id;	/* the node's own random id */
@@ -30,6 +30,9 @@ struct reg_node {
 	uint8_t		profile[NAT_PROFILE_WIRE_LEN];
 	uint8_t		key[32];	/* the session's credential: kept, not
 					   derived, to spare an HMAC a request */
+	uint8_t		reg_tid[8];	/* its REGISTER's transaction id (the
+					   first 8 bytes): a retransmission
+					   gets the same credential again */
 };
 
 struct registry;

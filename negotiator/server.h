@@ -70,6 +70,11 @@ struct server_config {
 	X(err_unknown_attr,	"answered 420: unknown comprehension-required attribute") \
 	X(err_bad_request,	"answered 400: missing or malformed attribute")	\
 	X(err_full,		"answered 508: registry or channel table full")	\
+	X(err_no_channel,	"answered 404: a peer named a label no origin holds") \
+	X(err_label_taken,	"refused: an origin claimed a label another key holds") \
+	X(challenges,		"origin REGISTERs answered 401 with a challenge to sign") \
+	X(drop_bad_signature,	"refused: origin REGISTER not signed by the channel's key") \
+	X(drop_hijack,		"refused: REGISTER for a registered node id without its credential") \
 	X(binding,		"Binding requests answered")		\
 	X(binding_change,	"Binding requests answered from another address or port") \
 	X(registered,		"registrations")			\

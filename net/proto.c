@@ -16,10 +16,52 @@ const uint16_t tc_known_attrs[] = {
 	TC_ATTR_SESSION_KEY, TC_ATTR_INTERVAL, TC_ATTR_SEQ, TC_ATTR_LINK,
 	TC_ATTR_PEER_NODE, TC_ATTR_LINK_KEY, TC_ATTR_XOR_EXTERNAL, TC_ATTR_PORTS,
 	TC_ATTR_XOR_RELAY, TC_ATTR_OUTCOME, TC_ATTR_NOMINATE, TC_ATTR_FANOUT,
-	TC_ATTR_PARENT, TC_ATTR_HEALTH, TC_ATTR_CHILDREN,
+	TC_ATTR_PARENT, TC_ATTR_HEALTH, TC_ATTR_CHILDREN, TC_ATTR_CHANNEL_KEY,
+	TC_ATTR_LABEL, TC_ATTR_CHALLENGE, TC_ATTR_SIGNATURE,
 };
 const size_t tc_known_attrs_count =
     sizeof tc_known_attrs / sizeof tc_known_attrs[0];
+
+#define TC_PROOF_DOMAIN	"treecast origin register v1"
+
+size_t
+tc_origin_proof(uint8_t out[TC_PROOF_MAX],
+    const uint8_t challenge[TC_CHALLENGE_LEN], uint64_t node_id,
+    const uint8_t channel_key[32], const char *label, size_t llen)
+{
+	uint8_t *p = out;
+	int i;
+
+	/* The prefix with its NUL: no other signed message starts so. */
+	memcpy(p, TC_PROOF_DOMAIN, sizeof TC_PROOF_DOMAIN);
+	p += sizeof TC_PROOF_DOMAIN;
+	memcpy(p, challenge, TC_CHALLENGE_LEN);
+	p += TC_CHALLENGE_LEN;
+	for (i = 7; i >= 0; i--)
+		*p++ = (uint8_t)(node_id >> (8 * i));
+	memcpy(p, channel_key, 32);
+	p += 32;
+	if (llen > TC_CHANNEL_MAX)
+		llen = TC_CHANNEL_MAX;
+	*p++ = (uint8_t)llen;
+	memcpy(p, label, llen);
+	return (size_t)(p - out) + llen;
+}
+
+int
+tc_is_key_name(const char *text, size_t len)
+{
+	size_t i;
+
+	if (len != 64)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!((text[i] >= '0' && text[i] <= '9') ||
+		    (text[i] >= 'a' && text[i] <= 'f') ||
+		    (text[i] >= 'A' && text[i] <= 'F')))
+			return 0;
+	return 1;
+}
 
 const char *
 tc_role_name(enum tc_role r)

@@ -70,12 +70,24 @@
 #define TC_ATTR_NOMINATE	0x7C11	/* empty, in a check: the initiator
 					   chose this pair of addresses (as
 					   ICE's USE-CANDIDATE) */
+#define TC_ATTR_CHANNEL_KEY	0x7C16	/* KEY_PUBLIC_LEN bytes: the channel's
+					   Ed25519 key, in a REGISTER's
+					   answer */
+#define TC_ATTR_LABEL		0x7C17	/* 1..TC_CHANNEL_MAX bytes: an origin's
+					   human name for its channel */
+#define TC_ATTR_CHALLENGE	0x7C18	/* TC_CHALLENGE_LEN bytes: the
+					   negotiator's, in a 401 to an
+					   origin; echoed, signed */
+#define TC_ATTR_SIGNATURE	0x7C19	/* KEY_SIG_LEN bytes: Ed25519 by the
+					   channel's key over
+					   tc_origin_proof() */
 
 #define TC_CHANNEL_MAX		64
 #define TC_PORTS_MAX		16
 #define TC_FANOUT_DEFAULT	2
 #define TC_FANOUT_MAX		64
 #define TC_KEY_LEN		32
+#define TC_CHALLENGE_LEN	20	/* u32 expiry, 16 bytes of keyed MAC */
 /*
  * A register request must be at least this long (padded with PADDING,
  * RFC 5780 §7.6): its answer carries a credential, and an unauthenticated
@@ -163,6 +175,19 @@ struct tc_health {
 };
 int	tc_put_health(struct stun_builder *b, const struct tc_health *h);
 int	tc_get_health(const struct stun_msg *m, struct tc_health *h);
+
+/*
+ * What an origin signs with its channel's key to register (README,
+ * treecast-negotiator): a domain-separating prefix, the negotiator's challenge, its
+ * node id, the channel's key and the label it claims (llen 0: none).
+ * Writes it to out (TC_PROOF_MAX bytes) and returns its length.
+ */
+#define TC_PROOF_MAX	(32 + TC_CHALLENGE_LEN + 8 + 32 + 1 + TC_CHANNEL_MAX)
+size_t	tc_origin_proof(uint8_t out[TC_PROOF_MAX],
+	    const uint8_t challenge[TC_CHALLENGE_LEN], uint64_t node_id,
+	    const uint8_t channel_key[32], const char *label, size_t llen);
+/* 1 when text (len bytes) is a channel key in hex: 64 hex digits. */
+int	tc_is_key_name(const char *text, size_t len);
 
 /* Every attribute either end understands: the rest, if comprehension-
  * required, earn a 420 (RFC 8489 §6.3.1). */

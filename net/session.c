@@ -14,6 +14,7 @@
 
 #define SESSION_BACKOFF_MIN_MS	1000
 #define SESSION_BACKOFF_MAX_MS	30000
+#define SESSION_CHALLENGES	3	/* 401s with a challenge in a row */
 
 enum session_state {
 	SS_REGISTERING,		/* a register transaction is under way */
@@ -49,6 +50,14 @@ struct session {
 	enum session_state	 state;
 	uint64_t		 session;
 	uint8_t			 key[TC_KEY_LEN];
+	/* The credential lost, kept to prove the node id is ours when
+	 * registering again (the negotiator may still hold it). */
+	uint64_t		 old_session;
+	uint8_t			 old_key[TC_KEY_LEN];
+	uint8_t			 challenge[TC_CHALLENGE_LEN];	/* an origin's */
+	int			 has_challenge;
+	int			 challenges;	/* 401s in a row */
+	int			 refused;	/* left: another channel key */
 	uint32_t		 seq;
 	uint32_t		 interval_ms;
 	uint32_t		 backoff_ms;
@@ -79,6 +88,10 @@ session_lost(struct session *s, const char *why)
 	log_warn("negotiator session lost (%s); registering again in %u ms",
 	    why, s->backoff_ms);
 	s->state = SS_WAITING;
+	if (s->session != 0) {
+		s->old_session = s->session;
+		memcpy(s->old_key, s->key, sizeof s->old_key);
+	}
 	s->session = 0;
 	sodium_memzero(s->key, sizeof s->key);
 	session_arm(s, s->backoff_ms);
@@ -87,17 +100,54 @@ session_lost(struct session *s, const char *why)
 	s->cb(s->arg, SESSION_LOST, s);
 }
 
+/* An error answer's code (0: none) and its reason, printable, in why. */
 static int
-session_error_code(const struct stun_msg *m)
+session_error_code(const struct stun_msg *m, char *why, size_t whylen)
 {
 	const struct stun_attr *a = stun_find(m, STUN_ATTR_ERROR_CODE);
 	const char *reason;
-	size_t len;
+	size_t len, i;
 	int code;
 
+	why[0] = '\0';
 	if (a == NULL || stun_attr_error_code(a, &code, &reason, &len) != 0)
 		return 0;
+	for (i = 0; i < len && i < whylen - 1; i++)
+		why[i] = reason[i] >= 0x20 && reason[i] < 0x7f ? reason[i] :
+		    '?';
+	why[i] = '\0';
 	return code;
+}
+
+/* Takes the channel's key the negotiator named: pinned the first time,
+ * refused if it differs from the pinned one (0, or -1). */
+static int
+session_pin(struct session *s, const struct stun_msg *resp)
+{
+	const struct stun_attr *a = stun_find(resp, TC_ATTR_CHANNEL_KEY);
+	char have[KEY_HEX_LEN + 1], told[KEY_HEX_LEN + 1];
+
+	if (a == NULL || a->len != KEY_PUBLIC_LEN) {
+		/* Probes and the verifier register under plain names. */
+		if (s->cfg.role != TC_ROLE_PEER &&
+		    s->cfg.role != TC_ROLE_ORIGIN)
+			return 0;
+		log_error("the negotiator's answer names no channel key");
+		return -1;
+	}
+	if (!s->cfg.has_channel_key) {
+		memcpy(s->cfg.channel_key, a->value, KEY_PUBLIC_LEN);
+		s->cfg.has_channel_key = 1;
+		log_info("channel '%s' is key %s", s->cfg.channel,
+		    key_hex(a->value, told));
+		return 0;
+	}
+	if (sodium_memcmp(s->cfg.channel_key, a->value, KEY_PUBLIC_LEN) == 0)
+		return 0;
+	log_error("the negotiator says channel '%s' is key %s, not %s, the "
+	    "one pinned: refused, leaving", s->cfg.channel,
+	    key_hex(a->value, told), key_hex(s->cfg.channel_key, have));
+	return -1;
 }
 
 static void
@@ -115,13 +165,31 @@ session_register_cb(void *arg, const struct stun_msg *resp,
 		return;
 	}
 	if (resp->cls == STUN_ERROR) {
-		char why[32];
+		char why[STUN_REASON_MAX + 32], reason[STUN_REASON_MAX];
+		int code = session_error_code(resp, reason, sizeof reason);
 
-		snprintf(why, sizeof why, "register refused: %d",
-		    session_error_code(resp));
+		/* An origin asked to sign a challenge does so at once. */
+		a = stun_find(resp, TC_ATTR_CHALLENGE);
+		if (code == 401 && a != NULL && a->len == TC_CHALLENGE_LEN &&
+		    s->cfg.sign_key != NULL &&
+		    s->challenges++ < SESSION_CHALLENGES) {
+			memcpy(s->challenge, a->value, sizeof s->challenge);
+			s->has_challenge = 1;
+			session_register(s);
+			return;
+		}
+		s->challenges = 0;
+		s->has_challenge = 0;
+		/* No origin holds the label yet: wait for it, no slower. */
+		if (code == 404)
+			s->backoff_ms = SESSION_BACKOFF_MIN_MS;
+		snprintf(why, sizeof why, "register refused: %d %s", code,
+		    reason);
 		session_lost(s, why);
 		return;
 	}
+	s->challenges = 0;
+	s->has_challenge = 0;
 	if ((a = stun_find(resp, TC_ATTR_SESSION_KEY)) == NULL ||
 	    a->len != TC_KEY_LEN) {
 		session_lost(s, "register answer without a credential");
@@ -135,6 +203,15 @@ session_register_cb(void *arg, const struct stun_msg *resp,
 	    stun_attr_xor_address(resp, a, &s->external.ss,
 	    &s->external.len) != 0) {
 		session_lost(s, "malformed register answer");
+		return;
+	}
+	s->old_session = 0;
+	sodium_memzero(s->old_key, sizeof s->old_key);
+	if (session_pin(s, resp) != 0) {
+		/* A credential on another channel than ours: goodbye. */
+		s->refused = 1;
+		evtimer_del(s->timer);
+		session_send_leave(s);
 		return;
 	}
 	interval = TC_KEEPALIVE_MS;
@@ -159,6 +236,8 @@ session_register(struct session *s)
 {
 	struct stun_builder b;
 	uint8_t msg[STUN_MAX_MSG], tid[12], prof[NAT_PROFILE_WIRE_LEN];
+	uint8_t proof[TC_PROOF_MAX], sig[KEY_SIG_LEN];
+	size_t plen, llen = strlen(s->cfg.label);
 	int len;
 
 	s->state = SS_REGISTERING;
@@ -175,8 +254,26 @@ session_register(struct session *s)
 	    (struct sockaddr *)&s->cfg.internal.ss);
 	nat_profile_encode(&s->cfg.profile, prof);
 	stun_put(&b, TC_ATTR_NAT_PROFILE, prof, sizeof prof);
+	if (llen > 0)
+		stun_put(&b, TC_ATTR_LABEL, s->cfg.label, (uint16_t)llen);
+	if (s->has_challenge && s->cfg.sign_key != NULL) {
+		/* The proof that the channel's key is ours. */
+		plen = tc_origin_proof(proof, s->challenge, s->cfg.node_id,
+		    s->cfg.sign_key->pk, s->cfg.label, llen);
+		crypto_sign_detached(sig, NULL, proof, plen,
+		    s->cfg.sign_key->sk);
+		stun_put(&b, TC_ATTR_CHALLENGE, s->challenge,
+		    sizeof s->challenge);
+		stun_put(&b, TC_ATTR_SIGNATURE, sig, sizeof sig);
+	}
+	if (s->old_session != 0)
+		stun_put_u64(&b, TC_ATTR_SESSION, s->old_session);
 	/* An unauthenticated request must be as large as its answer. */
 	ctl_put_padding(&b, TC_REGISTER_MIN);
+	/* The node id is ours if the negotiator still holds the session
+	 * we lost: proven under its key. */
+	if (s->old_session != 0)
+		stun_put_integrity_sha256(&b, s->old_key, sizeof s->old_key);
 	stun_put_fingerprint(&b);
 	if ((len = stun_build_finish(&b)) < 0 ||
 	    ctl_request(s->ctl, &s->cfg.server, msg, (size_t)len, NULL,
@@ -477,6 +574,7 @@ session_free(struct session *s)
 		event_free(s->timer);
 	ctl_free(s->ctl);
 	sodium_memzero(s->key, sizeof s->key);
+	sodium_memzero(s->old_key, sizeof s->old_key);
 	free(s);
 }
 
@@ -520,6 +618,12 @@ const uint8_t *
 session_channel_key(const struct session *s)
 {
 	return s->cfg.has_channel_key ? s->cfg.channel_key : NULL;
+}
+
+int
+session_refused(const struct session *s)
+{
+	return s->refused;
 }
 
 const struct session_stats *

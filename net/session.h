@@ -29,6 +29,12 @@ struct session_config {
 						   negotiator's default, 2) */
 	int			has_channel_key;
 	uint8_t			channel_key[KEY_PUBLIC_LEN];	/* pinned */
+	/* An origin's: the channel's key pair (channel is its public half
+	 * in hex), which signs the negotiator's challenge; kept by the
+	 * caller for the session's life. And the label it claims ("":
+	 * none). */
+	const struct key_pair	*sign_key;
+	char			label[TC_CHANNEL_MAX + 1];
 };
 
 enum session_event {
@@ -55,8 +61,14 @@ int	session_registered(const struct session *s);
 const struct addr *session_server(const struct session *s);
 const struct nat_profile *session_profile(const struct session *s);
 /* The channel's public key, pinned for the session's life (chunks are
- * checked against it); NULL while it is not known. */
+ * checked against it); NULL while it is not known. Given as --channel
+ * KEY, or told by the negotiator in the first REGISTER's answer, before
+ * SESSION_REGISTERED; an answer naming another key later is refused:
+ * the session leaves (session_refused). */
 const uint8_t *session_channel_key(const struct session *s);
+/* 1 when the session left on its own: the negotiator named another
+ * channel key than the pinned one. */
+int	session_refused(const struct session *s);
 
 /*
  * Requests of the session's own beyond keepalive: session_begin starts one

@@ -28,7 +28,10 @@ static const char about[] =
     "The root of a channel's tree: reads any libavformat input (a file,\n"
     "paced in real time, or udp://, srt://, rtmp://, http://...), cuts it\n"
     "into chunks of MPEG-TS and streams them to its children, which relay\n"
-    "them on. Registers with the negotiator as the channel's origin.";
+    "them on. Registers with the negotiator as the channel's origin,\n"
+    "proving with its key (--key) that the channel is its own: the\n"
+    "channel is named by that key, and --channel NAME is a label beside\n"
+    "it, which viewers may name instead, held while the channel lives.";
 
 enum {
 	OPT_INPUT = 'i', OPT_NEGOTIATOR = 'n', OPT_CHANNEL = 'c',
@@ -42,7 +45,8 @@ static const struct opt options[] = {
 	{ "negotiator", OPT_NEGOTIATOR, "HOST[:PORT]",
 	  "the negotiation server (required; port 3478 by default)" },
 	{ "channel", OPT_CHANNEL, "NAME",
-	  "the channel's name (default: its key in hex)" },
+	  "a label for the channel, refused if another key holds it "
+	  "(default: none; the channel is named by its key in hex)" },
 	{ "fanout", OPT_FANOUT, "N", "children served directly (default 2)" },
 	{ "key", OPT_KEY, "FILE",
 	  "the channel's Ed25519 key, made (mode 0600) if missing (default "
@@ -59,7 +63,8 @@ struct origin {
 	struct addr		 server;
 	const char		*input_url;
 	struct key_pair		 key;		/* the channel's */
-	char			 channel[TC_CHANNEL_MAX + 1];
+	char			 channel[TC_CHANNEL_MAX + 1];	/* its key, hex */
+	char			 label[TC_CHANNEL_MAX + 1];	/* "": none */
 	unsigned		 fanout;
 	int			 loop;
 	size_t			 ring_size;
@@ -223,9 +228,11 @@ origin_session_cb(void *arg, enum session_event ev, struct session *s)
 {
 	struct origin *o = arg;
 
-	(void)s;
-	if (ev == SESSION_LEFT)
+	if (ev == SESSION_LEFT) {
+		if (session_refused(s))
+			o->exit_code = 1;
 		event_base_loopexit(o->base, NULL);
+	}
 }
 
 static void
@@ -247,6 +254,10 @@ origin_discovered(void *arg, const struct discover_result *r)
 	memset(&sc, 0, sizeof sc);
 	sc.server = o->server;
 	snprintf(sc.channel, sizeof sc.channel, "%s", o->channel);
+	snprintf(sc.label, sizeof sc.label, "%s", o->label);
+	sc.has_channel_key = 1;
+	memcpy(sc.channel_key, o->key.pk, sizeof sc.channel_key);
+	sc.sign_key = &o->key;
 	sc.role = TC_ROLE_ORIGIN;
 	sc.profile = r->profile;
 	sc.fanout = o->fanout;
@@ -271,7 +282,9 @@ origin_discovered(void *arg, const struct discover_result *r)
 	evtimer_add(o->step, &now);
 	event_add(o->progress, &every);
 	event_add(o->status, &status_every);
-	log_info("broadcasting %s on channel '%s'", o->input_url, o->channel);
+	log_info("broadcasting %s on channel %s%s%s%s", o->input_url,
+	    o->channel, o->label[0] != '\0' ? " (label '" : "", o->label,
+	    o->label[0] != '\0' ? "')" : "");
 }
 
 static void
@@ -290,6 +303,8 @@ main(int argc, char **argv)
 	struct event *sigint, *sigterm;
 	const char *negotiator = NULL, *key_path = ORIGIN_KEY_DEFAULT;
 	char err[256], hex[KEY_HEX_LEN + 1];
+	uint8_t pk[KEY_PUBLIC_LEN];
+	size_t i;
 	int key, created;
 
 	log_init(argv[0], LOG_INFO);
@@ -310,7 +325,7 @@ main(int argc, char **argv)
 			    strlen(optarg) > TC_CHANNEL_MAX)
 				fatal("--channel '%s': 1 to %d bytes", optarg,
 				    TC_CHANNEL_MAX);
-			snprintf(o.channel, sizeof o.channel, "%s", optarg);
+			snprintf(o.label, sizeof o.label, "%s", optarg);
 			break;
 		case OPT_FANOUT:
 			o.fanout = (unsigned)opt_number("fanout", optarg, 1,
@@ -348,8 +363,20 @@ main(int argc, char **argv)
 		fatal("--key: %s", err);
 	log_info("channel key %s (%s %s)", key_hex(o.key.pk, hex),
 	    created ? "made now, kept in" : "from", key_path);
-	if (o.channel[0] == '\0')
-		snprintf(o.channel, sizeof o.channel, "%s", hex);
+	snprintf(o.channel, sizeof o.channel, "%s", hex);
+	if (tc_is_key_name(o.label, strlen(o.label))) {
+		/* Its own key, given as the channel: no label. */
+		if (key_parse_hex(o.label, strlen(o.label), pk) != 0 ||
+		    sodium_memcmp(pk, o.key.pk, sizeof pk) != 0)
+			fatal("--channel %s: not this origin's key (%s); a "
+			    "channel is its key's, see --key", o.label, hex);
+		o.label[0] = '\0';
+	}
+	for (i = 0; o.label[i] != '\0'; i++)
+		if ((uint8_t)o.label[i] < 0x21 || (uint8_t)o.label[i] > 0x7e ||
+		    o.label[i] == '"' || o.label[i] == '\\')
+			fatal("--channel '%s': a label is printable ASCII, "
+			    "without spaces or quotes", o.label);
 	signal(SIGPIPE, SIG_IGN);
 	if ((o.base = event_base_new()) == NULL)
 		fatal("cannot create an event loop");

@@ -63,7 +63,8 @@ static const struct opt options[] = {
 	  "the negotiation server (required; port 3478 by default)" },
 	{ "channel", OPT_CHANNEL, "KEY|NAME",
 	  "the channel: its key (64 hex digits, pinned: every chunk must be "
-	  "signed by it) or its name (default \"live\")" },
+	  "signed by it) or the label its origin holds (the negotiator "
+	  "tells the key, pinned then; default \"live\")" },
 	{ "http", OPT_HTTP, "ADDR:PORT",
 	  "serve /live.ts here (default 127.0.0.1:8554)" },
 	{ "no-http", OPT_NO_HTTP, NULL, "serve no HTTP" },
@@ -681,7 +682,6 @@ peer_session_cb(void *arg, enum session_event ev, struct session *s)
 {
 	struct peer *p = arg;
 
-	(void)s;
 	switch (ev) {
 	case SESSION_REGISTERED:
 		peer_join_now(p);	/* registered anew: in no tree */
@@ -689,6 +689,8 @@ peer_session_cb(void *arg, enum session_event ev, struct session *s)
 	case SESSION_LOST:
 		break;
 	case SESSION_LEFT:
+		if (session_refused(s))
+			p->exit_code = 1;	/* another channel's key */
 		event_base_loopexit(p->base, NULL);
 		break;
 	}

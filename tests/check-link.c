@@ -41,6 +41,9 @@
 #include "net/udt.h"
 #include "tests/check-run.h"
 
+/* A channel named by a key: a peer naming a label needs its origin. */
+#define TEST_CHANNEL \
+	"7e577e577e577e577e577e577e577e577e577e577e577e577e577e577e577e57"
 #define NODE_A		0xa
 #define NODE_B		0xb
 #define DEADLINE_MS	1500	/* A's punch_ms and udt_ms */
@@ -190,7 +193,7 @@ register_b(int fd, uint8_t key[TC_KEY_LEN])
 	stun_build_init(&b, buf, sizeof buf, TC_METHOD_REGISTER, STUN_REQUEST,
 	    tid);
 	stun_put_u64(&b, TC_ATTR_NODE_ID, NODE_B);
-	stun_put(&b, TC_ATTR_CHANNEL, "test", 4);
+	stun_put(&b, TC_ATTR_CHANNEL, TEST_CHANNEL, sizeof TEST_CHANNEL - 1);
 	stun_put_u32(&b, TC_ATTR_ROLE, TC_ROLE_PEER);
 	memset(&in, 0, sizeof in);
 	in.sin_family = AF_INET;
@@ -447,7 +450,7 @@ run_link(struct run *r, enum peer_plays plays, int limit_s)
 	ck_assert_int_eq(addr_parse("127.0.0.1", nego_port, 0, &cfg.server,
 	    err, sizeof err), 0);
 	cfg.node_id = NODE_A;
-	strcpy(cfg.channel, "test");
+	strcpy(cfg.channel, TEST_CHANNEL);
 	cfg.role = TC_ROLE_PEER;
 	cfg.profile.mapping = NAT_MAPPING_APDM;
 	cfg.profile.allocation = NAT_ALLOC_RANDOM;

@@ -175,7 +175,7 @@ START_TEST(test_registry)
 	ck_assert_int_eq(gone_count, 3);
 	ck_assert_uint_eq(registry_count(r), 1);
 	ck_assert_uint_eq(registry_find(r, 111), a);
-	ck_assert_uint_le(sizeof(struct reg_node), 112);
+	ck_assert_uint_le(sizeof(struct reg_node), 120);
 	registry_free(r);
 }
 END_TEST
@@ -252,14 +252,15 @@ START_TEST(test_channels)
 	ck_assert_int_eq(channels_intern(c, "sport", 5), 1);
 	ck_assert_int_eq(channels_intern(c, "newsx", 4), 0);
 	ck_assert_str_eq(channels_name(c, 1), "sport");
-	ck_assert_int_eq(channels_intern(c, "a\"b", 3), -1);
-	ck_assert_int_eq(channels_intern(c, "a b", 3), -1);
-	ck_assert_int_eq(channels_intern(c, "", 0), -1);
+	ck_assert_int_eq(channels_intern(c, "a\"b", 3), CHANNELS_INVALID);
+	ck_assert_int_eq(channels_intern(c, "a b", 3), CHANNELS_INVALID);
+	ck_assert_int_eq(channels_intern(c, "", 0), CHANNELS_INVALID);
+	ck_assert_ptr_null(channels_key(c, 1));
 	for (i = 2; i < CHANNELS_MAX; i++) {
 		snprintf(name, sizeof name, "c%d", i);
 		ck_assert_int_eq(channels_intern(c, name, strlen(name)), i);
 	}
-	ck_assert_int_eq(channels_intern(c, "one-too-many", 12), -1);
+	ck_assert_int_eq(channels_intern(c, "one-too-many", 12), CHANNELS_FULL);
 	ck_assert_int_eq(channels_intern(c, "c77", 3), 77);
 	/* Names nobody is on go, and make room (made-up names cannot fill
 	 * the table for good). */
@@ -275,7 +276,7 @@ START_TEST(test_channels)
 	ck_assert_int_eq(channels_intern(c, "c77", 3), 77);
 	/* A full churn of names through one free place: every lookup still
 	 * ends, however many freed slots the table holds. */
-	ck_assert_int_eq(channels_intern(c, "one-too-many", 12), -1);
+	ck_assert_int_eq(channels_intern(c, "one-too-many", 12), CHANNELS_FULL);
 	channels_drop_unused(c, 100);
 	for (i = 0; i < 3 * CHANNELS_MAX; i++) {
 		int idx;
@@ -286,6 +287,56 @@ START_TEST(test_channels)
 		channels_drop_unused(c, idx);
 	}
 	ck_assert_int_eq(channels_intern(c, "sport", 5), 1);
+	channels_free(c);
+}
+END_TEST
+
+/* Keyed channels: a key in either case is one channel; a label points at
+ * one channel only, and goes with it. */
+START_TEST(test_channel_labels)
+{
+	static const char upper[] =
+	    "00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF";
+	struct channels *c = channels_create();
+	char lower[sizeof upper];
+	int k, k2, plain, i;
+
+	for (i = 0; upper[i] != '\0'; i++)
+		lower[i] = (char)(upper[i] >= 'A' && upper[i] <= 'F' ?
+		    upper[i] - 'A' + 'a' : upper[i]);
+	lower[i] = '\0';
+	k = channels_intern(c, upper, 64);
+	ck_assert_int_ge(k, 0);
+	ck_assert_int_eq(channels_intern(c, lower, 64), k);
+	ck_assert_str_eq(channels_name(c, k), lower);
+	ck_assert_uint_eq(channels_key(c, k)[0], 0x00);
+	ck_assert_uint_eq(channels_key(c, k)[31], 0xff);
+	lower[0] = '1';
+	k2 = channels_intern(c, lower, 64);
+	ck_assert_int_ne(k2, k);
+	plain = channels_intern(c, "lab", 3);
+	ck_assert_ptr_null(channels_key(c, plain));
+	/* A plain name is no label, nor can a plain one take a label. */
+	ck_assert_int_eq(channels_find_label(c, "lab", 3), -1);
+	ck_assert_int_eq(channels_set_label(c, plain, "lab", 3),
+	    CHANNELS_INVALID);
+	ck_assert_int_eq(channels_set_label(c, k, lower, 64),
+	    CHANNELS_INVALID);
+	ck_assert_int_eq(channels_set_label(c, k, "lab", 3), 0);
+	ck_assert_int_eq(channels_set_label(c, k, "lab", 3), 0);
+	ck_assert_int_eq(channels_find_label(c, "lab", 3), k);
+	ck_assert_int_eq(channels_set_label(c, k2, "lab", 3), CHANNELS_TAKEN);
+	ck_assert_str_eq(channels_display(c, k), "lab");
+	ck_assert_str_eq(channels_display(c, k2), lower);
+	/* Relabelled: the old label is free again. */
+	ck_assert_int_eq(channels_set_label(c, k, "news", 4), 0);
+	ck_assert_int_eq(channels_find_label(c, "lab", 3), -1);
+	ck_assert_int_eq(channels_set_label(c, k2, "lab", 3), 0);
+	/* The last node gone, the label goes too. */
+	channels_ref(c, k2);
+	channels_unref(c, k2);
+	ck_assert_int_eq(channels_find_label(c, "lab", 3), -1);
+	ck_assert_int_eq(channels_intern(c, "lab", 3), plain);
 	channels_free(c);
 }
 END_TEST
@@ -303,6 +354,7 @@ main(void)
 	tcase_add_test(tc, test_registry_many);
 	tcase_add_test(tc, test_reg_addr);
 	tcase_add_test(tc, test_channels);
+	tcase_add_test(tc, test_channel_labels);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

@@ -24,12 +24,17 @@
 
 #include "net/addr.h"
 #include "net/ctl.h"
+#include "net/key.h"
 #include "net/nat.h"
 #include "net/proto.h"
 #include "net/session.h"
 #include "net/stun.h"
 #include "tests/check-run.h"
 
+/* The test channel's key pair, made in setup; its key in hex names the
+ * channel the helpers register on. */
+static struct key_pair chan_kp;
+static char chan_hex[KEY_HEX_LEN + 1];
 static pid_t nego_pid;
 static uint16_t nego_port, http_port;
 static int sock;
@@ -163,6 +168,8 @@ static void
 setup(void)
 {
 	ck_assert_int_ge(sodium_init(), 0);
+	crypto_sign_keypair(chan_kp.pk, chan_kp.sk);
+	key_hex(chan_kp.pk, chan_hex);
 	start_negotiator();
 }
 
@@ -245,22 +252,42 @@ exchange(const uint8_t *buf, size_t len, uint8_t *ans, size_t cap, int ms)
 	return exchange_on(sock, buf, len, ans, cap, ms);
 }
 
-static enum tc_role register_role = TC_ROLE_PEER;
+
+/* What a REGISTER carries beyond the basics; zeroes: a peer of the test
+ * channel, unpadded, with nothing to prove. */
+struct reg_opts {
+	enum tc_role		 role;		/* 0: a peer */
+	const char		*channel;	/* NULL: chan_hex */
+	const char		*label;		/* an origin's; NULL: none */
+	const uint8_t		*challenge;	/* signed with kp */
+	const struct key_pair	*kp;		/* NULL: chan_kp */
+	uint64_t		 old_session;	/* proven under old_key */
+	const uint8_t		*old_key;
+	const uint8_t		*tid;		/* NULL: a fresh one */
+};
 
 static int
-build_register(uint8_t *buf, size_t cap, uint64_t node_id, size_t pad)
+build_register_opts(uint8_t *buf, size_t cap, uint64_t node_id, size_t pad,
+    const struct reg_opts *o)
 {
 	struct nat_profile p = { NAT_MAPPING_EIM, NAT_ALLOC_PRESERVED,
 	    NAT_FILTER_APDF, 0, 0, 0 };
+	const struct key_pair *kp = o->kp != NULL ? o->kp : &chan_kp;
+	const char *channel = o->channel != NULL ? o->channel : chan_hex;
 	struct stun_builder b;
 	struct sockaddr_in in;
-	uint8_t tid[12], prof[NAT_PROFILE_WIRE_LEN];
+	uint8_t tid[12], prof[NAT_PROFILE_WIRE_LEN], proof[TC_PROOF_MAX];
+	uint8_t sig[KEY_SIG_LEN];
+	size_t llen = o->label != NULL ? strlen(o->label) : 0, plen;
 
-	stun_random_tid(tid);
+	if (o->tid != NULL)
+		memcpy(tid, o->tid, sizeof tid);
+	else
+		stun_random_tid(tid);
 	stun_build_init(&b, buf, cap, TC_METHOD_REGISTER, STUN_REQUEST, tid);
 	stun_put_u64(&b, TC_ATTR_NODE_ID, node_id);
-	stun_put(&b, TC_ATTR_CHANNEL, "test", 4);
-	stun_put_u32(&b, TC_ATTR_ROLE, register_role);
+	stun_put(&b, TC_ATTR_CHANNEL, channel, (uint16_t)strlen(channel));
+	stun_put_u32(&b, TC_ATTR_ROLE, o->role != 0 ? o->role : TC_ROLE_PEER);
 	memset(&in, 0, sizeof in);
 	in.sin_family = AF_INET;
 	in.sin_addr.s_addr = htonl(0x0a000002);
@@ -268,10 +295,33 @@ build_register(uint8_t *buf, size_t cap, uint64_t node_id, size_t pad)
 	stun_put_xor_address(&b, TC_ATTR_XOR_INTERNAL, (struct sockaddr *)&in);
 	nat_profile_encode(&p, prof);
 	stun_put(&b, TC_ATTR_NAT_PROFILE, prof, sizeof prof);
+	if (llen > 0)
+		stun_put(&b, TC_ATTR_LABEL, o->label, (uint16_t)llen);
+	if (o->challenge != NULL) {
+		plen = tc_origin_proof(proof, o->challenge, node_id, kp->pk,
+		    o->label, llen);
+		crypto_sign_detached(sig, NULL, proof, plen, kp->sk);
+		stun_put(&b, TC_ATTR_CHALLENGE, o->challenge,
+		    TC_CHALLENGE_LEN);
+		stun_put(&b, TC_ATTR_SIGNATURE, sig, sizeof sig);
+	}
+	if (o->old_session != 0)
+		stun_put_u64(&b, TC_ATTR_SESSION, o->old_session);
 	if (pad > 0)
 		ctl_put_padding(&b, pad);
+	if (o->old_session != 0)
+		stun_put_integrity_sha256(&b, o->old_key, TC_KEY_LEN);
 	stun_put_fingerprint(&b);
 	return stun_build_finish(&b);
+}
+
+static int
+build_register(uint8_t *buf, size_t cap, uint64_t node_id, size_t pad)
+{
+	struct reg_opts o;
+
+	memset(&o, 0, sizeof o);
+	return build_register_opts(buf, cap, node_id, pad, &o);
 }
 
 static int
@@ -290,29 +340,55 @@ build_auth(uint8_t *buf, size_t cap, uint16_t method, uint64_t session,
 	return stun_build_finish(&b);
 }
 
-static void do_register_on(int, uint64_t, uint64_t *, uint8_t[TC_KEY_LEN]);
+static int error_code(const uint8_t *, size_t);
 
-/* Registers; fills session and key. */
-static void
-do_register(uint64_t node_id, uint64_t *session, uint8_t key[TC_KEY_LEN])
+/*
+ * Sends a REGISTER built with o from fd and returns the answer's length
+ * in ans (0: none); an origin's first, unsigned, is answered 401 with a
+ * challenge, which it then signs (with o->kp) as an origin does.
+ */
+static size_t
+register_exchange(int fd, uint64_t node_id, const struct reg_opts *o,
+    uint8_t *ans, size_t cap)
 {
-	do_register_on(sock, node_id, session, key);
-}
-
-static void
-do_register_on(int fd, uint64_t node_id, uint64_t *session,
-    uint8_t key[TC_KEY_LEN])
-{
-	uint8_t req[STUN_MAX_MSG], ans[STUN_MAX_MSG];
+	uint8_t req[STUN_MAX_MSG], chal[TC_CHALLENGE_LEN];
 	const struct stun_attr *a;
+	struct reg_opts signed_o = *o;
 	struct stun_msg m;
 	size_t n;
 	int len;
 
-	len = build_register(req, sizeof req, node_id, TC_REGISTER_MIN);
-	n = exchange_on(fd, req, (size_t)len, ans, sizeof ans, 2000);
-	ck_assert_uint_gt(n, 0);
+	len = build_register_opts(req, sizeof req, node_id, TC_REGISTER_MIN,
+	    o);
+	n = exchange_on(fd, req, (size_t)len, ans, cap, 2000);
 	ck_assert_uint_le(n, (size_t)len);	/* no amplification */
+	if (o->role != TC_ROLE_ORIGIN ||
+	    o->challenge != NULL || error_code(ans, n) != 401)
+		return n;
+	ck_assert_int_eq(stun_parse(ans, n, &m, NULL), 0);
+	ck_assert_ptr_nonnull(a = stun_find(&m, TC_ATTR_CHALLENGE));
+	ck_assert_uint_eq(a->len, TC_CHALLENGE_LEN);
+	memcpy(chal, a->value, sizeof chal);
+	signed_o.challenge = chal;
+	len = build_register_opts(req, sizeof req, node_id, TC_REGISTER_MIN,
+	    &signed_o);
+	/* An origin's first registration makes its channel's tree, for
+	 * a million nodes: it may take a while on a loaded machine. */
+	n = exchange_on(fd, req, (size_t)len, ans, cap, 10000);
+	ck_assert_uint_le(n, (size_t)len);
+	return n;
+}
+
+/* Takes a successful REGISTER's answer: fills session and key, checks
+ * the channel's key it names (NULL: none expected). */
+static void
+register_answer(const uint8_t *ans, size_t n, uint64_t *session,
+    uint8_t key[TC_KEY_LEN], const uint8_t *chkey)
+{
+	const struct stun_attr *a;
+	struct stun_msg m;
+
+	ck_assert_uint_gt(n, 0);
 	ck_assert_int_eq(stun_parse(ans, n, &m, NULL), 0);
 	ck_assert_int_eq(m.cls, STUN_SUCCESS);
 	a = stun_find(&m, TC_ATTR_SESSION_KEY);
@@ -321,6 +397,42 @@ do_register_on(int fd, uint64_t node_id, uint64_t *session,
 	ck_assert_int_eq(stun_check_integrity_sha256(&m, key, TC_KEY_LEN), 0);
 	ck_assert_int_eq(stun_attr_u64(stun_find(&m, TC_ATTR_SESSION),
 	    session), 0);
+	a = stun_find(&m, TC_ATTR_CHANNEL_KEY);
+	if (chkey == NULL) {
+		ck_assert_ptr_null(a);
+		return;
+	}
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq(a->len, KEY_PUBLIC_LEN);
+	ck_assert_int_eq(memcmp(a->value, chkey, KEY_PUBLIC_LEN), 0);
+}
+
+static void
+do_register_opts(int fd, uint64_t node_id, const struct reg_opts *o,
+    uint64_t *session, uint8_t key[TC_KEY_LEN])
+{
+	uint8_t ans[STUN_MAX_MSG];
+	size_t n = register_exchange(fd, node_id, o, ans, sizeof ans);
+
+	register_answer(ans, n, session, key, o->kp != NULL ? o->kp->pk :
+	    chan_kp.pk);
+}
+
+static void
+do_register_on(int fd, uint64_t node_id, uint64_t *session,
+    uint8_t key[TC_KEY_LEN])
+{
+	struct reg_opts o;
+
+	memset(&o, 0, sizeof o);
+	do_register_opts(fd, node_id, &o, session, key);
+}
+
+/* Registers; fills session and key. */
+static void
+do_register(uint64_t node_id, uint64_t *session, uint8_t key[TC_KEY_LEN])
+{
+	do_register_on(sock, node_id, session, key);
 }
 
 static int
@@ -719,6 +831,7 @@ START_TEST(test_session)
 	uint8_t req[STUN_MAX_MSG], ans[STUN_MAX_MSG], key[TC_KEY_LEN],
 	    wrong[TC_KEY_LEN], key2[TC_KEY_LEN];
 	uint64_t session, session2;
+	struct reg_opts o;
 	struct stun_msg m;
 	size_t n;
 	int len;
@@ -768,8 +881,12 @@ START_TEST(test_session)
 	ck_assert_int_eq(stat_of("drop_unknown_session"), 1);
 	ck_assert_int_eq(stat_of("keepalive"), 4);
 
-	/* Registering again voids the old credential. */
-	do_register(0x1234, &session2, key2);
+	/* Registering again, proving the old session, voids the old
+	 * credential. */
+	memset(&o, 0, sizeof o);
+	o.old_session = session;
+	o.old_key = key;
+	do_register_opts(sock, 0x1234, &o, &session2, key2);
 	ck_assert_int_eq(stat_of("reregistered"), 1);
 	len = build_auth(req, sizeof req, TC_METHOD_KEEPALIVE, session, 10,
 	    key);
@@ -1033,7 +1150,9 @@ START_TEST(test_join)
 {
 	uint8_t k[5][TC_KEY_LEN];
 	uint64_t s[5];
+	struct reg_opts o;
 	const char *tree;
+	char want[160];
 	int fd[5], i, j, code;
 
 	for (i = 0; i < 5; i++)
@@ -1042,9 +1161,10 @@ START_TEST(test_join)
 	do_register_on(fd[1], 0x11, &s[1], k[1]);
 	ck_assert_uint_eq(join(fd[1], s[1], 1, k[1], &code), 0);
 	ck_assert_int_eq(code, 404);
-	register_role = TC_ROLE_ORIGIN;
-	do_register_on(fd[0], 0x10, &s[0], k[0]);
-	register_role = TC_ROLE_PEER;
+	memset(&o, 0, sizeof o);
+	o.role = TC_ROLE_ORIGIN;
+	o.label = "test";
+	do_register_opts(fd[0], 0x10, &o, &s[0], k[0]);
 	for (i = 2; i < 5; i++)
 		do_register_on(fd[i], 0x10 + (uint64_t)i, &s[i], k[i]);
 	/* Not joined: a keepalive names no parent. */
@@ -1065,7 +1185,9 @@ START_TEST(test_join)
 	ck_assert_ptr_nonnull(strstr(http_get("/api/nodes?id=11"),
 	    "\"parent\":\"0000000000000010\""));
 	tree = http_get("/api/tree");
-	ck_assert_ptr_nonnull(strstr(tree, "\"name\":\"test\""));
+	snprintf(want, sizeof want, "\"name\":\"test\",\"key\":\"%s\","
+	    "\"label\":\"test\"", chan_hex);
+	ck_assert_ptr_nonnull(strstr(tree, want));
 	ck_assert_ptr_nonnull(strstr(tree, "{\"id\":\"0000000000000010\","
 	    "\"role\":\"origin\""));
 	ck_assert_ptr_nonnull(strstr(tree, "\"unplaced\":1"));
@@ -1118,19 +1240,250 @@ END_TEST
  */
 #define CROWD 20
 
+/* An error answer's reason ("" if none). */
+static const char *
+error_reason(const uint8_t *ans, size_t n)
+{
+	static char text[STUN_REASON_MAX + 1];
+	struct stun_msg m;
+	const char *reason;
+	size_t rlen;
+	int code;
+
+	text[0] = '\0';
+	if (stun_parse(ans, n, &m, NULL) == 0 && m.cls == STUN_ERROR &&
+	    stun_attr_error_code(stun_find(&m, STUN_ATTR_ERROR_CODE), &code,
+	    &reason, &rlen) == 0)
+		snprintf(text, sizeof text, "%.*s", (int)rlen, reason);
+	return text;
+}
+
+/* Issue 15: nothing unauthenticated takes over a node id, and only the
+ * channel's key registers its origin or claims its label. */
+START_TEST(test_hijack)
+{
+	uint8_t req[STUN_MAX_MSG], ans[STUN_MAX_MSG], k[3][TC_KEY_LEN];
+	uint8_t forged[TC_KEY_LEN];
+	uint64_t s[3], s2;
+	struct reg_opts o;
+	size_t n;
+	int fd[3], evil, i, len, code;
+	char *tree;
+
+	for (i = 0; i < 3; i++)
+		fd[i] = socket(AF_INET, SOCK_DGRAM, 0);
+	evil = socket(AF_INET, SOCK_DGRAM, 0);
+	memset(&o, 0, sizeof o);
+	o.role = TC_ROLE_ORIGIN;
+	o.label = "trust";
+	do_register_opts(fd[0], 0x20, &o, &s[0], k[0]);
+	do_register_on(fd[1], 0x21, &s[1], k[1]);
+	ck_assert_uint_eq(join(fd[1], s[1], 1, k[1], &code), 0x20);
+
+	/* One unauthenticated REGISTER with a known id, from anywhere:
+	 * refused, counted; the node keeps its session and its place. */
+	len = build_register(req, sizeof req, 0x21, TC_REGISTER_MIN);
+	n = exchange_on(evil, req, (size_t)len, ans, sizeof ans, 2000);
+	ck_assert_int_eq(error_code(ans, n), 403);
+	ck_assert_str_eq(error_reason(ans, n), "node id in use");
+	ck_assert_int_eq(stat_of("drop_hijack"), 1);
+	ck_assert_int_eq(keepalive_parent(fd[1], s[1], 2, k[1]), 0x20);
+	/* Its session id (public enough) under a guessed key: the same. */
+	memset(forged, 7, sizeof forged);
+	memset(&o, 0, sizeof o);
+	o.old_session = s[1];
+	o.old_key = forged;
+	len = build_register_opts(req, sizeof req, 0x21, TC_REGISTER_MIN, &o);
+	n = exchange_on(evil, req, (size_t)len, ans, sizeof ans, 2000);
+	ck_assert_int_eq(error_code(ans, n), 403);
+	ck_assert_int_eq(stat_of("drop_hijack"), 2);
+	/* The origin's id, as a peer: refused; the tree stays. */
+	len = build_register(req, sizeof req, 0x20, TC_REGISTER_MIN);
+	n = exchange_on(evil, req, (size_t)len, ans, sizeof ans, 2000);
+	ck_assert_int_eq(error_code(ans, n), 403);
+	ck_assert_int_eq(stat_of("drop_hijack"), 3);
+	ck_assert_int_eq(keepalive_parent(fd[1], s[1], 3, k[1]), 0x20);
+	ck_assert_int_eq(keepalive_parent(fd[0], s[0], 1, k[0]), -1);
+	ck_assert_int_eq(stat_of("reregistered"), 0);
+	tree = http_get("/api/tree");
+	ck_assert_ptr_nonnull(strstr(tree, "\"label\":\"trust\",\"origin\":"
+	    "\"0000000000000020\""));
+
+	/* The node itself, proving its session, registers again. */
+	memset(&o, 0, sizeof o);
+	o.old_session = s[1];
+	o.old_key = k[1];
+	do_register_opts(fd[1], 0x21, &o, &s2, k[1]);
+	ck_assert_uint_ne(s2, s[1]);
+	ck_assert_int_eq(stat_of("reregistered"), 1);
+	ck_assert_int_eq(stat_of("drop_hijack"), 3);
+	/* So does the origin, with its channel's key: its tree stays. */
+	memset(&o, 0, sizeof o);
+	o.role = TC_ROLE_ORIGIN;
+	o.label = "trust";
+	do_register_opts(fd[0], 0x20, &o, &s[0], k[0]);
+	ck_assert_int_eq(stat_of("reregistered"), 2);
+	ck_assert_uint_eq(join(fd[1], s2, 1, k[1], &code), 0x20);
+	for (i = 0; i < 3; i++)
+		close(fd[i]);
+	close(evil);
+}
+END_TEST
+
+/* An origin registers only by signing a fresh challenge with the channel's
+ * key; a label is held by one key; a peer naming it is told that key. */
+START_TEST(test_origin_proof)
+{
+	uint8_t req[STUN_MAX_MSG], ans[STUN_MAX_MSG], chal[TC_CHALLENGE_LEN];
+	uint8_t k[TC_KEY_LEN];
+	const struct stun_attr *a;
+	struct key_pair other;
+	struct reg_opts o;
+	struct stun_msg m;
+	uint64_t s;
+	size_t n;
+	int len, fd = socket(AF_INET, SOCK_DGRAM, 0);
+	char *tree;
+
+	crypto_sign_keypair(other.pk, other.sk);
+	/* Unsigned: 401 with a challenge, no larger than the request. */
+	memset(&o, 0, sizeof o);
+	o.role = TC_ROLE_ORIGIN;
+	o.label = "news";
+	len = build_register_opts(req, sizeof req, 0x40, TC_REGISTER_MIN, &o);
+	n = exchange(req, (size_t)len, ans, sizeof ans, 2000);
+	ck_assert_int_eq(error_code(ans, n), 401);
+	ck_assert_uint_le(n, (size_t)len);
+	ck_assert_int_eq(stun_parse(ans, n, &m, NULL), 0);
+	ck_assert_ptr_nonnull(a = stun_find(&m, TC_ATTR_CHALLENGE));
+	ck_assert_uint_eq(a->len, TC_CHALLENGE_LEN);
+	memcpy(chal, a->value, sizeof chal);
+	ck_assert_int_eq(stat_of("challenges"), 1);
+	/* Signed by another key than the channel's: refused. */
+	o.challenge = chal;
+	o.kp = &other;
+	len = build_register_opts(req, sizeof req, 0x40, TC_REGISTER_MIN, &o);
+	n = exchange(req, (size_t)len, ans, sizeof ans, 2000);
+	ck_assert_int_eq(error_code(ans, n), 403);
+	ck_assert_int_eq(stat_of("drop_bad_signature"), 1);
+	ck_assert_int_eq(nodes(), 0);
+	/* The challenge from another address: a new challenge, no more. */
+	o.kp = NULL;
+	len = build_register_opts(req, sizeof req, 0x40, TC_REGISTER_MIN, &o);
+	n = exchange_on(fd, req, (size_t)len, ans, sizeof ans, 2000);
+	ck_assert_int_eq(error_code(ans, n), 401);
+	ck_assert_int_eq(stat_of("challenges"), 2);
+	/* A forged challenge: the same. */
+	chal[5] ^= 1;
+	len = build_register_opts(req, sizeof req, 0x40, TC_REGISTER_MIN, &o);
+	n = exchange(req, (size_t)len, ans, sizeof ans, 2000);
+	ck_assert_int_eq(error_code(ans, n), 401);
+	ck_assert_int_eq(nodes(), 0);
+	/* The channel's own key signing its challenge: registered, the
+	 * label taken. */
+	chal[5] ^= 1;
+	len = build_register_opts(req, sizeof req, 0x40, TC_REGISTER_MIN, &o);
+	n = exchange(req, (size_t)len, ans, sizeof ans, 10000);
+	ck_assert_uint_le(n, (size_t)len);
+	register_answer(ans, n, &s, k, chan_kp.pk);
+	/* Sent again unchanged (its answer lost): the same credential. */
+	n = exchange(req, (size_t)len, ans, sizeof ans, 2000);
+	register_answer(ans, n, &s, k, chan_kp.pk);
+	ck_assert_int_eq(stat_of("retransmits"), 1);
+	ck_assert_int_eq(stat_of("registered"), 2);	/* and the verifier */
+	ck_assert_int_eq(keepalive_parent(sock, s, 1, k), -1);
+
+	/* Another key claiming the label, properly signed: refused, and
+	 * no tree for it. */
+	memset(&o, 0, sizeof o);
+	o.role = TC_ROLE_ORIGIN;
+	o.label = "news";
+	o.kp = &other;
+	key_hex(other.pk, (char *)req);
+	o.channel = (const char *)req;
+	n = register_exchange(fd, 0x41, &o, ans, sizeof ans);
+	ck_assert_int_eq(error_code(ans, n), 403);
+	ck_assert_str_eq(error_reason(ans, n), "label held by another key");
+	ck_assert_int_eq(stat_of("err_label_taken"), 1);
+	ck_assert_int_eq(nodes(), 1);
+	tree = http_get("/api/tree");
+	ck_assert_ptr_null(strstr(tree, (const char *)req));
+	/* A peer naming the label is bound to the key that holds it. */
+	memset(&o, 0, sizeof o);
+	o.channel = "news";
+	do_register_opts(fd, 0x42, &o, &s, k);
+	ck_assert_ptr_nonnull(strstr(http_get("/api/nodes?id=42"),
+	    "\"channel\":\"news\""));
+	ck_assert_ptr_nonnull(strstr(http_get("/api/nodes?id=42"),
+	    chan_hex));
+	/* A label no origin holds: 404, with the reason. */
+	o.channel = "nobody";
+	n = register_exchange(fd, 0x43, &o, ans, sizeof ans);
+	ck_assert_int_eq(error_code(ans, n), 404);
+	ck_assert_int_eq(stat_of("err_no_channel"), 1);
+	close(fd);
+}
+END_TEST
+
+/* A bad channel name is a bad request (400, with the reason), not a full
+ * table; and a lone node registering again keeps its channel's name. */
+START_TEST(test_channel_names)
+{
+	uint8_t req[STUN_MAX_MSG], ans[STUN_MAX_MSG], k[TC_KEY_LEN];
+	struct key_pair lone;
+	struct reg_opts o;
+	char hex[KEY_HEX_LEN + 1], want[KEY_HEX_LEN + 16];
+	uint64_t s;
+	size_t n;
+
+	(void)req;
+	memset(&o, 0, sizeof o);
+	o.channel = "a b";
+	n = register_exchange(sock, 0x50, &o, ans, sizeof ans);
+	ck_assert_int_eq(error_code(ans, n), 400);
+	ck_assert_str_eq(error_reason(ans, n), "bad channel name");
+	o.role = TC_ROLE_PROBE;
+	o.channel = "a\"b";
+	n = register_exchange(sock, 0x50, &o, ans, sizeof ans);
+	ck_assert_int_eq(error_code(ans, n), 400);
+	ck_assert_str_eq(error_reason(ans, n), "bad channel name");
+	ck_assert_int_eq(stat_of("err_full"), 0);
+	ck_assert_int_eq(stat_of("err_bad_request"), 2);
+	/* An origin's channel must be its key. */
+	o.role = TC_ROLE_ORIGIN;
+	o.channel = "lab";
+	n = register_exchange(sock, 0x50, &o, ans, sizeof ans);
+	ck_assert_int_eq(error_code(ans, n), 400);
+
+	/* The only node on its channel registers again. */
+	crypto_sign_keypair(lone.pk, lone.sk);
+	key_hex(lone.pk, hex);
+	memset(&o, 0, sizeof o);
+	o.channel = hex;
+	o.kp = &lone;
+	do_register_opts(sock, 0x51, &o, &s, k);
+	o.old_session = s;
+	o.old_key = k;
+	do_register_opts(sock, 0x51, &o, &s, k);
+	snprintf(want, sizeof want, "\"channel\":\"%s\"", hex);
+	ck_assert_ptr_nonnull(strstr(http_get("/api/nodes?id=51"), want));
+}
+END_TEST
+
 START_TEST(test_verifier_crowd)
 {
 	uint8_t k[CROWD + 1][TC_KEY_LEN];
 	uint64_t s[CROWD + 1];
+	struct reg_opts o;
 	const char *tree = "";
 	char want[32];
 	int fd[CROWD + 1], i, j, code;
 
 	for (i = 0; i <= CROWD; i++)
 		fd[i] = socket(AF_INET, SOCK_DGRAM, 0);
-	register_role = TC_ROLE_ORIGIN;
-	do_register_on(fd[0], 0x100, &s[0], k[0]);
-	register_role = TC_ROLE_PEER;
+	memset(&o, 0, sizeof o);
+	o.role = TC_ROLE_ORIGIN;
+	do_register_opts(fd[0], 0x100, &o, &s[0], k[0]);
 	for (i = 1; i <= CROWD; i++) {
 		do_register_on(fd[i], 0x100 + (uint64_t)i, &s[i], k[i]);
 		join(fd[i], s[i], 1, k[i], &code);
@@ -1268,7 +1621,7 @@ START_TEST(test_leave_drains)
 	ck_assert_int_eq(addr_parse("127.0.0.1", nego_port, 0, &cfg.server,
 	    err, sizeof err), 0);
 	cfg.node_id = 0xa;
-	strcpy(cfg.channel, "test");
+	strcpy(cfg.channel, chan_hex);
 	cfg.role = TC_ROLE_PEER;
 	cfg.profile.mapping = NAT_MAPPING_NONE;
 	d.s = session_start(d.base, &cfg, drain_session, &d, err, sizeof err);
@@ -1300,13 +1653,15 @@ START_TEST(test_http_lock_scope)
 	static uint8_t k[CHURN][TC_KEY_LEN];
 	uint8_t req[STUN_MAX_MSG], ans[STUN_MAX_MSG], key[TC_KEY_LEN];
 	uint64_t origin;
+	struct reg_opts o;
 	long before, after, n;
 	char *body;
 	int i, len;
 
-	register_role = TC_ROLE_ORIGIN;
-	do_register(0x500, &origin, key);
-	register_role = TC_ROLE_PEER;
+	memset(&o, 0, sizeof o);
+	o.role = TC_ROLE_ORIGIN;
+	o.label = "test";
+	do_register_opts(sock, 0x500, &o, &origin, key);
 	for (i = 0; i < CHURN; i++)
 		do_register(0x10000 + (uint64_t)i, &s[i], k[i]);
 	for (i = 10; i < CHURN; i++) {
@@ -1346,6 +1701,9 @@ main(void)
 	tcase_add_test(tc, test_expiry);
 	tcase_add_test(tc, test_link);
 	tcase_add_test(tc, test_join);
+	tcase_add_test(tc, test_hijack);
+	tcase_add_test(tc, test_origin_proof);
+	tcase_add_test(tc, test_channel_names);
 	tcase_add_test(tc, test_leave_drains);
 	tcase_add_test(tc, test_http_lock_scope);
 	suite_add_tcase(s, tc);
