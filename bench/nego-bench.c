@@ -64,12 +64,16 @@
 #define HIST_US		1000000		/* latency histogram: 1 us buckets up to 1 s */
 #define BIND_SOFTWARE	"treecast nego-bench"
 #define BIND_MSG_MAX	64	/* room for one Binding request (52 bytes) */
+#define BENCH_CHANNEL \
+	"be0c4be0c4be0c4be0c4be0c4be0c4be0c4be0c4be0c4be0c4be0c4be0c4be0c"
 
 struct client {
 	uint64_t	session;
-	uint64_t	reg_sent;	/* time of the latest register request:
-					   only its answer counts, an earlier
-					   one's credential is already void */
+	uint64_t	reg_sent;	/* time of its first register request,
+					   in its transaction id: a client
+					   resends that very request (a
+					   REGISTER with a new id for a node
+					   registered is refused) */
 	uint32_t	seq;
 	uint8_t		key[TC_KEY_LEN];
 	uint8_t		registered;
@@ -277,11 +281,14 @@ build_register(uint8_t *buf, size_t cap, struct bench *bb, uint32_t i)
 	struct sockaddr_in in;
 	uint64_t node_id = client_node(i);
 
-	make_tid(tid, i, wall_ns());
-	memcpy(&bb->c[i].reg_sent, tid + 4, 8);
+	if (bb->c[i].reg_sent == 0)
+		bb->c[i].reg_sent = wall_ns();
+	make_tid(tid, i, bb->c[i].reg_sent);
 	stun_build_init(&b, buf, cap, TC_METHOD_REGISTER, STUN_REQUEST, tid);
 	stun_put_u64(&b, TC_ATTR_NODE_ID, node_id);
-	stun_put(&b, TC_ATTR_CHANNEL, "bench", 5);
+	/* A channel named by a key: a peer naming a label needs its
+	 * origin. */
+	stun_put(&b, TC_ATTR_CHANNEL, BENCH_CHANNEL, sizeof BENCH_CHANNEL - 1);
 	stun_put_u32(&b, TC_ATTR_ROLE, TC_ROLE_PEER);
 	memset(&in, 0, sizeof in);
 	in.sin_family = AF_INET;

@@ -86,7 +86,7 @@ done
 settled() {
 	local c n
 	c=$(channel) || return 1
-	[ "$(jq '.counts.nodes' <<<"$c")" -eq $((${#NETS[@]} + 1)) ] &&
+	[ "$(jq '.counts.nodes' <<<"$c")" -eq ${#NETS[@]} ] &&
 	    [ "$(jq '.counts.candidates' <<<"$c")" -eq 0 ] &&
 	    [ "$(jq '.counts.unplaced' <<<"$c")" -eq 0 ] || return 1
 	n=0
