@@ -1686,6 +1686,84 @@ START_TEST(test_http_lock_scope)
 }
 END_TEST
 
+/* A session naming a label pins the key the negotiator names before it
+ * says SESSION_REGISTERED; one that pinned another key refuses the
+ * answer and leaves. */
+struct pin {
+	struct event_base	*base;
+	int			 registered, left, had_key;
+	uint8_t			 key[KEY_PUBLIC_LEN];
+};
+
+static void
+pin_session(void *arg, enum session_event ev, struct session *s)
+{
+	struct pin *p = arg;
+
+	if (ev == SESSION_REGISTERED) {
+		p->registered = 1;
+		if (session_channel_key(s) != NULL) {
+			p->had_key = 1;
+			memcpy(p->key, session_channel_key(s), sizeof p->key);
+		}
+		event_base_loopexit(p->base, NULL);
+	} else if (ev == SESSION_LEFT) {
+		p->left = 1;
+		event_base_loopexit(p->base, NULL);
+	}
+}
+
+static void
+pin_run(struct pin *p, const struct session_config *cfg, int refused)
+{
+	struct timeval limit = { 10, 0 };
+	struct session *s;
+	char err[160];
+
+	memset(p, 0, sizeof *p);
+	ck_assert_ptr_nonnull(p->base = event_base_new());
+	s = session_start(p->base, cfg, pin_session, p, err, sizeof err);
+	ck_assert_msg(s != NULL, "session_start: %s", err);
+	if (!cfg->has_channel_key)	/* not known before the answer */
+		ck_assert_ptr_null(session_channel_key(s));
+	event_base_loopexit(p->base, &limit);
+	event_base_dispatch(p->base);
+	ck_assert_int_eq(session_refused(s), refused);
+	session_free(s);
+	event_base_free(p->base);
+}
+
+START_TEST(test_pin)
+{
+	struct session_config cfg;
+	struct reg_opts o;
+	struct pin p;
+	uint8_t k[TC_KEY_LEN];
+	uint64_t sess;
+	char err[160];
+
+	memset(&o, 0, sizeof o);
+	o.role = TC_ROLE_ORIGIN;
+	o.label = "pinned";
+	do_register_opts(sock, 0x60, &o, &sess, k);
+	memset(&cfg, 0, sizeof cfg);
+	ck_assert_int_eq(addr_parse("127.0.0.1", nego_port, 0, &cfg.server,
+	    err, sizeof err), 0);
+	strcpy(cfg.channel, "pinned");
+	cfg.role = TC_ROLE_PEER;
+	cfg.profile.mapping = NAT_MAPPING_NONE;
+	pin_run(&p, &cfg, 0);
+	ck_assert(p.registered && p.had_key);
+	ck_assert_int_eq(memcmp(p.key, chan_kp.pk, sizeof p.key), 0);
+	/* Pinned to another key: the answer is refused, and it leaves. */
+	cfg.has_channel_key = 1;
+	memset(cfg.channel_key, 0x5a, sizeof cfg.channel_key);
+	pin_run(&p, &cfg, 1);
+	ck_assert(!p.registered && p.left);
+	ck_assert_int_eq(stat_of("left"), 1);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1704,6 +1782,7 @@ main(void)
 	tcase_add_test(tc, test_hijack);
 	tcase_add_test(tc, test_origin_proof);
 	tcase_add_test(tc, test_channel_names);
+	tcase_add_test(tc, test_pin);
 	tcase_add_test(tc, test_leave_drains);
 	tcase_add_test(tc, test_http_lock_scope);
 	suite_add_tcase(s, tc);
