@@ -123,17 +123,17 @@ nodes(void)
  * a fixture's setup to change before start_negotiator. */
 static const char *nego_ip = "127.0.0.1";
 static const char *nego_extra[8];
+static uint16_t alt_port;
 
+/* Starts the daemon on nego_port, alt_port and http_port; waits for it. */
 static void
-start_negotiator(void)
+spawn_negotiator(void)
 {
 	char listen[64], http[32], alt[8];
 	const char *argv[24];
 	int i, n = 0;
 
-	nego_port = free_port(SOCK_DGRAM);
-	snprintf(alt, sizeof alt, "%u", free_port(SOCK_DGRAM));
-	http_port = free_port(SOCK_STREAM);
+	snprintf(alt, sizeof alt, "%u", alt_port);
 	snprintf(listen, sizeof listen, "%s:%u", nego_ip, nego_port);
 	snprintf(http, sizeof http, "127.0.0.1:%u", http_port);
 	argv[n++] = "treecast-negotiator";
@@ -157,6 +157,15 @@ start_negotiator(void)
 	}
 	for (i = 0; i < 100 && stat_of("nodes") < 1; i++)
 		usleep(50000);	/* up, and its verifier registered */
+}
+
+static void
+start_negotiator(void)
+{
+	nego_port = free_port(SOCK_DGRAM);
+	alt_port = free_port(SOCK_DGRAM);
+	http_port = free_port(SOCK_STREAM);
+	spawn_negotiator();
 	sock = socket(AF_INET, SOCK_DGRAM, 0);
 	memset(&nego, 0, sizeof nego);
 	nego.sin_family = AF_INET;
@@ -1764,6 +1773,59 @@ START_TEST(test_pin)
 }
 END_TEST
 
+/* A node whose negotiator restarted (it forgot every session) registers
+ * afresh: the old session's proof it sends is no hindrance. */
+struct restart {
+	struct event_base	*base;
+	int			 registered;
+};
+
+static void
+restart_session(void *arg, enum session_event ev, struct session *s)
+{
+	struct restart *r = arg;
+	int status;
+
+	(void)s;
+	if (ev != SESSION_REGISTERED)
+		return;
+	if (++r->registered == 1) {
+		kill(nego_pid, SIGTERM);
+		waitpid(nego_pid, &status, 0);
+		spawn_negotiator();
+	} else
+		event_base_loopexit(r->base, NULL);
+}
+
+START_TEST(test_restart)
+{
+	struct timeval limit = { 20, 0 };
+	struct session_config cfg;
+	struct session *s;
+	struct restart r;
+	char err[160];
+
+	memset(&r, 0, sizeof r);
+	ck_assert_ptr_nonnull(r.base = event_base_new());
+	memset(&cfg, 0, sizeof cfg);
+	ck_assert_int_eq(addr_parse("127.0.0.1", nego_port, 0, &cfg.server,
+	    err, sizeof err), 0);
+	strcpy(cfg.channel, chan_hex);
+	cfg.role = TC_ROLE_PEER;
+	cfg.profile.mapping = NAT_MAPPING_NONE;
+	s = session_start(r.base, &cfg, restart_session, &r, err, sizeof err);
+	ck_assert_msg(s != NULL, "session_start: %s", err);
+	event_base_loopexit(r.base, &limit);
+	event_base_dispatch(r.base);
+	ck_assert_int_eq(r.registered, 2);
+	ck_assert_int_eq(nodes(), 1);
+	ck_assert_int_eq(stat_of("drop_hijack"), 0);
+	ck_assert_int_eq(stat_of("drop_unknown_session"), 1);
+	session_free(s);
+	event_base_free(r.base);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1783,6 +1845,7 @@ main(void)
 	tcase_add_test(tc, test_origin_proof);
 	tcase_add_test(tc, test_channel_names);
 	tcase_add_test(tc, test_pin);
+	tcase_add_test(tc, test_restart);
 	tcase_add_test(tc, test_leave_drains);
 	tcase_add_test(tc, test_http_lock_scope);
 	suite_add_tcase(s, tc);
