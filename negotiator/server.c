@@ -418,7 +418,7 @@ server_register_parse(struct worker *w, struct srv_msg *m,
     const struct stun_msg *req, size_t reqlen, struct server_reg *r)
 {
 	const struct stun_attr *chan, *prof, *intl, *label;
-	const char *why = NULL;
+	const char *why = NULL;		/* NULL: plainly malformed */
 
 	memset(r, 0, sizeof *r);
 	r->fanout = TC_FANOUT_DEFAULT;
@@ -428,42 +428,47 @@ server_register_parse(struct worker *w, struct srv_msg *m,
 	label = stun_find(req, TC_ATTR_LABEL);
 	if (stun_find(req, TC_ATTR_FANOUT) != NULL &&
 	    (server_get_u32(req, TC_ATTR_FANOUT, &r->fanout) != 0 ||
-	    r->fanout > TC_FANOUT_MAX))
+	    r->fanout > TC_FANOUT_MAX)) {
 		why = "bad fanout";
-	else if (server_get_u64(req, TC_ATTR_NODE_ID, &r->node_id) != 0 ||
+		goto bad;
+	}
+	if (server_get_u64(req, TC_ATTR_NODE_ID, &r->node_id) != 0 ||
 	    server_get_u32(req, TC_ATTR_ROLE, &r->role) != 0 ||
 	    r->role == 0 || r->role >= TC_ROLE_COUNT || chan == NULL ||
 	    prof == NULL ||
 	    nat_profile_decode(prof->value, prof->len, &r->profile) != 0 ||
 	    intl == NULL ||
 	    stun_attr_xor_address(req, intl, &r->internal, NULL) != 0)
-		why = NULL;	/* a malformed request: no reason needed */
-	else {
-		r->chan = (const char *)chan->value;
-		r->chan_len = chan->len;
-		r->keyed = tc_is_key_name(r->chan, r->chan_len);
-		if (r->keyed)
-			key_parse_hex(r->chan, r->chan_len, r->key);
-		if (r->role == TC_ROLE_ORIGIN && !r->keyed)
-			why = "an origin's channel is its key in hex";
-		else if (!r->keyed && r->role == TC_ROLE_PEER &&
-		    !channels_label_valid(r->chan, r->chan_len))
-			why = "bad channel name";
-		else if (r->role == TC_ROLE_ORIGIN && label != NULL &&
-		    !channels_label_valid((const char *)label->value,
-		    label->len))
-			why = "bad label";
-		else {
-			if (r->role == TC_ROLE_ORIGIN && label != NULL) {
-				r->label = (const char *)label->value;
-				r->label_len = label->len;
-			}
-			r->has_old = server_get_u64(req, TC_ATTR_SESSION,
-			    &r->old_session) == 0 && stun_find(req,
-			    STUN_ATTR_MESSAGE_INTEGRITY_SHA256) != NULL;
-			return 0;
-		}
+		goto bad;
+	r->chan = (const char *)chan->value;
+	r->chan_len = chan->len;
+	if ((r->keyed = tc_is_key_name(r->chan, r->chan_len)))
+		key_parse_hex(r->chan, r->chan_len, r->key);
+	if (r->role == TC_ROLE_ORIGIN && !r->keyed) {
+		why = "an origin's channel is its key in hex";
+		goto bad;
 	}
+	/* A peer's name that is not a key is a label; probes' and the
+	 * verifier's plain names are checked as they are interned. */
+	if (r->role == TC_ROLE_PEER && !r->keyed &&
+	    !channels_label_valid(r->chan, r->chan_len)) {
+		why = "bad channel name";
+		goto bad;
+	}
+	if (r->role == TC_ROLE_ORIGIN && label != NULL) {
+		if (!channels_label_valid((const char *)label->value,
+		    label->len)) {
+			why = "bad label";
+			goto bad;
+		}
+		r->label = (const char *)label->value;
+		r->label_len = label->len;
+	}
+	r->has_old = server_get_u64(req, TC_ATTR_SESSION, &r->old_session) ==
+	    0 && stun_find(req, STUN_ATTR_MESSAGE_INTEGRITY_SHA256) != NULL;
+	return 0;
+
+bad:
 	STAT_INC(w, err_bad_request);
 	server_error(w, m, req, reqlen, 400, why, NULL, 0);
 	return -1;
