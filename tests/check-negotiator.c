@@ -203,6 +203,17 @@ setup_rfc5780(void)
 	setup();
 }
 
+/* The negotiator keeps a silent node a minute: a node that lost its
+ * session is still registered when it comes back. */
+static void
+setup_long_expiry(void)
+{
+	static const char *opts[] = { "--expire", "60", NULL };
+
+	memcpy(nego_extra, opts, sizeof opts);
+	setup();
+}
+
 static void
 setup_ipv6(void)
 {
@@ -1825,6 +1836,117 @@ START_TEST(test_restart)
 }
 END_TEST
 
+/*
+ * A node whose keepalives went unanswered while the negotiator still
+ * holds its session registers again proving that session (its id and its
+ * key): accepted, not taken for a hijack. The session talks through a
+ * forwarder here that drops everything for a while.
+ */
+struct relost {
+	struct event_base	*base;
+	int			 client, upstream;	/* the forwarder's */
+	struct sockaddr_storage	 from;
+	socklen_t		 fromlen;
+	int			 drop, registered, lost;
+};
+
+static void
+relost_client_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relost *r = arg;
+	uint8_t buf[STUN_MAX_MSG];
+	ssize_t n;
+
+	(void)what;
+	r->fromlen = sizeof r->from;
+	if ((n = recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&r->from,
+	    &r->fromlen)) > 0 && !r->drop)
+		send(r->upstream, buf, (size_t)n, 0);
+}
+
+static void
+relost_upstream_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relost *r = arg;
+	uint8_t buf[STUN_MAX_MSG];
+	ssize_t n;
+
+	(void)what;
+	if ((n = recv(fd, buf, sizeof buf, 0)) > 0 && !r->drop &&
+	    r->fromlen > 0)
+		sendto(r->client, buf, (size_t)n, 0,
+		    (struct sockaddr *)&r->from, r->fromlen);
+}
+
+static void
+relost_session(void *arg, enum session_event ev, struct session *s)
+{
+	struct relost *r = arg;
+
+	(void)s;
+	if (ev == SESSION_REGISTERED && ++r->registered == 1)
+		r->drop = 1;	/* the path goes dark */
+	else if (ev == SESSION_REGISTERED)
+		event_base_loopexit(r->base, NULL);
+	else if (ev == SESSION_LOST) {
+		r->lost++;
+		r->drop = 0;	/* and comes back */
+	}
+}
+
+START_TEST(test_relost)
+{
+	struct timeval limit = { 45, 0 };
+	struct session_config cfg;
+	struct sockaddr_in in;
+	socklen_t len = sizeof in;
+	struct event *ec, *eu;
+	struct session *s;
+	struct relost r;
+	char err[160];
+
+	memset(&r, 0, sizeof r);
+	ck_assert_ptr_nonnull(r.base = event_base_new());
+	r.client = socket(AF_INET, SOCK_DGRAM, 0);
+	r.upstream = socket(AF_INET, SOCK_DGRAM, 0);
+	memset(&in, 0, sizeof in);
+	in.sin_family = AF_INET;
+	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(r.client, (struct sockaddr *)&in, sizeof in), 0);
+	ck_assert_int_eq(getsockname(r.client, (struct sockaddr *)&in, &len),
+	    0);
+	ck_assert_int_eq(connect(r.upstream, (struct sockaddr *)&nego,
+	    sizeof nego), 0);
+	ec = event_new(r.base, r.client, EV_READ | EV_PERSIST,
+	    relost_client_cb, &r);
+	eu = event_new(r.base, r.upstream, EV_READ | EV_PERSIST,
+	    relost_upstream_cb, &r);
+	event_add(ec, NULL);
+	event_add(eu, NULL);
+	memset(&cfg, 0, sizeof cfg);
+	ck_assert_int_eq(addr_parse("127.0.0.1", ntohs(in.sin_port), 0,
+	    &cfg.server, err, sizeof err), 0);
+	strcpy(cfg.channel, chan_hex);
+	cfg.role = TC_ROLE_PEER;
+	cfg.profile.mapping = NAT_MAPPING_NONE;
+	s = session_start(r.base, &cfg, relost_session, &r, err, sizeof err);
+	ck_assert_msg(s != NULL, "session_start: %s", err);
+	event_base_loopexit(r.base, &limit);
+	event_base_dispatch(r.base);
+	ck_assert_int_ge(r.lost, 1);
+	ck_assert_int_eq(r.registered, 2);
+	ck_assert_int_eq(nodes(), 1);
+	ck_assert_int_eq(stat_of("reregistered"), 1);
+	ck_assert_int_eq(stat_of("drop_hijack"), 0);
+	session_free(s);
+	event_free(ec);
+	event_free(eu);
+	event_base_free(r.base);
+	close(r.client);
+	close(r.upstream);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1857,6 +1979,11 @@ main(void)
 	tcase_add_checked_fixture(tc, setup_rfc5780, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_binding_rfc5780);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("relost");
+	tcase_add_checked_fixture(tc, setup_long_expiry, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_relost);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("ipv6");
 	tcase_add_checked_fixture(tc, setup_ipv6, teardown);
