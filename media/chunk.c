@@ -1,4 +1,4 @@
-/* The chunk codec: header encode and bounded decode. */
+/* The chunk codec: header encode, bounded decode, signature. */
 #include "config.h"
 
 #include <stdarg.h>
@@ -167,6 +167,54 @@ chunk_decode(const uint8_t *in, size_t len, struct chunk *c, char *err,
 	c->payload = in + CHUNK_HEADER_LEN;
 	c->len = plen;
 	return (int)(CHUNK_HEADER_LEN + plen);
+}
+
+/*
+ * The message under a chunk's signature, into out: the context, the
+ * header's first CHUNK_SIGNED_LEN bytes, the payload. Its length, or -1
+ * if c is not valid or out too small.
+ */
+_Static_assert(sizeof CHUNK_SIG_CONTEXT == CHUNK_SIG_CONTEXT_LEN,
+    "the signature's context is 16 bytes");
+
+static int
+chunk_signed_message(const struct chunk *c, uint8_t *out, size_t outlen)
+{
+	uint8_t hdr[CHUNK_HEADER_LEN];
+
+	if (chunk_encode_header(c, hdr, sizeof hdr) < 0 ||
+	    outlen < CHUNK_SIG_CONTEXT_LEN + CHUNK_SIGNED_LEN + c->len)
+		return -1;
+	memcpy(out, CHUNK_SIG_CONTEXT, CHUNK_SIG_CONTEXT_LEN);
+	memcpy(out + CHUNK_SIG_CONTEXT_LEN, hdr, CHUNK_SIGNED_LEN);
+	memcpy(out + CHUNK_SIG_CONTEXT_LEN + CHUNK_SIGNED_LEN, c->payload,
+	    c->len);
+	return (int)(CHUNK_SIG_CONTEXT_LEN + CHUNK_SIGNED_LEN + c->len);
+}
+
+int
+chunk_sign(struct chunk *c, const uint8_t sk[CHUNK_SECRET_LEN])
+{
+	uint8_t m[CHUNK_SIG_CONTEXT_LEN + CHUNK_SIGNED_LEN + CHUNK_MAX_PAYLOAD];
+	int n;
+
+	if ((n = chunk_signed_message(c, m, sizeof m)) < 0)
+		return -1;
+	crypto_sign_detached(c->signature, NULL, m, (unsigned long long)n,
+	    sk);
+	return 0;
+}
+
+int
+chunk_verify(const struct chunk *c, const uint8_t pk[CHUNK_PUBLIC_LEN])
+{
+	uint8_t m[CHUNK_SIG_CONTEXT_LEN + CHUNK_SIGNED_LEN + CHUNK_MAX_PAYLOAD];
+	int n;
+
+	if ((n = chunk_signed_message(c, m, sizeof m)) < 0)
+		return -1;
+	return crypto_sign_verify_detached(c->signature, m,
+	    (unsigned long long)n, pk) == 0 ? 0 : -1;
 }
 
 static crypto_generichash_state *

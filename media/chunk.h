@@ -10,8 +10,14 @@
  *     4    8  sequence number
  *    12    8  origin timestamp, microseconds since the epoch (CLOCK_REALTIME)
  *    20    4  payload length: a multiple of 188, 188..CHUNK_MAX_PAYLOAD
- *    24   64  signature, reserved for the origin's signature (zero for now)
+ *    24   64  signature: the origin's Ed25519 signature (chunk_sign)
  *    88    -  payload: TS packets, each starting with the sync byte 0x47
+ *
+ * Version 2 signs every chunk: Ed25519 (RFC 8032, libsodium's
+ * crypto_sign_detached) by the channel's key over CHUNK_SIG_CONTEXT (16
+ * bytes, "treecast chunk" and two zero bytes), then bytes 0-23 of the
+ * header (every field but the signature), then the payload. A node checks
+ * it before it plays or relays the chunk; one that fails is dropped.
  */
 #ifndef TREECAST_CHUNK_H
 #define TREECAST_CHUNK_H
@@ -23,9 +29,14 @@
 
 #define CHUNK_MAGIC0		0x54	/* 'T' */
 #define CHUNK_MAGIC1		0x43	/* 'C' */
-#define CHUNK_VERSION		1
+#define CHUNK_VERSION		2	/* 1: the signature unused */
 #define CHUNK_HEADER_LEN	88
 #define CHUNK_SIG_LEN		64
+#define CHUNK_SIGNED_LEN	24	/* header bytes under the signature */
+#define CHUNK_SIG_CONTEXT	"treecast chunk\0"	/* and its NUL: 16 */
+#define CHUNK_SIG_CONTEXT_LEN	16
+#define CHUNK_PUBLIC_LEN	32	/* Ed25519 keys, as in net/key.h */
+#define CHUNK_SECRET_LEN	64
 #define CHUNK_TS_PACKET		188
 #define CHUNK_TS_SYNC		0x47
 #define CHUNK_MAX_PACKETS	64
@@ -70,6 +81,16 @@ int	chunk_decode(const uint8_t *in, size_t len, struct chunk *c,
 /* Checks a payload as chunk_decode does; 0 or -1 with a reason. */
 int	chunk_check_payload(const uint8_t *p, size_t len, char *err,
 	    size_t errlen);
+
+/*
+ * Signs c with the channel's Ed25519 secret key sk (libsodium's 64-byte
+ * form): fills c->signature over the message above. 0, or -1 if c's
+ * flags or payload length are not valid (as chunk_encode_header).
+ */
+int	chunk_sign(struct chunk *c, const uint8_t sk[CHUNK_SECRET_LEN]);
+/* Whether c (decoded, or about to be encoded) carries a valid signature
+ * by the public key pk: 0, or -1 if it does not or c is not valid. */
+int	chunk_verify(const struct chunk *c, const uint8_t pk[CHUNK_PUBLIC_LEN]);
 
 /* The 13-bit PID of a TS packet, and whether it starts a PES or section
  * (payload_unit_start_indicator). p must hold at least 4 bytes. */
