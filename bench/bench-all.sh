@@ -10,6 +10,8 @@
 #   6. STUN Binding against coturn's turnserver: bench/coturn-compare.sh
 #   7. a flash crowd in the NAT lab: bench/crowd-bench.sh, 120 peers (root)
 #   8. viewers under churn in the NAT lab: bench/churn-bench.sh (root)
+#   9. signed chunks: bench/chunk-bench, sign and verify, per chunk and per
+#      second of 5 Mbit/s video
 #
 # Every value comes from the benchmark's own output; nothing is filled in.
 # Without root the lab steps are skipped, and the table says so.
@@ -38,7 +40,8 @@ steps: nego (bench/nego-bench, 600,000 clients every 3 s), broker
 (tests/link-lab.sh, root), coturn (bench/coturn-compare.sh), crowd
 (bench/crowd-bench.sh, 120 peers starting at once, root), churn
 (bench/churn-bench.sh: viewers coming and going, a mass departure and a
-negotiator restart, each viewer's player decoding; root).
+negotiator restart, each viewer's player decoding; root), chunk
+(bench/chunk-bench: signing and checking chunks).
 
 options:
   --nego-duration S   seconds of keepalives to measure (default $nego_secs)
@@ -83,9 +86,9 @@ while [ $# -gt 0 ]; do
 	--skip)
 		for s in ${2//,/ }; do
 			case $s in
-			nego | broker | tree | stream | link | coturn | crowd | churn)
+			nego | broker | tree | stream | link | coturn | crowd | churn | chunk)
 				skip+="$s," ;;
-			*) die "--skip '$s': the steps are nego, broker, tree, stream, link, coturn, crowd, churn" ;;
+			*) die "--skip '$s': the steps are nego, broker, tree, stream, link, coturn, crowd, churn, chunk" ;;
 			esac
 		done
 		shift 2 ;;
@@ -99,7 +102,7 @@ top_builddir=${top_builddir:-$PWD}
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 top_builddir=$(cd "$top_builddir" && pwd)
 export top_srcdir top_builddir
-for f in treecast-negotiator bench/nego-bench bench/tree-sim; do
+for f in treecast-negotiator bench/nego-bench bench/tree-sim bench/chunk-bench; do
 	[ -x "$top_builddir/$f" ] || die "$top_builddir/$f not found: run" \
 	    "from the build directory after make (or set top_builddir)"
 done
@@ -125,7 +128,7 @@ trap 'exit 130' INT TERM
 
 root=0
 [ "$(id -u)" -eq 0 ] && root=1
-steps=8
+steps=9
 k=0
 failed=0
 notes=()
@@ -422,6 +425,35 @@ else
 	row "churn: stalls around the negotiator restart" \
 	    "$(cnum "$f" "negotiator restart: stalls from 1 s before to 10 s after")" \
 	    "stalls" = 0
+fi
+
+# 9. Signed chunks (issue 15): (a) Ed25519 on every chunk, what treecast
+# does; (b) BLAKE2b per chunk and a signature per 64, for comparison.
+if [[ $skip == *,chunk,* ]]; then
+	skipped chunk "signed chunks" "--skip"
+	row "chunk (a) Ed25519 each: verify, per second of 5 Mbit/s" skipped \
+	    "us" "<" 50000
+else
+	run chunk "signed chunks: sign and verify, 12 KB chunks" \
+	    "$top_builddir/bench/chunk-bench" || true
+	f=$logs/chunk.log
+	for o in "(a) Ed25519 per chunk" "(b) per window"; do
+		case $o in
+		"(a)"*) name="chunk (a) Ed25519 each" ;;
+		*) name="chunk (b) BLAKE2b each, Ed25519 per 64" ;;
+		esac
+		for op in sign verify; do
+			row "$name: $op, per chunk" \
+			    "$(fig "$f" "$o: $op, per chunk")" "ns"
+			if [ "$o" = "(a) Ed25519 per chunk" ] && [ $op = verify ]; then
+				row "$name: $op, per second of 5 Mbit/s" \
+				    "$(fig "$f" "$o: $op, per second")" "us" "<" 50000
+			else
+				row "$name: $op, per second of 5 Mbit/s" \
+				    "$(fig "$f" "$o: $op, per second")" "us"
+			fi
+		done
+	done
 fi
 
 # The table.
