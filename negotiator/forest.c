@@ -242,6 +242,16 @@ forest_next_candidate(struct forest *f, uint32_t *slot, uint32_t *gen)
 	return 0;
 }
 
+/* Makes the repeater in slot a non-repeater: its children move at once.
+ * 1 when it was a repeater, else 0. */
+static int
+forest_demote(struct forest *f, struct forest_tree *ft, uint32_t slot,
+    const char *reason)
+{
+	f->fails[slot] = 0;
+	return tree_demote(ft->t, slot + 1, reason) == 0;
+}
+
 int
 forest_verdict(struct forest *f, int ch, uint32_t slot, int ok,
     const char *reason, int by_child)
@@ -271,11 +281,8 @@ forest_verdict(struct forest *f, int ch, uint32_t slot, int ok,
 		}
 		if (++f->fails[slot] < FOREST_DEMOTE_AFTER)
 			break;
-		f->fails[slot] = 0;
-		if (tree_demote(ft->t, h, reason) == 0) {
+		if ((changed = forest_demote(f, ft, slot, reason)))
 			f->st.demoted++;
-			changed = 1;
-		}
 		break;
 	case TREE_ROLE_NONE:
 		return -1;
@@ -308,6 +315,22 @@ forest_lag(struct forest *f, int ch, uint32_t slot, int lagging)
 	f->st.demoted_lag++;
 	forest_drain(f, ft, TREE_NONE);
 	return 1;
+}
+
+int
+forest_accuse(struct forest *f, int ch, uint32_t child, uint32_t parent,
+    const char *reason)
+{
+	struct forest_tree *ft = forest_find(f, ch);
+	int cut;
+
+	if (ft == NULL || child >= f->max_nodes || parent >= f->max_nodes ||
+	    parent == ft->origin ||
+	    tree_parent(ft->t, child + 1) != parent + 1)
+		return -1;
+	cut = forest_demote(f, ft, parent, reason);
+	forest_drain(f, ft, TREE_NONE);
+	return cut;
 }
 
 const struct tree *

@@ -90,6 +90,18 @@ int	forest_verdict(struct forest *f, int ch, uint32_t slot, int ok,
  * if slot is no repeater of ch's tree. */
 int	forest_lag(struct forest *f, int ch, uint32_t slot, int lagging);
 
+/*
+ * A child's accusation (ACCUSE): the node in parent relayed it chunks that
+ * fail the channel's signature. Believed only from parent's own child in
+ * the tree: then parent is cut off at once, as forest_verdict demotes a
+ * repeater (a non-repeater, its children placed elsewhere), with reason.
+ * Returns 1 when it was cut off, 0 when it was believed but was no
+ * repeater to cut, -1 when child is not parent's child (or either is not
+ * in the tree, or parent is the origin).
+ */
+int	forest_accuse(struct forest *f, int ch, uint32_t child, uint32_t parent,
+	    const char *reason);
+
 /* Channel ch's tree for reading (NULL: none), and the channel of a tree
  * index 0..FOREST_TREES_MAX-1 (-1: unused), for the status page. */
 const struct tree *forest_tree(const struct forest *f, int ch);

@@ -329,11 +329,11 @@ http_tree_node(struct evbuffer *b, struct server *srv,
 	evbuffer_add_printf(b, "],\"children\":%u,\"buffer_ms\":%u,"
 	    "\"delay_ms\":%u,\"kbps_in\":%u,\"kbps_out\":%u,"
 	    "\"loss_pct\":%.1f,\"rtt_ms\":%u,\"chunks\":%" PRIu64
-	    ",\"gaps\":%u,"
+	    ",\"gaps\":%u,\"bad_chunks\":%u,"
 	    "\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
 	    ",\"players\":%u}}", sh->nchildren, sh->h.ring_ms, sh->h.delay_ms,
 	    sh->h.kbps_in, sh->h.kbps_out, loss, sh->h.rtt_ms, sh->h.chunks,
-	    sh->h.gaps,
+	    sh->h.gaps, sh->h.bad_chunks,
 	    sh->h.bytes_in, sh->h.bytes_out, sh->h.players);
 }
 

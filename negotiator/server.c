@@ -1247,6 +1247,66 @@ server_lag_verdict(struct server *s, uint32_t slot,
 		    sh->h.kbps_in, ph->h.kbps_in);
 }
 
+/*
+ * ACCUSE: a child's chunks from its parent failed the channel's signature
+ * (TC_ATTR_EVIDENCE of them). Believed only from the accused's own child
+ * in the tree, where it cuts the accused off at once (forest_accuse);
+ * the child joins again for a new parent. Answered alike either way, so
+ * that a retransmission gets the same answer.
+ */
+static void
+server_accuse(struct worker *w, struct srv_msg *m, const struct stun_msg *req,
+    size_t reqlen)
+{
+	struct server *s = w->srv;
+	struct stun_builder b;
+	const struct reg_node *n, *pn;
+	uint8_t key[TC_KEY_LEN];
+	uint64_t accused, child_id = 0;
+	uint32_t slot, pslot, gen, evidence;
+	int fresh, rc = -1;
+
+	if ((slot = server_authenticate(w, m, req, reqlen, key, &fresh)) ==
+	    REG_NONE)
+		return;
+	gen = registry_node(s->reg, slot)->gen;
+	pthread_mutex_unlock(&s->lock);
+	if (server_get_u64(req, TC_ATTR_PEER_NODE, &accused) != 0 ||
+	    server_get_u32(req, TC_ATTR_EVIDENCE, &evidence) != 0 ||
+	    evidence == 0) {
+		STAT_INC(w, err_bad_request);
+		server_auth_error(w, m, req, key, 400, "malformed ACCUSE");
+		return;
+	}
+	if (fresh) {
+		STAT_INC(w, accusations);
+		pthread_mutex_lock(&s->lock);
+		if ((n = registry_node_const(s->reg, slot)) != NULL &&
+		    n->gen == gen && n->role == TC_ROLE_PEER &&
+		    (pslot = registry_find(s->reg, accused)) != REG_NONE &&
+		    (pn = registry_node_const(s->reg, pslot)) != NULL &&
+		    pn->channel == n->channel) {
+			rc = forest_accuse(s->forest, n->channel, slot, pslot,
+			    "relayed chunks that fail the channel's signature");
+			child_id = n->node_id;
+		}
+		pthread_mutex_unlock(&s->lock);
+		if (rc < 0)
+			STAT_INC(w, accuse_refused);
+		else if (rc == 1) {
+			STAT_INC(w, parents_cut);
+			log_info("node %016llx: cut off for tampering (its "
+			    "child %016llx had %u chunks fail the signature)",
+			    (unsigned long long)accused,
+			    (unsigned long long)child_id, evidence);
+		}
+	}
+	server_answer(m, &b, req, STUN_SUCCESS);
+	stun_put_integrity_sha256(&b, key, sizeof key);
+	stun_put_fingerprint(&b);
+	server_finish(w, m, &b, reqlen);
+}
+
 /* STATUS: a node's figures and links, for the status page (bounded: fixed
  * attributes, at most TC_FANOUT_MAX children, of which 2 are kept). */
 static void
@@ -1366,6 +1426,9 @@ server_handle(struct worker *w, struct srv_sock *ss, struct srv_msg *m,
 		break;
 	case TC_METHOD_STATUS:
 		server_status(w, m, &req, len);
+		break;
+	case TC_METHOD_ACCUSE:
+		server_accuse(w, m, &req, len);
 		break;
 	default:
 		STAT_INC(w, err_bad_request);

@@ -89,7 +89,10 @@ struct server_config {
 	X(link_unknown_peer,	"LINK for a node not registered on the channel") \
 	X(link_unknown_report,	"REPORT of a link the broker does not know") \
 	X(expired,		"nodes that went silent")			\
-	X(moves_pushed,		"MOVEs sent: nodes told of a new parent at once")
+	X(moves_pushed,		"MOVEs sent: nodes told of a new parent at once")	\
+	X(accusations,		"ACCUSE: children's reports of a parent relaying chunks that fail the channel's signature") \
+	X(accuse_refused,	"ACCUSE refused: the accused is not the node's parent in the tree") \
+	X(parents_cut,		"parents cut off for tampering: made non-repeaters, their children moved")
 
 struct server_stats {
 #define SERVER_STATS_FIELD(name, help) uint64_t name;

@@ -18,6 +18,7 @@ const uint16_t tc_known_attrs[] = {
 	TC_ATTR_XOR_RELAY, TC_ATTR_OUTCOME, TC_ATTR_NOMINATE, TC_ATTR_FANOUT,
 	TC_ATTR_PARENT, TC_ATTR_HEALTH, TC_ATTR_CHILDREN, TC_ATTR_CHANNEL_KEY,
 	TC_ATTR_LABEL, TC_ATTR_CHALLENGE, TC_ATTR_SIGNATURE,
+	TC_ATTR_EVIDENCE,
 };
 const size_t tc_known_attrs_count =
     sizeof tc_known_attrs / sizeof tc_known_attrs[0];
@@ -108,6 +109,8 @@ tc_method_name(uint16_t method)
 		return "status";
 	case TC_METHOD_MOVE:
 		return "move";
+	case TC_METHOD_ACCUSE:
+		return "accuse";
 	default:
 		return "unknown";
 	}
@@ -211,7 +214,8 @@ tc_put_health(struct stun_builder *b, const struct tc_health *h)
 	p = tc_be(p, h->kbps_out, 4);
 	p = tc_be(p, h->players, 4);
 	p = tc_be(p, h->rtt_ms, 4);
-	tc_be(p, h->loss_permille, 4);
+	p = tc_be(p, h->loss_permille, 4);
+	tc_be(p, h->bad_chunks, 4);
 	return stun_put(b, TC_ATTR_HEALTH, v, sizeof v);
 }
 
@@ -221,7 +225,8 @@ tc_get_health(const struct stun_msg *m, struct tc_health *h)
 	const struct stun_attr *a = stun_find(m, TC_ATTR_HEALTH);
 	const uint8_t *p;
 
-	if (a == NULL || a->len != TC_HEALTH_LEN)
+	if (a == NULL || (a->len != TC_HEALTH_LEN &&
+	    a->len != TC_HEALTH_LEN_V1))
 		return -1;
 	p = a->value;
 	h->bytes_in = tc_unbe(&p, 8);
@@ -235,6 +240,7 @@ tc_get_health(const struct stun_msg *m, struct tc_health *h)
 	h->players = (uint32_t)tc_unbe(&p, 4);
 	h->rtt_ms = (uint32_t)tc_unbe(&p, 4);
 	h->loss_permille = (uint32_t)tc_unbe(&p, 4);
+	h->bad_chunks = a->len == TC_HEALTH_LEN ? (uint32_t)tc_unbe(&p, 4) : 0;
 	return 0;
 }
 

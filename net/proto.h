@@ -35,6 +35,8 @@
 #define TC_METHOD_MOVE		0x0CB	/* negotiator to node: the tree moved
 					   it to TC_ATTR_PARENT (unanswered:
 					   the keepalive says it again) */
+#define TC_METHOD_ACCUSE	0x0CC	/* a child: its parent relayed chunks
+					   that fail the channel's signature */
 
 /* Attributes. */
 #define TC_ATTR_NODE_ID		0x7C01	/* u64: the node's own random id */
@@ -81,6 +83,9 @@
 #define TC_ATTR_SIGNATURE	0x7C19	/* KEY_SIG_LEN bytes: Ed25519 by the
 					   channel's key over
 					   tc_origin_proof() */
+#define TC_ATTR_EVIDENCE	0x7C20	/* u32, in ACCUSE: the chunks from the
+					   accused (TC_ATTR_PEER_NODE) that
+					   failed the signature (1 or more) */
 
 #define TC_CHANNEL_MAX		64
 #define TC_PORTS_MAX		16
@@ -157,8 +162,11 @@ int	tc_put_outcome(struct stun_builder *b, const struct tc_outcome *o);
 int	tc_get_outcome(const struct stun_msg *m, struct tc_outcome *o);
 
 /* A node's figures (TC_ATTR_HEALTH, in STATUS): counters since it
- * started and rates over the last report's interval. */
-#define TC_HEALTH_LEN	56
+ * started and rates over the last report's interval. A node sends
+ * TC_HEALTH_LEN bytes; the TC_HEALTH_LEN_V1 bytes of older nodes, without
+ * bad_chunks, are still read (bad_chunks 0). */
+#define TC_HEALTH_LEN		60
+#define TC_HEALTH_LEN_V1	56
 struct tc_health {
 	uint64_t	bytes_in;	/* stream bytes from its parent */
 	uint64_t	bytes_out;	/* stream bytes to its children */
@@ -172,6 +180,9 @@ struct tc_health {
 	uint32_t	rtt_ms;		/* of the link from the parent */
 	uint32_t	loss_permille;	/* of the packets from the parent, lost
 					   on the way (UDT resent them) */
+	uint32_t	bad_chunks;	/* dropped: failed the channel's
+					   signature, or came before its key
+					   was known */
 };
 int	tc_put_health(struct stun_builder *b, const struct tc_health *h);
 int	tc_get_health(const struct stun_msg *m, struct tc_health *h);

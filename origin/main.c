@@ -92,13 +92,21 @@ origin_stop(struct origin *o, int code)
 		event_base_loopexit(o->base, NULL);
 }
 
+/* Each chunk, as the input cuts it: signed with the channel's key (every
+ * node checks it before it plays or relays it), kept, sent on. */
 static void
-origin_chunk(const struct chunk *c, void *arg)
+origin_chunk(const struct chunk *in, void *arg)
 {
 	struct origin *o = arg;
+	struct chunk signed_chunk = *in, *c = &signed_chunk;
 	char hex[CHUNK_DIGEST_HEX];
 	uint64_t first;
 
+	if (chunk_sign(c, o->key.sk) != 0) {
+		log_warn("chunk %llu: cannot sign it: dropped",
+		    (unsigned long long)c->seq);
+		return;
+	}
 	if (chunk_digest_add(&o->digest, c, &first, hex))
 		log_info("chunks %llu-%llu digest %s",
 		    (unsigned long long)first, (unsigned long long)c->seq,

@@ -109,6 +109,7 @@ struct peer {
 	struct serve		*serve;
 	struct link		*parent;
 	int			 joining;
+	int			 accusing;	/* an ACCUSE waits for its answer */
 	struct event		*rejoin;
 	struct event		*progress;
 	struct event		*status;
@@ -116,6 +117,12 @@ struct peer {
 	int			 have;		/* a chunk came: next is valid */
 	uint64_t		 next;		/* the sequence number expected */
 	uint64_t		 chunks, bytes, gaps, parents;
+	uint64_t		 bad;		/* chunks dropped: no valid signature */
+	uint32_t		 bad_link;	/* ... from the parent linked now */
+#ifdef TREECAST_TEST_TAMPER
+	int			 tamper;	/* SIGUSR1: from now on */
+	struct event		*tamper_ev;
+#endif
 	struct timespec		 started;
 	/* Since the parent link broke or the tree moved us, until the next
 	 * chunk: how long the stream stopped (bench/churn-bench.sh). */
@@ -277,11 +284,106 @@ peer_other_cb(struct evhttp_request *req, void *arg)
 /* --- the parent link */
 
 static void
+peer_accused(void *arg, const struct stun_msg *resp,
+    const struct sockaddr *from)
+{
+	struct peer *p = arg;
+
+	(void)from;
+	p->accusing = 0;
+	if (resp == NULL || session_verify(p->session, resp) != 0)
+		log_warn("no answer to ACCUSE; joining again all the same");
+	peer_join(p);
+}
+
+/* Tells the negotiator that parent relayed chunks that fail the channel's
+ * signature (evidence of them), then joins again for another parent. */
+static void
+peer_accuse(struct peer *p, uint64_t parent, uint32_t evidence)
+{
+	struct stun_builder b;
+	uint8_t msg[STUN_MAX_MSG];
+
+	session_begin(p->session, &b, msg, sizeof msg, TC_METHOD_ACCUSE);
+	stun_put_u64(&b, TC_ATTR_PEER_NODE, parent);
+	stun_put_u32(&b, TC_ATTR_EVIDENCE, evidence);
+	if (session_send(p->session, &b, NULL, peer_accused, p) == 0)
+		p->accusing = 1;
+	else
+		peer_later(p, PEER_REJOIN_MS);
+}
+
+/*
+ * A chunk without a valid signature by the channel's key: dropped, never
+ * played nor relayed, and counted. One that fails the signature proves the
+ * parent altered it (the origin signs every chunk): the link is dropped
+ * and the parent reported. Without the key (not known yet) no chunk can
+ * be checked, and none is taken, but the parent is not to blame.
+ */
+static void
+peer_bad_chunk(struct peer *p, const struct chunk *c, int no_key)
+{
+	uint64_t parent = link_peer(p->parent);
+
+	p->bad++;
+	if (no_key) {
+		if (p->bad == 1 || p->bad % 500 == 0)
+			log_warn("chunk %llu: the channel's key is not known: "
+			    "dropped (%llu so far)", (unsigned long long)c->seq,
+			    (unsigned long long)p->bad);
+		return;
+	}
+	p->bad_link++;
+	log_warn("chunk %llu from parent %016llx fails the channel's "
+	    "signature: dropped; reporting the parent and joining again",
+	    (unsigned long long)c->seq, (unsigned long long)parent);
+	peer_orphan(p);
+	link_close(p->parent);
+	p->parent = NULL;
+	peer_accuse(p, parent, p->bad_link);
+}
+
+#ifdef TREECAST_TEST_TAMPER
+/* tamper-peer (tests/lab): once told (SIGUSR1), what it relays has the
+ * last payload byte of every chunk flipped, after its own check; what it
+ * plays is the chunk as it came. */
+static const struct chunk *
+peer_tamper(struct peer *p, const struct chunk *c)
+{
+	static uint8_t buf[CHUNK_MAX_PAYLOAD];
+	static struct chunk t;
+
+	if (!p->tamper)
+		return c;
+	t = *c;
+	memcpy(buf, c->payload, c->len);
+	buf[c->len - 1] ^= 0x01;
+	t.payload = buf;
+	return &t;
+}
+
+static void
+peer_tamper_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct peer *p = arg;
+
+	(void)sig;
+	(void)what;
+	if (!p->tamper)
+		log_warn("tampering: every chunk relayed from now on has a "
+		    "byte flipped");
+	p->tamper = 1;
+}
+#endif
+
+static void
 peer_chunk(struct peer *p, const uint8_t *msg, size_t len)
 {
 	struct player *pl, *next;
 	struct timespec now;
 	struct chunk c;
+	const struct chunk *relayed = &c;
+	const uint8_t *key;
 	uint64_t first;
 	char err[160], hex[CHUNK_DIGEST_HEX];
 
@@ -289,6 +391,14 @@ peer_chunk(struct peer *p, const uint8_t *msg, size_t len)
 		log_warn("from the parent: %s", err);
 		return;
 	}
+	if ((key = session_channel_key(p->session)) == NULL ||
+	    chunk_verify(&c, key) != 0) {
+		peer_bad_chunk(p, &c, key == NULL);
+		return;
+	}
+#ifdef TREECAST_TEST_TAMPER
+	relayed = peer_tamper(p, &c);
+#endif
 	if (p->have && c.seq != p->next) {
 		if (c.seq < p->next)
 			return;		/* had it: a resume overlapped */
@@ -298,9 +408,9 @@ peer_chunk(struct peer *p, const uint8_t *msg, size_t len)
 		p->gaps += c.seq - p->next;
 		ring_reset(p->ring);
 	}
-	if (ring_push(p->ring, &c) != 0) {
+	if (ring_push(p->ring, relayed) != 0) {
 		ring_reset(p->ring);
-		ring_push(p->ring, &c);
+		ring_push(p->ring, relayed);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &p->last_chunk);
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -372,6 +482,7 @@ peer_connected(void *arg, struct link *l)
 	}
 	p->parents++;
 	clock_gettime(CLOCK_MONOTONIC, &p->last_chunk);	/* the watch waits */
+	p->bad_link = 0;
 	if (p->have)
 		log_info("parent %016llx linked: resuming at chunk %llu",
 		    (unsigned long long)link_peer(l),
@@ -484,11 +595,12 @@ peer_join_now(struct peer *p)
 		peer_later(p, PEER_RETRY_MS);
 }
 
-/* JOIN unless linked to a parent already. */
+/* JOIN unless linked to a parent already (or an ACCUSE is out: its
+ * answer JOINs). */
 static void
 peer_join(struct peer *p)
 {
-	if (p->parent == NULL)
+	if (p->parent == NULL && !p->accusing)
 		peer_join_now(p);
 }
 
@@ -562,10 +674,11 @@ peer_progress_cb(evutil_socket_t fd, short what, void *arg)
 		    "packets resent)", rtt, 100.0 * lost);
 	else if (p->parent != NULL)
 		snprintf(link, sizeof link, "linking");
-	log_info("%llu chunks (%.1f MB) in, %llu missed, %zu children, "
-	    "%.1f MB relayed, parent %s, latency p50 %.1f ms p99 %.1f ms",
-	    (unsigned long long)p->chunks, p->bytes / 1e6,
-	    (unsigned long long)p->gaps, serve_children(p->serve),
+	log_info("%llu chunks (%.1f MB) in, %llu missed, %llu bad, %zu "
+	    "children, %.1f MB relayed, parent %s, latency p50 %.1f ms p99 "
+	    "%.1f ms", (unsigned long long)p->chunks, p->bytes / 1e6,
+	    (unsigned long long)p->gaps, (unsigned long long)p->bad,
+	    serve_children(p->serve),
 	    serve_stats(p->serve)->bytes / 1e6, link, p50, p99);
 	serve_log_children(p->serve);
 }
@@ -613,7 +726,7 @@ peer_keepalive(void *arg, const struct stun_msg *resp)
 	struct peer *p = arg;
 	uint64_t want;
 
-	if (p->joining)
+	if (p->joining || p->accusing)
 		return;
 	if (stun_attr_u64(stun_find(resp, TC_ATTR_PARENT), &want) != 0) {
 		/* Not in the tree: not joined yet, or the negotiator forgot
@@ -658,6 +771,7 @@ peer_status_cb(evutil_socket_t fd, short what, void *arg)
 	h.bytes_in = p->bytes;
 	h.chunks = p->chunks;
 	h.gaps = (uint32_t)p->gaps;
+	h.bad_chunks = (uint32_t)p->bad;
 	h.delay_ms = p50 > 0 ? (uint32_t)p50 : 0;
 	if (ring_oldest(p->ring, &a) == 0 && ring_newest(p->ring, &z) == 0 &&
 	    (old = ring_get(p->ring, a)) != NULL &&
@@ -880,15 +994,20 @@ main(int argc, char **argv)
 	sigterm = evsignal_new(p.base, SIGTERM, peer_signal, &p);
 	event_add(sigint, NULL);
 	event_add(sigterm, NULL);
+#ifdef TREECAST_TEST_TAMPER
+	p.tamper_ev = evsignal_new(p.base, SIGUSR1, peer_tamper_cb, &p);
+	event_add(p.tamper_ev, NULL);
+	log_warn("a test build: relays altered chunks once sent SIGUSR1");
+#endif
 
 	event_base_dispatch(p.base);
 
 	peer_progress_cb(-1, 0, &p);
 	if (p.player > 0)
 		kill(p.player, SIGTERM);
-	log_info("%llu chunks in, %llu missed, %llu parents",
+	log_info("%llu chunks in, %llu missed, %llu bad, %llu parents",
 	    (unsigned long long)p.chunks, (unsigned long long)p.gaps,
-	    (unsigned long long)p.parents);
+	    (unsigned long long)p.bad, (unsigned long long)p.parents);
 	link_agent_free(p.agent);
 	session_free(p.session);
 	discover_free(p.disc);
@@ -908,6 +1027,9 @@ main(int argc, char **argv)
 	udt_loop_free(p.udt);
 	event_free(sigint);
 	event_free(sigterm);
+#ifdef TREECAST_TEST_TAMPER
+	event_free(p.tamper_ev);
+#endif
 	event_base_free(p.base);
 	return p.exit_code;
 }

@@ -122,6 +122,60 @@ START_TEST(test_children_verify_and_demote)
 }
 END_TEST
 
+/* A child's accusation of tampering cuts its parent off at once; from
+ * anyone else (a grandchild, the parent itself, about the origin) it is
+ * refused. */
+START_TEST(test_accuse)
+{
+	struct forest *f = forest_create(MAXN);
+	const struct tree *t;
+	uint32_t parent, p2, p3, p4, s;
+	char err[160];
+
+	/* The origin feeds one: T (slot 1), then A and B (2, 3) under T,
+	 * and G (4) under A or B. */
+	ck_assert_int_eq(forest_origin(f, 4, 0, 1), 0);
+	ck_assert_int_eq(forest_join(f, 4, 1, 1, TREE_NAT_OPEN, 2, &parent), 0);
+	ck_assert_int_eq(forest_verdict(f, 4, 1, 1, NULL, 0), 1);
+	ck_assert_int_eq(forest_join(f, 4, 2, 1, TREE_NAT_OPEN, 2, &p2), 0);
+	ck_assert_int_eq(forest_join(f, 4, 3, 1, TREE_NAT_OPEN, 2, &p3), 0);
+	ck_assert_uint_eq(p2, 1);
+	ck_assert_uint_eq(p3, 1);
+	ck_assert_int_eq(forest_verdict(f, 4, 2, 1, NULL, 0), 1);
+	ck_assert_int_eq(forest_verdict(f, 4, 3, 1, NULL, 0), 1);
+	ck_assert_int_eq(forest_join(f, 4, 4, 1, TREE_NAT_OPEN, 2, &p4), 0);
+	ck_assert(p4 == 2 || p4 == 3);
+
+	/* Refused: a grandchild, the parent of the accuser, the origin, a
+	 * node not in the tree, another channel. */
+	ck_assert_int_eq(forest_accuse(f, 4, 4, 1, "x"), -1);
+	ck_assert_int_eq(forest_accuse(f, 4, 1, 2, "x"), -1);
+	ck_assert_int_eq(forest_accuse(f, 4, 1, 0, "x"), -1);
+	ck_assert_int_eq(forest_accuse(f, 4, 9, 1, "x"), -1);
+	ck_assert_int_eq(forest_accuse(f, 5, 2, 1, "x"), -1);
+	ck_assert_int_eq(forest_accuse(f, 4, 2, MAXN, "x"), -1);
+	t = forest_tree(f, 4);
+	ck_assert_int_eq(tree_role(t, 2), TREE_ROLE_REPEATER);
+
+	/* A's word: T is cut off at once, no one's parent any more. */
+	ck_assert_int_eq(forest_accuse(f, 4, 2, 1, "tampered"), 1);
+	ck_assert_int_eq(tree_role(t, 2), TREE_ROLE_NONREPEATER);
+	ck_assert_str_eq(tree_reason(t, 2), "tampered");
+	for (s = 2; s <= 4; s++) {
+		ck_assert_int_eq(forest_parent(f, 4, s, &parent), 0);
+		ck_assert_uint_ne(parent, 1);
+		ck_assert_uint_ne(parent, TREE_NONE);
+	}
+	ck_assert_int_eq(tree_children(t, 2, NULL, 0), 0);
+	ck_assert_msg(tree_check(t, err, sizeof err) == 0, "%s", err);
+	/* Not counted as a failed-links demotion; said again: refused,
+	 * A's parent is another now. */
+	ck_assert_uint_eq(forest_stats(f)->demoted, 0);
+	ck_assert_int_eq(forest_accuse(f, 4, 2, 1, "tampered"), -1);
+	forest_free(f);
+}
+END_TEST
+
 START_TEST(test_departures)
 {
 	struct forest *f = forest_create(MAXN);
@@ -221,6 +275,7 @@ main(void)
 	tcase_add_test(tc, test_origin_and_join);
 	tcase_add_test(tc, test_nonrepeaters_at_once);
 	tcase_add_test(tc, test_children_verify_and_demote);
+	tcase_add_test(tc, test_accuse);
 	tcase_add_test(tc, test_departures);
 	tcase_add_test(tc, test_random_takes_lent_slot);
 	tcase_add_test(tc, test_tree_limit);

@@ -1252,6 +1252,77 @@ START_TEST(test_join)
 }
 END_TEST
 
+/* ACCUSE of node accused with evidence bad chunks (none if -1): the
+ * answer's error code, 0 for success. */
+static int
+accuse(int fd, uint64_t session, uint32_t seq, const uint8_t *key,
+    uint64_t accused, long evidence)
+{
+	uint8_t req[STUN_MAX_MSG], ans[STUN_MAX_MSG];
+	struct stun_builder b;
+	struct stun_msg m;
+	uint8_t tid[12];
+	size_t n;
+	int len;
+
+	stun_random_tid(tid);
+	stun_build_init(&b, req, sizeof req, TC_METHOD_ACCUSE, STUN_REQUEST,
+	    tid);
+	stun_put_u64(&b, TC_ATTR_SESSION, session);
+	stun_put_u32(&b, TC_ATTR_SEQ, seq);
+	stun_put_u64(&b, TC_ATTR_PEER_NODE, accused);
+	if (evidence >= 0)
+		stun_put_u32(&b, TC_ATTR_EVIDENCE, (uint32_t)evidence);
+	stun_put_integrity_sha256(&b, key, TC_KEY_LEN);
+	stun_put_fingerprint(&b);
+	len = stun_build_finish(&b);
+	n = exchange_on(fd, req, (size_t)len, ans, sizeof ans, 2000);
+	ck_assert_uint_gt(n, 0);
+	ck_assert_uint_le(n, (size_t)len);
+	ck_assert_int_eq(stun_parse(ans, n, &m, NULL), 0);
+	ck_assert_int_eq(stun_check_integrity_sha256(&m, key, TC_KEY_LEN), 0);
+	return m.cls == STUN_ERROR ? error_code(ans, n) : 0;
+}
+
+/* ACCUSE is believed only from the accused's own child in the tree: a
+ * node's word about a stranger, about the origin or about an unknown
+ * node is answered alike but refused (counted), and moves nobody; one
+ * without its evidence is malformed. (The believed case, which needs a
+ * verified repeater, is check-forest's and tests/tamper-lab.sh's.) */
+START_TEST(test_accuse)
+{
+	uint8_t k[3][TC_KEY_LEN];
+	uint64_t s[3];
+	struct reg_opts o;
+	int fd[3], i, code;
+
+	for (i = 0; i < 3; i++)
+		fd[i] = socket(AF_INET, SOCK_DGRAM, 0);
+	memset(&o, 0, sizeof o);
+	o.role = TC_ROLE_ORIGIN;
+	o.label = "test";
+	do_register_opts(fd[0], 0x20, &o, &s[0], k[0]);
+	do_register_on(fd[1], 0x21, &s[1], k[1]);
+	do_register_on(fd[2], 0x22, &s[2], k[2]);
+	ck_assert_uint_eq(join(fd[1], s[1], 1, k[1], &code), 0x20);
+	ck_assert_uint_eq(join(fd[2], s[2], 1, k[2], &code), 0x20);
+	ck_assert_int_eq(accuse(fd[1], s[1], 2, k[1], 0x22, 1), 0);
+	ck_assert_int_eq(accuse(fd[1], s[1], 3, k[1], 0x20, 5), 0);
+	ck_assert_int_eq(accuse(fd[1], s[1], 4, k[1], 0x99, 5), 0);
+	/* A retransmission is answered again, not counted again. */
+	ck_assert_int_eq(accuse(fd[1], s[1], 4, k[1], 0x99, 5), 0);
+	ck_assert_int_eq(accuse(fd[1], s[1], 5, k[1], 0x20, -1), 400);
+	ck_assert_int_eq(accuse(fd[1], s[1], 6, k[1], 0x20, 0), 400);
+	ck_assert_int_eq(stat_of("accusations"), 3);
+	ck_assert_int_eq(stat_of("accuse_refused"), 3);
+	ck_assert_int_eq(stat_of("parents_cut"), 0);
+	ck_assert_int_eq(keepalive_parent(fd[2], s[2], 10, k[2]), 0x20);
+	ck_assert_int_eq(keepalive_parent(fd[1], s[1], 10, k[1]), 0x20);
+	for (i = 0; i < 3; i++)
+		close(fd[i]);
+}
+END_TEST
+
 /*
  * A crowd of candidates at once, more than the verifier tries at a time
  * (VERIFIER_INFLIGHT), none of which answers: each gets its verdict, and
@@ -1967,6 +2038,7 @@ main(void)
 	tcase_add_test(tc, test_channel_names);
 	tcase_add_test(tc, test_pin);
 	tcase_add_test(tc, test_restart);
+	tcase_add_test(tc, test_accuse);
 	tcase_add_test(tc, test_leave_drains);
 	tcase_add_test(tc, test_http_lock_scope);
 	suite_add_tcase(s, tc);

@@ -15,6 +15,8 @@
 #include "net/addr.h"
 #include "net/key.h"
 #include "net/log.h"
+#include "net/proto.h"
+#include "net/stun.h"
 #include "tests/check-run.h"
 
 static void
@@ -165,6 +167,54 @@ START_TEST(test_key_file)
 }
 END_TEST
 
+/* A node's figures (STATUS's HEALTH): 60 bytes with the bad chunks last,
+ * and an older node's 56 read too, as none bad; other lengths refused. */
+START_TEST(test_health)
+{
+	struct tc_health h, back;
+	struct stun_builder b;
+	struct stun_msg m;
+	uint8_t buf[STUN_MAX_MSG], tid[12] = { 0 }, v[TC_HEALTH_LEN + 4];
+	const struct stun_attr *a;
+	size_t i;
+	int len;
+
+	memset(&h, 0, sizeof h);
+	h.bytes_in = 1;
+	h.chunks = 2;
+	h.loss_permille = 7;
+	h.bad_chunks = 0x01020304;
+	stun_build_init(&b, buf, sizeof buf, TC_METHOD_STATUS, STUN_REQUEST,
+	    tid);
+	ck_assert_int_eq(tc_put_health(&b, &h), 0);
+	ck_assert_int_gt(len = stun_build_finish(&b), 0);
+	ck_assert_int_eq(stun_parse(buf, (size_t)len, &m, NULL), 0);
+	ck_assert_ptr_nonnull(a = stun_find(&m, TC_ATTR_HEALTH));
+	ck_assert_uint_eq(a->len, 60);
+	ck_assert_mem_eq(a->value + 56, "\x01\x02\x03\x04", 4);
+	memset(&back, 0, sizeof back);	/* the struct's padding */
+	ck_assert_int_eq(tc_get_health(&m, &back), 0);
+	ck_assert_mem_eq(&back, &h, sizeof h);
+	memcpy(v, a->value, TC_HEALTH_LEN);
+	for (i = TC_HEALTH_LEN_V1 - 4; i <= TC_HEALTH_LEN + 4; i += 4) {
+		stun_build_init(&b, buf, sizeof buf, TC_METHOD_STATUS,
+		    STUN_REQUEST, tid);
+		stun_put(&b, TC_ATTR_HEALTH, v, (uint16_t)i);
+		ck_assert_int_gt(len = stun_build_finish(&b), 0);
+		ck_assert_int_eq(stun_parse(buf, (size_t)len, &m, NULL), 0);
+		memset(&back, 0xff, sizeof back);
+		if (i != TC_HEALTH_LEN_V1 && i != TC_HEALTH_LEN) {
+			ck_assert_int_eq(tc_get_health(&m, &back), -1);
+			continue;
+		}
+		ck_assert_int_eq(tc_get_health(&m, &back), 0);
+		ck_assert_uint_eq(back.loss_permille, 7);
+		ck_assert_uint_eq(back.bad_chunks, i == TC_HEALTH_LEN ?
+		    0x01020304 : 0);
+	}
+}
+END_TEST
+
 int
 main(void)
 {
@@ -177,6 +227,7 @@ main(void)
 	tcase_add_test(tc, test_addr_port);
 	tcase_add_test(tc, test_log_level);
 	tcase_add_test(tc, test_key_file);
+	tcase_add_test(tc, test_health);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

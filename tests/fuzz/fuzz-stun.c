@@ -231,6 +231,7 @@ fuzz_health_roundtrip(const struct tc_health *h)
 	uint8_t buf[STUN_MAX_MSG], tid[12] = { 0 };
 	int len;
 
+	memset(&back, 0, sizeof back);	/* the struct's padding, compared */
 	stun_build_init(&b, buf, sizeof buf, TC_METHOD_STATUS, STUN_REQUEST,
 	    tid);
 	fuzz_assert(tc_put_health(&b, h) == 0);
@@ -281,6 +282,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (tc_get_outcome(&msg, &oc) == 0)
 		fuzz_assert(oc.ok <= 1);
+	memset(&h, 0, sizeof h);
 	if (tc_get_health(&msg, &h) == 0)
 		fuzz_health_roundtrip(&h);
 
