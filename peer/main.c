@@ -344,9 +344,10 @@ peer_bad_chunk(struct peer *p, const struct chunk *c, int no_key)
 }
 
 #ifdef TREECAST_TEST_TAMPER
-/* tamper-peer (tests/lab): once told (SIGUSR1), what it relays has the
- * last payload byte of every chunk flipped, after its own check; what it
- * plays is the chunk as it came. */
+/* tamper-peer (tests/lab): once told (SIGUSR1), what it keeps and relays
+ * has the last payload byte of every chunk flipped, after its own check;
+ * its players and --output get the chunk as it came (but a player that
+ * joins later starts from the altered ring). */
 static const struct chunk *
 peer_tamper(struct peer *p, const struct chunk *c)
 {
