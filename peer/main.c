@@ -314,29 +314,21 @@ peer_accuse(struct peer *p, uint64_t parent, uint32_t evidence)
 }
 
 /*
- * A chunk without a valid signature by the channel's key: dropped, never
- * played nor relayed, and counted. One that fails the signature proves the
- * parent altered it (the origin signs every chunk): the link is dropped
- * and the parent reported. Without the key (not known yet) no chunk can
- * be checked, and none is taken, but the parent is not to blame.
+ * A chunk from the parent that is malformed or fails the channel's
+ * signature (why says which): dropped, never played nor relayed, and
+ * counted. The origin signs every chunk and the link is reliable, so it
+ * proves the parent altered it: the link is dropped and the parent
+ * reported.
  */
 static void
-peer_bad_chunk(struct peer *p, const struct chunk *c, int no_key)
+peer_bad_chunk(struct peer *p, const char *why)
 {
 	uint64_t parent = link_peer(p->parent);
 
 	p->bad++;
-	if (no_key) {
-		if (p->bad == 1 || p->bad % 500 == 0)
-			log_warn("chunk %llu: the channel's key is not known: "
-			    "dropped (%llu so far)", (unsigned long long)c->seq,
-			    (unsigned long long)p->bad);
-		return;
-	}
 	p->bad_link++;
-	log_warn("chunk %llu from parent %016llx fails the channel's "
-	    "signature: dropped; reporting the parent and joining again",
-	    (unsigned long long)c->seq, (unsigned long long)parent);
+	log_warn("%s from parent %016llx: dropped; reporting the parent and "
+	    "joining again", why, (unsigned long long)parent);
 	peer_orphan(p);
 	link_close(p->parent);
 	p->parent = NULL;
@@ -386,15 +378,25 @@ peer_chunk(struct peer *p, const uint8_t *msg, size_t len)
 	const struct chunk *relayed = &c;
 	const uint8_t *key;
 	uint64_t first;
-	char err[160], hex[CHUNK_DIGEST_HEX];
+	char err[160], why[200], hex[CHUNK_DIGEST_HEX];
 
-	if (chunk_decode(msg, len, &c, err, sizeof err) < 0) {
-		log_warn("from the parent: %s", err);
+	if ((key = session_channel_key(p->session)) == NULL) {
+		/* No chunk can be checked yet, and none is taken; the
+		 * parent is not to blame. */
+		if (++p->bad == 1 || p->bad % 500 == 0)
+			log_warn("the channel's key is not known: chunk dropped "
+			    "(%llu so far)", (unsigned long long)p->bad);
 		return;
 	}
-	if ((key = session_channel_key(p->session)) == NULL ||
-	    chunk_verify(&c, key) != 0) {
-		peer_bad_chunk(p, &c, key == NULL);
+	if (chunk_decode(msg, len, &c, err, sizeof err) < 0) {
+		snprintf(why, sizeof why, "a malformed chunk (%s)", err);
+		peer_bad_chunk(p, why);
+		return;
+	}
+	if (chunk_verify(&c, key) != 0) {
+		snprintf(why, sizeof why, "chunk %llu fails the channel's "
+		    "signature", (unsigned long long)c.seq);
+		peer_bad_chunk(p, why);
 		return;
 	}
 #ifdef TREECAST_TEST_TAMPER

@@ -159,7 +159,7 @@ c=$(channel)
 jq -r '.nodes[] | "    \(.id) \(.role) parent \(.parent)"' <<<"$c"
 for p in a b; do
 	expect "$p dropped T's bad chunks and reported it" grep -q \
-	    "from parent ${id[t]} fails the channel's signature: dropped" \
+	    "fails the channel's signature from parent ${id[t]}: dropped" \
 	    "$LAB_STATE/$p.log"
 	expect "$p resumed from a new parent, with no chunk missed" eval \
 	    "grep -q 'resuming at chunk' '$LAB_STATE/$p.log' &&
@@ -197,7 +197,7 @@ done
 grep "chunks in, " "$LAB_STATE/g.log" | tail -1 | sed 's/^/    g: /'
 expect "G received no bad chunk (its log)" eval \
     "grep -Eq 'chunks in, [0-9]+ missed, 0 bad, ' '$LAB_STATE/g.log' &&
-    ! grep -q 'fails the channel' '$LAB_STATE/g.log'"
+    ! grep -q ': dropped; reporting the parent' '$LAB_STATE/g.log'"
 expect "G received no bad chunk (its STATUS)" jqe --arg g "${id[g]}" \
     '.nodes[] | select(.id == $g) | .health.bad_chunks == 0' <<<"$c"
 expect "G kept its parent ($gparent) or moved, never under T" jqe \
