@@ -119,6 +119,7 @@ struct peer {
 	uint64_t		 chunks, bytes, gaps, parents;
 	uint64_t		 bad;		/* chunks dropped: no valid signature */
 	uint32_t		 bad_link;	/* ... from the parent linked now */
+	uint64_t		 accused;	/* the parent last reported, or 0 */
 #ifdef TREECAST_TEST_TAMPER
 	int			 tamper;	/* SIGUSR1: from now on */
 	struct event		*tamper_ev;
@@ -332,6 +333,7 @@ peer_bad_chunk(struct peer *p, const char *why)
 	peer_orphan(p);
 	link_close(p->parent);
 	p->parent = NULL;
+	p->accused = parent;
 	peer_accuse(p, parent, p->bad_link);
 }
 
@@ -686,12 +688,24 @@ peer_progress_cb(evutil_socket_t fd, short what, void *arg)
 	serve_log_children(p->serve);
 }
 
-/* Links to the parent the tree gave us (JOIN's answer, or a move). */
+/* Links to the parent the tree gave us (JOIN's answer, or a move). The
+ * one we last reported, given back (the negotiator did not believe us:
+ * it is the origin, or our key is wrong), is tried again only after a
+ * pause, so that a bad key costs the broker a link a second, not one a
+ * chunk. */
 static void
 peer_link_parent(struct peer *p, uint64_t parent)
 {
 	char err[160];
 
+	if (parent == p->accused) {
+		log_warn("the tree gives back node %016llx, which we reported: "
+		    "linking again in %u ms", (unsigned long long)parent,
+		    PEER_RETRY_MS);
+		p->accused = 0;
+		peer_later(p, PEER_RETRY_MS);
+		return;
+	}
 	log_info("parent: node %016llx", (unsigned long long)parent);
 	if ((p->parent = link_open(p->agent, parent, err, sizeof err)) ==
 	    NULL) {
