@@ -6,7 +6,8 @@
 #   - T is cut off within 5 s: no one's parent in /api/tree, a
 #     non-repeater for tampering, the accusation and the cut counted in
 #     /api/stats and /metrics;
-#   - its children dropped the bad chunks, reported T and resumed from a
+#   - a child of T dropped the bad chunks and reported T (the other may be
+#     moved by the cut before a bad chunk reaches it); both resumed from a
 #     new parent with no chunk missed;
 #   - G, below them, never received a bad chunk (its log and its STATUS),
 #     and every window of chunks A and G logged is the origin's;
@@ -157,16 +158,23 @@ expect "A, B and G settle under new parents, linked" until_tree \
     .parent != $t and .health != null and .health.linked_parent == .parent))'
 c=$(channel)
 jq -r '.nodes[] | "    \(.id) \(.role) parent \(.parent)"' <<<"$c"
+# The first of T's children to get a bad chunk reports it; the other may
+# be moved away by the cut (the negotiator's MOVE) before its own comes.
+reporters=
 for p in a b; do
-	expect "$p dropped T's bad chunks and reported it" grep -q \
-	    "fails the channel's signature from parent ${id[t]}: dropped" \
-	    "$LAB_STATE/$p.log"
+	if grep -q "fails the channel's signature from parent ${id[t]}: dropped" \
+	    "$LAB_STATE/$p.log"; then
+		reporters+="$p "
+		expect "$p's STATUS counts the bad chunks it dropped" jqe \
+		    --arg id "${id[$p]}" '.nodes[] | select(.id == $id) |
+		    .health.bad_chunks >= 1' <<<"$c"
+	fi
 	expect "$p resumed from a new parent, with no chunk missed" eval \
 	    "grep -q 'resuming at chunk' '$LAB_STATE/$p.log' &&
 	    ! grep -q 'gap:' '$LAB_STATE/$p.log'"
 done
-expect "A's STATUS counts its bad chunks" jqe --arg a "${id[a]}" \
-    '.nodes[] | select(.id == $a) | .health.bad_chunks >= 1' <<<"$c"
+echo "    T's children that dropped its bad chunks and reported it: ${reporters:-none}"
+expect "a child of T dropped its bad chunks and reported it" [ -n "$reporters" ]
 
 # A plays on: 12 s of its output, taken after the repair, decode.
 lab_exec a curl -s -m 12 -o "$LAB_STATE/play-a.ts" \
