@@ -185,21 +185,15 @@ serve_resume(struct serve *s, struct link *l, const uint8_t *msg,
     size_t len)
 {
 	struct child *k = serve_find(s, l);
-	uint64_t seq = 0;
-	size_t i;
+	uint64_t seq;
+	int keyframe;
 
-	if (k == NULL || len < 1)
+	if (k == NULL || serve_resume_parse(msg, len, &keyframe, &seq) != 0)
 		return -1;
-	if (msg[0] == SERVE_RESUME_KEYFRAME && len == 1) {
-		if (ring_latest_keyframe(s->ring, &seq) != 0) {
-			k->state = CHILD_WAITING;
-			return 0;
-		}
-	} else if (msg[0] == SERVE_RESUME_SEQ && len == SERVE_RESUME_LEN) {
-		for (i = 1; i < SERVE_RESUME_LEN; i++)
-			seq = seq << 8 | msg[i];
-	} else
-		return -1;
+	if (keyframe && ring_latest_keyframe(s->ring, &seq) != 0) {
+		k->state = CHILD_WAITING;
+		return 0;
+	}
 	k->state = CHILD_FED;
 	k->next = seq;
 	serve_all(s);
@@ -274,6 +268,25 @@ serve_resume_build(uint8_t *buf, int from_keyframe, uint64_t seq)
 		seq >>= 8;
 	}
 	return SERVE_RESUME_LEN;
+}
+
+int
+serve_resume_parse(const uint8_t *msg, size_t len, int *keyframe,
+    uint64_t *seq)
+{
+	size_t i;
+
+	*keyframe = 0;
+	*seq = 0;
+	if (len == 1 && msg[0] == SERVE_RESUME_KEYFRAME) {
+		*keyframe = 1;
+		return 0;
+	}
+	if (len != SERVE_RESUME_LEN || msg[0] != SERVE_RESUME_SEQ)
+		return -1;
+	for (i = 1; i < SERVE_RESUME_LEN; i++)
+		*seq = *seq << 8 | msg[i];
+	return 0;
 }
 
 void

@@ -69,5 +69,10 @@ void	serve_log_children(const struct serve *s);
 
 /* A RESUME message into buf (SERVE_RESUME_LEN bytes); returns its length. */
 size_t	serve_resume_build(uint8_t *buf, int from_keyframe, uint64_t seq);
+/* Reads the RESUME message of len bytes at msg: 0 with *keyframe 1 for
+ * "K", or 0 and the sequence number in *seq for "R" (both zeroed first);
+ * -1 for anything else (another length, another first byte). */
+int	serve_resume_parse(const uint8_t *msg, size_t len, int *keyframe,
+	    uint64_t *seq);
 
 #endif

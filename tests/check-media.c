@@ -20,6 +20,7 @@
 #include "media/chunk.h"
 #include "media/input.h"
 #include "media/ring.h"
+#include "media/serve.h"
 #include "tests/check-run.h"
 
 /* A payload of n TS packets, each 0x47 then a filler from seed. */
@@ -358,6 +359,65 @@ START_TEST(test_ring_seq_wrap)
 	ck_assert_int_eq(ring_latest_keyframe(r, &s), 0);
 	ck_assert_uint_eq(s, UINT64_MAX);
 	ring_free(r);
+}
+END_TEST
+
+/* ---- the RESUME message ---- */
+
+START_TEST(test_resume_parse)
+{
+	static const uint8_t k[] = { 'K' };
+	static const uint8_t r[] = { 'R', 0x01, 0x02, 0x03, 0x04, 0x05, 0x06,
+	    0x07, 0x08 };
+	static const uint8_t rmax[] = { 'R', 0xff, 0xff, 0xff, 0xff, 0xff,
+	    0xff, 0xff, 0xff };
+	static const struct {
+		const char	*bytes;
+		size_t		 len;
+	} bad[] = {
+		{ "", 0 },			/* empty */
+		{ "k", 1 },			/* lower case */
+		{ "KK", 2 },			/* K with a byte more */
+		{ "K\0", 2 },
+		{ "R", 1 },			/* R without its number */
+		{ "R\1\2\3\4\5\6\7", 8 },	/* one byte short */
+		{ "R\1\2\3\4\5\6\7\x08\x09", 10 },	/* one over */
+		{ "X\1\2\3\4\5\6\7\x08", 9 },	/* R's length, not R */
+		{ "\x47", 1 },			/* a TS sync byte */
+	};
+	uint8_t buf[SERVE_RESUME_LEN];
+	uint64_t seq;
+	size_t i;
+	int key;
+
+	ck_assert_int_eq(serve_resume_parse(k, sizeof k, &key, &seq), 0);
+	ck_assert_int_eq(key, 1);
+	ck_assert_uint_eq(seq, 0);
+	ck_assert_int_eq(serve_resume_parse(r, sizeof r, &key, &seq), 0);
+	ck_assert_int_eq(key, 0);
+	ck_assert_uint_eq(seq, 0x0102030405060708ULL);
+	ck_assert_int_eq(serve_resume_parse(rmax, sizeof rmax, &key, &seq), 0);
+	ck_assert_uint_eq(seq, UINT64_MAX);
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		key = 7;
+		seq = 7;
+		ck_assert_msg(serve_resume_parse((const uint8_t *)bad[i].bytes,
+		    bad[i].len, &key, &seq) == -1, "bad vector %zu taken", i);
+		ck_assert_int_eq(key, 0);
+		ck_assert_uint_eq(seq, 0);
+	}
+
+	/* What the builder writes, the parser reads. */
+	ck_assert_uint_eq(serve_resume_build(buf, 1, 99), 1);
+	ck_assert_int_eq(serve_resume_parse(buf, 1, &key, &seq), 0);
+	ck_assert_int_eq(key, 1);
+	ck_assert_uint_eq(serve_resume_build(buf, 0, 0x0102030405060708ULL),
+	    SERVE_RESUME_LEN);
+	ck_assert_mem_eq(buf, r, sizeof r);
+	ck_assert_int_eq(serve_resume_parse(buf, SERVE_RESUME_LEN, &key, &seq),
+	    0);
+	ck_assert_int_eq(key, 0);
+	ck_assert_uint_eq(seq, 0x0102030405060708ULL);
 }
 END_TEST
 
@@ -903,6 +963,10 @@ media_suite(void)
 	tcase_add_test(tc, test_ring_basic);
 	tcase_add_test(tc, test_ring_evict);
 	tcase_add_test(tc, test_ring_seq_wrap);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("serve");
+	tcase_add_test(tc, test_resume_parse);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("input");
