@@ -23,6 +23,7 @@
 #include "negotiator/registry.h"
 #include "negotiator/broker.h"
 #include "negotiator/server.h"
+#include "negotiator/server-test.h"
 #include "net/key.h"
 #include "net/log.h"
 #include "net/nat.h"
@@ -2061,4 +2062,100 @@ server_verdict(struct server *s, uint64_t token, int ok, const char *reason)
 	    n->gen == (uint32_t)(token >> 32))
 		forest_verdict(s->forest, n->channel, slot, ok, reason, 0);
 	pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- negotiator/server-test.h: the server without sockets or threads */
+
+struct server *
+server_create_detached(struct event_base *base,
+    const struct server_config *cfg, uint32_t max_links,
+    broker_send_fn send, void *ctx, char *err, size_t errlen)
+{
+	struct server *s;
+	struct worker *w;
+	struct srv_sock *ss;
+	struct broker_config bc;
+	uint8_t hashkey[REGISTRY_KEY_LEN];
+	int i;
+
+	memset(&bc, 0, sizeof bc);
+	bc.max_links = max_links;
+	randombytes_buf(hashkey, sizeof hashkey);
+	if ((s = calloc(1, sizeof *s)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->base = base;
+	s->cfg = *cfg;
+	s->cfg.threads = 1;
+	s->cfg.has_relay = 0;
+	pthread_mutex_init(&s->lock, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &s->start);
+	s->nworkers = 1;
+	if ((s->workers = calloc(1, sizeof *s->workers)) == NULL ||
+	    (s->fanout = calloc(cfg->max_nodes, 1)) == NULL ||
+	    (s->health = calloc(cfg->max_nodes, sizeof *s->health)) == NULL ||
+	    (s->forest = forest_create(cfg->max_nodes)) == NULL ||
+	    (s->reg = registry_create(cfg->max_nodes, hashkey)) == NULL ||
+	    (s->channels = channels_create()) == NULL) {
+		snprintf(err, errlen, "cannot allocate a registry of %u nodes",
+		    cfg->max_nodes);
+		goto fail;
+	}
+	w = &s->workers[0];
+	w->srv = s;
+	for (i = 0; i < SOCK_MAX; i++) {
+		ss = &w->socks[i];
+		ss->w = w;
+		ss->index = i;
+		ss->fd = -1;
+		if ((i & SOCK_ALT_ADDR) && !cfg->has_alt_address)
+			continue;
+		ss->local = (i & SOCK_ALT_ADDR) ? cfg->alt_address :
+		    cfg->listen;
+		addr_set_port((struct sockaddr *)&ss->local.ss,
+		    (i & SOCK_ALT_PORT) ? cfg->alt_port :
+		    addr_port((const struct sockaddr *)&cfg->listen.ss));
+		/* A descriptor that is never read nor written: the socket
+		 * exists, for CHANGE-REQUEST. server_free closes it. */
+		if ((ss->fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1) {
+			snprintf(err, errlen, "/dev/null: %s", strerror(errno));
+			goto fail;
+		}
+	}
+	if ((s->broker = broker_create(base, &bc, send, ctx, err, errlen)) ==
+	    NULL)
+		goto fail;
+	return s;
+
+fail:
+	server_free(s);
+	return NULL;
+}
+
+size_t
+server_dispatch(struct server *s, const uint8_t *in, size_t len,
+    const struct sockaddr *from, uint8_t *out, size_t cap)
+{
+	struct worker *w = &s->workers[0];
+	struct srv_msg *m = &w->msgs[0];
+
+	STAT_INC(w, rx_datagrams);
+	STAT_ADD(w, rx_bytes, len);
+	if (len > sizeof m->in) {
+		/* As a datagram the kernel truncated. */
+		STAT_INC(w, drop_parse);
+		w->st.parse_errors[STUN_E_TOO_BIG]++;
+		return 0;
+	}
+	memcpy(m->in, in, len);
+	memset(&m->from, 0, sizeof m->from);
+	memcpy(&m->from, from, from->sa_family == AF_INET ?
+	    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+	m->has_pi = 0;
+	server_handle(w, &w->socks[0], m, len);
+	if (m->outlen == 0 || m->outlen > cap)
+		return 0;
+	memcpy(out, m->out, m->outlen);
+	return m->outlen;
 }
