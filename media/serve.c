@@ -56,31 +56,50 @@ serve_find(struct serve *s, struct link *l)
 	return NULL;
 }
 
+/* Serial number arithmetic (RFC 1982): a comes after b, numbers wrapping. */
+static int
+serve_after(uint64_t a, uint64_t b)
+{
+	return (int64_t)(a - b) > 0;
+}
+
+const struct chunk *
+serve_next(const struct ring *r, uint64_t *next, uint64_t *skipped)
+{
+	const struct chunk *c;
+	uint64_t oldest, newest, seq;
+
+	if (ring_oldest(r, &oldest) != 0 || ring_newest(r, &newest) != 0 ||
+	    serve_after(*next, newest))
+		return NULL;
+	if ((c = ring_get(r, *next)) != NULL)
+		return c;
+	if (!serve_after(oldest, *next))
+		return NULL;	/* the ring holds every number in between */
+	/* Fell out of the ring: go on at its oldest keyframe, the child
+	 * sees the gap. */
+	for (seq = oldest; !serve_after(seq, newest); seq++) {
+		if ((c = ring_get(r, seq)) == NULL)
+			return NULL;
+		if (c->flags & CHUNK_F_KEYFRAME) {
+			*skipped += seq - *next;
+			*next = seq;
+			return c;
+		}
+	}
+	return NULL;
+}
+
 /* Sends what the child is owed; 1 when UDT's buffer filled first. */
 static int
 serve_pump(struct serve *s, struct child *k)
 {
 	const struct chunk *c;
-	uint64_t oldest, newest;
 	int len;
 
-	if (k->state != CHILD_FED || ring_newest(s->ring, &newest) != 0)
+	if (k->state != CHILD_FED)
 		return 0;
-	while (k->next <= newest) {
-		if ((c = ring_get(s->ring, k->next)) == NULL) {
-			/* Fell out of the ring: go on at its oldest
-			 * keyframe, the child sees the gap. */
-			if (ring_oldest(s->ring, &oldest) != 0)
-				return 0;
-			while (oldest <= newest && (c = ring_get(s->ring,
-			    oldest)) != NULL && !(c->flags & CHUNK_F_KEYFRAME))
-				oldest++;
-			if (oldest > newest)
-				return 0;
-			s->st.skipped += oldest - k->next;
-			k->next = oldest;
-			continue;
-		}
+	while ((c = serve_next(s->ring, &k->next, &s->st.skipped)) != NULL) {
 		if ((len = chunk_encode(c, s->buf, sizeof s->buf)) < 0) {
 			k->next++;
 			continue;

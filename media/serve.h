@@ -67,6 +67,17 @@ int	serve_report(struct serve *s, struct session *session,
 /* Logs, at debug, each child's link as UDT sees it. */
 void	serve_log_children(const struct serve *s);
 
+/*
+ * The chunk a child owed the numbers from *next on gets now: the one
+ * numbered *next, or, that one having left the ring, the oldest keyframe
+ * the ring holds (*next moved to it, the numbers passed over added to
+ * *skipped). NULL when the child has all the ring holds, or the ring no
+ * keyframe after the gap. Numbers wrap (serial number arithmetic).
+ */
+struct chunk;
+const struct chunk *serve_next(const struct ring *r, uint64_t *next,
+	    uint64_t *skipped);
+
 /* A RESUME message into buf (SERVE_RESUME_LEN bytes); returns its length. */
 size_t	serve_resume_build(uint8_t *buf, int from_keyframe, uint64_t seq);
 /* Reads the RESUME message of len bytes at msg: 0 with *keyframe 1 for

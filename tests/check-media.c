@@ -421,6 +421,60 @@ START_TEST(test_resume_parse)
 }
 END_TEST
 
+/* What a child is sent next, numbers wrapping: each chunk once, in order,
+ * then nothing (a ring about to wrap sent its chunks round and round). */
+START_TEST(test_serve_next_wrap)
+{
+	uint8_t payload[CHUNK_TS_PACKET];
+	const struct chunk *c;
+	struct chunk in;
+	struct ring *r;
+	uint64_t next, skipped = 0, got[8];
+	size_t n = 0;
+
+	fill_ts(payload, 1, 0);
+	r = ring_create(4);
+	in = make_chunk(UINT64_MAX - 1, 1, payload, sizeof payload);
+	ck_assert_int_eq(ring_push(r, &in), 0);
+	in = make_chunk(UINT64_MAX, 0, payload, sizeof payload);
+	ck_assert_int_eq(ring_push(r, &in), 0);
+	next = UINT64_MAX - 1;
+	while (n < 8 && (c = serve_next(r, &next, &skipped)) != NULL) {
+		got[n++] = c->seq;
+		next++;
+	}
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(got[0], UINT64_MAX - 1);
+	ck_assert_uint_eq(got[1], UINT64_MAX);
+	ck_assert_uint_eq(next, 0);
+	ck_assert_uint_eq(skipped, 0);
+
+	/* Across the wrap: 0 and 1 follow UINT64_MAX. */
+	in = make_chunk(0, 0, payload, sizeof payload);
+	ck_assert_int_eq(ring_push(r, &in), 0);
+	in = make_chunk(1, 1, payload, sizeof payload);
+	ck_assert_int_eq(ring_push(r, &in), 0);
+	c = serve_next(r, &next, &skipped);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(c->seq, 0);
+
+	/* Fallen out of the ring (it holds MAX-1..1): the oldest keyframe,
+	 * MAX-1, and the numbers passed over counted. */
+	next = UINT64_MAX - 5;
+	c = serve_next(r, &next, &skipped);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(c->seq, UINT64_MAX - 1);
+	ck_assert_uint_eq(next, UINT64_MAX - 1);
+	ck_assert_uint_eq(skipped, 4);
+
+	/* Ahead of the newest: nothing yet. */
+	next = 2;
+	ck_assert_ptr_null(serve_next(r, &next, &skipped));
+	ck_assert_uint_eq(next, 2);
+	ring_free(r);
+}
+END_TEST
+
 /* ---- media_input, end to end ---- */
 
 static char sample_dir[] = "/tmp/check-media-XXXXXX";
@@ -967,6 +1021,7 @@ media_suite(void)
 
 	tc = tcase_create("serve");
 	tcase_add_test(tc, test_resume_parse);
+	tcase_add_test(tc, test_serve_next_wrap);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("input");
