@@ -18,9 +18,10 @@
  *     1: the child sends a message: a length byte (its low 4 bits), then
  *        that many bytes
  *     2, 7: a chunk arrives, the next number
- *     3: a gap: the ring is reset (as a peer does when its parent
- *        skips) and a chunk arrives numbered by the next 8 bytes
- *        (big-endian)
+ *     3: a gap, as peer/main.c makes one: a chunk numbered by the
+ *        next 8 bytes (big-endian) arrives, the ring reset first; where
+ *        that number is not above the one after the newest (the peer
+ *        drops those), the next number instead
  *     4: the child goes (its link breaks)
  *     5: the child's link fills (or drains, if full)
  */
@@ -152,7 +153,7 @@ link_send(struct link *l, const void *msg, size_t len)
 	else
 		fuzz_assert(c.seq == l->last + 1 ||
 		    ((c.flags & CHUNK_F_KEYFRAME) && fuzz_after(c.seq,
-		    l->last)));
+		    l->last + 1)));
 	l->sent_any = 1;
 	l->last = c.seq;
 	return 0;
@@ -256,10 +257,10 @@ fuzz_push(struct serve *s, int gap, uint64_t seq, int key)
 
 	/* After a gap too, each child is owed the number after its last
 	 * (or the one it asked for), or else a keyframe: link_send checks. */
-	if (gap)
-		ring_reset(fuzz_ring);
-	else if (ring_newest(fuzz_ring, &c.seq) == 0)
+	if (ring_newest(fuzz_ring, &c.seq) == 0 && (!gap || seq <= c.seq + 1))
 		seq = c.seq + 1;
+	else if (gap)
+		ring_reset(fuzz_ring);
 	memset(&c, 0, sizeof c);
 	payload[0] = CHUNK_TS_SYNC;
 	payload[1] = (uint8_t)seq;
