@@ -1,13 +1,19 @@
 /*
  * libFuzzer target for the negotiator's request dispatch: a fake worker
- * driving the real handler (negotiator/server-test.h). Each input is a
- * fresh server where three nodes registered (an origin and two peers of
- * channel "fuzz"), then a script of datagrams from a few addresses, each
+ * driving the real handler (negotiator/server-test.h). A server where
+ * three nodes registered (an origin and two peers of channel "fuzz")
+ * takes each input: a script of datagrams from a few addresses, each
  * answered by the real handlers with the state the ones before left:
  * registrations, sessions, the tree, the broker's links. So that the
  * authenticated methods are reached, a datagram may be signed again under
  * a registered node's session key first. The broker's datagrams (INSTRUCT,
  * LINK's answers) go to a callback that checks and discards them.
+ *
+ * A server lasts FUZZ_RENEW inputs (the environment's, else 1000), then a
+ * fresh one takes over: a state that far back is not in one input, so a
+ * finding replays alone with FUZZ_RENEW=1 (a fresh server every input) or
+ * not at all. A harness node that lost its session (an input registered
+ * its id again, or made it leave) registers again before the next input.
  *
  * Promises checked on every answer: it parses, answers the request's
  * method and transaction, its FINGERPRINT and MESSAGE-INTEGRITY-SHA256
@@ -41,6 +47,7 @@
 #include <sodium.h>
 
 #include "negotiator/forest.h"
+#include "negotiator/registry.h"
 #include "negotiator/server-test.h"
 #include "net/ctl.h"
 #include "net/log.h"
@@ -50,8 +57,7 @@
 #include "tree/tree.h"
 
 #define FUZZ_NODES	3		/* the origin, peers A and B */
-#define FUZZ_SESSIONS	32		/* credentials seen per input */
-#define FUZZ_MAX_NODES	32
+#define FUZZ_MAX_NODES	64
 #define FUZZ_MAX_LINKS	16
 #define FUZZ_NODE_ID	0x7e57000000000000ULL	/* + 1..FUZZ_NODES */
 
@@ -63,20 +69,21 @@ int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 		abort();						\
 } while (0)
 
-/* A credential the server handed out in this input. */
+/* A harness node's credential, and its next SEQ. */
 struct fuzz_session {
+	int		valid;
 	uint64_t	session;
 	uint8_t		key[TC_KEY_LEN];
+	uint32_t	seq;
 };
 
 static struct event_base	*fuzz_base;
 static struct sockaddr_storage	 fuzz_from[4];
-static struct fuzz_session	 fuzz_sessions[FUZZ_SESSIONS];
-static size_t			 fuzz_nsessions;
-/* The harness's nodes: their credential (an index in fuzz_sessions, -1
- * if none) and next SEQ. */
-static int			 fuzz_node_session[FUZZ_NODES];
-static uint32_t			 fuzz_node_seq[FUZZ_NODES];
+static struct server		*fuzz_server;
+static unsigned			 fuzz_renew = 1000, fuzz_inputs;
+static uint64_t			 fuzz_sent;	/* datagrams to this server */
+static struct fuzz_session	 fuzz_nodes[FUZZ_NODES];
+static int			 fuzz_registering = -1;	/* whose REGISTER */
 /* The broker's last INSTRUCT. */
 static int			 fuzz_has_instruct;
 static uint8_t			 fuzz_instruct_tid[12];
@@ -106,6 +113,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (sodium_init() < 0)
 		abort();
 	log_init("fuzz-negotiator", LOG_ERROR);
+	if (getenv("FUZZ_RENEW") != NULL &&
+	    (fuzz_renew = (unsigned)atoi(getenv("FUZZ_RENEW"))) == 0)
+		fuzz_renew = 1;
 	if ((fuzz_base = event_base_new()) == NULL)
 		abort();
 	fuzz_addr(&fuzz_from[0], "198.51.100.1", 4000);
@@ -115,30 +125,22 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-static const struct fuzz_session *
-fuzz_find_session(uint64_t session)
-{
-	size_t i;
-
-	for (i = fuzz_nsessions; i-- > 0; )
-		if (fuzz_sessions[i].session == session)
-			return &fuzz_sessions[i];
-	return NULL;
-}
-
-/* The credential under which req verifies, NULL if none we know. */
+/* The harness node under whose credential req verifies, NULL if none. */
 static const struct fuzz_session *
 fuzz_authenticated(const struct stun_msg *req)
 {
 	const struct stun_attr *a = stun_find(req, TC_ATTR_SESSION);
-	const struct fuzz_session *fs;
 	uint64_t session;
+	int i;
 
-	if (a == NULL || stun_attr_u64(a, &session) != 0 ||
-	    (fs = fuzz_find_session(session)) == NULL ||
-	    stun_check_integrity_sha256(req, fs->key, TC_KEY_LEN) != 0)
+	if (a == NULL || stun_attr_u64(a, &session) != 0)
 		return NULL;
-	return fs;
+	for (i = 0; i < FUZZ_NODES; i++)
+		if (fuzz_nodes[i].valid && fuzz_nodes[i].session == session &&
+		    stun_check_integrity_sha256(req, fuzz_nodes[i].key,
+		    TC_KEY_LEN) == 0)
+			return &fuzz_nodes[i];
+	return NULL;
 }
 
 /* The broker's way out: checked, the last INSTRUCT kept, discarded. */
@@ -182,6 +184,7 @@ fuzz_send(struct server *s, const uint8_t *in, size_t len, int from,
 		fs = fuzz_authenticated(&req);
 	n = server_dispatch(s, in, len, (struct sockaddr *)&fuzz_from[from],
 	    out, cap);
+	fuzz_sent++;
 	if (n == 0)
 		return 0;
 
@@ -198,16 +201,18 @@ fuzz_send(struct server *s, const uint8_t *in, size_t len, int from,
 	if (fs == NULL)
 		fuzz_assert(n <= 2 * len);
 	if (ans.method == TC_METHOD_REGISTER && ans.cls == STUN_SUCCESS) {
-		/* A credential, signed under itself: remembered. */
+		/* A credential, signed under itself; the harness's kept. */
 		a = stun_find(&ans, TC_ATTR_SESSION_KEY);
 		fuzz_assert(a != NULL && a->len == TC_KEY_LEN);
 		fuzz_assert(stun_check_integrity_sha256(&ans, a->value,
 		    TC_KEY_LEN) == 0);
-		if (fuzz_nsessions < FUZZ_SESSIONS) {
-			ns = &fuzz_sessions[fuzz_nsessions++];
+		if (fuzz_registering >= 0) {
+			ns = &fuzz_nodes[fuzz_registering];
 			memcpy(ns->key, a->value, TC_KEY_LEN);
 			fuzz_assert(stun_attr_u64(stun_find(&ans,
 			    TC_ATTR_SESSION), &ns->session) == 0);
+			ns->valid = 1;
+			ns->seq = 1;
 		}
 	} else if (fs != NULL && stun_find(&ans,
 	    STUN_ATTR_MESSAGE_INTEGRITY_SHA256) != NULL)
@@ -217,8 +222,8 @@ fuzz_send(struct server *s, const uint8_t *in, size_t len, int from,
 	return n;
 }
 
-/* Registers the harness's node i; its credential, if it got one. */
-static void
+/* Registers the harness's node i: 0, or -1 if the server refused (full). */
+static int
 fuzz_register(struct server *s, int i)
 {
 	static const struct nat_profile prof[FUZZ_NODES] = {
@@ -233,7 +238,6 @@ fuzz_register(struct server *s, int i)
 	struct sockaddr_in internal;
 	uint8_t req[STUN_MAX_MSG], ans[STUN_MAX_MSG], tid[12];
 	uint8_t wire[NAT_PROFILE_WIRE_LEN];
-	size_t before = fuzz_nsessions;
 	int len;
 
 	memset(tid, 0x70 + i, sizeof tid);
@@ -254,10 +258,11 @@ fuzz_register(struct server *s, int i)
 	ctl_put_padding(&b, TC_REGISTER_MIN);
 	stun_put_fingerprint(&b);
 	fuzz_assert((len = stun_build_finish(&b)) > 0);
+	fuzz_nodes[i].valid = 0;
+	fuzz_registering = i;
 	fuzz_assert(fuzz_send(s, req, (size_t)len, i, ans, sizeof ans) > 0);
-	fuzz_assert(fuzz_nsessions == before + 1);
-	fuzz_node_session[i] = (int)before;
-	fuzz_node_seq[i] = 1;
+	fuzz_registering = -1;
+	return fuzz_nodes[i].valid ? 0 : -1;
 }
 
 /*
@@ -268,7 +273,7 @@ static int
 fuzz_resign(const uint8_t *in, size_t len, int who, uint8_t ctl,
     uint8_t *out, size_t cap, size_t *outlen)
 {
-	const struct fuzz_session *fs;
+	struct fuzz_session *fs;
 	const struct stun_attr *a;
 	struct stun_builder b;
 	struct stun_msg m;
@@ -279,10 +284,9 @@ fuzz_resign(const uint8_t *in, size_t len, int who, uint8_t ctl,
 	size_t i;
 	int n;
 
-	if (fuzz_node_session[who] < 0 ||
-	    stun_parse(in, len, &m, NULL) != 0)
+	fs = &fuzz_nodes[who];
+	if (!fs->valid || stun_parse(in, len, &m, NULL) != 0)
 		return -1;
-	fs = &fuzz_sessions[fuzz_node_session[who]];
 	method = m.method;
 	cls = m.cls;
 	tid = m.tid;
@@ -291,7 +295,7 @@ fuzz_resign(const uint8_t *in, size_t len, int who, uint8_t ctl,
 		cls = m.cls == STUN_ERROR ? STUN_ERROR : STUN_SUCCESS;
 		tid = fuzz_instruct_tid;
 	}
-	seq = fuzz_node_seq[who]++;
+	seq = fuzz_nodes[who].seq++;
 	if ((ctl & 0x10) && (a = stun_find(&m, TC_ATTR_SEQ)) != NULL)
 		(void)stun_attr_u32(a, &seq);
 	stun_build_init(&b, out, cap, method, cls, tid);
@@ -335,19 +339,27 @@ fuzz_check_trees(struct server *s)
 	server_unlock_registry(s);
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* A harness node's session is still the server's. */
+static int
+fuzz_still_registered(struct server *s, const struct fuzz_session *fs)
 {
-	static uint8_t msg[STUN_MAX_MSG + 8], out[STUN_MAX_MSG];
-	struct server_config cfg;
-	struct server_stats st;
-	struct server *s;
-	char err[256];
-	size_t off = 0, len, mlen;
-	uint64_t sent = 0;
-	uint8_t ctl;
-	int i, who;
+	int live;
 
+	live = registry_session(server_lock_registry(s), fs->session) !=
+	    REG_NONE;
+	server_unlock_registry(s);
+	return live;
+}
+
+/* A fresh server with the harness's nodes registered. */
+static void
+fuzz_new_server(void)
+{
+	struct server_config cfg;
+	char err[256];
+	int i;
+
+	server_free(fuzz_server);
 	memset(&cfg, 0, sizeof cfg);
 	if (addr_parse("192.0.2.1:3478", 3478, 0, &cfg.listen, err,
 	    sizeof err) != 0 || addr_parse("192.0.2.2:3478", 3478, 0,
@@ -359,16 +371,36 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.interval_ms = TC_KEEPALIVE_MS;
 	cfg.expire_s = 30;
 	cfg.threads = 1;
-	if ((s = server_create_detached(fuzz_base, &cfg, FUZZ_MAX_LINKS,
-	    fuzz_broker_send, NULL, err, sizeof err)) == NULL)
+	if ((fuzz_server = server_create_detached(fuzz_base, &cfg,
+	    FUZZ_MAX_LINKS, fuzz_broker_send, NULL, err, sizeof err)) == NULL)
 		abort();
-	fuzz_nsessions = 0;
+	fuzz_inputs = 0;
+	fuzz_sent = 0;
 	fuzz_has_instruct = 0;
-	for (i = 0; i < FUZZ_NODES; i++) {
-		fuzz_node_session[i] = -1;
-		fuzz_register(s, i);
-		sent++;
-	}
+	for (i = 0; i < FUZZ_NODES; i++)
+		fuzz_assert(fuzz_register(fuzz_server, i) == 0);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static uint8_t msg[STUN_MAX_MSG + 8], out[STUN_MAX_MSG];
+	struct server_stats st;
+	struct server *s;
+	size_t off = 0, len, mlen;
+	uint8_t ctl;
+	int i, who;
+
+	if (fuzz_server == NULL || ++fuzz_inputs >= fuzz_renew)
+		fuzz_new_server();
+	for (i = 0; i < FUZZ_NODES; i++)
+		if (!fuzz_nodes[i].valid ||
+		    !fuzz_still_registered(fuzz_server, &fuzz_nodes[i]))
+			if (fuzz_register(fuzz_server, i) != 0) {
+				fuzz_new_server();	/* full: start again */
+				break;
+			}
+	s = fuzz_server;
 
 	while (off + 3 <= size) {
 		ctl = data[off];
@@ -384,12 +416,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			mlen = len < sizeof msg ? len : sizeof msg;
 		}
 		fuzz_send(s, msg, mlen, ctl & 3, out, sizeof out);
-		sent++;
 		off += len;
 	}
 	fuzz_check_trees(s);
 	server_stats(s, &st);
-	fuzz_assert(st.rx_datagrams == sent);
-	server_free(s);
+	fuzz_assert(st.rx_datagrams == fuzz_sent);
 	return 0;
 }

@@ -20,8 +20,8 @@
  *     2, 7: a chunk arrives, the next number
  *     3: a gap, as peer/main.c makes one: a chunk numbered by the
  *        next 8 bytes (big-endian) arrives, the ring reset first; where
- *        that number is not above the one after the newest (the peer
- *        drops those), the next number instead
+ *        that number does not come after the one after the newest
+ *        (serial number arithmetic, as serve's), the next number instead
  *     4: the child goes (its link breaks)
  *     5: the child's link fills (or drains, if full)
  */
@@ -257,7 +257,8 @@ fuzz_push(struct serve *s, int gap, uint64_t seq, int key)
 
 	/* After a gap too, each child is owed the number after its last
 	 * (or the one it asked for), or else a keyframe: link_send checks. */
-	if (ring_newest(fuzz_ring, &c.seq) == 0 && (!gap || seq <= c.seq + 1))
+	if (ring_newest(fuzz_ring, &c.seq) == 0 && (!gap ||
+	    !fuzz_after(seq, c.seq + 1)))
 		seq = c.seq + 1;
 	else if (gap)
 		ring_reset(fuzz_ring);
