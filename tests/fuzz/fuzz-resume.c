@@ -65,6 +65,7 @@ struct link {
 	uint64_t		 asked;		/* ... or this number */
 	int			 sent_any;	/* since the RESUME */
 	uint64_t		 last;		/* the last number sent */
+	int			 reset;		/* the ring was, since */
 };
 
 static struct event_base	*fuzz_base;
@@ -128,7 +129,7 @@ link_send(struct link *l, const void *msg, size_t len)
 {
 	const struct chunk *held;
 	struct chunk c;
-	uint64_t oldest, newest;
+	uint64_t oldest, newest, owed;
 
 	/* Only to a child it serves, and only once the child asked. */
 	fuzz_assert(l->state == FL_SERVED && l->resumed);
@@ -144,18 +145,22 @@ link_send(struct link *l, const void *msg, size_t len)
 	    memcmp(held->payload, c.payload, c.len) == 0);
 	fuzz_assert(ring_oldest(fuzz_ring, &oldest) == 0 &&
 	    ring_newest(fuzz_ring, &newest) == 0);
-	/* In order: the one asked for (or, it being gone, a keyframe),
-	 * then each next one (or, after a gap, a keyframe further on). */
-	if (!l->sent_any)
-		fuzz_assert(l->keyframe ? (c.flags & CHUNK_F_KEYFRAME) != 0 :
-		    c.seq == l->asked || ((c.flags & CHUNK_F_KEYFRAME) &&
-		    fuzz_after(c.seq, l->asked)));
-	else
-		fuzz_assert(c.seq == l->last + 1 ||
-		    ((c.flags & CHUNK_F_KEYFRAME) && fuzz_after(c.seq,
-		    l->last + 1)));
+	/* In order: the one asked for, then each next one; where that one
+	 * is not held, a keyframe further on. Never one sent before (no
+	 * reset since), so never round and round. */
+	if (l->keyframe && !l->sent_any)
+		fuzz_assert(c.flags & CHUNK_F_KEYFRAME);
+	else {
+		owed = l->sent_any ? l->last + 1 : l->asked;
+		/* Another than the one owed: a keyframe, the one owed not
+		 * held, and further on (or, after a reset, anywhere). */
+		fuzz_assert(c.seq == owed || ((c.flags & CHUNK_F_KEYFRAME) &&
+		    ring_get(fuzz_ring, owed) == NULL &&
+		    (fuzz_after(c.seq, owed) || l->reset)));
+	}
 	l->sent_any = 1;
 	l->last = c.seq;
+	l->reset = 0;
 	return 0;
 }
 
@@ -235,6 +240,7 @@ fuzz_message(struct serve *s, struct link *l, const uint8_t *msg,
 		l->keyframe = key;
 		l->asked = seq;
 		l->sent_any = 0;
+		l->reset = 0;
 	}
 	fuzz_closing = !ok;
 	serve_message(s, l, msg, len);
@@ -254,14 +260,18 @@ fuzz_push(struct serve *s, int gap, uint64_t seq, int key)
 {
 	static uint8_t payload[CHUNK_TS_PACKET];
 	struct chunk c;
+	size_t i;
 
 	/* After a gap too, each child is owed the number after its last
 	 * (or the one it asked for), or else a keyframe: link_send checks. */
 	if (ring_newest(fuzz_ring, &c.seq) == 0 && (!gap ||
 	    !fuzz_after(seq, c.seq + 1)))
 		seq = c.seq + 1;
-	else if (gap)
+	else if (gap) {
 		ring_reset(fuzz_ring);
+		for (i = 0; i < FUZZ_LINKS; i++)
+			fuzz_links[i].reset = 1;
+	}
 	memset(&c, 0, sizeof c);
 	payload[0] = CHUNK_TS_SYNC;
 	payload[1] = (uint8_t)seq;
