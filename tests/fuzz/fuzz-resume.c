@@ -146,17 +146,17 @@ link_send(struct link *l, const void *msg, size_t len)
 	fuzz_assert(ring_oldest(fuzz_ring, &oldest) == 0 &&
 	    ring_newest(fuzz_ring, &newest) == 0);
 	/* In order: the one asked for, then each next one; where that one
-	 * is not held, a keyframe further on. Never one sent before (no
-	 * reset since), so never round and round. */
+	 * left the ring, a keyframe. Never one sent before (no reset
+	 * since), so never round and round. */
 	if (l->keyframe && !l->sent_any)
 		fuzz_assert(c.flags & CHUNK_F_KEYFRAME);
 	else {
 		owed = l->sent_any ? l->last + 1 : l->asked;
-		/* Another than the one owed: a keyframe, the one owed not
-		 * held, and further on (or, after a reset, anywhere). */
+		/* Another than the one owed: a keyframe, the one owed left
+		 * the ring, before its oldest (or, after a reset, anyhow). */
 		fuzz_assert(c.seq == owed || ((c.flags & CHUNK_F_KEYFRAME) &&
 		    ring_get(fuzz_ring, owed) == NULL &&
-		    (fuzz_after(c.seq, owed) || l->reset)));
+		    (fuzz_after(oldest, owed) || l->reset)));
 	}
 	l->sent_any = 1;
 	l->last = c.seq;
