@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "media/chunk.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -83,6 +85,43 @@ fuzz_decoded(const uint8_t *data, size_t n, const struct chunk *c)
 	}
 }
 
+/* The seeds' key (make-seeds.c signs with the same seed). */
+static void
+fuzz_keypair(uint8_t pk[CHUNK_PUBLIC_LEN], uint8_t sk[CHUNK_SECRET_LEN])
+{
+	uint8_t seed[crypto_sign_SEEDBYTES];
+
+	memset(seed, 0x5a, sizeof seed);
+	crypto_sign_seed_keypair(pk, sk, seed);
+}
+
+/* A chunk signed by the key passes chunk_verify; with one byte of its
+ * header or payload flipped, it fails. Any other chunk fails. */
+static void
+fuzz_signed(const uint8_t *data, size_t n, const struct chunk *c)
+{
+	static uint8_t pk[CHUNK_PUBLIC_LEN], sk[CHUNK_SECRET_LEN];
+	static uint8_t copy[CHUNK_MAX_LEN];
+	static int have;
+	struct chunk f;
+	size_t at;
+
+	if (!have) {
+		fuzz_keypair(pk, sk);
+		have = 1;
+	}
+	if (chunk_verify(c, pk) != 0)
+		return;
+	/* Flip a byte outside the signature field: it must no longer pass. */
+	memcpy(copy, data, n);
+	at = (c->seq + c->len) % (n - CHUNK_SIG_LEN);
+	if (at >= 24)
+		at += CHUNK_SIG_LEN;
+	copy[at] ^= 0x01;
+	if (chunk_decode(copy, n, &f, NULL, 0) == (int)n)
+		fuzz_assert(chunk_verify(&f, pk) != 0);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -113,5 +152,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	fuzz_decoded(data, (size_t)n, &c);
+	fuzz_signed(data, (size_t)n, &c);
 	return 0;
 }

@@ -50,6 +50,7 @@
 #include "negotiator/registry.h"
 #include "negotiator/server-test.h"
 #include "net/ctl.h"
+#include "net/key.h"
 #include "net/log.h"
 #include "net/nat.h"
 #include "net/proto.h"
@@ -88,6 +89,10 @@ static int			 fuzz_registering = -1;	/* whose REGISTER */
 static int			 fuzz_has_instruct;
 static uint8_t			 fuzz_instruct_tid[12];
 
+/* The channel's key: fixed, so that runs replay. */
+static struct key_pair fuzz_key;
+static char fuzz_channel[KEY_HEX_LEN + 1];
+
 static void
 fuzz_addr(struct sockaddr_storage *ss, const char *ip, uint16_t port)
 {
@@ -108,6 +113,8 @@ fuzz_addr(struct sockaddr_storage *ss, const char *ip, uint16_t port)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	uint8_t seed[KEY_SEED_LEN];
+
 	(void)argc;
 	(void)argv;
 	if (sodium_init() < 0)
@@ -118,6 +125,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		fuzz_renew = 1;
 	if ((fuzz_base = event_base_new()) == NULL)
 		abort();
+	memset(seed, 0x5a, sizeof seed);
+	crypto_sign_seed_keypair(fuzz_key.pk, fuzz_key.sk, seed);
+	key_hex(fuzz_key.pk, fuzz_channel);
 	fuzz_addr(&fuzz_from[0], "198.51.100.1", 4000);
 	fuzz_addr(&fuzz_from[1], "198.51.100.2", 4000);
 	fuzz_addr(&fuzz_from[2], "203.0.113.3", 61000);
@@ -222,9 +232,10 @@ fuzz_send(struct server *s, const uint8_t *in, size_t len, int from,
 	return n;
 }
 
-/* Registers the harness's node i: 0, or -1 if the server refused (full). */
+/* One REGISTER of the harness's node i, into req; with a challenge, the
+ * origin's proof of the channel's key. Returns its length. */
 static int
-fuzz_register(struct server *s, int i)
+fuzz_register_msg(int i, const uint8_t *challenge, uint8_t *req, size_t cap)
 {
 	static const struct nat_profile prof[FUZZ_NODES] = {
 		{ NAT_MAPPING_EIM, NAT_ALLOC_PRESERVED, NAT_FILTER_EIF,
@@ -236,15 +247,20 @@ fuzz_register(struct server *s, int i)
 	};
 	struct stun_builder b;
 	struct sockaddr_in internal;
-	uint8_t req[STUN_MAX_MSG], ans[STUN_MAX_MSG], tid[12];
-	uint8_t wire[NAT_PROFILE_WIRE_LEN];
+	uint8_t tid[12], wire[NAT_PROFILE_WIRE_LEN];
+	uint8_t proof[TC_PROOF_MAX], sig[KEY_SIG_LEN];
+	uint64_t node_id = FUZZ_NODE_ID + (uint64_t)i + 1;
+	size_t plen;
 	int len;
 
-	memset(tid, 0x70 + i, sizeof tid);
-	stun_build_init(&b, req, sizeof req, TC_METHOD_REGISTER, STUN_REQUEST,
-	    tid);
-	stun_put_u64(&b, TC_ATTR_NODE_ID, FUZZ_NODE_ID + (uint64_t)i + 1);
-	stun_put(&b, TC_ATTR_CHANNEL, "fuzz", 4);
+	memset(tid, 0x70 + i + (challenge != NULL ? 8 : 0), sizeof tid);
+	stun_build_init(&b, req, cap, TC_METHOD_REGISTER, STUN_REQUEST, tid);
+	stun_put_u64(&b, TC_ATTR_NODE_ID, node_id);
+	/* The origin names its channel by the key, peers by its label. */
+	if (i == 0)
+		stun_put(&b, TC_ATTR_CHANNEL, fuzz_channel, KEY_HEX_LEN);
+	else
+		stun_put(&b, TC_ATTR_CHANNEL, "fuzz", 4);
 	stun_put_u32(&b, TC_ATTR_ROLE, i == 0 ? TC_ROLE_ORIGIN :
 	    TC_ROLE_PEER);
 	memset(&internal, 0, sizeof internal);
@@ -255,12 +271,46 @@ fuzz_register(struct server *s, int i)
 	    (struct sockaddr *)&internal);
 	nat_profile_encode(&prof[i], wire);
 	stun_put(&b, TC_ATTR_NAT_PROFILE, wire, sizeof wire);
+	if (i == 0)
+		stun_put(&b, TC_ATTR_LABEL, "fuzz", 4);
+	if (challenge != NULL) {
+		plen = tc_origin_proof(proof, challenge, node_id, fuzz_key.pk,
+		    "fuzz", 4);
+		crypto_sign_detached(sig, NULL, proof, plen, fuzz_key.sk);
+		stun_put(&b, TC_ATTR_CHALLENGE, challenge, TC_CHALLENGE_LEN);
+		stun_put(&b, TC_ATTR_SIGNATURE, sig, sizeof sig);
+	}
 	ctl_put_padding(&b, TC_REGISTER_MIN);
 	stun_put_fingerprint(&b);
 	fuzz_assert((len = stun_build_finish(&b)) > 0);
+	return len;
+}
+
+/* Registers the harness's node i (the origin answers its challenge): 0, or
+ * -1 if the server refused. */
+static int
+fuzz_register(struct server *s, int i)
+{
+	uint8_t req[STUN_MAX_MSG], ans[STUN_MAX_MSG];
+	uint8_t challenge[TC_CHALLENGE_LEN];
+	const struct stun_attr *a;
+	struct stun_msg m;
+	int len, n;
+
 	fuzz_nodes[i].valid = 0;
 	fuzz_registering = i;
-	fuzz_assert(fuzz_send(s, req, (size_t)len, i, ans, sizeof ans) > 0);
+	len = fuzz_register_msg(i, NULL, req, sizeof req);
+	fuzz_assert((n = fuzz_send(s, req, (size_t)len, i, ans,
+	    sizeof ans)) > 0);
+	if (i == 0 && !fuzz_nodes[i].valid &&
+	    stun_parse(ans, (size_t)n, &m, NULL) == 0 &&
+	    (a = stun_find(&m, TC_ATTR_CHALLENGE)) != NULL &&
+	    a->len == TC_CHALLENGE_LEN) {
+		memcpy(challenge, a->value, sizeof challenge);
+		len = fuzz_register_msg(i, challenge, req, sizeof req);
+		fuzz_assert(fuzz_send(s, req, (size_t)len, i, ans,
+		    sizeof ans) > 0);
+	}
 	fuzz_registering = -1;
 	return fuzz_nodes[i].valid ? 0 : -1;
 }

@@ -47,6 +47,8 @@ static size_t
 chunk(uint8_t *out, uint64_t seq, int key, size_t packets)
 {
 	static uint8_t payload[CHUNK_MAX_PAYLOAD];
+	uint8_t seed[crypto_sign_SEEDBYTES], pk[CHUNK_PUBLIC_LEN];
+	uint8_t sk[CHUNK_SECRET_LEN];
 	struct chunk c;
 	size_t i;
 	int n;
@@ -59,9 +61,13 @@ chunk(uint8_t *out, uint64_t seq, int key, size_t packets)
 	c.seq = seq;
 	c.flags = key ? CHUNK_F_KEYFRAME : 0;
 	c.timestamp_us = 1700000000000000ULL + seq;
-	memset(c.signature, 0x5a, sizeof c.signature);
 	c.payload = payload;
 	c.len = packets * CHUNK_TS_PACKET;
+	/* Signed with fuzz-chunk's key, so verification is reached. */
+	memset(seed, 0x5a, sizeof seed);
+	crypto_sign_seed_keypair(pk, sk, seed);
+	if (chunk_sign(&c, sk) != 0)
+		exit(1);
 	if ((n = chunk_encode(&c, out, CHUNK_MAX_LEN)) < 0)
 		exit(1);
 	return (size_t)n;
