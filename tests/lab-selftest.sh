@@ -31,6 +31,9 @@ lab_host seq seq2
 lab_net slow eim --delay 100
 lab_net lossy eim --loss 100
 lab_net capped eim --rate 2000
+lab_cgn carrier
+lab_net cgn1 eim --behind carrier
+lab_net cgn2 eim --behind carrier
 
 lab_bg pub "$LAB_STATE/reflect-pub.log" "$LABTOOL" reflect 3478 3479
 lab_bg stranger "$LAB_STATE/reflect-stranger.log" "$LABTOOL" reflect 3478
@@ -115,6 +118,38 @@ lab_flush seq
 map seq "$A" &&
     expect "seq: after conntrack -F the allocator goes on (${MPORT[0]})" \
     test "${MPORT[0]}" -gt "$second"
+
+# Double NAT: home eim routers behind one carrier-grade NAT (RFC 6888),
+# which maps endpoint-independently into 10000-19999. The world sees the
+# CGN's address; each home router's own WAN is on the carrier LAN.
+cwan=$(lab_wan carrier)
+for h in cgn1 cgn2; do
+	inner=$(lab_wan_inner "$h")
+	expect "$h: its home router's WAN $inner is in 100.64.0.0/10" \
+	    test "${inner#100.64.}" != "$inner"
+	map "$h" "$A" "$B" || continue
+	l=$LOCAL a=${MPORT[0]} p=${MPORT[1]}
+	expect "$h: mapped address is the CGN's ($cwan), not the home router's" \
+	    test "${MIP[0]}" = "$cwan" -a "${MIP[1]}" = "$cwan" -a "$(lab_wan "$h")" = "$cwan"
+	expect "$h: same port both ways, not preserved, in $LAB_CGN_PORTS ($l -> $a, $p)" \
+	    test "$a" = "$p" -a "$a" != "$l" -a "$a" -ge 10000 -a "$a" -le 19999
+	map "$h" "$B" "$A" || continue
+	expect "$h: a fresh socket: another port, one for both (${MPORT[*]} after $a)" \
+	    test "${MPORT[0]}" = "${MPORT[1]}" -a "${MPORT[0]}" != "$a" \
+	    -a "${MPORT[0]}" != "$LOCAL"
+	eval "cport_$h=${MPORT[0]}"
+	out=$(lab_exec "$h" "$LABTOOL" filter "$A" "$B" "$C")
+	expect "$h: filtering: $out" \
+	    test "$out" = "solicited=1 other_port=0 other_host=0"
+done
+expect "two homes behind one CGN: two mappings ($cport_cgn1, $cport_cgn2)" \
+    test "$cport_cgn1" != "$cport_cgn2"
+# Unsolicited from the public side, to the CGN's address: nothing comes.
+if lab_exec stranger "$LABTOOL" map "$cwan:$cport_cgn1" >/dev/null 2>&1; then
+	fail "CGN: an unsolicited packet to $cwan:$cport_cgn1 got an answer"
+else
+	pass "CGN: unsolicited input to $cwan:$cport_cgn1 dropped"
+fi
 
 # A slow WAN link: 100 ms each way can only lengthen the RTT.
 # The first exchange also waits for ARP; the second is one round trip.

@@ -15,15 +15,27 @@
 #                                 100 ms of queue and drops beyond it. netem
 #                                 is not in these machines' kernels, so a
 #                                 labwire process (TAP devices) is that link.
+#   lab_cgn NAME                  a carrier-grade NAT (RFC 6888): a carrier
+#                                 router on the public segment with a carrier
+#                                 LAN in 100.64.0.0/10 (RFC 6598), mapping
+#                                 endpoint-independently, ports not
+#                                 preserved (10000-19999), with a home
+#                                 router's firewall
+#   lab_net NAME BEHAVIOUR --behind CGN
+#                                 a home network whose router's WAN is on
+#                                 CGN's carrier LAN: double NAT
 #   lab_host NET NAME             one more inside host behind NET's router
 #   lab_ip NAME [N]               a host's (Nth) address
-#   lab_wan NET                   the public address of NET's router
+#   lab_wan NET                   the public address of NET's router (of
+#                                 its CGN, behind one; of a CGN, its own)
+#   lab_wan_inner NET             the WAN address of NET's router itself:
+#                                 behind a CGN, its 100.64 carrier address
 #   lab_ns NAME                   a host's namespace name
 #   lab_exec NAME CMD...          run CMD on host NAME (its command prefix is
 #                                 "ip netns exec $(lab_ns NAME)")
 #   lab_bg NAME LOG CMD...        run CMD on NAME in the background, output
 #                                 to LOG; the teardown kills it
-#   lab_flush NET                 forget NET's conntrack state (conntrack -F)
+#   lab_flush NET                 forget NET's (or a CGN's) conntrack state
 #   lab_down                      tear everything down (also done at exit)
 #
 # and, for the verdicts of a test:
@@ -57,12 +69,15 @@ LAB_EPHEMERAL="40000 59999"		# inside hosts' ephemeral ports
 LAB_OFFSET_K=1000
 LAB_SEQ_BASE=20000
 LAB_SEQ_N=2000
+LAB_CGN_PORTS=10000-19999		# apart from every home NAT's ports
 
 declare -gA LAB_IPS=() LAB_WANS=() LAB_ROUTER=() LAB_NETIDX=() LAB_HOSTS=()
+declare -gA LAB_INNER=() LAB_CGNS=() LAB_CGNIDX=() LAB_CGNNEXT=()
 LAB=
 LAB_NEXT_PUB=10
 LAB_NEXT_NET=1
 LAB_NEXT_PLUG=1
+LAB_NEXT_CGN=1
 
 lab_die() {
 	echo "lab: $*" >&2
@@ -128,15 +143,16 @@ lab__nsdefaults() {
 	    net.ipv6.conf.default.disable_ipv6=1
 }
 
-# Connects a new interface in namespace $1 (named $2) to the public bridge:
-# a veth pair, or with WIRE_OPTS (--delay MS --loss PCT --rate KBIT) a
-# labwire process, whose --rate limits what leaves $1.
+# Connects a new interface in namespace $1 (named $2) to a bridge, br0 of
+# the public segment or bridge $4 in namespace $3: a veth pair, or with
+# WIRE_OPTS (--delay MS --loss PCT --rate KBIT) a labwire process, whose
+# --rate limits what leaves $1.
 lab__plug() {
-	local ns=$1 ifname=$2 port=p$LAB_NEXT_PLUG i
+	local ns=$1 ifname=$2 sw=${3:-$LAB-sw} br=${4:-br0} port=p$LAB_NEXT_PLUG i
 	LAB_NEXT_PLUG=$((LAB_NEXT_PLUG + 1))
 	if [ -n "${WIRE_OPTS:-}" ]; then
 		[ -x "$LAB_BIN/labwire" ] || lab_die "$LAB_BIN/labwire not built (make check builds it)"
-		"$LAB_BIN/labwire" "$ns" "$ifname" "$LAB-sw" "$port" $WIRE_OPTS \
+		"$LAB_BIN/labwire" "$ns" "$ifname" "$sw" "$port" $WIRE_OPTS \
 		    >"$LAB_STATE/wire-$port.log" 2>&1 </dev/null &
 		disown $!
 		for ((i = 0; i < 100; i++)); do
@@ -148,9 +164,9 @@ lab__plug() {
 		    lab_die "labwire failed: $(cat "$LAB_STATE/wire-$port.log")"
 	else
 		ip link add "$ifname" netns "$ns" type veth peer name "$port" \
-		    netns "$LAB-sw" || lab_die "cannot create veth in $ns"
+		    netns "$sw" || lab_die "cannot create veth in $ns"
 	fi
-	ip -n "$LAB-sw" link set "$port" master br0 up
+	ip -n "$sw" link set "$port" master "$br" up
 	ip -n "$ns" link set "$ifname" up
 }
 
@@ -212,53 +228,120 @@ lab__natrule() {
 	esac
 }
 
+# A router's firewall, as home routers have: unsolicited input on the WAN
+# dropped, only established flows forwarded inward.
+lab__fw() {
+	echo "table inet fw {"
+	echo " chain input { type filter hook input priority 0; policy drop;"
+	echo "  ct state established,related accept"
+	echo "  iifname { \"lo\", \"lan\" } accept"
+	echo " }"
+	echo " chain forward { type filter hook forward priority 0; policy drop;"
+	echo "  ct state established,related accept"
+	echo "  iifname \"lan\" accept"
+	echo " }"
+	echo "}"
+}
+
+# A new router namespace $1 with its WAN plugged into the public segment
+# (or, with $3, into CGN $3's carrier LAN) at address $2, forwarding, and
+# an empty bridge "lan" for its inside.
+lab__router() {
+	local rns=$1 wan=$2 cgn=${3:-}
+	ip netns add "$rns" || lab_die "cannot create namespace $rns"
+	lab__nsdefaults "$rns"
+	ip netns exec "$rns" sysctl -qw net.ipv4.ip_forward=1
+	if [ -n "$cgn" ]; then
+		lab__plug "$rns" wan "${LAB_CGNS[$cgn]}" lan
+		ip -n "$rns" addr add "$wan/24" dev wan
+		ip -n "$rns" route add default via "100.64.${LAB_CGNIDX[$cgn]}.1"
+	else
+		lab__plug "$rns" wan
+		ip -n "$rns" addr add "$wan/24" dev wan
+	fi
+	ip -n "$rns" link add lan type bridge
+}
+
+lab_cgn() {
+	local name=$1 cidx rns wan
+	shift || lab_die "usage: lab_cgn NAME"
+	[ $# -eq 0 ] || lab_die "lab_cgn: unknown option '$1'"
+	[ -n "$LAB" ] || lab_die "lab_init first"
+	[ -z "${LAB_CGNS[$name]:-}${LAB_IPS[$name]:-}" ] || lab_die "'$name' exists"
+	cidx=$LAB_NEXT_CGN
+	LAB_NEXT_CGN=$((LAB_NEXT_CGN + 1))
+	rns="$LAB-$name-cgn"
+	wan="$LAB_PUBLIC_NET.$LAB_NEXT_PUB"
+	LAB_NEXT_PUB=$((LAB_NEXT_PUB + 1))
+	WIRE_OPTS= lab__router "$rns" "$wan"
+	ip -n "$rns" addr add "100.64.$cidx.1/24" dev lan
+	ip -n "$rns" link set lan up
+	# Linux's SNAT to a port range is endpoint-independent: a new flow
+	# from a source that already has a mapping takes that mapping
+	# (nf_nat's find_appropriate_src), whatever its destination.
+	{
+		lab__fw
+		echo "table ip nat {"
+		echo " chain postrouting { type nat hook postrouting priority 100;"
+		echo "  oifname \"wan\" meta l4proto { tcp, udp } snat ip to $wan:$LAB_CGN_PORTS"
+		echo "  oifname \"wan\" snat ip to $wan"
+		echo " }"
+		echo "}"
+	} >"$LAB_STATE/$name.nft"
+	ip netns exec "$rns" nft -f "$LAB_STATE/$name.nft" ||
+	    lab_die "nft rejected the CGN rules ($LAB_STATE/$name.nft)"
+	LAB_CGNS[$name]=$rns
+	LAB_CGNIDX[$name]=$cidx
+	LAB_CGNNEXT[$name]=2
+	LAB_WANS[$name]=$wan
+	LAB_INNER[$name]=$wan
+}
+
 lab_net() {
-	local name=$1 behaviour=$2 delay= loss= rate= idx rns wan WIRE_OPTS
-	shift 2 || lab_die "usage: lab_net NAME BEHAVIOUR [--delay MS] [--loss PCT] [--rate KBIT]"
+	local name=$1 behaviour=$2 delay= loss= rate= behind= idx rns wan inner
+	local WIRE_OPTS
+	shift 2 || lab_die "usage: lab_net NAME BEHAVIOUR [--delay MS] [--loss PCT] [--rate KBIT] [--behind CGN]"
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--delay) delay=$2; shift 2 ;;
 		--loss) loss=$2; shift 2 ;;
 		--rate) rate=$2; shift 2 ;;
+		--behind) behind=$2; shift 2 ;;
 		*) lab_die "lab_net: unknown option '$1'" ;;
 		esac
 	done
 	[ -n "$LAB" ] || lab_die "lab_init first"
 	if [ "$behaviour" = open ]; then
 		[ -z "$delay$loss$rate" ] || lab_die "open hosts have no router to slow down"
+		[ -z "$behind" ] || lab_die "an open host has no router to put behind a CGN"
 		lab_public "$name"
 		return
 	fi
+	[ -z "$behind" ] || [ -n "${LAB_CGNS[$behind]:-}" ] ||
+	    lab_die "no CGN '$behind' (lab_cgn first)"
 	lab__natrule "$behaviour" 0.0.0.0 >/dev/null	# validate first
 	idx=$LAB_NEXT_NET
 	LAB_NEXT_NET=$((LAB_NEXT_NET + 1))
 	rns="$LAB-$name-r"
-	wan="$LAB_PUBLIC_NET.$LAB_NEXT_PUB"
-	LAB_NEXT_PUB=$((LAB_NEXT_PUB + 1))
-	ip netns add "$rns" || lab_die "cannot create namespace $rns"
-	lab__nsdefaults "$rns"
-	ip netns exec "$rns" sysctl -qw net.ipv4.ip_forward=1
+	if [ -n "$behind" ]; then
+		inner="100.64.${LAB_CGNIDX[$behind]}.${LAB_CGNNEXT[$behind]}"
+		LAB_CGNNEXT[$behind]=$((LAB_CGNNEXT[$behind] + 1))
+		wan=${LAB_WANS[$behind]}
+	else
+		inner="$LAB_PUBLIC_NET.$LAB_NEXT_PUB"
+		LAB_NEXT_PUB=$((LAB_NEXT_PUB + 1))
+		wan=$inner
+	fi
 	WIRE_OPTS="${delay:+--delay $delay} ${loss:+--loss $loss} ${rate:+--rate $rate}"
 	WIRE_OPTS=$(echo $WIRE_OPTS)	# no spaces at the ends, none doubled
-	lab__plug "$rns" wan
-	ip -n "$rns" addr add "$wan/24" dev wan
-	ip -n "$rns" link add lan type bridge
+	lab__router "$rns" "$inner" "$behind"
 	ip -n "$rns" addr add "10.$idx.0.1/24" dev lan
 	ip -n "$rns" link set lan up
 	{
-		echo "table inet fw {"
-		echo " chain input { type filter hook input priority 0; policy drop;"
-		echo "  ct state established,related accept"
-		echo "  iifname { \"lo\", \"lan\" } accept"
-		echo " }"
-		echo " chain forward { type filter hook forward priority 0; policy drop;"
-		echo "  ct state established,related accept"
-		echo "  iifname \"lan\" accept"
-		echo " }"
-		echo "}"
+		lab__fw
 		echo "table ip nat {"
 		echo " chain postrouting { type nat hook postrouting priority 100;"
-		lab__natrule "$behaviour" "$wan"
+		lab__natrule "$behaviour" "$inner"
 		echo " }"
 		echo "}"
 	} >"$LAB_STATE/$name.nft"
@@ -266,6 +349,7 @@ lab_net() {
 	    lab_die "nft rejected the rules for '$behaviour' ($LAB_STATE/$name.nft)"
 	LAB_ROUTER[$name]=$rns
 	LAB_WANS[$name]=$wan
+	LAB_INNER[$name]=$inner
 	LAB_NETIDX[$name]=$idx
 	lab_host "$name" "$name"
 }
@@ -312,6 +396,14 @@ lab_wan() {
 	fi
 }
 
+lab_wan_inner() {
+	if [ -n "${LAB_INNER[$1]:-}" ]; then
+		echo "${LAB_INNER[$1]}"
+	else
+		lab_ip "$1"
+	fi
+}
+
 lab_exec() {
 	local ns
 	ns=$(lab_ns "$1") || exit 1
@@ -328,7 +420,7 @@ lab_bg() {
 }
 
 lab_flush() {
-	local rns=${LAB_ROUTER[$1]:-}
+	local rns=${LAB_ROUTER[$1]:-${LAB_CGNS[$1]:-}}
 	[ -n "$rns" ] || return 0
 	ip netns exec "$rns" conntrack -F >/dev/null 2>&1 || true
 }
