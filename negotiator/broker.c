@@ -33,6 +33,9 @@
 /* Attempts in flight and remembered at once, by default. A slot's memory
  * is touched only once a link has used it. */
 #define BROKER_MAX_LINKS	32768
+/* Pairs behind one external address whose punch failed, remembered
+ * BROKER_KEEP_MS: relayed when they ask again. */
+#define BROKER_SAME_FAILED	64
 /* Datagrams the tick sends a hold of the lock. */
 #define BROKER_BATCH		64
 
@@ -85,6 +88,7 @@ struct blink {
 	uint8_t			 answer[BROKER_MSG_MAX];	/* to A */
 	size_t			 answer_len;
 	int			 relayed;
+	int			 same_ip;	/* A and B behind one address */
 	int			 have_report_b;
 	struct tc_outcome	 report_b;
 };
@@ -160,6 +164,10 @@ struct broker {
 	int			 relay_fd;
 	struct event		*relay_ev;
 	struct broker_counters	 c;
+	struct {
+		uint64_t	 a, b, ms;	/* node ids, when it failed */
+	}			 same_failed[BROKER_SAME_FAILED];
+	unsigned		 same_next;
 	uint32_t		 pairs[NAT_CLASS_COUNT][NAT_CLASS_COUNT][OUT_COUNT];
 	uint64_t		 pair_ms[NAT_CLASS_COUNT][NAT_CLASS_COUNT];
 	uint8_t			 rx[STUN_MAX_MSG + 4];
@@ -365,16 +373,35 @@ bl_release(struct broker *br, struct blink *l)
 	bl_append(br, &br->free, l);
 }
 
+/* Whether a punch between nodes a and b, behind one external address,
+ * failed in the last BROKER_KEEP_MS. */
+static int
+broker_same_failed(const struct broker *br, uint64_t a, uint64_t b,
+    uint64_t now)
+{
+	unsigned i;
+
+	for (i = 0; i < BROKER_SAME_FAILED; i++)
+		if (br->same_failed[i].ms != 0 &&
+		    now - br->same_failed[i].ms < BROKER_KEEP_MS &&
+		    ((br->same_failed[i].a == a && br->same_failed[i].b == b) ||
+		    (br->same_failed[i].a == b && br->same_failed[i].b == a)))
+			return 1;
+	return 0;
+}
+
 /* Only a relay for pairs that prediction cannot join: where one side is
  * unpredictable and the other cannot take a packet unsolicited. Two nodes
- * behind one NAT reach each other on their internal addresses. */
+ * behind one NAT reach each other on their internal addresses, unless
+ * that failed: behind one carrier-grade NAT without hairpinning, each
+ * behind its own home router, they share the address and nothing else. */
 static int
-broker_needs_relay(const struct broker_node *a, const struct tc_endpoint *ae,
-    const struct broker_node *b)
+broker_needs_relay(const struct broker *br, const struct broker_node *a,
+    const struct tc_endpoint *ae, const struct broker_node *b, uint64_t now)
 {
 	if (addr_equal_ip((const struct sockaddr *)&ae->external,
 	    (const struct sockaddr *)&b->addr))
-		return 0;
+		return broker_same_failed(br, a->node_id, b->node_id, now);
 	if (nat_predictable(&a->profile) && nat_predictable(&b->profile))
 		return 0;
 	return !nat_reachable(&a->profile) && !nat_reachable(&b->profile);
@@ -566,7 +593,9 @@ broker_link(struct broker *br, const struct broker_node *a,
 	memcpy(&l->local, local, broker_sslen((const struct sockaddr_storage *)
 	    local));
 	l->t0 = now;
-	if (br->cfg.has_relay && broker_needs_relay(a, ep, peer))
+	l->same_ip = addr_equal_ip((const struct sockaddr *)&ep->external,
+	    (const struct sockaddr *)&peer->addr);
+	if (br->cfg.has_relay && broker_needs_relay(br, a, ep, peer, now))
 		l->relayed = broker_relay_add(br, l, now) != NULL;
 	br->c.links++;
 
@@ -642,6 +671,17 @@ broker_instruct_answer(struct broker *br, const struct stun_msg *m)
 	return 0;
 }
 
+/* Under the lock: a punch between two nodes behind one address failed. */
+static void
+broker_same_fail(struct broker *br, const struct blink *l)
+{
+	unsigned i = br->same_next++ % BROKER_SAME_FAILED;
+
+	br->same_failed[i].a = l->a.node_id;
+	br->same_failed[i].b = l->b.node_id;
+	br->same_failed[i].ms = broker_now();
+}
+
 int
 broker_report(struct broker *br, uint64_t session, uint64_t link,
     const struct tc_outcome *o, uint64_t *acceptor)
@@ -669,6 +709,9 @@ broker_report(struct broker *br, uint64_t session, uint64_t link,
 			    o->step < LINK_STEP_COUNT ? o->step :
 			    LINK_STEP_PUNCH) - 1);
 		broker_count(br, l, out, o->ms);
+		if (!o->ok && o->step == LINK_STEP_PUNCH && l->same_ip &&
+		    !l->relayed)
+			broker_same_fail(br, l);
 	}
 	broker_unlock(br);
 	return 0;

@@ -453,6 +453,62 @@ START_TEST(test_relay_bind_deadline)
 }
 END_TEST
 
+/*
+ * Two nodes behind one external address are not relayed: they reach each
+ * other inside. Once a punch between them failed (two homes behind one
+ * carrier-grade NAT), they are, when they ask again; other pairs behind
+ * the address are not.
+ */
+START_TEST(test_same_address_failed)
+{
+	struct broker_config cfg;
+	struct broker_node a, b, c;
+	struct sockaddr_in *in;
+	struct stun_msg m;
+	struct broker *br;
+	struct tc_outcome o = { 0, LINK_STEP_PUNCH, LINK_PATH_NONE, 0 };
+	uint64_t acceptor;
+	size_t i;
+	int relayed[4];
+
+	memset(&cfg, 0, sizeof cfg);
+	cfg.has_relay = 1;
+	cfg.relay_max = 4;
+	cfg.relay_idle_s = 30;
+	in = (struct sockaddr_in *)&cfg.relay.ss;
+	in->sin_family = AF_INET;
+	in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	in->sin_port = htons(free_port());
+	cfg.relay.len = sizeof *in;
+	br = make_broker_cfg(&cfg);
+	node(&a, 0x501, 1);
+	node(&b, 0x502, 2);
+	node(&c, 0x503, 3);
+	/* All three behind the address of endpoint()'s. */
+	((struct sockaddr_in *)&a.addr)->sin_addr.s_addr = htonl(0xc6130001u);
+	((struct sockaddr_in *)&b.addr)->sin_addr.s_addr = htonl(0xc6130001u);
+	((struct sockaddr_in *)&c.addr)->sin_addr.s_addr = htonl(0xc6130001u);
+	ck_assert_int_eq(ask(br, &a, &b, 1), 0);
+	ck_assert_int_eq(ack(br, instructs[0].tid, &b), 0);
+	ck_assert_int_eq(broker_report(br, a.session, instructs[0].link, &o,
+	    &acceptor), 0);
+	ck_assert_int_eq(ask(br, &a, &b, 2), 0);	/* asked again */
+	ck_assert_int_eq(ask(br, &b, &a, 3), 0);	/* the other way */
+	ck_assert_int_eq(ask(br, &a, &c, 4), 0);	/* another pair */
+	ck_assert_uint_eq(ninstructs, 4);
+	for (i = 0; i < 4; i++) {
+		ck_assert_int_eq(stun_parse(instructs[i].msg, instructs[i].len,
+		    &m, NULL), 0);
+		relayed[i] = stun_find(&m, TC_ATTR_XOR_RELAY) != NULL;
+	}
+	ck_assert_msg(!relayed[0], "a pair behind one address relayed at once");
+	ck_assert_msg(relayed[1], "not relayed after its punch failed");
+	ck_assert_msg(relayed[2], "not relayed the other way");
+	ck_assert_msg(!relayed[3], "another pair behind the address relayed");
+	free_broker(br);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -470,6 +526,7 @@ main(void)
 	tcase_add_test(tc, test_full);
 	tcase_add_test(tc, test_send_unlocked);
 	tcase_add_test(tc, test_relay_bind_deadline);
+	tcase_add_test(tc, test_same_address_failed);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }
