@@ -34,6 +34,9 @@ lab_net capped eim --rate 2000
 lab_cgn carrier
 lab_net cgn1 eim --behind carrier
 lab_net cgn2 eim --behind carrier
+lab_cgn hairpin --hairpin
+lab_net hp1 eim --behind hairpin
+lab_net hp2 eim --behind hairpin
 
 lab_bg pub "$LAB_STATE/reflect-pub.log" "$LABTOOL" reflect 3478 3479
 lab_bg stranger "$LAB_STATE/reflect-stranger.log" "$LABTOOL" reflect 3478
@@ -150,6 +153,49 @@ if lab_exec stranger "$LABTOOL" map "$cwan:$cport_cgn1" >/dev/null 2>&1; then
 else
 	pass "CGN: unsolicited input to $cwan:$cport_cgn1 dropped"
 fi
+
+# hairpin CGN PORT1 PORT2 HOST1 HOST2 M1 M2: HOST1 (a reflector on PORT1) sends
+# to HOST2's mapping of PORT2 on CGN's address (M2) (HOST2's home router lets in
+# only what answers it), then HOST2 asks it, on the CGN's address, from
+# PORT2, at HOST1's mapping M1. Prints the address HOST1 saw, or nothing.
+hairpin() {
+	local w m1=$6 m2=$7 out
+	w=$(lab_wan "$1")
+	lab_bg "$4" "$LAB_STATE/hairpin-$4.log" "$LABTOOL" reflect "$2"
+	sleep 0.2
+	for i in $(seq 5); do	# a poke or two may come before it binds
+		lab_exec "$4" bash -c "echo -n 'POKE $w:$m2' >/dev/udp/$(lab_ip "$4")/$2" \
+		    2>/dev/null || true
+		sleep 0.1
+	done
+	out=$(lab_exec "$5" "$LABTOOL" map --bind "$3" "$w:$m1" 2>/dev/null) || true
+	echo "${out#* }" | cut -d' ' -f1
+}
+
+# A hairpinning CGN (deterministic, RFC 7422): each home router's ports map
+# one to one into its block, and a packet from the carrier LAN to the
+# CGN's address goes to the mapping's owner, from the sender's mapping.
+hwan=$(lab_wan hairpin)
+for h in hp1 hp2; do
+	map "$h" "$A" "$B" || continue
+	want=$(lab_cgn_port "$h" "$LOCAL")
+	expect "$h: deterministic: $LOCAL -> $hwan:$want both ways (${MIP[0]}:${MPORT[0]}, ${MPORT[1]})" \
+	    test "${MIP[0]}" = "$hwan" -a "${MPORT[0]}" = "$want" -a "${MPORT[1]}" = "$want"
+	out=$(lab_exec "$h" "$LABTOOL" filter "$A" "$B" "$C")
+	expect "$h: filtering: $out" \
+	    test "$out" = "solicited=1 other_port=0 other_host=0"
+done
+m1=$(lab_cgn_port hp1 40200) m2=$(lab_cgn_port hp2 40300)
+got=$(hairpin hairpin 40200 40300 hp1 hp2 "$m1" "$m2")
+expect "hairpinning: hp2 -> $hwan:$m1 reaches hp1, from $hwan:$m2 (${got:-nothing})" \
+    test "$got" = "$hwan:$m2"
+# The plain CGN does not hairpin: the same, with cgn1's and cgn2's
+# mappings of those ports, gets nothing through.
+m1=$(lab_exec cgn1 "$LABTOOL" map --bind 40200 "$A" | cut -d' ' -f2)
+m2=$(lab_exec cgn2 "$LABTOOL" map --bind 40300 "$A" | cut -d' ' -f2)
+got=$(hairpin carrier 40200 40300 cgn1 cgn2 "${m1##*:}" "${m2##*:}")
+expect "no --hairpin: cgn2 -> $m1 does not reach cgn1 (${got:-nothing})" \
+    test -z "$got"
 
 # A slow WAN link: 100 ms each way can only lengthen the RTT.
 # The first exchange also waits for ARP; the second is one round trip.

@@ -15,12 +15,19 @@
 #                                 100 ms of queue and drops beyond it. netem
 #                                 is not in these machines' kernels, so a
 #                                 labwire process (TAP devices) is that link.
-#   lab_cgn NAME                  a carrier-grade NAT (RFC 6888): a carrier
+#   lab_cgn NAME [--hairpin]      a carrier-grade NAT (RFC 6888): a carrier
 #                                 router on the public segment with a carrier
 #                                 LAN in 100.64.0.0/10 (RFC 6598), mapping
 #                                 endpoint-independently, ports not
 #                                 preserved (10000-19999), with a home
-#                                 router's firewall
+#                                 router's firewall. --hairpin: deterministic
+#                                 (RFC 7422), each home router a block of
+#                                 5000 ports that its ports 40000-44999 (its
+#                                 inside hosts' ephemeral ports) map into one
+#                                 to one, so that a packet from the carrier
+#                                 LAN to the CGN's address and a mapped port
+#                                 goes to that mapping's owner, from the
+#                                 sender's mapping (up to 8 homes)
 #   lab_net NAME BEHAVIOUR --behind CGN
 #                                 a home network whose router's WAN is on
 #                                 CGN's carrier LAN: double NAT
@@ -30,6 +37,8 @@
 #                                 its CGN, behind one; of a CGN, its own)
 #   lab_wan_inner NET             the WAN address of NET's router itself:
 #                                 behind a CGN, its 100.64 carrier address
+#   lab_cgn_port NET PORT         behind a hairpinning CGN, the CGN's port
+#                                 for NET's router's port PORT
 #   lab_ns NAME                   a host's namespace name
 #   lab_exec NAME CMD...          run CMD on host NAME (its command prefix is
 #                                 "ip netns exec $(lab_ns NAME)")
@@ -70,9 +79,18 @@ LAB_OFFSET_K=1000
 LAB_SEQ_BASE=20000
 LAB_SEQ_N=2000
 LAB_CGN_PORTS=10000-19999		# apart from every home NAT's ports
+# A hairpinning CGN's subscriber n (from 0) has block LAB_CGN_BLOCK0 +
+# n * LAB_CGN_BLOCK: its home router's ports 40000-44999 (its inside
+# hosts' ephemeral ports) map one to one into it, anything else into
+# LAB_CGN_SPARE.
+LAB_CGN_BLOCK0=10000
+LAB_CGN_BLOCK=5000
+LAB_CGN_SUBS=8
+LAB_CGN_SPARE=60000-65535
 
 declare -gA LAB_IPS=() LAB_WANS=() LAB_ROUTER=() LAB_NETIDX=() LAB_HOSTS=()
 declare -gA LAB_INNER=() LAB_CGNS=() LAB_CGNIDX=() LAB_CGNNEXT=()
+declare -gA LAB_CGNHAIR=() LAB_NETEPH=() LAB_CGNSUB=()
 LAB=
 LAB_NEXT_PUB=10
 LAB_NEXT_NET=1
@@ -263,9 +281,14 @@ lab__router() {
 }
 
 lab_cgn() {
-	local name=$1 cidx rns wan
-	shift || lab_die "usage: lab_cgn NAME"
-	[ $# -eq 0 ] || lab_die "lab_cgn: unknown option '$1'"
+	local name=$1 hairpin= cidx rns wan
+	shift || lab_die "usage: lab_cgn NAME [--hairpin]"
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--hairpin) hairpin=1; shift ;;
+		*) lab_die "lab_cgn: unknown option '$1'" ;;
+		esac
+	done
 	[ -n "$LAB" ] || lab_die "lab_init first"
 	[ -z "${LAB_CGNS[$name]:-}${LAB_IPS[$name]:-}" ] || lab_die "'$name' exists"
 	cidx=$LAB_NEXT_CGN
@@ -279,11 +302,25 @@ lab_cgn() {
 	# Linux's SNAT to a port range is endpoint-independent: a new flow
 	# from a source that already has a mapping takes that mapping
 	# (nf_nat's find_appropriate_src), whatever its destination.
+	# With --hairpin, deterministic (RFC 7422): each subscriber's own
+	# rules go into chains "subs" and "hairpin" (lab__cgn_sub), ahead of
+	# a fallback range of its own.
 	{
 		lab__fw
 		echo "table ip nat {"
+		if [ -n "$hairpin" ]; then
+			echo " chain prerouting { type nat hook prerouting priority -100; }"
+			echo " chain hairpin { }"
+			echo " chain subs { }"
+		fi
 		echo " chain postrouting { type nat hook postrouting priority 100;"
-		echo "  oifname \"wan\" meta l4proto { tcp, udp } snat ip to $wan:$LAB_CGN_PORTS"
+		if [ -n "$hairpin" ]; then
+			echo "  jump hairpin"
+			echo "  jump subs"
+			echo "  oifname \"wan\" meta l4proto { tcp, udp } snat ip to $wan:$LAB_CGN_SPARE"
+		else
+			echo "  oifname \"wan\" meta l4proto { tcp, udp } snat ip to $wan:$LAB_CGN_PORTS"
+		fi
 		echo "  oifname \"wan\" snat ip to $wan"
 		echo " }"
 		echo "}"
@@ -293,8 +330,29 @@ lab_cgn() {
 	LAB_CGNS[$name]=$rns
 	LAB_CGNIDX[$name]=$cidx
 	LAB_CGNNEXT[$name]=2
+	LAB_CGNHAIR[$name]=$hairpin
 	LAB_WANS[$name]=$wan
 	LAB_INNER[$name]=$wan
+}
+
+# The deterministic rules of hairpinning CGN $1 for subscriber $2 (its
+# 100.64 address), the $3th (from 0): out of the WAN, its ports 40000-44999
+# to the block's; from the carrier LAN to the CGN's address and a port of
+# the block, to the subscriber (hairpinning), its source the sender's own
+# mapping, as the world sees it (RFC 4787, REQ-9).
+lab__cgn_sub() {
+	local cgn=$1 sub=$2 n=$3 wan base out in
+	wan=${LAB_WANS[$cgn]}
+	base=$((LAB_CGN_BLOCK0 + n * LAB_CGN_BLOCK))
+	out=$(lab__map 40000 $((40000 + LAB_CGN_BLOCK - 1)) $((base - 40000)))
+	in=$(lab__map "$base" $((base + LAB_CGN_BLOCK - 1)) $((40000 - base)))
+	{
+		echo "add rule ip nat subs oifname \"wan\" ip saddr $sub udp sport 40000-$((40000 + LAB_CGN_BLOCK - 1)) snat ip to $wan : udp sport map { $out }"
+		echo "add rule ip nat hairpin oifname \"lan\" ct status dnat ip saddr $sub udp sport 40000-$((40000 + LAB_CGN_BLOCK - 1)) snat ip to $wan : udp sport map { $out }"
+		echo "add rule ip nat prerouting iifname \"lan\" ip daddr $wan udp dport $base-$((base + LAB_CGN_BLOCK - 1)) dnat ip to $sub : udp dport map { $in }"
+	} >"$LAB_STATE/$cgn-$n.nft"
+	ip netns exec "${LAB_CGNS[$cgn]}" nft -f "$LAB_STATE/$cgn-$n.nft" ||
+	    lab_die "nft rejected subscriber $sub's rules ($LAB_STATE/$cgn-$n.nft)"
 }
 
 lab_net() {
@@ -327,6 +385,11 @@ lab_net() {
 		inner="100.64.${LAB_CGNIDX[$behind]}.${LAB_CGNNEXT[$behind]}"
 		LAB_CGNNEXT[$behind]=$((LAB_CGNNEXT[$behind] + 1))
 		wan=${LAB_WANS[$behind]}
+		if [ -n "${LAB_CGNHAIR[$behind]}" ]; then
+			[ $((LAB_CGNNEXT[$behind] - 3)) -lt "$LAB_CGN_SUBS" ] ||
+			    lab_die "CGN '$behind' has room for $LAB_CGN_SUBS subscribers"
+			LAB_NETEPH[$name]="40000 $((40000 + LAB_CGN_BLOCK - 1))"
+		fi
 	else
 		inner="$LAB_PUBLIC_NET.$LAB_NEXT_PUB"
 		LAB_NEXT_PUB=$((LAB_NEXT_PUB + 1))
@@ -347,6 +410,10 @@ lab_net() {
 	} >"$LAB_STATE/$name.nft"
 	ip netns exec "$rns" nft -f "$LAB_STATE/$name.nft" ||
 	    lab_die "nft rejected the rules for '$behaviour' ($LAB_STATE/$name.nft)"
+	if [ -n "$behind" ] && [ -n "${LAB_CGNHAIR[$behind]}" ]; then
+		LAB_CGNSUB[$name]=$((LAB_CGNNEXT[$behind] - 3))
+		lab__cgn_sub "$behind" "$inner" "${LAB_CGNSUB[$name]}"
+	fi
 	LAB_ROUTER[$name]=$rns
 	LAB_WANS[$name]=$wan
 	LAB_INNER[$name]=$inner
@@ -371,7 +438,8 @@ lab_host() {
 	ip -n "$ns" addr add "10.$idx.0.$n/24" dev eth0
 	ip -n "$ns" link set eth0 up
 	ip -n "$ns" route add default via "10.$idx.0.1"
-	ip netns exec "$ns" sysctl -qw net.ipv4.ip_local_port_range="$LAB_EPHEMERAL"
+	ip netns exec "$ns" sysctl -qw \
+	    net.ipv4.ip_local_port_range="${LAB_NETEPH[$net]:-$LAB_EPHEMERAL}"
 	LAB_IPS[$name]="10.$idx.0.$n"
 	LAB_HOSTS[$name]=$ns
 }
@@ -394,6 +462,13 @@ lab_wan() {
 	else
 		lab_ip "$1"	# an open host is its own public address
 	fi
+}
+
+lab_cgn_port() {
+	[ -n "${LAB_CGNSUB[$1]:-}" ] || lab_die "'$1' is not behind a hairpinning CGN"
+	[ "$2" -ge 40000 ] && [ "$2" -lt $((40000 + LAB_CGN_BLOCK)) ] ||
+	    lab_die "port $2 is not in the CGN's deterministic range"
+	echo $((LAB_CGN_BLOCK0 + LAB_CGNSUB[$1] * LAB_CGN_BLOCK + $2 - 40000))
 }
 
 lab_wan_inner() {
