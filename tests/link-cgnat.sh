@@ -6,8 +6,9 @@
 # a punch can join the pair, through the relay where none can (a random
 # allocator behind address-and-port-dependent filtering, as eim-np->random
 # in the link matrix; two homes behind one CGN, which does not hairpin: the
-# first punch fails, the broker relays them from then on). Then a table of
-# paths and connect times.
+# first punch fails, the broker relays them from then on). Two homes behind
+# a hairpinning CGN (lab_cgn --hairpin) link directly, through it. Then a
+# table of paths and connect times.
 set -eu
 . "$top_srcdir/tests/lab/lab.sh"
 LINK=$top_builddir/tests/lab/linktool
@@ -68,6 +69,9 @@ lab_cgn carrier
 lab_net i-cgn eim --behind carrier
 lab_net t-cgn eim --behind carrier
 lab_net t-cgn2 eim --behind carrier
+lab_cgn hairpin --hairpin
+lab_net i-hp eim --behind hairpin
+lab_net t-hp eim --behind hairpin
 for b in "${PUBLIC[@]}"; do
 	lab_net "i-$b" "$b"
 	lab_net "t-$b" "$b"
@@ -76,14 +80,16 @@ lab_bg nego "$LAB_STATE/negotiator.log" "$NEGOTIATOR" --listen "$N1:3478" \
     --alt-address "$(lab_ip nego 2)" --http "$N1:8080" --log-level warn
 sleep 0.5	# the negotiator binds; discovery retransmits anyway
 
-# Target ids: 7000k for t-PUBLIC[k], 7100 for t-cgn, 7200 for t-cgn2.
+# Target ids: 7000k for t-PUBLIC[k], 7100 for t-cgn, 7200 for t-cgn2,
+# 7300 for t-hp.
 for ((k = 0; k < ${#PUBLIC[@]}; k++)); do
 	lab_bg "t-${PUBLIC[k]}" "$LAB_STATE/accept-${PUBLIC[k]}.log" "$LINK" \
 	    "$N1" --id "7000$k" --accept
 done
 lab_bg t-cgn "$LAB_STATE/accept-cgn.log" "$LINK" "$N1" --id 7100 --accept
 lab_bg t-cgn2 "$LAB_STATE/accept-cgn2.log" "$LINK" "$N1" --id 7200 --accept
-for t in "${PUBLIC[@]}" cgn cgn2; do
+lab_bg t-hp "$LAB_STATE/accept-hp.log" "$LINK" "$N1" --id 7300 --accept
+for t in "${PUBLIC[@]}" cgn cgn2 hp; do
 	ready "$LAB_STATE/accept-$t.log" ||
 	    fail "$t target is not ready: $(cat "$LAB_STATE/accept-$t.log")"
 done
@@ -103,7 +109,12 @@ done
 # Two homes behind the one CGN: the same public address, no hairpinning,
 # and each other's 10.x addresses behind other home routers.
 lab_exec i-cgn "$LINK" "$N1" --id 300 --link 7200 --attempts "$ATTEMPTS" \
-    >"$LAB_STATE/pair-cgnat-cgnat.json" 2>"$LAB_STATE/pair-cgnat-cgnat.log" || true
+    >"$LAB_STATE/pair-cgnat-cgnat.json" 2>"$LAB_STATE/pair-cgnat-cgnat.log" &
+# Two homes behind a hairpinning CGN.
+lab_exec i-hp "$LINK" "$N1" --id 400 --link 7300 --attempts "$ATTEMPTS" \
+    >"$LAB_STATE/pair-hairpin-hairpin.json" \
+    2>"$LAB_STATE/pair-hairpin-hairpin.log" &
+wait
 
 for b in "${PUBLIC[@]}"; do
 	want=direct
@@ -112,21 +123,21 @@ for b in "${PUBLIC[@]}"; do
 	verdict "$b-cgnat" "$want"
 done
 verdict cgnat-cgnat relay
+verdict hairpin-hairpin direct
 
 echo
 printf '%-16s %8s %4s  %-13s %7s %7s\n' pair attempts ok path median p95
-for b in "${PUBLIC[@]}" cgnat; do
-	for p in "cgnat-$b" "$b-cgnat"; do
-		[ "$p" != cgnat-cgnat ] || [ "$b" = cgnat ] || continue
-		out="$LAB_STATE/pair-$p.json"
-		[ -f "$out" ] || continue
-		printf '%-16s %8s %4s  %-13s %7s %7s\n' "${p/-/->}" \
-		    "$(grep -c '"attempt"' "$out" || true)" \
-		    "$(grep -c '"ok":true' "$out" || true)" \
-		    "$(ok_paths "$out")" "$(ok_ms "$out" | pct 50)" \
-		    "$(ok_ms "$out" | pct 95)"
-		[ "$b" != cgnat ] || break
-	done
+pairs=()
+for b in "${PUBLIC[@]}"; do
+	pairs+=("cgnat-$b" "$b-cgnat")
+done
+for p in "${pairs[@]}" cgnat-cgnat hairpin-hairpin; do
+	out="$LAB_STATE/pair-$p.json"
+	printf '%-16s %8s %4s  %-13s %7s %7s\n' "${p/-/->}" \
+	    "$(grep -c '"attempt"' "$out" || true)" \
+	    "$(grep -c '"ok":true' "$out" || true)" \
+	    "$(ok_paths "$out")" "$(ok_ms "$out" | pct 50)" \
+	    "$(ok_ms "$out" | pct 95)"
 done
 
 # The two homes' punches that failed, as the negotiator counted them.
