@@ -21,18 +21,24 @@ declare -A WANT=(
 	[seq]="address-and-port-dependent sequential 0 1 address-and-port-dependent"
 	[random]="address-and-port-dependent random 0 0 address-and-port-dependent"
 	[cgnat]="endpoint-independent random 0 0 address-and-port-dependent"
+	[cgnat-hp]="endpoint-independent offset $((LAB_CGN_BLOCK0 - 40000)) 0 address-and-port-dependent"
 )
 # cgnat: double NAT, a home eim router behind a carrier-grade NAT (lab_cgn):
 # endpoint-independent behind endpoint-independent is endpoint-independent,
-# and the CGN does not preserve ports.
-BEHAVIOURS="open eim offset eim-np seq random cgnat"
+# and the CGN does not preserve ports. cgnat-hp: the same behind a
+# hairpinning CGN (lab_cgn --hairpin), deterministic: its first home's
+# ports 40000-44999 go to 10000-14999, an offset.
+BEHAVIOURS="open eim offset eim-np seq random cgnat cgnat-hp"
 
 lab_init
 lab_public nego 2
 lab_cgn carrier
+lab_cgn hairpin --hairpin
 for b in $BEHAVIOURS; do
 	if [ "$b" = cgnat ]; then
 		lab_net "$b" eim --behind carrier
+	elif [ "$b" = cgnat-hp ]; then
+		lab_net "$b" eim --behind hairpin
 	else
 		lab_net "$b" "$b"
 	fi
