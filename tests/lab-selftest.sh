@@ -159,7 +159,7 @@ fi
 # only what answers it), then HOST2 asks it, on the CGN's address, from
 # PORT2, at HOST1's mapping M1. Prints the address HOST1 saw, or nothing.
 hairpin() {
-	local w m1=$6 m2=$7 out
+	local w m1=$6 m2=$7 out i
 	w=$(lab_wan "$1")
 	lab_bg "$4" "$LAB_STATE/hairpin-$4.log" "$LABTOOL" reflect "$2"
 	sleep 0.2
