@@ -40,6 +40,7 @@ mass_at=
 restart_at=
 seed=$RANDOM
 logs=
+peer_opts=()
 num() {	# OPT VALUE MIN MAX [int]
 	local re='^[0-9]+([.][0-9]+)?$'
 	[ -z "${5:-}" ] || re='^[0-9]+$'
@@ -57,6 +58,7 @@ while [ $# -gt 0 ]; do
 	--restart-at) num "$1" "${2:-}" 0 3600 int; restart_at=$2; shift 2 ;;
 	--seed) num "$1" "${2:-}" 0 2147483647 int; seed=$2; shift 2 ;;
 	--logs) logs=${2:?--logs needs a directory}; shift 2 ;;
+	--no-standby) peer_opts+=(--no-standby); shift ;;
 	-h | --help)
 		sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0 ;;
@@ -144,7 +146,7 @@ start_viewer() {	# slot
 	local k=$1 i=$ninst t
 	ninst=$((ninst + 1))
 	lab_bg "p$k" "$LAB_STATE/peer-$i.log" "$top_builddir/treecast-peer" \
-	    --negotiator "$N1" --channel churn
+	    --negotiator "$N1" --channel churn "${peer_opts[@]+"${peer_opts[@]}"}"
 	ppid[k]=$!
 	lab_bg "p$k" "$LAB_STATE/play-$i.log" "$PLAY" \
 	    http://127.0.0.1:8554/live.ts
@@ -307,7 +309,7 @@ done <"$DEPS" >"$DEPN"
 # Each child's next chunk after losing a parent: "ms child old after_ms".
 NEXT=$LAB_STATE/next-chunks
 for ((i = 0; i < ninst; i++)); do
-	{ grep "first chunk .* from the new parent" "$LAB_STATE/peer-$i.log" ||
+	{ grep "first chunk .* from the \(new parent\|standby\)" "$LAB_STATE/peer-$i.log" ||
 	    true; } | ms_of | awk -v i="$i" '{ print $1, i, $(NF), $(NF - 5) }'
 done >"$NEXT"
 # Departure to next chunk, per child of a departed parent (the first next

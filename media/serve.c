@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -19,6 +20,11 @@
 /* A child whose UDT send buffer is full is tried again this often. */
 #define SERVE_RETRY_MS	10
 #define SERVE_CHILDREN_MAX 64
+/* A child with data unacknowledged and no ACK for this long is gone (UDT
+ * takes tens of seconds to say so): its link is dropped, its slot freed.
+ * A slow child's ACKs go on. */
+#define SERVE_STUCK_MS	1500
+#define SERVE_CHECK_MS	250
 
 enum child_state {
 	CHILD_NEW,		/* linked; its RESUME has not come */
@@ -31,15 +37,19 @@ struct child {
 	struct link	*link;
 	enum child_state state;
 	uint64_t	 next;		/* the next sequence number to send */
+	int64_t		 acks;		/* UDT's ACKs from it, last seen */
+	uint64_t	 live_ms;	/* when they last moved, or nothing
+					   was unacknowledged */
 };
 
 struct serve {
 	struct event_base	*base;
 	struct ring		*ring;
 	unsigned		 fanout;
-	struct child		 kids[SERVE_CHILDREN_MAX];
+	struct child		 kids[SERVE_CHILDREN_MAX + SERVE_EXTRA];
 	size_t			 nkids;
 	struct event		*retry;
+	struct event		*check;		/* for children gone silent */
 	struct serve_stats	 st;
 	uint64_t		 reported;	/* st.bytes at the last report */
 	uint8_t			 buf[CHUNK_MAX_LEN];
@@ -54,6 +64,23 @@ serve_find(struct serve *s, struct link *l)
 		if (s->kids[i].link == l)
 			return &s->kids[i];
 	return NULL;
+}
+
+static uint64_t
+serve_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Links taken at most: the fanout and SERVE_EXTRA for repairs (none for a
+ * node that serves no children). */
+static size_t
+serve_cap(const struct serve *s)
+{
+	return s->fanout > 0 ? s->fanout + SERVE_EXTRA : 0;
 }
 
 /* Serial number arithmetic (RFC 1982): a comes after b, numbers wrapping. */
@@ -139,9 +166,46 @@ serve_retry_cb(evutil_socket_t fd, short what, void *arg)
 	serve_all(arg);
 }
 
+/* Drops the children whose links have data unacknowledged and no ACK
+ * for SERVE_STUCK_MS: gone without closing (killed, or their host cut
+ * off). */
+static void
+serve_check_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct serve *s = arg;
+	struct udt_stats us;
+	struct child *k;
+	struct link *l;
+	uint64_t now = serve_now_ms();
+	size_t i;
+
+	(void)fd;
+	(void)what;
+	for (i = 0; i < s->nkids; i++) {
+		k = &s->kids[i];
+		if (link_stats(k->link, &us) != 0 || us.acks != k->acks ||
+		    link_unacked(k->link) <= 0) {
+			k->acks = us.acks;
+			k->live_ms = now;
+			continue;
+		}
+		if (now - k->live_ms < SERVE_STUCK_MS)
+			continue;
+		l = k->link;
+		log_info("child %016llx: no acknowledgement for %llu ms: "
+		    "dropped", (unsigned long long)link_peer(l),
+		    (unsigned long long)(now - k->live_ms));
+		s->st.stuck++;
+		*k = s->kids[--s->nkids];
+		link_close(l);
+		i--;
+	}
+}
+
 struct serve *
 serve_new(struct event_base *base, struct ring *ring, unsigned fanout)
 {
+	struct timeval check = { 0, SERVE_CHECK_MS * 1000 };
 	struct serve *s;
 
 	if (fanout > SERVE_CHILDREN_MAX || (s = calloc(1, sizeof *s)) == NULL)
@@ -149,10 +213,13 @@ serve_new(struct event_base *base, struct ring *ring, unsigned fanout)
 	s->base = base;
 	s->ring = ring;
 	s->fanout = fanout;
-	if ((s->retry = evtimer_new(base, serve_retry_cb, s)) == NULL) {
-		free(s);
+	s->retry = evtimer_new(base, serve_retry_cb, s);
+	s->check = event_new(base, -1, EV_PERSIST, serve_check_cb, s);
+	if (s->retry == NULL || s->check == NULL) {
+		serve_free(s);
 		return NULL;
 	}
+	event_add(s->check, &check);
 	return s;
 }
 
@@ -161,16 +228,19 @@ serve_free(struct serve *s)
 {
 	if (s == NULL)
 		return;
-	event_free(s->retry);
+	if (s->retry != NULL)
+		event_free(s->retry);
+	if (s->check != NULL)
+		event_free(s->check);
 	free(s);
 }
 
 int
 serve_incoming(struct serve *s, uint64_t node)
 {
-	if (s->nkids >= s->fanout) {
-		log_info("node %016llx asks for a link: all %u slots taken",
-		    (unsigned long long)node, s->fanout);
+	if (s->nkids >= serve_cap(s)) {
+		log_info("node %016llx asks for a link: all %zu links taken",
+		    (unsigned long long)node, serve_cap(s));
 		return -1;
 	}
 	return 0;
@@ -179,11 +249,12 @@ serve_incoming(struct serve *s, uint64_t node)
 void
 serve_connected(struct serve *s, struct link *l)
 {
-	if (s->nkids >= s->fanout || serve_find(s, l) != NULL) {
+	if (s->nkids >= serve_cap(s) || serve_find(s, l) != NULL) {
 		link_close(l);
 		return;
 	}
 	memset(&s->kids[s->nkids], 0, sizeof s->kids[0]);
+	s->kids[s->nkids].live_ms = serve_now_ms();
 	s->kids[s->nkids++].link = l;
 	log_info("child %016llx linked", (unsigned long long)link_peer(l));
 }
@@ -266,6 +337,17 @@ serve_children(const struct serve *s)
 	return s->nkids;
 }
 
+int
+serve_has_child(const struct serve *s, uint64_t node)
+{
+	size_t i;
+
+	for (i = 0; i < s->nkids; i++)
+		if (link_peer(s->kids[i].link) == node)
+			return 1;
+	return 0;
+}
+
 const struct serve_stats *
 serve_stats(const struct serve *s)
 {
@@ -341,7 +423,7 @@ serve_report(struct serve *s, struct session *session, uint64_t parent,
     struct tc_health *h, unsigned ms)
 {
 	struct stun_builder b;
-	uint8_t msg[STUN_MAX_MSG], ids[8 * SERVE_CHILDREN_MAX];
+	uint8_t msg[STUN_MAX_MSG], ids[8 * TC_FANOUT_MAX];
 	size_t i, n = 0;
 	int k;
 
@@ -351,7 +433,7 @@ serve_report(struct serve *s, struct session *session, uint64_t parent,
 	h->kbps_out = ms > 0 ? (uint32_t)((s->st.bytes - s->reported) * 8 /
 	    ms) : 0;
 	s->reported = s->st.bytes;
-	for (i = 0; i < s->nkids; i++) {
+	for (i = 0; i < s->nkids && i < TC_FANOUT_MAX; i++) {
 		uint64_t id = link_peer(s->kids[i].link);
 
 		for (k = 7; k >= 0; k--)

@@ -24,12 +24,20 @@ struct serve;
 #define SERVE_RESUME_KEYFRAME	'K'
 #define SERVE_RESUME_SEQ	'R'
 #define SERVE_RESUME_LEN	9	/* 'R' and the sequence number */
+/* Links taken beyond the fanout (by a node that serves any), for a
+ * while: in a repair a vanished child's children come to it as standbys
+ * (their grandparent) before the vanished child's link has broken, and a
+ * child the tree moved here may come before the one it moved away has
+ * closed its link. A live third child costs a 1.5 times upload for the
+ * second or so a repair takes. */
+#define SERVE_EXTRA		2
 
 struct serve_stats {
 	uint64_t	chunks;		/* chunk messages sent */
 	uint64_t	bytes;
 	uint64_t	blocked;	/* sends deferred: UDT's buffer was full */
 	uint64_t	skipped;	/* chunks a slow child never got */
+	uint64_t	stuck;		/* children dropped: no ACK (gone) */
 };
 
 /* Serves ring to up to fanout children. */
@@ -40,7 +48,9 @@ void	serve_free(struct serve *s);
 
 /* The children's side of struct link_callbacks (net/link.h), for the
  * node's own callbacks to hand the links of its children to:
- * incoming takes a child while a slot is free (0) or refuses it (-1);
+ * incoming takes a child while a link is free (0) or refuses it (-1):
+ * the fanout and two more, for a repair's standbys and a moved child
+ * that has not closed its link yet;
  * connected starts serving it, nothing sent before its RESUME; a
  * malformed message closes its link; closed forgets it. */
 int	serve_incoming(struct serve *s, uint64_t node);
@@ -51,6 +61,8 @@ void	serve_closed(struct serve *s, struct link *l, const char *why);
 /* A chunk was pushed into the ring: send it on. */
 void	serve_pushed(struct serve *s);
 size_t	serve_children(const struct serve *s);
+/* 1 when node is linked to us as a child. */
+int	serve_has_child(const struct serve *s, uint64_t node);
 const struct serve_stats *serve_stats(const struct serve *s);
 
 /*

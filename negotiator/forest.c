@@ -212,6 +212,21 @@ forest_parent(const struct forest *f, int ch, uint32_t slot,
 	return 0;
 }
 
+int
+forest_children(const struct forest *f, int ch, uint32_t slot,
+    uint32_t *out, size_t max)
+{
+	const struct forest_tree *ft = forest_find(f, ch);
+	int n, i;
+
+	if (ft == NULL || tree_role(ft->t, slot + 1) == TREE_ROLE_NONE ||
+	    (n = tree_children(ft->t, slot + 1, out, max)) < 0)
+		return -1;
+	for (i = 0; i < n && (size_t)i < max; i++)
+		out[i] = forest_slot(ft, out[i]);
+	return n;
+}
+
 uint32_t
 forest_origin_slot(const struct forest *f, int ch)
 {

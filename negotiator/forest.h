@@ -67,6 +67,10 @@ int	forest_join(struct forest *f, int ch, uint32_t slot, uint32_t gen,
  * when it is not in a tree. */
 int	forest_parent(const struct forest *f, int ch, uint32_t slot,
 	    uint32_t *parent);
+/* Writes up to max of slot's children (registry slots) to out and returns
+ * how many it has; -1 when it is not placed in ch's tree. */
+int	forest_children(const struct forest *f, int ch, uint32_t slot,
+	    uint32_t *out, size_t max);
 /* The slot of channel ch's origin, TREE_NONE if it has no tree. */
 uint32_t forest_origin_slot(const struct forest *f, int ch);
 

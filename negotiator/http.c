@@ -23,6 +23,7 @@
 #include <event2/keyvalq_struct.h>
 #include <sys/queue.h>
 
+#include "media/playout.h"
 #include "negotiator/broker.h"
 #include "negotiator/channel.h"
 #include "net/key.h"
@@ -331,10 +332,14 @@ http_tree_node(struct evbuffer *b, struct server *srv,
 	    "\"loss_pct\":%.1f,\"rtt_ms\":%u,\"chunks\":%" PRIu64
 	    ",\"gaps\":%u,\"bad_chunks\":%u,"
 	    "\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
-	    ",\"players\":%u}}", sh->nchildren, sh->h.ring_ms, sh->h.delay_ms,
+	    ",\"players\":%u,\"played_s\":%.1f,\"stalled_s\":%.1f,"
+	    "\"stalls\":%u,\"continuity\":%.4f}}", sh->nchildren,
+	    sh->h.ring_ms, sh->h.delay_ms,
 	    sh->h.kbps_in, sh->h.kbps_out, loss, sh->h.rtt_ms, sh->h.chunks,
 	    sh->h.gaps, sh->h.bad_chunks,
-	    sh->h.bytes_in, sh->h.bytes_out, sh->h.players);
+	    sh->h.bytes_in, sh->h.bytes_out, sh->h.players,
+	    sh->h.played_ms / 1000.0, sh->h.stalled_ms / 1000.0, sh->h.stalls,
+	    playout_continuity(sh->h.played_ms, sh->h.stalled_ms));
 }
 
 static void
@@ -347,6 +352,7 @@ http_tree(struct evhttp_request *req, void *arg)
 	const struct tree *t;
 	const struct reg_node *n;
 	struct tree_counts c;
+	struct server_playout pl;
 	uint64_t out, delivered;
 	uint32_t slot, origin, listed;
 	int i, ch, first = 1;
@@ -367,6 +373,7 @@ http_tree(struct evhttp_request *req, void *arg)
 		tree_counts(t, &c);
 		out = delivered = 0;
 		server_offload_locked(h->srv, ch, &out, &delivered);
+		server_playout_locked(h->srv, ch, &pl);
 		evbuffer_add_printf(b, "%s{\"name\":\"%s\",\"key\":%s,"
 		    "\"label\":\"%s\",\"origin\":", first ? "" : ",",
 		    channels_display(server_channels_locked(h->srv), ch),
@@ -380,12 +387,16 @@ http_tree(struct evhttp_request *req, void *arg)
 		    "\"free_slots\":%u},\"connectible\":%.4f,\"nat\":{"
 		    "\"open\":%u,\"predictable\":%u,\"random\":%u},"
 		    "\"origin_bytes_out\":%" PRIu64 ",\"delivered_bytes\":%"
-		    PRIu64 ",\"nodes\":[", tree_fanout(t), c.nodes, c.placed,
+		    PRIu64 ",\"playout\":{\"played_s\":%.1f,\"stalled_s\":"
+		    "%.1f,\"stalls\":%" PRIu64 ",\"continuity\":%.4f},"
+		    "\"nodes\":[", tree_fanout(t), c.nodes, c.placed,
 		    c.unplaced, c.candidates, c.repeaters, c.nonrepeaters,
 		    c.max_depth, c.free_slots, c.nodes > 0 ? (double)c.placed /
 		    c.nodes : 1.0, c.nat[TREE_NAT_OPEN],
 		    c.nat[TREE_NAT_PREDICTABLE], c.nat[TREE_NAT_RANDOM], out,
-		    delivered);
+		    delivered, pl.played_ms / 1000.0, pl.stalled_ms / 1000.0,
+		    pl.stalls, playout_continuity(pl.played_ms,
+		    pl.stalled_ms));
 		http_tree_node(b, h->srv, reg, t, origin, origin);
 		for (slot = registry_next(reg, 0), listed = 0;
 		    slot != REG_NONE && listed < HTTP_TREE_MAX;
@@ -467,9 +478,11 @@ http_stats(struct evhttp_request *req, void *arg)
 	    ",\"tree_departures\":%" PRIu64 ",\"tree_moves\":%" PRIu64
 	    ",\"tree_verified\":%" PRIu64 ",\"tree_verify_failed\":%" PRIu64
 	    ",\"tree_verified_by_child\":%" PRIu64 ",\"tree_demoted\":%"
-	    PRIu64 ",\"origins_without_tree\":%" PRIu64,
+	    PRIu64 ",\"tree_demoted_lag\":%" PRIu64
+	    ",\"origins_without_tree\":%" PRIu64,
 	    out, delivered, fs.joins, fs.departures, fs.moves, fs.verified,
-	    fs.verify_failed, fs.verified_by_child, fs.demoted, fs.no_tree);
+	    fs.verify_failed, fs.verified_by_child, fs.demoted,
+	    fs.demoted_lag, fs.no_tree);
 #define HTTP_STAT(name, help) \
 	evbuffer_add_printf(b, ",\"" #name "\":%" PRIu64, st->name);
 	SERVER_COUNTERS(HTTP_STAT)
@@ -511,7 +524,8 @@ http_label(struct evbuffer *b, const char *v)
 enum http_tree_figure {
 	HTF_NODES, HTF_CANDIDATES, HTF_REPEATERS, HTF_NONREPEATERS,
 	HTF_UNPLACED, HTF_DEPTH, HTF_FREE, HTF_OPEN, HTF_PREDICTABLE,
-	HTF_RANDOM, HTF_ORIGIN_OUT, HTF_DELIVERED, HTF_COUNT
+	HTF_RANDOM, HTF_ORIGIN_OUT, HTF_DELIVERED, HTF_PLAYED, HTF_STALLED,
+	HTF_STALLS, HTF_COUNT
 };
 
 static void
@@ -538,6 +552,12 @@ http_metrics(struct evhttp_request *req, void *arg)
 		  "sent." },
 		{ "delivered_bytes", "", "Stream bytes the channel's peers say "
 		  "they received." },
+		{ "playout_played_milliseconds", "", "Playback time the "
+		  "channel's peers now in it report, their playout modelled "
+		  "as a viewer's player." },
+		{ "playout_stalled_milliseconds", "", "Time those peers' "
+		  "playout stalled (ran dry)." },
+		{ "playout_stalls", "", "Stalls those peers' playout had." },
 	};
 	struct http *h = arg;
 	struct server_stats stats, *st = &stats;
@@ -546,6 +566,7 @@ http_metrics(struct evhttp_request *req, void *arg)
 	const struct forest_stats *fs;
 	const struct tree *t;
 	struct tree_counts c;
+	struct server_playout pl;
 	uint64_t v[FOREST_TREES_MAX][HTF_COUNT], out, delivered;
 	int chs[FOREST_TREES_MAX], n = 0, i, k, fig;
 
@@ -600,6 +621,10 @@ http_metrics(struct evhttp_request *req, void *arg)
 	    "after their children's links failed.");
 	evbuffer_add_printf(b, "treecast_tree_demoted_total %" PRIu64 "\n",
 	    fs->demoted);
+	http_metric(b, "tree_demoted_lag_total", "counter", "Repeaters "
+	    "demoted because their children lagged (upload too small).");
+	evbuffer_add_printf(b, "treecast_tree_demoted_lag_total %" PRIu64 "\n",
+	    fs->demoted_lag);
 	for (i = 0; i < FOREST_TREES_MAX; i++) {
 		if ((chs[n] = forest_channel_at(f, i)) < 0 ||
 		    (t = forest_tree(f, chs[n])) == NULL)
@@ -619,6 +644,10 @@ http_metrics(struct evhttp_request *req, void *arg)
 		v[n][HTF_RANDOM] = c.nat[TREE_NAT_RANDOM];
 		v[n][HTF_ORIGIN_OUT] = out;
 		v[n][HTF_DELIVERED] = delivered;
+		server_playout_locked(h->srv, chs[n], &pl);
+		v[n][HTF_PLAYED] = pl.played_ms;
+		v[n][HTF_STALLED] = pl.stalled_ms;
+		v[n][HTF_STALLS] = pl.stalls;
 		n++;
 	}
 	/* By family: a family's samples together, its HELP and TYPE once. */
@@ -633,6 +662,16 @@ http_metrics(struct evhttp_request *req, void *arg)
 			evbuffer_add_printf(b, "\"%s} %" PRIu64 "\n",
 			    figs[fig].labels, v[k][fig]);
 		}
+	}
+	http_metric(b, "playout_continuity_ratio", "gauge", "Share of the "
+	    "channel's playback time not stalled, of its peers now in it.");
+	for (k = 0; k < n; k++) {
+		evbuffer_add_printf(b, "treecast_playout_continuity_ratio{"
+		    "channel=\"");
+		http_label(b, channels_display(server_channels_locked(h->srv),
+		    chs[k]));
+		evbuffer_add_printf(b, "\"} %.4f\n", playout_continuity(
+		    v[k][HTF_PLAYED], v[k][HTF_STALLED]));
 	}
 	http_unlock(h, "/metrics");
 	broker_metrics(server_broker(h->srv), b);

@@ -133,6 +133,9 @@ struct server {
 	 * the API reads them without a walk of the registry. */
 	uint64_t		 origin_out[CHANNELS_MAX], delivered[CHANNELS_MAX];
 	uint64_t		 origin_out_all, delivered_all;
+	/* The peers' playout figures, summed the same way. */
+	struct server_playout	 playout[CHANNELS_MAX], playout_all;
+	uint64_t		 move_seq;	/* MOVEs sent; under the lock */
 };
 
 static uint32_t
@@ -330,6 +333,18 @@ server_get_u32(const struct stun_msg *req, uint16_t type, uint32_t *v)
 	return a == NULL ? -1 : stun_attr_u32(a, v);
 }
 
+/* Adds a peer's playout figures to a sum, or takes them away. */
+static void
+server_playout_count(struct server_playout *sum, const struct tc_health *h,
+    int add)
+{
+	sum->played_ms = add ? sum->played_ms + h->played_ms :
+	    sum->played_ms - h->played_ms;
+	sum->stalled_ms = add ? sum->stalled_ms + h->stalled_ms :
+	    sum->stalled_ms - h->stalled_ms;
+	sum->stalls = add ? sum->stalls + h->stalls : sum->stalls - h->stalls;
+}
+
 /* Adds a node's health to the sums by channel, or takes it away. */
 static void
 server_offload_count(struct server *s, const struct server_health *sh,
@@ -339,6 +354,10 @@ server_offload_count(struct server *s, const struct server_health *sh,
 
 	if (sh->at_ms == 0)
 		return;
+	if (sh->role == TC_ROLE_PEER) {
+		server_playout_count(&s->playout[sh->channel], &sh->h, add);
+		server_playout_count(&s->playout_all, &sh->h, add);
+	}
 	if (sh->role == TC_ROLE_ORIGIN) {
 		ch = &s->origin_out[sh->channel];
 		all = &s->origin_out_all;
@@ -889,6 +908,22 @@ server_authenticate(struct worker *w, struct srv_msg *m,
 	return slot;
 }
 
+/* The standby parent of a node whose parent is in slot parent (TREE_NONE:
+ * none): that parent's own parent, the origin too; 0 when there is none.
+ * A node bridges a repair from it (README, "The tree"). Under the lock. */
+static uint64_t
+server_standby(const struct server *s, int ch, uint32_t parent)
+{
+	const struct reg_node *g;
+	uint32_t gp;
+
+	if (parent == TREE_NONE ||
+	    forest_parent(s->forest, ch, parent, &gp) != 0 ||
+	    gp == TREE_NONE || (g = registry_node_const(s->reg, gp)) == NULL)
+		return 0;
+	return g->node_id;
+}
+
 static void
 server_keepalive(struct worker *w, struct srv_msg *m,
     const struct stun_msg *req, size_t reqlen)
@@ -899,7 +934,7 @@ server_keepalive(struct worker *w, struct srv_msg *m,
 	uint8_t key[TC_KEY_LEN], ip[16];
 	uint16_t port;
 	uint32_t slot, parent;
-	uint64_t parent_id = 0;
+	uint64_t parent_id = 0, standby = 0;
 	int fresh, moved = 0, in_tree;
 
 	if ((slot = server_authenticate(w, m, req, reqlen, key, &fresh)) ==
@@ -910,8 +945,10 @@ server_keepalive(struct worker *w, struct srv_msg *m,
 	 * (repair, a repeater taking a leaf's slot) and they follow. */
 	in_tree = n->role == TC_ROLE_PEER &&
 	    forest_parent(s->forest, n->channel, slot, &parent) == 0;
-	if (in_tree && parent != TREE_NONE)
+	if (in_tree && parent != TREE_NONE) {
 		parent_id = registry_node(s->reg, parent)->node_id;
+		standby = server_standby(s, n->channel, parent);
+	}
 	if (fresh) {
 		n->seen = server_now(s);
 		reg_addr_store((struct sockaddr *)&m->from, ip, &port);
@@ -934,10 +971,13 @@ server_keepalive(struct worker *w, struct srv_msg *m,
 	    (struct sockaddr *)&m->from);
 	if (in_tree)
 		stun_put_u64(&b, TC_ATTR_PARENT, parent_id);
+	/* The standby where it fits: older peers pad for the parent only. */
+	if (standby != 0 && b.len + 12 + 36 + 8 <= reqlen)
+		stun_put_u64(&b, TC_ATTR_STANDBY, standby);
 	stun_put_integrity_sha256(&b, key, sizeof key);
 	stun_put_fingerprint(&b);
 	/* Anyone may own a session: no answer larger than its request
-	 * (peers pad their keepalives for the parent). */
+	 * (peers pad their keepalives for the parent and the standby). */
 	server_finish(w, m, &b, reqlen);
 }
 
@@ -1093,7 +1133,7 @@ server_join(struct worker *w, struct srv_msg *m, const struct stun_msg *req,
 	struct stun_builder b;
 	uint8_t key[TC_KEY_LEN];
 	uint32_t slot, parent, silent;
-	uint64_t parent_id = 0, gone = 0;
+	uint64_t parent_id = 0, gone = 0, standby = 0;
 	int fresh, rc;
 
 	if ((slot = server_authenticate(w, m, req, reqlen, key, &fresh)) ==
@@ -1118,8 +1158,10 @@ server_join(struct worker *w, struct srv_msg *m, const struct stun_msg *req,
 	}
 	rc = forest_join(s->forest, n->channel, slot, n->gen,
 	    server_tree_nat(n), s->fanout[slot], &parent);
-	if (rc == 0 && parent != TREE_NONE)
+	if (rc == 0 && parent != TREE_NONE) {
 		parent_id = registry_node_const(s->reg, parent)->node_id;
+		standby = server_standby(s, n->channel, parent);
+	}
 	pthread_mutex_unlock(&s->lock);
 	if (gone != 0)
 		log_info("node %016llx: its children lost it and it has been "
@@ -1134,6 +1176,8 @@ server_join(struct worker *w, struct srv_msg *m, const struct stun_msg *req,
 	STAT_INC(w, joined);
 	server_answer(m, &b, req, STUN_SUCCESS);
 	stun_put_u64(&b, TC_ATTR_PEER_NODE, parent_id);
+	if (standby != 0)
+		stun_put_u64(&b, TC_ATTR_STANDBY, standby);
 	stun_put_integrity_sha256(&b, key, sizeof key);
 	stun_put_fingerprint(&b);
 	server_finish(w, m, &b, STUN_MAX_MSG);
@@ -1509,29 +1553,31 @@ server_broker_send(void *ctx, const struct sockaddr *to, const uint8_t *msg,
 	}
 }
 
-/* The tree moved the node in slot to parent (TREE_NONE: none): MOVE tells
- * it now, under its session's credential, rather than at its next
- * keepalive's answer, which says it again should this datagram be lost.
- * Under the lock, from the forest. */
+/* MOVE: tells the node in slot its parent now (parent_id, 0: none) and
+ * its standby, under its session's credential and with the next MOVE
+ * sequence number, so that a replayed MOVE is refused. Unanswered: the
+ * next keepalive's answer says it again should this datagram be lost.
+ * Under the lock. */
 static void
-server_push_move(void *arg, int ch, uint32_t slot, uint32_t parent)
+server_send_move(struct server *s, uint32_t slot, uint64_t parent_id,
+    uint64_t standby)
 {
-	struct server *s = arg;
-	struct reg_node *n = registry_node(s->reg, slot), *pn;
+	struct reg_node *n = registry_node(s->reg, slot);
 	struct stun_builder b;
 	struct sockaddr_storage to;
 	uint8_t msg[128], tid[12];
 	socklen_t len;
 	int mlen;
 
-	(void)ch;
 	if (n == NULL || n->role != TC_ROLE_PEER)
 		return;
-	pn = parent != TREE_NONE ? registry_node(s->reg, parent) : NULL;
 	stun_random_tid(tid);
 	stun_build_init(&b, msg, sizeof msg, TC_METHOD_MOVE, STUN_REQUEST,
 	    tid);
-	stun_put_u64(&b, TC_ATTR_PARENT, pn != NULL ? pn->node_id : 0);
+	stun_put_u64(&b, TC_ATTR_PARENT, parent_id);
+	if (standby != 0)
+		stun_put_u64(&b, TC_ATTR_STANDBY, standby);
+	stun_put_u64(&b, TC_ATTR_MOVE_SEQ, ++s->move_seq);
 	stun_put_integrity_sha256(&b, n->key, sizeof n->key);
 	stun_put_fingerprint(&b);
 	if ((mlen = stun_build_finish(&b)) < 0)
@@ -1539,6 +1585,28 @@ server_push_move(void *arg, int ch, uint32_t slot, uint32_t parent)
 	reg_addr_load(n->ext_ip, n->ext_port, &to, &len);
 	server_broker_send(s, (struct sockaddr *)&to, msg, (size_t)mlen, NULL);
 	STAT_INC(s, moves_pushed);
+}
+
+/* The tree moved the node in slot to parent (TREE_NONE: none): it is told
+ * at once, and so are its children, whose standby it was the parent of.
+ * Under the lock, from the forest. */
+static void
+server_push_move(void *arg, int ch, uint32_t slot, uint32_t parent)
+{
+	struct server *s = arg;
+	const struct reg_node *n = registry_node_const(s->reg, slot), *pn;
+	uint32_t kids[TC_FANOUT_MAX];
+	uint64_t parent_id;
+	int i, nk;
+
+	if (n == NULL || n->role != TC_ROLE_PEER)
+		return;
+	pn = parent != TREE_NONE ? registry_node_const(s->reg, parent) : NULL;
+	parent_id = pn != NULL ? pn->node_id : 0;
+	server_send_move(s, slot, parent_id, server_standby(s, ch, parent));
+	nk = forest_children(s->forest, ch, slot, kids, TC_FANOUT_MAX);
+	for (i = 0; i < nk && i < TC_FANOUT_MAX; i++)
+		server_send_move(s, kids[i], n->node_id, parent_id);
 }
 
 /* Readable: drain the socket in batches, answering each batch at once. */
@@ -2011,6 +2079,15 @@ server_offload_locked(struct server *s, int ch, uint64_t *origin_out,
 		*delivered = s->delivered[ch];
 	} else
 		*origin_out = *delivered = 0;
+}
+
+void
+server_playout_locked(struct server *s, int ch, struct server_playout *out)
+{
+	static const struct server_playout none;
+
+	*out = ch < 0 ? s->playout_all : ch < CHANNELS_MAX ? s->playout[ch] :
+	    none;
 }
 
 uint64_t

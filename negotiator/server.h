@@ -126,6 +126,14 @@ const struct server_health *server_health_locked(struct server *s,
  * the STATUS reports come and go, not summed here; the same. */
 void	server_offload_locked(struct server *s, int ch, uint64_t *origin_out,
 	    uint64_t *delivered);
+/* The playout figures the last STATUS of each peer on channel ch (-1:
+ * every channel) gave, summed as offload's: ms played and stalled, and
+ * stalls (media/playout.h). The same lock. */
+struct server_playout {
+	uint64_t	played_ms, stalled_ms, stalls;
+};
+void	server_playout_locked(struct server *s, int ch,
+	    struct server_playout *out);
 /* The server's clock in ms, as in server_health. */
 uint64_t server_clock_ms(const struct server *s);
 

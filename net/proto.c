@@ -18,7 +18,7 @@ const uint16_t tc_known_attrs[] = {
 	TC_ATTR_XOR_RELAY, TC_ATTR_OUTCOME, TC_ATTR_NOMINATE, TC_ATTR_FANOUT,
 	TC_ATTR_PARENT, TC_ATTR_HEALTH, TC_ATTR_CHILDREN, TC_ATTR_CHANNEL_KEY,
 	TC_ATTR_LABEL, TC_ATTR_CHALLENGE, TC_ATTR_SIGNATURE,
-	TC_ATTR_EVIDENCE,
+	TC_ATTR_EVIDENCE, TC_ATTR_STANDBY, TC_ATTR_MOVE_SEQ,
 };
 const size_t tc_known_attrs_count =
     sizeof tc_known_attrs / sizeof tc_known_attrs[0];
@@ -215,7 +215,10 @@ tc_put_health(struct stun_builder *b, const struct tc_health *h)
 	p = tc_be(p, h->players, 4);
 	p = tc_be(p, h->rtt_ms, 4);
 	p = tc_be(p, h->loss_permille, 4);
-	tc_be(p, h->bad_chunks, 4);
+	p = tc_be(p, h->bad_chunks, 4);
+	p = tc_be(p, h->played_ms, 4);
+	p = tc_be(p, h->stalled_ms, 4);
+	tc_be(p, h->stalls, 4);
 	return stun_put(b, TC_ATTR_HEALTH, v, sizeof v);
 }
 
@@ -226,7 +229,7 @@ tc_get_health(const struct stun_msg *m, struct tc_health *h)
 	const uint8_t *p;
 
 	if (a == NULL || (a->len != TC_HEALTH_LEN &&
-	    a->len != TC_HEALTH_LEN_V1))
+	    a->len != TC_HEALTH_LEN_V2 && a->len != TC_HEALTH_LEN_V1))
 		return -1;
 	p = a->value;
 	h->bytes_in = tc_unbe(&p, 8);
@@ -240,7 +243,11 @@ tc_get_health(const struct stun_msg *m, struct tc_health *h)
 	h->players = (uint32_t)tc_unbe(&p, 4);
 	h->rtt_ms = (uint32_t)tc_unbe(&p, 4);
 	h->loss_permille = (uint32_t)tc_unbe(&p, 4);
-	h->bad_chunks = a->len == TC_HEALTH_LEN ? (uint32_t)tc_unbe(&p, 4) : 0;
+	h->bad_chunks = a->len >= TC_HEALTH_LEN_V2 ? (uint32_t)tc_unbe(&p, 4) :
+	    0;
+	h->played_ms = a->len >= TC_HEALTH_LEN ? (uint32_t)tc_unbe(&p, 4) : 0;
+	h->stalled_ms = a->len >= TC_HEALTH_LEN ? (uint32_t)tc_unbe(&p, 4) : 0;
+	h->stalls = a->len >= TC_HEALTH_LEN ? (uint32_t)tc_unbe(&p, 4) : 0;
 	return 0;
 }
 

@@ -86,6 +86,13 @@
 #define TC_ATTR_EVIDENCE	0x7C20	/* u32, in ACCUSE: the chunks from the
 					   accused (TC_ATTR_PEER_NODE) that
 					   failed the signature (1 or more) */
+#define TC_ATTR_STANDBY		0x7C38	/* u64: the node's standby parent (its
+					   parent's parent in the tree; 0:
+					   none), beside TC_ATTR_PARENT and
+					   JOIN's TC_ATTR_PEER_NODE */
+#define TC_ATTR_MOVE_SEQ	0x7C39	/* u64, in MOVE: the negotiator's
+					   count of MOVEs, rising; a node
+					   refuses one not above the last */
 
 #define TC_CHANNEL_MAX		64
 #define TC_PORTS_MAX		16
@@ -163,9 +170,11 @@ int	tc_get_outcome(const struct stun_msg *m, struct tc_outcome *o);
 
 /* A node's figures (TC_ATTR_HEALTH, in STATUS): counters since it
  * started and rates over the last report's interval. A node sends
- * TC_HEALTH_LEN bytes; the TC_HEALTH_LEN_V1 bytes of older nodes, without
- * bad_chunks, are still read (bad_chunks 0). */
-#define TC_HEALTH_LEN		60
+ * TC_HEALTH_LEN bytes; older nodes' shorter figures are still read, the
+ * fields they lack zero: TC_HEALTH_LEN_V2 bytes without the playout
+ * figures, TC_HEALTH_LEN_V1 without bad_chunks either. */
+#define TC_HEALTH_LEN		72
+#define TC_HEALTH_LEN_V2	60
 #define TC_HEALTH_LEN_V1	56
 struct tc_health {
 	uint64_t	bytes_in;	/* stream bytes from its parent */
@@ -183,6 +192,11 @@ struct tc_health {
 	uint32_t	bad_chunks;	/* dropped: failed the channel's
 					   signature, or came before its key
 					   was known */
+	/* Its own playout, modelled as a viewer's player (media/playout.h):
+	 * time played and stalled since it started, and the stalls. */
+	uint32_t	played_ms;
+	uint32_t	stalled_ms;
+	uint32_t	stalls;
 };
 int	tc_put_health(struct stun_builder *b, const struct tc_health *h);
 int	tc_get_health(const struct stun_msg *m, struct tc_health *h);

@@ -32,7 +32,7 @@ enum session_state {
  * expiry; a path losing 5% each way loses a session about once in
  * 100,000 keepalives. */
 static const struct ctl_timing session_keepalive_timing = { 500, 5, 2 };
-#define SESSION_KEEPALIVE_PAD	16	/* room for TC_ATTR_PARENT */
+#define SESSION_KEEPALIVE_PAD	28	/* room for TC_ATTR_PARENT and _STANDBY */
 /* Leave waits this long at most for requests sent under the session's
  * credential (a REPORT sent just before, still being retransmitted),
  * which the negotiator cannot check once the session has left; it looks

@@ -544,5 +544,6 @@ udt_link_stats(struct udt_link *l, struct udt_stats *out)
 	out->cwnd = t.pktCongestionWindow;
 	out->flow_window = t.pktFlowWindow;
 	out->in_flight = t.pktFlightSize;
+	out->acks = t.pktRecvACKTotal;
 	return 0;
 }

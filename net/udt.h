@@ -71,6 +71,8 @@ struct udt_stats {
 	double		period_us;		/* congestion control: pacing, */
 	int		cwnd, flow_window;	/* ... its window, the peer's */
 	int		in_flight;		/* packets sent, not acked */
+	int64_t		acks;			/* ACKs received: a live peer's
+						   go on while data is unacked */
 };
 int	udt_link_stats(struct udt_link *l, struct udt_stats *out);
 

@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "media/chunk.h"
+#include "media/playout.h"
 #include "media/ring.h"
 #include "media/serve.h"
 #include "net/addr.h"
@@ -43,7 +44,20 @@
  * many seconds to break): ask the tree again, every so often while it
  * stays silent. The negotiator takes a parent silent to it too for gone. */
 #define PEER_SILENT_MS	1000
-#define PEER_WATCH_MS	250
+#define PEER_WATCH_MS	100
+/* No chunk for this long (or four of the stream's usual spacing, if more)
+ * and the peer bridges from its standby parent, the tree's grandparent,
+ * at once, while the tree repairs (README, "The tree"). */
+#define PEER_STANDBY_MS	500
+/* A parent that delivers, but past a gap the bridge fills, is taken
+ * (the gap with it) after the bridge has served this long. */
+#define PEER_BRIDGE_MAX_MS 8000
+/* A bridge that brings nothing for this long is closed (the standby may
+ * have gone too); another may follow. */
+#define PEER_BRIDGE_IDLE_MS 3000
+/* Leaving (SIGTERM), a node serves its children until they have moved to
+ * their new parents, this long at most. */
+#define PEER_DRAIN_MS	3000
 
 static const char synopsis[] =
     "--negotiator HOST[:PORT] [--channel KEY|NAME] [options]";
@@ -55,7 +69,8 @@ static const char about[] =
 
 enum {
 	OPT_NEGOTIATOR = 'n', OPT_CHANNEL = 'c', OPT_OUTPUT = 'o',
-	OPT_PLAY = 'p', OPT_HTTP = 256, OPT_NO_HTTP, OPT_FANOUT, OPT_RING
+	OPT_PLAY = 'p', OPT_HTTP = 256, OPT_NO_HTTP, OPT_FANOUT, OPT_RING,
+	OPT_NO_STANDBY
 };
 
 static const struct opt options[] = {
@@ -75,6 +90,10 @@ static const struct opt options[] = {
 	{ "fanout", OPT_FANOUT, "N", "children relayed to (default 2)" },
 	{ "ring", OPT_RING, "CHUNKS",
 	  "chunks kept for children and players (default 1024)" },
+	{ "no-standby", OPT_NO_STANDBY, NULL,
+	  "repair as before the standby: no bridge from the grandparent, "
+	  "the old parent let go at once, no draining on the way out (for "
+	  "comparisons)" },
 	OPT_COMMON_ROWS,
 	{ NULL, 0, NULL, NULL }
 };
@@ -108,6 +127,22 @@ struct peer {
 	struct ring		*ring;
 	struct serve		*serve;
 	struct link		*parent;
+	/* While the parent is silent or new: the standby parent, or the
+	 * parent the tree moved us away from, still feeding. */
+	struct link		*bridge;
+	const struct link	*feeder;	/* the last chunk's, or NULL */
+	uint64_t		 standby;	/* the tree's standby parent, 0 */
+	uint64_t		 move_seq;	/* the last MOVE's (this session) */
+	uint64_t		 moves_refused;	/* replayed or stale MOVEs */
+	int			 no_standby;
+	struct timespec		 bridged;	/* the bridge opened */
+	struct timespec		 bridge_seen;	/* its last chunk */
+	struct timespec		 parent_seen;	/* the parent's last chunk */
+	struct timespec		 bridge_try;	/* the last bridge asked for */
+	double			 spacing_ms;	/* between chunks, averaged */
+	uint64_t		 bridges;	/* bridges opened */
+	struct event		*drain;		/* leaving: children first */
+	struct timespec		 draining;
 	int			 joining;
 	int			 accusing;	/* an ACCUSE waits for its answer */
 	struct event		*rejoin;
@@ -138,12 +173,15 @@ struct peer {
 	int64_t			 latency_us[PEER_LATENCIES];
 	size_t			 nlatency;
 	struct chunk_digest	 digest;
+	struct playout		 playout;	/* as a viewer would see it */
 	int			 exit_code;
 };
 
 static void peer_join(struct peer *p);
 static void peer_join_now(struct peer *p);
 static void peer_link_parent(struct peer *p, uint64_t parent);
+static void peer_bridge_close(struct peer *p);
+static void peer_drain(struct peer *p);
 
 /* Notes that the parent link is gone, unless it had gone already. */
 static void
@@ -154,6 +192,15 @@ peer_orphan(struct peer *p)
 	p->is_orphan = 1;
 	p->old_parent = link_peer(p->parent);
 	clock_gettime(CLOCK_MONOTONIC, &p->orphaned);
+}
+
+static uint64_t
+peer_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static int
@@ -187,6 +234,16 @@ peer_later(struct peer *p, unsigned ms)
 	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
 	evtimer_add(p->rejoin, &tv);
+}
+
+static double
+peer_ms_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t->tv_sec) * 1e3 +
+	    (now.tv_nsec - t->tv_nsec) / 1e6;
 }
 
 static void
@@ -322,11 +379,18 @@ peer_accuse(struct peer *p, uint64_t parent, uint32_t evidence)
  * reported.
  */
 static void
-peer_bad_chunk(struct peer *p, const char *why)
+peer_bad_chunk(struct peer *p, struct link *l, const char *why)
 {
-	uint64_t parent = link_peer(p->parent);
+	uint64_t parent = link_peer(l);
 
 	p->bad++;
+	if (l == p->bridge) {
+		/* Not our parent in the tree: not ours to accuse. */
+		log_warn("%s from standby %016llx: dropped, the bridge closed",
+		    why, (unsigned long long)parent);
+		peer_bridge_close(p);
+		return;
+	}
 	p->bad_link++;
 	log_warn("%s from parent %016llx: dropped; reporting the parent and "
 	    "joining again", why, (unsigned long long)parent);
@@ -371,8 +435,73 @@ peer_tamper_cb(evutil_socket_t sig, short what, void *arg)
 }
 #endif
 
+/* The stream's silence after which the standby bridges: PEER_STANDBY_MS,
+ * or four times the usual spacing of chunks if that is more. */
+static double
+peer_standby_ms(const struct peer *p)
+{
+	return 4 * p->spacing_ms > PEER_STANDBY_MS ? 4 * p->spacing_ms :
+	    PEER_STANDBY_MS;
+}
+
 static void
-peer_chunk(struct peer *p, const uint8_t *msg, size_t len)
+peer_bridge_close(struct peer *p)
+{
+	if (p->bridge == NULL)
+		return;
+	if (p->feeder == p->bridge)
+		p->feeder = NULL;
+	link_close(p->bridge);
+	p->bridge = NULL;
+}
+
+/* Bridges from the standby parent (the grandparent), resuming at the
+ * next chunk, while the parent is silent, gone or new: at most one
+ * bridge, asked for at most once a PEER_RETRY_MS, never to the parent
+ * itself nor to one of our own children (that would be a loop). */
+static void
+peer_bridge_open(struct peer *p, const char *why)
+{
+	char err[160];
+
+	if (p->no_standby || p->bridge != NULL || p->standby == 0 ||
+	    !p->have || (p->parent != NULL &&
+	    link_peer(p->parent) == p->standby) ||
+	    serve_has_child(p->serve, p->standby) ||
+	    peer_ms_since(&p->bridge_try) < PEER_RETRY_MS)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &p->bridge_try);
+	if ((p->bridge = link_open(p->agent, p->standby, err, sizeof err)) ==
+	    NULL) {
+		log_warn("cannot link to the standby: %s", err);
+		return;
+	}
+	p->bridges++;
+	p->bridged = p->bridge_try;
+	p->bridge_seen = p->bridge_try;
+	log_info("%s: bridging from the standby, node %016llx, at chunk %llu",
+	    why, (unsigned long long)p->standby, (unsigned long long)p->next);
+}
+
+/*
+ * Whether a chunk from l numbered seq is taken: the next one expected
+ * always, an older one never (a resume overlapped, or two links feed);
+ * a later one (a gap) only when no other link has brought the next ones
+ * lately, since a bridge may be filling what the parent skipped.
+ */
+static int
+peer_take(struct peer *p, const struct link *l, uint64_t seq)
+{
+	if (!p->have || seq == p->next)
+		return 1;
+	if ((int64_t)(seq - p->next) < 0)
+		return 0;
+	return p->feeder == NULL || p->feeder == l ||
+	    peer_ms_since(&p->last_chunk) >= peer_standby_ms(p);
+}
+
+static void
+peer_chunk(struct peer *p, struct link *l, const uint8_t *msg, size_t len)
 {
 	struct player *pl, *next;
 	struct timespec now;
@@ -392,21 +521,23 @@ peer_chunk(struct peer *p, const uint8_t *msg, size_t len)
 	}
 	if (chunk_decode(msg, len, &c, err, sizeof err) < 0) {
 		snprintf(why, sizeof why, "a malformed chunk (%s)", err);
-		peer_bad_chunk(p, why);
+		peer_bad_chunk(p, l, why);
 		return;
 	}
 	if (chunk_verify(&c, key) != 0) {
 		snprintf(why, sizeof why, "chunk %llu fails the channel's "
 		    "signature", (unsigned long long)c.seq);
-		peer_bad_chunk(p, why);
+		peer_bad_chunk(p, l, why);
 		return;
 	}
 #ifdef TREECAST_TEST_TAMPER
 	relayed = peer_tamper(p, &c);
 #endif
+	clock_gettime(CLOCK_MONOTONIC, l == p->bridge ? &p->bridge_seen :
+	    &p->parent_seen);
+	if (!peer_take(p, l, c.seq))
+		return;
 	if (p->have && c.seq != p->next) {
-		if (c.seq < p->next)
-			return;		/* had it: a resume overlapped */
 		log_warn("gap: chunks %llu to %llu never came",
 		    (unsigned long long)p->next,
 		    (unsigned long long)c.seq - 1);
@@ -417,7 +548,20 @@ peer_chunk(struct peer *p, const uint8_t *msg, size_t len)
 		ring_reset(p->ring);
 		ring_push(p->ring, relayed);
 	}
+	if (p->have) {
+		double ms = peer_ms_since(&p->last_chunk);
+
+		p->spacing_ms = p->spacing_ms == 0 ? ms :
+		    0.9 * p->spacing_ms + 0.1 * (ms < 5000 ? ms : 5000);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &p->last_chunk);
+	p->feeder = l;
+	if (l == p->parent && p->bridge != NULL) {
+		log_info("the parent brings chunk %llu: bridge from node "
+		    "%016llx closed", (unsigned long long)c.seq,
+		    (unsigned long long)link_peer(p->bridge));
+		peer_bridge_close(p);
+	}
 	clock_gettime(CLOCK_REALTIME, &now);
 	p->latency_us[p->nlatency++ % PEER_LATENCIES] =
 	    (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000 -
@@ -428,10 +572,11 @@ peer_chunk(struct peer *p, const uint8_t *msg, size_t len)
 		    (unsigned long long)c.seq, c.flags & CHUNK_F_KEYFRAME ?
 		    " (a keyframe)" : "", (now.tv_sec - p->started.tv_sec) *
 		    1e3 + (now.tv_nsec - p->started.tv_nsec) / 1e6);
-	} else if (p->is_orphan) {
+	} else if (p->is_orphan && link_peer(l) != p->old_parent) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		log_info("first chunk %llu from the new parent, %.0f ms after "
+		log_info("first chunk %llu from the %s, %.0f ms after "
 		    "losing node %016llx", (unsigned long long)c.seq,
+		    l == p->bridge ? "standby" : "new parent",
 		    (now.tv_sec - p->orphaned.tv_sec) * 1e3 +
 		    (now.tv_nsec - p->orphaned.tv_nsec) / 1e6,
 		    (unsigned long long)p->old_parent);
@@ -440,6 +585,7 @@ peer_chunk(struct peer *p, const uint8_t *msg, size_t len)
 	if (chunk_digest_add(&p->digest, &c, &first, hex))
 		log_info("chunks %llu-%llu digest %s",
 		    (unsigned long long)first, (unsigned long long)c.seq, hex);
+	playout_chunk(&p->playout, peer_now_ms(), c.seq, c.timestamp_us);
 	p->have = 1;
 	p->next = c.seq + 1;
 	p->chunks++;
@@ -475,6 +621,16 @@ peer_connected(void *arg, struct link *l)
 	uint8_t resume[SERVE_RESUME_LEN];
 	size_t n;
 
+	if (l == p->bridge) {
+		n = serve_resume_build(resume, !p->have, p->next);
+		if (link_send(l, resume, n) != 0)
+			peer_bridge_close(p);
+		else
+			log_info("standby %016llx linked: resuming at chunk "
+			    "%llu", (unsigned long long)link_peer(l),
+			    (unsigned long long)p->next);
+		return;
+	}
 	if (l != p->parent) {
 		serve_connected(p->serve, l);
 		return;
@@ -503,11 +659,17 @@ peer_failed(void *arg, struct link *l, enum link_step step, const char *why)
 	struct peer *p = arg;
 
 	(void)why;
+	if (l == p->bridge) {
+		p->bridge = NULL;
+		return;
+	}
 	if (l == p->parent) {
 		peer_orphan(p);
 		p->parent = NULL;
 		peer_later(p, step == LINK_STEP_PEER ? PEER_REFUSED_MS :
 		    PEER_RETRY_MS);
+		if (peer_ms_since(&p->last_chunk) >= peer_standby_ms(p))
+			peer_bridge_open(p, "no link to the new parent");
 	}
 }
 
@@ -516,8 +678,8 @@ peer_message(void *arg, struct link *l, const uint8_t *msg, size_t len)
 {
 	struct peer *p = arg;
 
-	if (l == p->parent) {
-		peer_chunk(p, msg, len);
+	if (l == p->parent || l == p->bridge) {
+		peer_chunk(p, l, msg, len);
 		return;
 	}
 	serve_message(p->serve, l, msg, len);
@@ -528,11 +690,20 @@ peer_closed(void *arg, struct link *l, const char *why)
 {
 	struct peer *p = arg;
 
+	if (p->feeder == l)
+		p->feeder = NULL;
+	if (l == p->bridge) {
+		log_info("the bridge from node %016llx closed: %s",
+		    (unsigned long long)link_peer(l), why);
+		p->bridge = NULL;
+		return;
+	}
 	if (l == p->parent) {
 		log_warn("lost the parent: %s; joining again", why);
 		peer_orphan(p);
 		p->parent = NULL;
 		peer_later(p, PEER_REJOIN_MS);
+		peer_bridge_open(p, "lost the parent");
 		return;
 	}
 	serve_closed(p->serve, l, why);
@@ -541,6 +712,34 @@ peer_closed(void *arg, struct link *l, const char *why)
 static const struct link_callbacks peer_links = {
 	peer_incoming, peer_connected, peer_failed, peer_message, peer_closed
 };
+
+/* The tree moved us away from the parent: it feeds on as the bridge,
+ * until the new parent brings the next chunk, if it is linked and no
+ * bridge is open; else it is let go at once. */
+static void
+peer_let_go(struct peer *p)
+{
+	peer_orphan(p);
+	if (!p->no_standby && p->bridge == NULL &&
+	    link_connect_ms(p->parent) >= 0) {
+		p->bridge = p->parent;
+		clock_gettime(CLOCK_MONOTONIC, &p->bridged);
+		p->bridge_seen = p->bridged;
+	} else {
+		if (p->feeder == p->parent)
+			p->feeder = NULL;
+		link_close(p->parent);
+	}
+	p->parent = NULL;
+}
+
+/* The standby parent a message names (TC_ATTR_STANDBY; none: 0). */
+static void
+peer_standby(struct peer *p, const struct stun_msg *m)
+{
+	if (stun_attr_u64(stun_find(m, TC_ATTR_STANDBY), &p->standby) != 0)
+		p->standby = 0;
+}
 
 static void
 peer_joined(void *arg, const struct stun_msg *resp,
@@ -572,14 +771,13 @@ peer_joined(void *arg, const struct stun_msg *resp,
 		peer_later(p, PEER_RETRY_MS);
 		return;
 	}
+	peer_standby(p, resp);
 	if (p->parent != NULL) {
 		/* Asked again while linked (registered anew): keep the link
 		 * if the tree agrees. */
 		if (link_peer(p->parent) == parent)
 			return;
-		peer_orphan(p);
-		link_close(p->parent);
-		p->parent = NULL;
+		peer_let_go(p);
 	}
 	peer_link_parent(p, parent);
 }
@@ -609,16 +807,6 @@ peer_join(struct peer *p)
 		peer_join_now(p);
 }
 
-static double
-peer_ms_since(const struct timespec *t)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - t->tv_sec) * 1e3 +
-	    (now.tv_nsec - t->tv_nsec) / 1e6;
-}
-
 /* The parent's silence: JOIN again (the link stays, should the chunks
  * come back) until the tree names another parent. */
 static void
@@ -629,9 +817,25 @@ peer_watch_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (p->parent == NULL || link_connect_ms(p->parent) < 0 || !p->have)
+	if (!p->have)
 		return;
 	silent = peer_ms_since(&p->last_chunk);
+	if (p->bridge == NULL && silent >= peer_standby_ms(p))
+		peer_bridge_open(p, p->parent == NULL ? "no parent" :
+		    link_connect_ms(p->parent) < 0 ? "the new parent is not "
+		    "linked yet" : "the parent is silent");
+	else if (p->bridge != NULL && (peer_ms_since(&p->bridge_seen) >=
+	    PEER_BRIDGE_IDLE_MS || (p->parent != NULL &&
+	    peer_ms_since(&p->parent_seen) < peer_standby_ms(p) &&
+	    peer_ms_since(&p->bridged) >= PEER_BRIDGE_MAX_MS))) {
+		log_info("the bridge from node %016llx closed: %s",
+		    (unsigned long long)link_peer(p->bridge),
+		    peer_ms_since(&p->bridge_seen) >= PEER_BRIDGE_IDLE_MS ?
+		    "it brings nothing" : "the parent delivers past a gap");
+		peer_bridge_close(p);
+	}
+	if (p->parent == NULL || link_connect_ms(p->parent) < 0)
+		return;
 	if (silent < PEER_SILENT_MS ||
 	    peer_ms_since(&p->last_ask) < PEER_RETRY_MS)
 		return;
@@ -679,12 +883,16 @@ peer_progress_cb(evutil_socket_t fd, short what, void *arg)
 		    "packets resent)", rtt, 100.0 * lost);
 	else if (p->parent != NULL)
 		snprintf(link, sizeof link, "linking");
+	playout_advance(&p->playout, peer_now_ms());
 	log_info("%llu chunks (%.1f MB) in, %llu missed, %llu bad, %zu "
 	    "children, %.1f MB relayed, parent %s, latency p50 %.1f ms p99 "
-	    "%.1f ms", (unsigned long long)p->chunks, p->bytes / 1e6,
+	    "%.1f ms, continuity %.2f %% (%u stalls)",
+	    (unsigned long long)p->chunks, p->bytes / 1e6,
 	    (unsigned long long)p->gaps, (unsigned long long)p->bad,
 	    serve_children(p->serve),
-	    serve_stats(p->serve)->bytes / 1e6, link, p50, p99);
+	    serve_stats(p->serve)->bytes / 1e6, link, p50, p99,
+	    100 * playout_continuity(p->playout.played_ms,
+	    p->playout.stalled_ms), p->playout.stalls);
 	serve_log_children(p->serve);
 }
 
@@ -707,6 +915,12 @@ peer_link_parent(struct peer *p, uint64_t parent)
 		return;
 	}
 	log_info("parent: node %016llx", (unsigned long long)parent);
+	if (p->bridge != NULL && link_peer(p->bridge) == parent) {
+		/* The tree names the one bridging: it is the parent now. */
+		p->parent = p->bridge;
+		p->bridge = NULL;
+		return;
+	}
 	if ((p->parent = link_open(p->agent, parent, err, sizeof err)) ==
 	    NULL) {
 		log_warn("cannot link to the parent: %s", err);
@@ -724,9 +938,7 @@ peer_follow(struct peer *p, uint64_t want)
 		log_info("the tree moves us from node %016llx to %s%016llx",
 		    (unsigned long long)link_peer(p->parent),
 		    want != 0 ? "node " : "no parent ", (unsigned long long)want);
-		peer_orphan(p);
-		link_close(p->parent);
-		p->parent = NULL;
+		peer_let_go(p);
 	}
 	if (want != 0)
 		peer_link_parent(p, want);
@@ -752,6 +964,7 @@ peer_keepalive(void *arg, const struct stun_msg *resp)
 			peer_join_now(p);
 		return;
 	}
+	peer_standby(p, resp);
 	peer_follow(p, want);
 }
 
@@ -761,12 +974,26 @@ static void
 peer_request(void *arg, const struct stun_msg *req)
 {
 	struct peer *p = arg;
-	uint64_t want;
+	uint64_t want, seq;
 
-	if (req->method != TC_METHOD_MOVE || p->joining ||
+	if (req->method != TC_METHOD_MOVE ||
 	    stun_attr_u64(stun_find(req, TC_ATTR_PARENT), &want) != 0)
 		return;
-	log_debug("MOVE: parent %016llx", (unsigned long long)want);
+	/* A replay (or one overtaken by a later MOVE) is refused: the
+	 * negotiator numbers its MOVEs, rising, within the session. */
+	if (stun_attr_u64(stun_find(req, TC_ATTR_MOVE_SEQ), &seq) != 0 ||
+	    seq <= p->move_seq) {
+		p->moves_refused++;
+		log_debug("MOVE numbered %llu after %llu: refused",
+		    (unsigned long long)seq, (unsigned long long)p->move_seq);
+		return;
+	}
+	p->move_seq = seq;
+	if (p->joining)
+		return;
+	log_debug("MOVE %llu: parent %016llx", (unsigned long long)seq,
+	    (unsigned long long)want);
+	peer_standby(p, req);
 	peer_follow(p, want);
 }
 
@@ -790,6 +1017,10 @@ peer_status_cb(evutil_socket_t fd, short what, void *arg)
 	h.gaps = (uint32_t)p->gaps;
 	h.bad_chunks = (uint32_t)p->bad;
 	h.delay_ms = p50 > 0 ? (uint32_t)p50 : 0;
+	playout_advance(&p->playout, peer_now_ms());
+	h.played_ms = (uint32_t)p->playout.played_ms;
+	h.stalled_ms = (uint32_t)p->playout.stalled_ms;
+	h.stalls = p->playout.stalls;
 	if (ring_oldest(p->ring, &a) == 0 && ring_newest(p->ring, &z) == 0 &&
 	    (old = ring_get(p->ring, a)) != NULL &&
 	    (new = ring_get(p->ring, z)) != NULL)
@@ -809,20 +1040,58 @@ peer_status_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+peer_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer *p = arg;
+
+	(void)fd;
+	(void)what;
+	if (serve_children(p->serve) > 0 &&
+	    peer_ms_since(&p->draining) < PEER_DRAIN_MS)
+		return;
+	log_info("%zu children left after %.0f ms of draining",
+	    serve_children(p->serve), peer_ms_since(&p->draining));
+	event_base_loopexit(p->base, NULL);
+}
+
+/* Left the negotiator (which has moved our children): serve them until
+ * their new parents bring them the stream and they let go of us, so
+ * that a graceful departure costs them nothing; PEER_DRAIN_MS at most. */
+static void
+peer_drain(struct peer *p)
+{
+	struct timeval every = { 0, 50 * 1000 };
+
+	if (p->no_standby || serve_children(p->serve) == 0 ||
+	    (p->drain = event_new(p->base, -1, EV_PERSIST, peer_drain_cb,
+	    p)) == NULL) {
+		event_base_loopexit(p->base, NULL);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &p->draining);
+	log_info("serving %zu children until they have moved",
+	    serve_children(p->serve));
+	event_add(p->drain, &every);
+}
+
+static void
 peer_session_cb(void *arg, enum session_event ev, struct session *s)
 {
 	struct peer *p = arg;
 
 	switch (ev) {
 	case SESSION_REGISTERED:
+		p->move_seq = 0;	/* a new credential: MOVEs count anew */
 		peer_join_now(p);	/* registered anew: in no tree */
 		break;
 	case SESSION_LOST:
 		break;
 	case SESSION_LEFT:
-		if (session_refused(s))
+		if (session_refused(s)) {
 			p->exit_code = 1;	/* another channel's key */
-		event_base_loopexit(p->base, NULL);
+			event_base_loopexit(p->base, NULL);
+		} else
+			peer_drain(p);
 		break;
 	}
 }
@@ -872,9 +1141,16 @@ peer_discovered(void *arg, const struct discover_result *r)
 static void
 peer_signal(evutil_socket_t sig, short what, void *arg)
 {
+	struct peer *p = arg;
+
 	(void)what;
+	if (p->drain != NULL) {
+		log_info("%s: leaving now", strsignal((int)sig));
+		event_base_loopexit(p->base, NULL);
+		return;
+	}
 	log_info("%s: leaving", strsignal((int)sig));
-	peer_stop(arg, 0);
+	peer_stop(p, 0);
 }
 
 /* --play: the player, started on our URL with /bin/sh, so that CMD may
@@ -917,6 +1193,7 @@ main(int argc, char **argv)
 	snprintf(p.channel, sizeof p.channel, "live");
 	p.fanout = TC_FANOUT_DEFAULT;
 	p.ring_size = 1024;
+	playout_init(&p.playout, PLAYOUT_STARTUP_MS, PLAYOUT_REBUFFER_MS);
 	opt_init(&st, options);
 	while ((key = opt_next(&st, argc, argv)) != -1) {
 		switch (key) {
@@ -953,6 +1230,9 @@ main(int argc, char **argv)
 			break;
 		case OPT_RING:
 			p.ring_size = opt_number("ring", optarg, 16, 65536);
+			break;
+		case OPT_NO_STANDBY:
+			p.no_standby = 1;
 			break;
 		case '?':
 			return 2;
@@ -1022,9 +1302,11 @@ main(int argc, char **argv)
 	peer_progress_cb(-1, 0, &p);
 	if (p.player > 0)
 		kill(p.player, SIGTERM);
-	log_info("%llu chunks in, %llu missed, %llu bad, %llu parents",
-	    (unsigned long long)p.chunks, (unsigned long long)p.gaps,
-	    (unsigned long long)p.bad, (unsigned long long)p.parents);
+	log_info("%llu chunks in, %llu missed, %llu bad, %llu parents, %llu "
+	    "bridges, %llu MOVEs refused", (unsigned long long)p.chunks,
+	    (unsigned long long)p.gaps, (unsigned long long)p.bad,
+	    (unsigned long long)p.parents, (unsigned long long)p.bridges,
+	    (unsigned long long)p.moves_refused);
 	link_agent_free(p.agent);
 	session_free(p.session);
 	discover_free(p.disc);
@@ -1038,6 +1320,8 @@ main(int argc, char **argv)
 		event_free(p.status);
 	if (p.watch != NULL)
 		event_free(p.watch);
+	if (p.drain != NULL)
+		event_free(p.drain);
 	event_free(p.rejoin);
 	serve_free(p.serve);
 	ring_free(p.ring);

@@ -19,6 +19,7 @@
 
 #include "media/chunk.h"
 #include "media/input.h"
+#include "media/playout.h"
 #include "media/ring.h"
 #include "media/serve.h"
 #include "tests/check-run.h"
@@ -999,6 +1000,52 @@ START_TEST(test_chunk_sign_tamper)
 }
 END_TEST
 
+/* The playout model: start-up is no stall; a silence longer than the
+ * buffer is one, counted from the moment it ran dry; a gap's chunks add
+ * no media. */
+START_TEST(test_playout)
+{
+	struct playout p;
+	uint64_t t = 1000, seq = 1, ts = 5000000;
+	int i;
+
+	playout_init(&p, 1000, 500);
+	for (i = 0; i < 10; i++, seq++, ts += 100000, t += 100)
+		playout_chunk(&p, t, seq, ts);
+	ck_assert_int_eq(p.state, PLAYOUT_STARTING);	/* 0.9 s held */
+	playout_chunk(&p, t, seq++, ts);
+	ts += 100000;
+	ck_assert_int_eq(p.state, PLAYOUT_PLAYING);
+	for (i = 0; i < 50; i++, seq++, ts += 100000) {
+		t += 100;
+		playout_chunk(&p, t, seq, ts);
+	}
+	ck_assert_uint_eq(p.stalls, 0);
+	ck_assert_uint_eq(p.played_ms, 5000);
+	/* 1.5 s of silence with 1 s held: dry after 1 s, 0.5 s stalled. */
+	t += 1500;
+	playout_advance(&p, t);
+	ck_assert_int_eq(p.state, PLAYOUT_STALLED);
+	ck_assert_uint_eq(p.stalls, 1);
+	ck_assert_uint_eq(p.stalled_ms, 500);
+	ck_assert_uint_eq(p.played_ms, 6000);
+	/* A gap: the chunk after it adds nothing, so still stalled. */
+	seq += 20;
+	ts += 2000000;
+	playout_chunk(&p, t, seq++, ts);
+	ck_assert_int_eq(p.state, PLAYOUT_STALLED);
+	/* Five more of 100 ms each: 0.5 s held, playing again. */
+	for (i = 0; i < 5; i++) {
+		ts += 100000;
+		playout_chunk(&p, t, seq++, ts);
+	}
+	ck_assert_int_eq(p.state, PLAYOUT_PLAYING);
+	ck_assert_uint_eq(p.stalls, 1);
+	ck_assert(playout_continuity(p.played_ms, p.stalled_ms) > 0.9);
+	ck_assert(playout_continuity(0, 0) == 1.0);
+}
+END_TEST
+
 static Suite *
 media_suite(void)
 {
@@ -1022,6 +1069,7 @@ media_suite(void)
 	tc = tcase_create("serve");
 	tcase_add_test(tc, test_resume_parse);
 	tcase_add_test(tc, test_serve_next_wrap);
+	tcase_add_test(tc, test_playout);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("input");

@@ -167,8 +167,9 @@ START_TEST(test_key_file)
 }
 END_TEST
 
-/* A node's figures (STATUS's HEALTH): 60 bytes with the bad chunks last,
- * and an older node's 56 read too, as none bad; other lengths refused. */
+/* A node's figures (STATUS's HEALTH): 72 bytes with the playout figures
+ * last; an older node's 60 read too, as no playout, and 56, as none bad
+ * either; other lengths refused. */
 START_TEST(test_health)
 {
 	struct tc_health h, back;
@@ -184,14 +185,18 @@ START_TEST(test_health)
 	h.chunks = 2;
 	h.loss_permille = 7;
 	h.bad_chunks = 0x01020304;
+	h.played_ms = 0x05060708;
+	h.stalled_ms = 9;
+	h.stalls = 0x0a0b0c0d;
 	stun_build_init(&b, buf, sizeof buf, TC_METHOD_STATUS, STUN_REQUEST,
 	    tid);
 	ck_assert_int_eq(tc_put_health(&b, &h), 0);
 	ck_assert_int_gt(len = stun_build_finish(&b), 0);
 	ck_assert_int_eq(stun_parse(buf, (size_t)len, &m, NULL), 0);
 	ck_assert_ptr_nonnull(a = stun_find(&m, TC_ATTR_HEALTH));
-	ck_assert_uint_eq(a->len, 60);
-	ck_assert_mem_eq(a->value + 56, "\x01\x02\x03\x04", 4);
+	ck_assert_uint_eq(a->len, 72);
+	ck_assert_mem_eq(a->value + 56, "\x01\x02\x03\x04\x05\x06\x07\x08"
+	    "\x00\x00\x00\x09\x0a\x0b\x0c\x0d", 16);
 	memset(&back, 0, sizeof back);	/* the struct's padding */
 	ck_assert_int_eq(tc_get_health(&m, &back), 0);
 	ck_assert_mem_eq(&back, &h, sizeof h);
@@ -203,14 +208,19 @@ START_TEST(test_health)
 		ck_assert_int_gt(len = stun_build_finish(&b), 0);
 		ck_assert_int_eq(stun_parse(buf, (size_t)len, &m, NULL), 0);
 		memset(&back, 0xff, sizeof back);
-		if (i != TC_HEALTH_LEN_V1 && i != TC_HEALTH_LEN) {
+		if (i != TC_HEALTH_LEN_V1 && i != TC_HEALTH_LEN_V2 &&
+		    i != TC_HEALTH_LEN) {
 			ck_assert_int_eq(tc_get_health(&m, &back), -1);
 			continue;
 		}
 		ck_assert_int_eq(tc_get_health(&m, &back), 0);
 		ck_assert_uint_eq(back.loss_permille, 7);
-		ck_assert_uint_eq(back.bad_chunks, i == TC_HEALTH_LEN ?
+		ck_assert_uint_eq(back.bad_chunks, i >= TC_HEALTH_LEN_V2 ?
 		    0x01020304 : 0);
+		ck_assert_uint_eq(back.played_ms, i == TC_HEALTH_LEN ?
+		    0x05060708 : 0);
+		ck_assert_uint_eq(back.stalls, i == TC_HEALTH_LEN ?
+		    0x0a0b0c0d : 0);
 	}
 }
 END_TEST
