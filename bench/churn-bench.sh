@@ -18,18 +18,24 @@
 # the continuity index (share of playback time not stalled), stalls and
 # stalled seconds per viewer-minute, chunks lost (the gaps the peers
 # logged), the time from a parent's departure (its signal) to each of its
-# children's next chunk (p50, p99, max; graceful and vanished apart), the
-# tree's other moves, and after the negotiator's restart how long until
+# children's next chunk (p50, p99, max; graceful and vanished apart): how
+# long its stream stopped until another node (its new parent, or its
+# standby) fed it, the departing parent's own chunks meanwhile counted
+# (a leaving peer serves its children until they have moved), and the
+# handoff apart (departure to the other node's first chunk); the tree's
+# other moves, and after the negotiator's restart how long until
 # every viewer it had was registered again, and the stalls in the 10 s
 # after it. Exits 1 if a target is missed: continuity >= 99.5 %, no chunk
 # lost, p99 departure to next chunk < 1000 ms, all registered again within
 # 5 s, no stall after the restart.
 #
 # --seed N makes the sessions and departures repeatable; --logs DIR keeps
-# every process's log there.
+# every process's log there; --no-standby runs the peers with
+# --no-standby (the repair without the standby parent's bridge, the old
+# parent feeding on and the drain), for comparison.
 #
 #   bench/churn-bench.sh [--peers N] [--seconds S] [--scale F] [--vanish PCT]
-#       [--mass-at S] [--restart-at S] [--seed N] [--logs DIR]
+#       [--mass-at S] [--restart-at S] [--seed N] [--logs DIR] [--no-standby]
 #                                         from the build directory
 set -euo pipefail
 npeers=40
@@ -60,7 +66,7 @@ while [ $# -gt 0 ]; do
 	--logs) logs=${2:?--logs needs a directory}; shift 2 ;;
 	--no-standby) peer_opts+=(--no-standby); shift ;;
 	-h | --help)
-		sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0 ;;
 	*)
 		echo "churn-bench: unknown argument '$1' (see --help)" >&2
@@ -306,20 +312,30 @@ DEPN=$LAB_STATE/departures-by-node	# "node ms signal"
 while read -r ms i sig; do
 	[ -z "${node_of[$i]}" ] || echo "${node_of[$i]} $ms $sig"
 done <"$DEPS" >"$DEPN"
-# Each child's next chunk after losing a parent: "ms child old after_ms".
+# Each child's first chunk from another node after losing a parent (the
+# new parent, or its standby): "ms child old after_ms wait_ms", wait_ms
+# the longest it waited for a chunk since (the old parent may feed on).
 NEXT=$LAB_STATE/next-chunks
 for ((i = 0; i < ninst; i++)); do
 	{ grep "first chunk .* from the \(new parent\|standby\)" "$LAB_STATE/peer-$i.log" ||
-	    true; } | ms_of | awk -v i="$i" '{ print $1, i, $(NF), $(NF - 5) }'
+	    true; } | ms_of | awk -v i="$i" '{ print $1, i, $(NF), $(NF - 5), $(NF - 9) }'
 done >"$NEXT"
-# Departure to next chunk, per child of a departed parent (the first next
-# chunk after the departure); the other moves apart.
+# Departure to next chunk, per child of a departed parent: how long the
+# stream stopped, from the departure until another node fed it (the
+# departure to that chunk, or the longest wait between, if the departing
+# parent fed on meanwhile); the handoff itself (departure to the other
+# node's first chunk) apart; the other moves apart.
 awk 'NR == FNR { dep[$1] = $2; sig[$1] = $3; next }
     {
-	ms = $1; child = $2; old = $3; after = $4
+	ms = $1; child = $2; old = $3; after = $4; wait = $5
 	if ((old in dep) && ms >= dep[old] && ms - dep[old] < 60000) {
 		k = child " " old
-		if (!(k in seen)) { seen[k] = 1; print "dep", sig[old], ms - dep[old] }
+		if (!(k in seen)) {
+			seen[k] = 1
+			d = ms - dep[old]
+			print "dep", sig[old], (wait ~ /^[0-9]+$/ && wait < d ? wait : d)
+			print "handoff", sig[old], d
+		}
 	} else
 		print "move", "-", after
     }' "$DEPN" "$NEXT" >"$LAB_STATE/repairs"
@@ -381,6 +397,8 @@ printf '%-52s %s ms (%s children)\n' "departure to next chunk, graceful, p50" \
 printf '%-52s %s ms (%s children)\n' "departure to next chunk, vanished, p50" \
     "$(pct dep KILL 50)" "$(cnt dep KILL)"
 printf '%-52s %s ms\n' "departure to next chunk, vanished, p99" "$(pct dep KILL 99)"
+printf '%-52s %s ms, %s ms\n' "handoff: departure to the new node's chunk, p50, p99" \
+    "$(pct handoff all 50)" "$(pct handoff all 99)"
 printf '%-52s %s\n' "other moves by the tree, link loss to next chunk p50" \
     "$(cnt move all), $(pct move all 50) ms"
 printf '%-52s %s\n' "negotiator restart: all registered again after" \

@@ -258,12 +258,13 @@ forest_next_candidate(struct forest *f, uint32_t *slot, uint32_t *gen)
 }
 
 /* Makes the repeater in slot a non-repeater: its children move at once.
- * 1 when it was a repeater, else 0. */
+ * The one path of failed links, lagging children and accusations. 1 when
+ * it was a repeater, else 0. */
 static int
 forest_demote(struct forest *f, struct forest_tree *ft, uint32_t slot,
     const char *reason)
 {
-	f->fails[slot] = 0;
+	f->fails[slot] = f->lags[slot] = 0;
 	return tree_demote(ft->t, slot + 1, reason) == 0;
 }
 
@@ -323,9 +324,8 @@ forest_lag(struct forest *f, int ch, uint32_t slot, int lagging)
 	}
 	if (++f->lags[slot] < FOREST_DEMOTE_AFTER)
 		return 0;
-	f->lags[slot] = 0;
-	if (tree_demote(ft->t, h,
-	    "its children lag: its upload cannot carry them") != 0)
+	if (!forest_demote(f, ft, slot,
+	    "its children lag: its upload cannot carry them"))
 		return -1;
 	f->st.demoted_lag++;
 	forest_drain(f, ft, TREE_NONE);

@@ -251,6 +251,18 @@ tc_get_health(const struct stun_msg *m, struct tc_health *h)
 	return 0;
 }
 
+int
+tc_move_fresh(const struct stun_msg *m, uint64_t *last)
+{
+	uint64_t seq;
+
+	if (stun_attr_u64(stun_find(m, TC_ATTR_MOVE_SEQ), &seq) != 0 ||
+	    seq <= *last)
+		return -1;
+	*last = seq;
+	return 0;
+}
+
 const char *
 link_step_name(enum link_step s)
 {

@@ -214,6 +214,12 @@ size_t	tc_origin_proof(uint8_t out[TC_PROOF_MAX],
 /* 1 when text (len bytes) is a channel key in hex: 64 hex digits. */
 int	tc_is_key_name(const char *text, size_t len);
 
+/* A MOVE's replay protection: 0 when m carries a TC_ATTR_MOVE_SEQ above
+ * *last (then kept in *last), -1 when it carries none or one not above
+ * (a replay, or a MOVE overtaken by a later one). *last starts at 0 with
+ * each session, whose key signs its MOVEs. */
+int	tc_move_fresh(const struct stun_msg *m, uint64_t *last);
+
 /* Every attribute either end understands: the rest, if comprehension-
  * required, earn a 420 (RFC 8489 §6.3.1). */
 extern const uint16_t tc_known_attrs[];

@@ -14,6 +14,10 @@
 
 #define SESSION_BACKOFF_MIN_MS	1000
 #define SESSION_BACKOFF_MAX_MS	30000
+/* A negotiator that answers but no longer knows the session (it
+ * restarted) is registered with again this soon, backing off from there:
+ * the tree is made again as the nodes come back. */
+#define SESSION_FORGOTTEN_MS	100
 #define SESSION_CHALLENGES	3	/* 401s with a challenge in a row */
 
 enum session_state {
@@ -429,6 +433,8 @@ session_keepalive_cb(void *arg, const struct stun_msg *resp,
 	if (stun_check_integrity_sha256(resp, s->key, TC_KEY_LEN) != 0) {
 		/* An unauthenticated error: the negotiator does not know
 		 * this session (it restarted, or expired us). */
+		if (resp->cls == STUN_ERROR)
+			s->backoff_ms = SESSION_FORGOTTEN_MS;
 		session_lost(s, resp->cls == STUN_ERROR ?
 		    "the negotiator does not know this session" :
 		    "keepalive answer failed integrity");

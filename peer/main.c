@@ -165,6 +165,8 @@ struct peer {
 	struct timespec		 orphaned;
 	uint64_t		 old_parent;
 	int			 is_orphan;
+	double			 orphan_wait;	/* the longest wait for a chunk
+						   since, from the one before */
 	struct timespec		 last_chunk;
 	struct timespec		 last_ask;	/* the watch's last JOIN */
 	struct event		*watch;
@@ -190,6 +192,7 @@ peer_orphan(struct peer *p)
 	if (p->is_orphan || p->parent == NULL || !p->have)
 		return;
 	p->is_orphan = 1;
+	p->orphan_wait = 0;
 	p->old_parent = link_peer(p->parent);
 	clock_gettime(CLOCK_MONOTONIC, &p->orphaned);
 }
@@ -435,6 +438,10 @@ peer_tamper_cb(evutil_socket_t sig, short what, void *arg)
 }
 #endif
 
+/* A bridge asked for is waited for this long before a parent's chunk
+ * after a gap is taken: the standby may hold what the parent skipped. */
+#define PEER_BRIDGE_WAIT_MS 1000
+
 /* The stream's silence after which the standby bridges: PEER_STANDBY_MS,
  * or four times the usual spacing of chunks if that is more. */
 static double
@@ -496,6 +503,9 @@ peer_take(struct peer *p, const struct link *l, uint64_t seq)
 		return 1;
 	if ((int64_t)(seq - p->next) < 0)
 		return 0;
+	if (p->bridge != NULL && l != p->bridge &&
+	    peer_ms_since(&p->bridge_seen) < PEER_BRIDGE_WAIT_MS)
+		return 0;
 	return p->feeder == NULL || p->feeder == l ||
 	    peer_ms_since(&p->last_chunk) >= peer_standby_ms(p);
 }
@@ -551,6 +561,8 @@ peer_chunk(struct peer *p, struct link *l, const uint8_t *msg, size_t len)
 	if (p->have) {
 		double ms = peer_ms_since(&p->last_chunk);
 
+		if (p->is_orphan && ms > p->orphan_wait)
+			p->orphan_wait = ms;
 		p->spacing_ms = p->spacing_ms == 0 ? ms :
 		    0.9 * p->spacing_ms + 0.1 * (ms < 5000 ? ms : 5000);
 	}
@@ -574,9 +586,10 @@ peer_chunk(struct peer *p, struct link *l, const uint8_t *msg, size_t len)
 		    1e3 + (now.tv_nsec - p->started.tv_nsec) / 1e6);
 	} else if (p->is_orphan && link_peer(l) != p->old_parent) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		log_info("first chunk %llu from the %s, %.0f ms after "
-		    "losing node %016llx", (unsigned long long)c.seq,
-		    l == p->bridge ? "standby" : "new parent",
+		log_info("first chunk %llu from the %s after waiting at most "
+		    "%.0f ms for one, %.0f ms after losing node %016llx",
+		    (unsigned long long)c.seq,
+		    l == p->bridge ? "standby" : "new parent", p->orphan_wait,
 		    (now.tv_sec - p->orphaned.tv_sec) * 1e3 +
 		    (now.tv_nsec - p->orphaned.tv_nsec) / 1e6,
 		    (unsigned long long)p->old_parent);
@@ -974,25 +987,23 @@ static void
 peer_request(void *arg, const struct stun_msg *req)
 {
 	struct peer *p = arg;
-	uint64_t want, seq;
+	uint64_t want;
 
 	if (req->method != TC_METHOD_MOVE ||
 	    stun_attr_u64(stun_find(req, TC_ATTR_PARENT), &want) != 0)
 		return;
 	/* A replay (or one overtaken by a later MOVE) is refused: the
 	 * negotiator numbers its MOVEs, rising, within the session. */
-	if (stun_attr_u64(stun_find(req, TC_ATTR_MOVE_SEQ), &seq) != 0 ||
-	    seq <= p->move_seq) {
+	if (tc_move_fresh(req, &p->move_seq) != 0) {
 		p->moves_refused++;
-		log_debug("MOVE numbered %llu after %llu: refused",
-		    (unsigned long long)seq, (unsigned long long)p->move_seq);
+		log_debug("a MOVE not numbered above %llu: refused",
+		    (unsigned long long)p->move_seq);
 		return;
 	}
-	p->move_seq = seq;
 	if (p->joining)
 		return;
-	log_debug("MOVE %llu: parent %016llx", (unsigned long long)seq,
-	    (unsigned long long)want);
+	log_debug("MOVE %llu: parent %016llx",
+	    (unsigned long long)p->move_seq, (unsigned long long)want);
 	peer_standby(p, req);
 	peer_follow(p, want);
 }

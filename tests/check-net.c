@@ -225,6 +225,38 @@ START_TEST(test_health)
 }
 END_TEST
 
+/* MOVE's replay protection: only a number above the last is taken. */
+START_TEST(test_move_fresh)
+{
+	struct stun_builder b;
+	struct stun_msg m;
+	uint8_t buf[256], tid[12] = { 0 };
+	uint64_t last = 0;
+	int len, i;
+	static const uint64_t seqs[] = { 5, 5, 4, 6, UINT64_MAX, 7 };
+	static const int fresh[] = { 0, -1, -1, 0, 0, -1 };
+
+	for (i = 0; i < 6; i++) {
+		stun_build_init(&b, buf, sizeof buf, TC_METHOD_MOVE,
+		    STUN_REQUEST, tid);
+		stun_put_u64(&b, TC_ATTR_PARENT, 1);
+		stun_put_u64(&b, TC_ATTR_MOVE_SEQ, seqs[i]);
+		ck_assert_int_gt(len = stun_build_finish(&b), 0);
+		ck_assert_int_eq(stun_parse(buf, (size_t)len, &m, NULL), 0);
+		ck_assert_int_eq(tc_move_fresh(&m, &last), fresh[i]);
+	}
+	ck_assert_uint_eq(last, UINT64_MAX);
+	/* None at all: refused (an older negotiator's MOVE, unprotected). */
+	last = 0;
+	stun_build_init(&b, buf, sizeof buf, TC_METHOD_MOVE, STUN_REQUEST,
+	    tid);
+	stun_put_u64(&b, TC_ATTR_PARENT, 1);
+	ck_assert_int_gt(len = stun_build_finish(&b), 0);
+	ck_assert_int_eq(stun_parse(buf, (size_t)len, &m, NULL), 0);
+	ck_assert_int_eq(tc_move_fresh(&m, &last), -1);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -238,6 +270,7 @@ main(void)
 	tcase_add_test(tc, test_log_level);
 	tcase_add_test(tc, test_key_file);
 	tcase_add_test(tc, test_health);
+	tcase_add_test(tc, test_move_fresh);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

@@ -63,6 +63,8 @@ treecast_tiny 1e-400
 '
 valid "every type, escapes, NaN and the infinities, a timestamp" "$GOOD"
 valid "one untyped sample" 'treecast_up 1\n'
+valid "the playout gauges, a ratio and milliseconds by channel" \
+    '# HELP treecast_playout_continuity_ratio Share not stalled.\n# TYPE treecast_playout_continuity_ratio gauge\ntreecast_playout_continuity_ratio{channel="lab"} 0.9953\n# TYPE treecast_playout_stalled_milliseconds gauge\ntreecast_playout_stalled_milliseconds{channel="lab"} 184\n'
 valid "a counter without _total is only a warning" \
     '# TYPE treecast_links counter\ntreecast_links 1\n'
 valid "HELP without text" '# HELP treecast_up\ntreecast_up 1\n'

@@ -244,6 +244,34 @@ shows_rates() {
 }
 expect "the page shows joins, departures and repairs a minute, and the origin's share" \
     shows_rates
+# Continuity (issue 18): each peer's own playout, reported in its STATUS,
+# summed by channel; the page shows the channel's, as /api/tree has it.
+playout_figures() {
+	local api page nodes bad=0
+	api=$(jq -r '.channels[] | select(.name == "lab") |
+	    .playout.continuity * 10000 | round / 100 | tostring' \
+	    "$LAB_STATE/before.json")
+	page=$(fig continuity)
+	nodes=$(jq '[.channels[] | select(.name == "lab") | .nodes[] |
+	    select(.role != "origin" and .health != null) |
+	    select(.health.played_s > 0 and (.health.continuity |
+	    type) == "number")] | length' "$LAB_STATE/before.json")
+	echo "    continuity: /api/tree $api %, the page $page;" \
+	    "$nodes peers report their playout; stalls: the page" \
+	    "$(fig stalls); demoted_lag: /api/stats" \
+	    "$(jq '.tree_demoted_lag' "$LAB_STATE/stats.json"), the page" \
+	    "$(fig demoted_lag)"
+	[ "${page% %}" = "$(printf '%.2f' "$api")" ] || bad=1
+	[ "$nodes" -gt 0 ] || bad=1
+	[[ "$(fig stalls)" =~ ^[0-9]+$ ]] || bad=1
+	[[ "$(jq '.tree_demoted_lag' "$LAB_STATE/stats.json")" =~ ^[0-9]+$ ]] ||
+	    bad=1
+	[ "$(fig demoted_lag)" = "$(jq '.tree_demoted_lag' \
+	    "$LAB_STATE/stats.json")" ] || bad=1
+	return $bad
+}
+expect "the page shows the channel's continuity and stalls, and the peers report theirs" \
+    playout_figures
 
 # Screenshots, kept: a desktop and a phone (375 px wide).
 png_size() {	# the IHDR chunk's width and height
@@ -273,6 +301,20 @@ promcheck_metrics() {
 	"$PROMCHECK" "$LAB_STATE/metrics.txt" >/dev/null 2>&1
 }
 expect "/metrics passes promcheck" promcheck_metrics
+playout_metrics() {
+	local bad=0 m
+	for m in 'treecast_playout_continuity_ratio{channel="lab"} ' \
+	    'treecast_playout_played_milliseconds{channel="lab"} ' \
+	    'treecast_playout_stalled_milliseconds{channel="lab"} ' \
+	    'treecast_playout_stalls{channel="lab"} ' \
+	    'treecast_tree_demoted_lag_total '; do
+		grep -qF "$m" "$LAB_STATE/metrics.txt" ||
+		    { echo "    no $m"; bad=1; }
+	done
+	return $bad
+}
+expect "/metrics has the channel's continuity, playout and demoted_lag" \
+    playout_metrics
 # promtool exits 3 for lint alone (names, units): promcheck's warnings.
 promtool_metrics() {
 	local rc=0
