@@ -167,7 +167,8 @@ struct peer {
 	int			 is_orphan;
 	double			 orphan_wait;	/* the longest wait for a chunk
 						   since, from the one before */
-	struct timespec		 last_chunk;
+	struct timespec		 last_chunk;	/* or the parent linked */
+	struct timespec		 last_taken;	/* the last chunk taken */
 	struct timespec		 last_ask;	/* the watch's last JOIN */
 	struct event		*watch;
 	/* Origin timestamp to arrival, same clock in the lab: the stream's
@@ -507,7 +508,7 @@ peer_take(struct peer *p, const struct link *l, uint64_t seq)
 	    peer_ms_since(&p->bridge_seen) < PEER_BRIDGE_WAIT_MS)
 		return 0;
 	return p->feeder == NULL || p->feeder == l ||
-	    peer_ms_since(&p->last_chunk) >= peer_standby_ms(p);
+	    peer_ms_since(&p->last_taken) >= peer_standby_ms(p);
 }
 
 static void
@@ -559,7 +560,7 @@ peer_chunk(struct peer *p, struct link *l, const uint8_t *msg, size_t len)
 		ring_push(p->ring, relayed);
 	}
 	if (p->have) {
-		double ms = peer_ms_since(&p->last_chunk);
+		double ms = peer_ms_since(&p->last_taken);
 
 		if (p->is_orphan && ms > p->orphan_wait)
 			p->orphan_wait = ms;
@@ -567,6 +568,7 @@ peer_chunk(struct peer *p, struct link *l, const uint8_t *msg, size_t len)
 		    0.9 * p->spacing_ms + 0.1 * (ms < 5000 ? ms : 5000);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &p->last_chunk);
+	p->last_taken = p->last_chunk;
 	p->feeder = l;
 	if (l == p->parent && p->bridge != NULL) {
 		log_info("the parent brings chunk %llu: bridge from node "
@@ -681,7 +683,7 @@ peer_failed(void *arg, struct link *l, enum link_step step, const char *why)
 		p->parent = NULL;
 		peer_later(p, step == LINK_STEP_PEER ? PEER_REFUSED_MS :
 		    PEER_RETRY_MS);
-		if (peer_ms_since(&p->last_chunk) >= peer_standby_ms(p))
+		if (peer_ms_since(&p->last_taken) >= peer_standby_ms(p))
 			peer_bridge_open(p, "no link to the new parent");
 	}
 }
@@ -832,8 +834,8 @@ peer_watch_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (!p->have)
 		return;
-	silent = peer_ms_since(&p->last_chunk);
-	if (p->bridge == NULL && silent >= peer_standby_ms(p))
+	if (p->bridge == NULL && peer_ms_since(&p->last_taken) >=
+	    peer_standby_ms(p))
 		peer_bridge_open(p, p->parent == NULL ? "no parent" :
 		    link_connect_ms(p->parent) < 0 ? "the new parent is not "
 		    "linked yet" : "the parent is silent");
@@ -849,6 +851,7 @@ peer_watch_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (p->parent == NULL || link_connect_ms(p->parent) < 0)
 		return;
+	silent = peer_ms_since(&p->last_chunk);
 	if (silent < PEER_SILENT_MS ||
 	    peer_ms_since(&p->last_ask) < PEER_RETRY_MS)
 		return;
