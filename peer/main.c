@@ -148,7 +148,10 @@ struct peer {
 	struct event		*rejoin;
 	struct event		*progress;
 	struct event		*status;
-	uint64_t		 reported;	/* bytes at the last STATUS */
+	uint64_t		 reported;	/* from_parent at the last STATUS */
+	uint64_t		 from_parent;	/* bytes taken from the tree's
+						   parent (not a bridge): its
+						   children's lag is its own */
 	int			 have;		/* a chunk came: next is valid */
 	uint64_t		 next;		/* the sequence number expected */
 	uint64_t		 chunks, bytes, gaps, parents;
@@ -605,6 +608,8 @@ peer_chunk(struct peer *p, struct link *l, const uint8_t *msg, size_t len)
 	p->next = c.seq + 1;
 	p->chunks++;
 	p->bytes += c.len;
+	if (l == p->parent)
+		p->from_parent += c.len;
 	if (p->out != NULL && fwrite(c.payload, 1, c.len, p->out) != c.len) {
 		log_error("--output %s: %s", p->output, strerror(errno));
 		fclose(p->out);
@@ -1040,8 +1045,9 @@ peer_status_cb(evutil_socket_t fd, short what, void *arg)
 	    (new = ring_get(p->ring, z)) != NULL)
 		h.ring_ms = (uint32_t)((new->timestamp_us - old->timestamp_us) /
 		    1000);
-	h.kbps_in = (uint32_t)((p->bytes - p->reported) * 8 / TC_STATUS_MS);
-	p->reported = p->bytes;
+	h.kbps_in = (uint32_t)((p->from_parent - p->reported) * 8 /
+	    TC_STATUS_MS);
+	p->reported = p->from_parent;
 	TAILQ_FOREACH(pl, &p->players, entry)
 		h.players++;
 	if (peer_parent_link(p, &rtt, &lost) == 0) {
