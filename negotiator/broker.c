@@ -36,6 +36,10 @@
 /* Pairs behind one external address whose punch failed, remembered
  * BROKER_KEEP_MS: relayed when they ask again. */
 #define BROKER_SAME_FAILED	64
+/* A failed link is classified once both ends reported, or this long
+ * after the first did (the other end is gone); links waiting at most. */
+#define BROKER_CLASS_WAIT_MS	10000
+#define BROKER_CLASS_WAIT_MAX	1024
 /* Datagrams the tick sends a hold of the lock. */
 #define BROKER_BATCH		64
 
@@ -91,6 +95,8 @@ struct blink {
 	int			 same_ip;	/* A and B behind one address */
 	int			 have_report_b;
 	struct tc_outcome	 report_b;
+	struct broker_end	 end[2];	/* A's and B's REPORT */
+	int			 classified;
 };
 
 /* A relayed link: two sockets' mappings, bound by authenticated RELAY
@@ -170,6 +176,13 @@ struct broker {
 	unsigned		 same_next;
 	uint32_t		 pairs[NAT_CLASS_COUNT][NAT_CLASS_COUNT][OUT_COUNT];
 	uint64_t		 pair_ms[NAT_CLASS_COUNT][NAT_CLASS_COUNT];
+	uint32_t		 classes[NAT_CLASS_COUNT][NAT_CLASS_COUNT]
+				     [LINK_CLASS_COUNT];
+	struct {
+		uint32_t	 slot;
+		uint64_t	 id, due_ms;
+	}			 cwait[BROKER_CLASS_WAIT_MAX];
+	unsigned		 cwait_head, cwait_n;
 	uint8_t			 rx[STUN_MAX_MSG + 4];
 	struct broker_dgram	 batch[BROKER_BATCH];	/* the tick's */
 };
@@ -355,10 +368,16 @@ bl_find(struct broker *br, int ix, const uint8_t *k, size_t n)
 	return NULL;
 }
 
-/* A link's end: out of the indexes and its list, its secrets wiped. */
+static void broker_class_count(struct broker *br, struct blink *l,
+    int silent);
+
+/* A link's end: out of the indexes and its list, its secrets wiped; a
+ * report still waiting for the other end's is classified now. */
 static void
 bl_forget(struct broker *br, struct blink *l)
 {
+	if (!l->classified && (l->end[0].have || l->end[1].have))
+		broker_class_count(br, l, 0);
 	bl_unindex(br, l);
 	bl_remove(br, l->state == BL_INSTRUCTING ? &br->pending : &br->done,
 	    l);
@@ -430,6 +449,125 @@ static void
 broker_count_step(struct broker *br, struct blink *l, enum link_step step)
 {
 	broker_count(br, l, (enum outcome)(OUT_FAIL + step - 1), 0);
+}
+
+static const char *const link_classes[LINK_CLASS_COUNT] = {
+	"none", "random", "lossy", "filtering", "mapping", "peer_gone",
+	"unknown"
+};
+
+const char *
+link_class_name(enum link_class c)
+{
+	return (unsigned)c < LINK_CLASS_COUNT ? link_classes[c] : NULL;
+}
+
+static int
+broker_lossy(const struct broker_end *e)
+{
+	return e->have_seen && (e->seen.loss_permille >= LINK_LOSSY_PERMILLE ||
+	    e->seen.rtt_ms >= LINK_SLOW_MS);
+}
+
+enum link_class
+broker_classify(const struct nat_profile *pa, const struct nat_profile *pb,
+    const struct broker_end *a, const struct broker_end *b, int silent)
+{
+	const struct broker_end *f = a->have ? a : b;	/* the word taken */
+	int random = !nat_predictable(pa) || !nat_predictable(pb);
+
+	if (silent)
+		return LINK_CLASS_PEER_GONE;
+	if (!f->have)
+		return LINK_CLASS_UNKNOWN;
+	if (f->o.ok)
+		return f->o.path != LINK_PATH_RELAY ? LINK_CLASS_NONE :
+		    random ? LINK_CLASS_RANDOM : LINK_CLASS_FILTERING;
+	if (f->o.step == LINK_STEP_PEER)
+		return LINK_CLASS_PEER_GONE;
+	if (broker_lossy(a) || broker_lossy(b))
+		return LINK_CLASS_LOSSY;
+	if (!a->have || !b->have)
+		return LINK_CLASS_PEER_GONE;	/* one end never reported */
+	switch (f->o.step) {
+	case LINK_STEP_MAPPING:
+	case LINK_STEP_RELAY:
+		return LINK_CLASS_LOSSY;	/* both to the negotiator */
+	case LINK_STEP_UDT:
+		return LINK_CLASS_MAPPING;	/* a punched pair stopped */
+	case LINK_STEP_PUNCH:
+		if (random)
+			return LINK_CLASS_RANDOM;
+		if (!a->have_seen || !b->have_seen)
+			return LINK_CLASS_UNKNOWN;
+		if (a->seen.learnt > 0 || b->seen.learnt > 0)
+			return LINK_CLASS_MAPPING;
+		if (a->seen.sent > 0 || b->seen.sent > 0)
+			return LINK_CLASS_FILTERING;
+		return LINK_CLASS_UNKNOWN;
+	default:
+		return LINK_CLASS_UNKNOWN;
+	}
+}
+
+/* Counts l's class by its pair of NAT classes, once. */
+static void
+broker_class_count(struct broker *br, struct blink *l, int silent)
+{
+	enum link_class c;
+
+	l->classified = 1;
+	if (l->a.verifier)
+		return;
+	c = broker_classify(&l->a.profile, &l->b.profile, &l->end[0],
+	    &l->end[1], silent);
+	br->classes[nat_class(&l->a.profile)][nat_class(&l->b.profile)][c]++;
+}
+
+/* A report in: the link is classified once both ends' are, or after
+ * BROKER_CLASS_WAIT_MS (the oldest waiting goes first when full). */
+static void
+broker_class_wait(struct broker *br, struct blink *l, uint64_t now)
+{
+	unsigned i;
+
+	if (l->classified)
+		return;
+	if (l->end[0].have && l->end[1].have) {
+		broker_class_count(br, l, 0);
+		return;
+	}
+	if (br->cwait_n == BROKER_CLASS_WAIT_MAX) {
+		i = br->cwait_head;
+		if (br->links[br->cwait[i].slot].id == br->cwait[i].id &&
+		    !br->links[br->cwait[i].slot].classified)
+			broker_class_count(br, &br->links[br->cwait[i].slot],
+			    0);
+		br->cwait_head = (i + 1) % BROKER_CLASS_WAIT_MAX;
+		br->cwait_n--;
+	}
+	i = (br->cwait_head + br->cwait_n++) % BROKER_CLASS_WAIT_MAX;
+	br->cwait[i].slot = (uint32_t)(l - br->links);
+	br->cwait[i].id = l->id;
+	br->cwait[i].due_ms = now + BROKER_CLASS_WAIT_MS;
+}
+
+/* Under the lock: the links whose other end's report is overdue. */
+static void
+broker_class_due(struct broker *br, uint64_t now)
+{
+	struct blink *l;
+	unsigned i;
+
+	while (br->cwait_n > 0 &&
+	    br->cwait[br->cwait_head].due_ms <= now) {
+		i = br->cwait_head;
+		l = &br->links[br->cwait[i].slot];
+		if (l->id == br->cwait[i].id && !l->classified)
+			broker_class_count(br, l, 0);
+		br->cwait_head = (i + 1) % BROKER_CLASS_WAIT_MAX;
+		br->cwait_n--;
+	}
 }
 
 /* The outcome of a link that came up, by its path (enum link_path). */
@@ -686,7 +824,16 @@ int
 broker_report(struct broker *br, uint64_t session, uint64_t link,
     const struct tc_outcome *o, uint64_t *acceptor)
 {
+	return broker_report_seen(br, session, link, o, NULL, acceptor);
+}
+
+int
+broker_report_seen(struct broker *br, uint64_t session, uint64_t link,
+    const struct tc_outcome *o, const struct tc_link_seen *seen,
+    uint64_t *acceptor)
+{
 	struct blink *l;
+	struct broker_end *e;
 	enum outcome out;
 
 	broker_lock(br);
@@ -696,6 +843,14 @@ broker_report(struct broker *br, uint64_t session, uint64_t link,
 		return -1;
 	}
 	br->c.reports++;
+	e = &l->end[l->a.session == session ? 0 : 1];
+	if (!e->have && l->state != BL_INSTRUCTING) {
+		e->have = 1;
+		e->o = *o;
+		if ((e->have_seen = seen != NULL))
+			e->seen = *seen;
+		broker_class_wait(br, l, broker_now());
+	}
 	*acceptor = l->a.session == session ? l->b.session : 0;
 	if (l->b.session == session) {
 		/* Counted if A never reports. */
@@ -740,6 +895,7 @@ broker_tick_pending(struct broker *br, uint32_t i, uint64_t now,
 			broker_answer_a(br, l, 480,
 			    "peer: no answer to INSTRUCT", NULL, ob);
 			broker_count_step(br, l, LINK_STEP_PEER);
+			broker_class_count(br, l, 1);
 			continue;
 		}
 		broker_queue(ob, &l->b.addr, l->instruct, l->instruct_len,
@@ -780,6 +936,7 @@ broker_tick_cb(evutil_socket_t fd, short what, void *arg)
 		broker_unlock(br);
 		broker_flush(br, &ob);
 	}
+	broker_class_due(br, now);
 	/* Answered longest ago first: kept BROKER_KEEP_MS, then forgotten,
 	 * counted on B's word if A never reported. */
 	while (br->done.head != 0) {
@@ -1060,10 +1217,36 @@ static const char *const broker_outs[OUT_COUNT] = {
 	"unreported"
 };
 
+/* Under the lock: links by class, over every pair of NAT classes. */
+static void
+broker_class_totals(const struct broker *br, uint32_t tot[LINK_CLASS_COUNT])
+{
+	unsigned x, y, c;
+
+	memset(tot, 0, LINK_CLASS_COUNT * sizeof *tot);
+	for (x = 0; x < NAT_CLASS_COUNT; x++)
+		for (y = 0; y < NAT_CLASS_COUNT; y++)
+			for (c = 0; c < LINK_CLASS_COUNT; c++)
+				tot[c] += br->classes[x][y][c];
+}
+
+/* {"random":n,...}: every class but none. */
+static void
+broker_class_json(struct evbuffer *out, const uint32_t n[LINK_CLASS_COUNT])
+{
+	unsigned c;
+
+	for (c = LINK_CLASS_NONE + 1; c < LINK_CLASS_COUNT; c++)
+		evbuffer_add_printf(out, "%s\"%s\":%u", c == 1 ? "{" : ",",
+		    link_classes[c], n[c]);
+	evbuffer_add(out, "}", 1);
+}
+
 void
 broker_metrics(struct broker *br, struct evbuffer *out)
 {
 	const uint32_t *p;
+	uint32_t tot[LINK_CLASS_COUNT];
 	unsigned x, y, o;
 
 	evbuffer_add_printf(out, "# HELP treecast_link_outcomes_total Link "
@@ -1081,6 +1264,13 @@ broker_metrics(struct broker *br, struct evbuffer *out)
 					    nat_class_label(x),
 					    nat_class_label(y),
 					    broker_outs[o], p[o]);
+	broker_class_totals(br, tot);
+	evbuffer_add_printf(out, "# HELP treecast_link_class_total Failed or "
+	    "relayed links by why (README, Failure classes).\n"
+	    "# TYPE treecast_link_class_total counter\n");
+	for (o = LINK_CLASS_NONE + 1; o < LINK_CLASS_COUNT; o++)
+		evbuffer_add_printf(out, "treecast_link_class_total{class=\"%s\"}"
+		    " %u\n", link_classes[o], tot[o]);
 	evbuffer_add_printf(out, "# HELP treecast_relay_bytes_total Bytes "
 	    "the relay forwarded.\n# TYPE treecast_relay_bytes_total counter\n"
 	    "treecast_relay_bytes_total %" PRIu64 "\n", br->c.relay_bytes);
@@ -1095,7 +1285,7 @@ broker_json(struct broker *br, struct evbuffer *out)
 {
 	const char *const *outs = broker_outs;
 	const uint32_t *p;
-	uint32_t total, ok, live = 0, i;
+	uint32_t total, ok, live = 0, i, tot[LINK_CLASS_COUNT];
 	unsigned x, y, o;
 	int first = 1;
 
@@ -1111,7 +1301,7 @@ broker_json(struct broker *br, struct evbuffer *out)
 	    ",\"binds\":%" PRIu64 ",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
 	    ",\"dropped\":%" PRIu64 ",\"full\":%" PRIu64 ",\"reused\":%"
 	    PRIu64 "},\"verifier\":{\"up\":%" PRIu64 ",\"failed\":%" PRIu64
-	    "},\"pairs\":[",
+	    "},\"classes\":",
 	    br->c.links, br->c.retransmits, br->c.instructs, br->c.acks,
 	    br->c.peer_silent, br->c.peer_refused, br->c.full,
 	    br->c.forgotten, br->c.reports,
@@ -1119,6 +1309,9 @@ broker_json(struct broker *br, struct evbuffer *out)
 	    br->c.relay_links, br->c.relay_binds, br->c.relay_packets,
 	    br->c.relay_bytes, br->c.relay_dropped, br->c.relay_full,
 	    br->c.relay_reused, br->c.verify_up, br->c.verify_failed);
+	broker_class_totals(br, tot);
+	broker_class_json(out, tot);
+	evbuffer_add_printf(out, ",\"pairs\":[");
 	for (x = 0; x < NAT_CLASS_COUNT; x++) {
 		for (y = 0; y < NAT_CLASS_COUNT; y++) {
 			p = br->pairs[x][y];
@@ -1136,6 +1329,8 @@ broker_json(struct broker *br, struct evbuffer *out)
 				if (p[o] > 0)
 					evbuffer_add_printf(out, ",\"%s\":%u",
 					    outs[o], p[o]);
+			evbuffer_add_printf(out, ",\"classes\":");
+			broker_class_json(out, br->classes[x][y]);
 			evbuffer_add(out, "}", 1);
 			first = 0;
 		}

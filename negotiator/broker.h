@@ -79,6 +79,45 @@ int	broker_instruct_answer(struct broker *b, const struct stun_msg *m);
  * outcome is a verdict on the acceptor, as a parent), else 0. */
 int	broker_report(struct broker *b, uint64_t session, uint64_t link,
 	    const struct tc_outcome *o, uint64_t *acceptor);
+/* ... with what the node saw (NULL: an older node's REPORT, without). */
+int	broker_report_seen(struct broker *b, uint64_t session, uint64_t link,
+	    const struct tc_outcome *o, const struct tc_link_seen *seen,
+	    uint64_t *acceptor);
+
+/* Why a link failed or went through the relay (the paper's open
+ * question), on the evidence the negotiator has. */
+enum link_class {
+	LINK_CLASS_NONE = 0,	/* connected directly: nothing to explain */
+	LINK_CLASS_RANDOM,	/* a random allocator: no prediction */
+	LINK_CLASS_LOSSY,	/* a lossy or slow path, as measured by an
+				   end's requests to the negotiator */
+	LINK_CLASS_FILTERING,	/* checks sent, none let through, though
+				   the mapping was predicted */
+	LINK_CLASS_MAPPING,	/* the mapping moved (checks came from a
+				   port not predicted) or expired (UDT
+				   failed on a punched pair) */
+	LINK_CLASS_PEER_GONE,	/* the other end left or stopped answering */
+	LINK_CLASS_UNKNOWN,	/* none of these, on the evidence */
+	LINK_CLASS_COUNT
+};
+/* Lossy: an end lost this share of its requests lately, or waits this
+ * long for an answer. */
+#define LINK_LOSSY_PERMILLE	100
+#define LINK_SLOW_MS		1000
+
+/* One end's REPORT, as the broker holds it. */
+struct broker_end {
+	int			have;		/* its REPORT came */
+	struct tc_outcome	o;
+	int			have_seen;	/* with TC_ATTR_LINK_SEEN */
+	struct tc_link_seen	seen;
+};
+/* The class of a link from its ends' profiles and reports (A asked, B
+ * was asked); silent: B never answered INSTRUCT. Pure. */
+enum link_class broker_classify(const struct nat_profile *pa,
+	    const struct nat_profile *pb, const struct broker_end *a,
+	    const struct broker_end *b, int silent);
+const char *link_class_name(enum link_class c);
 
 /* Counters and the outcome table as one JSON object. */
 /* The outcome counts in the Prometheus text format, for /metrics. */

@@ -1228,10 +1228,11 @@ server_report(struct worker *w, struct srv_msg *m,
 	struct server *s = w->srv;
 	struct stun_builder b;
 	struct tc_outcome o;
+	struct tc_link_seen seen;
 	uint8_t key[TC_KEY_LEN];
 	uint64_t link, session, acceptor = 0;
 	uint32_t slot;
-	int fresh;
+	int fresh, has_seen;
 
 	if ((slot = server_authenticate(w, m, req, reqlen, key, &fresh)) ==
 	    REG_NONE)
@@ -1239,13 +1240,14 @@ server_report(struct worker *w, struct srv_msg *m,
 	session = (uint64_t)registry_node(s->reg, slot)->gen << 32 | slot;
 	pthread_mutex_unlock(&s->lock);
 	if (server_get_u64(req, TC_ATTR_LINK, &link) != 0 ||
-	    tc_get_outcome(req, &o) != 0) {
+	    tc_get_outcome(req, &o) != 0 ||
+	    (has_seen = tc_get_link_seen(req, &seen)) < 0) {
 		STAT_INC(w, err_bad_request);
 		server_auth_error(w, m, req, key, 400, "malformed REPORT");
 		return;
 	}
-	if (fresh && broker_report(s->broker, session, link, &o, &acceptor) !=
-	    0)
+	if (fresh && broker_report_seen(s->broker, session, link, &o,
+	    has_seen == 0 ? &seen : NULL, &acceptor) != 0)
 		STAT_INC(w, link_unknown_report);
 	else if (fresh && acceptor != 0)
 		server_child_verdict(s, session, acceptor, &o);

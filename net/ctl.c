@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -25,6 +26,7 @@ struct ctl_txn {
 	struct ctl_timing t;
 	uint32_t	 sent;		/* how many sends so far */
 	uint32_t	 wait_ms;	/* the current wait */
+	uint64_t	 t_sent;	/* the first send, ms */
 	struct event	*timer;
 	ctl_cb		 cb;
 	void		*arg;
@@ -41,6 +43,24 @@ struct ctl {
 	void		*on_request_arg;
 	uint8_t		 rx[STUN_MAX_MSG + 4];
 };
+
+static uint64_t
+ctl_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* One datagram's fate in the loss estimate: an average over the last
+ * eight or so, per mille. */
+static void
+ctl_loss(struct ctl *c, int lost)
+{
+	c->st.loss_permille = (c->st.loss_permille * 7 + (lost ? 1000 : 0)) /
+	    8;
+}
 
 static void
 ctl_send(struct ctl_txn *x)
@@ -64,9 +84,18 @@ ctl_end(struct ctl_txn *x, const struct stun_msg *resp,
 {
 	ctl_cb cb = x->cb;
 	void *arg = x->arg;
+	uint32_t rtt;
 
 	evtimer_del(x->timer);
 	x->used = 0;
+	if (resp != NULL) {
+		ctl_loss(x->ctl, 0);
+		if (x->sent == 1) {	/* Karn: never a retransmitted one */
+			rtt = (uint32_t)(ctl_now() - x->t_sent);
+			x->ctl->st.srtt_ms = x->ctl->st.srtt_ms == 0 ? rtt :
+			    (x->ctl->st.srtt_ms * 7 + rtt) / 8;
+		}
+	}
 	cb(arg, resp, from);	/* last: it may start a new transaction */
 }
 
@@ -79,11 +108,13 @@ ctl_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (x->sent >= x->t.rc) {
 		x->ctl->st.timeouts++;
+		ctl_loss(x->ctl, 1);
 		ctl_end(x, NULL, NULL);
 		return;
 	}
 	ctl_send(x);
 	x->ctl->st.retransmits++;
+	ctl_loss(x->ctl, 1);
 	x->wait_ms *= 2;
 	/* After the last send, wait rm * rto instead (RFC 8489 §6.2.1). */
 	ctl_arm(x, x->sent >= x->t.rc ? x->t.rm * x->t.rto_ms : x->wait_ms);
@@ -254,6 +285,7 @@ ctl_request(struct ctl *c, const struct addr *dest, const uint8_t *msg,
 	if (x->t.rc == 0)
 		x->t.rc = 1;
 	x->sent = 0;
+	x->t_sent = ctl_now();
 	x->wait_ms = x->t.rto_ms;
 	x->cb = cb;
 	x->arg = arg;

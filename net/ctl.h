@@ -75,6 +75,9 @@ struct ctl_stats {
 	uint64_t	rx_malformed;
 	uint64_t	retransmits;
 	uint64_t	timeouts;
+	uint32_t	srtt_ms;	/* answers to first sends, smoothed */
+	uint32_t	loss_permille;	/* sends unanswered (retransmitted or
+					   timed out), of the last eight or so */
 };
 const struct ctl_stats *ctl_stats(const struct ctl *c);
 

@@ -78,6 +78,7 @@ struct link {
 	struct addr		 relay;
 	uint8_t			 instruct_tid[12];
 	struct punch		*punch;
+	struct punch_stats	 pst;		/* the punch's, once it is gone */
 	struct udt_link		*udt;
 	struct event		*timer;		/* relay retransmissions, UDT's
 						   start, the HELLO's deadline */
@@ -164,13 +165,24 @@ link_report_cb(void *arg, const struct stun_msg *resp,
 	(void)from;
 }
 
-/* Tells the negotiator how the attempt ended: it counts outcomes by the
- * pair's NAT classes. */
+static uint16_t
+link_sat16(uint64_t v)
+{
+	return v > UINT16_MAX ? UINT16_MAX : (uint16_t)v;
+}
+
+/* Tells the negotiator how the attempt ended, and what this end saw of
+ * it: it counts outcomes by the pair's NAT classes, and failures by
+ * their cause. */
 static void
 link_report(struct link *l, enum link_step step)
 {
 	struct stun_builder b;
 	struct tc_outcome o;
+	struct tc_link_seen seen;
+	const struct punch_stats *ps = l->punch != NULL ?
+	    punch_stats(l->punch) : &l->pst;
+	const struct ctl_stats *path = session_path(l->a->s);
 	uint8_t msg[STUN_MAX_MSG];
 
 	if (l->id == 0)
@@ -183,6 +195,13 @@ link_report(struct link *l, enum link_step step)
 	session_begin(l->a->s, &b, msg, sizeof msg, TC_METHOD_REPORT);
 	stun_put_u64(&b, TC_ATTR_LINK, l->id);
 	tc_put_outcome(&b, &o);
+	seen.sent = link_sat16(ps->sent);
+	seen.received = link_sat16(ps->received);
+	seen.answered = link_sat16(ps->answered);
+	seen.learnt = link_sat16(ps->learnt);
+	seen.rtt_ms = link_sat16(path->srtt_ms);
+	seen.loss_permille = link_sat16(path->loss_permille);
+	tc_put_link_seen(&b, &seen);
 	session_send(l->a->s, &b, &link_report_timing, link_report_cb, NULL);
 }
 
@@ -419,6 +438,7 @@ link_punched(void *arg, const struct sockaddr *peer, socklen_t peerlen,
 	}
 	memcpy(&l->peer_addr, peer, peerlen);	/* peer lives in the punch */
 	l->peer_len = peerlen;
+	l->pst = *punch_stats(l->punch);
 	punch_free(l->punch);
 	l->punch = NULL;
 	/* Local: the peer's internal address, where it differs from the

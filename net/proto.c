@@ -18,7 +18,7 @@ const uint16_t tc_known_attrs[] = {
 	TC_ATTR_XOR_RELAY, TC_ATTR_OUTCOME, TC_ATTR_NOMINATE, TC_ATTR_FANOUT,
 	TC_ATTR_PARENT, TC_ATTR_HEALTH, TC_ATTR_CHILDREN, TC_ATTR_CHANNEL_KEY,
 	TC_ATTR_LABEL, TC_ATTR_CHALLENGE, TC_ATTR_SIGNATURE,
-	TC_ATTR_EVIDENCE, TC_ATTR_STANDBY, TC_ATTR_MOVE_SEQ,
+	TC_ATTR_EVIDENCE, TC_ATTR_STANDBY, TC_ATTR_MOVE_SEQ, TC_ATTR_LINK_SEEN,
 };
 const size_t tc_known_attrs_count =
     sizeof tc_known_attrs / sizeof tc_known_attrs[0];
@@ -178,6 +178,44 @@ tc_get_outcome(const struct stun_msg *m, struct tc_outcome *o)
 	o->path = a->value[2];
 	o->ms = (uint32_t)a->value[4] << 24 | (uint32_t)a->value[5] << 16 |
 	    (uint32_t)a->value[6] << 8 | a->value[7];
+	return 0;
+}
+
+int
+tc_put_link_seen(struct stun_builder *b, const struct tc_link_seen *s)
+{
+	const uint16_t f[6] = { s->sent, s->received, s->answered, s->learnt,
+	    s->rtt_ms, s->loss_permille };
+	uint8_t v[TC_LINK_SEEN_LEN];
+	int i;
+
+	for (i = 0; i < 6; i++) {
+		v[2 * i] = (uint8_t)(f[i] >> 8);
+		v[2 * i + 1] = (uint8_t)f[i];
+	}
+	return stun_put(b, TC_ATTR_LINK_SEEN, v, sizeof v);
+}
+
+int
+tc_get_link_seen(const struct stun_msg *m, struct tc_link_seen *s)
+{
+	const struct stun_attr *a = stun_find(m, TC_ATTR_LINK_SEEN);
+	uint16_t f[6];
+	int i;
+
+	memset(s, 0, sizeof *s);
+	if (a == NULL)
+		return 1;
+	if (a->len != TC_LINK_SEEN_LEN)
+		return -1;
+	for (i = 0; i < 6; i++)
+		f[i] = (uint16_t)(a->value[2 * i] << 8 | a->value[2 * i + 1]);
+	s->sent = f[0];
+	s->received = f[1];
+	s->answered = f[2];
+	s->learnt = f[3];
+	s->rtt_ms = f[4];
+	s->loss_permille = f[5] > 1000 ? 1000 : f[5];
 	return 0;
 }
 

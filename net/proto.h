@@ -83,6 +83,7 @@
 #define TC_ATTR_SIGNATURE	0x7C19	/* KEY_SIG_LEN bytes: Ed25519 by the
 					   channel's key over
 					   tc_origin_proof() */
+#define TC_ATTR_LINK_SEEN	0x7C40	/* struct tc_link_seen, in REPORT */
 #define TC_ATTR_EVIDENCE	0x7C20	/* u32, in ACCUSE: the chunks from the
 					   accused (TC_ATTR_PEER_NODE) that
 					   failed the signature (1 or more) */
@@ -167,6 +168,25 @@ struct tc_outcome {
 };
 int	tc_put_outcome(struct stun_builder *b, const struct tc_outcome *o);
 int	tc_get_outcome(const struct stun_msg *m, struct tc_outcome *o);
+
+/* What one end saw of a link attempt (TC_ATTR_LINK_SEEN, in REPORT,
+ * beside the outcome): its punch's checks, and its own path to the
+ * negotiator, so that the negotiator can tell why a link failed. Counts
+ * saturate at 65535; a REPORT without it is still read. */
+#define TC_LINK_SEEN_LEN	12
+struct tc_link_seen {
+	uint16_t	sent;		/* checks sent */
+	uint16_t	received;	/* genuine checks from the peer */
+	uint16_t	answered;	/* own checks the peer answered */
+	uint16_t	learnt;		/* ... of them from an address not
+					   predicted: its mapping moved */
+	uint16_t	rtt_ms;		/* to the negotiator, smoothed */
+	uint16_t	loss_permille;	/* of requests to the negotiator,
+					   lately (retransmitted) */
+};
+int	tc_put_link_seen(struct stun_builder *b, const struct tc_link_seen *s);
+/* 0, 1 when absent (an older node), or -1 when malformed. */
+int	tc_get_link_seen(const struct stun_msg *m, struct tc_link_seen *s);
 
 /* A node's figures (TC_ATTR_HEALTH, in STATUS): counters since it
  * started and rates over the last report's interval. A node sends

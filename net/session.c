@@ -637,3 +637,9 @@ session_stats(const struct session *s)
 {
 	return &s->st;
 }
+
+const struct ctl_stats *
+session_path(const struct session *s)
+{
+	return ctl_stats(s->ctl);
+}

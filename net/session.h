@@ -107,5 +107,7 @@ struct session_stats {
 	uint64_t	bad_integrity;	/* ... or not under our credential */
 };
 const struct session_stats *session_stats(const struct session *s);
+/* The path to the negotiator as the session's requests find it. */
+const struct ctl_stats *session_path(const struct session *s);
 
 #endif
