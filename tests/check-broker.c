@@ -509,6 +509,126 @@ START_TEST(test_same_address_failed)
 }
 END_TEST
 
+/* One end's report, for broker_classify. */
+static struct broker_end
+end_of(int ok, enum link_step step, enum link_path path, unsigned sent,
+    unsigned received, unsigned learnt, unsigned loss)
+{
+	struct broker_end e;
+
+	memset(&e, 0, sizeof e);
+	e.have = 1;
+	e.o.ok = (uint8_t)ok;
+	e.o.step = (uint8_t)step;
+	e.o.path = (uint8_t)path;
+	e.have_seen = 1;
+	e.seen.sent = (uint16_t)sent;
+	e.seen.received = (uint16_t)received;
+	e.seen.learnt = (uint16_t)learnt;
+	e.seen.loss_permille = (uint16_t)loss;
+	return e;
+}
+
+START_TEST(test_classify)
+{
+	struct nat_profile eim = { NAT_MAPPING_EIM, NAT_ALLOC_PRESERVED,
+	    NAT_FILTER_APDF, 0, 0, 0 }, rnd = { NAT_MAPPING_APDM,
+	    NAT_ALLOC_RANDOM, NAT_FILTER_APDF, 0, 0, 0 };
+	struct broker_end none, up, relay, punch, heard, moved, lossy, udt,
+	    peer, old;
+
+	memset(&none, 0, sizeof none);
+	up = end_of(1, LINK_STEP_NONE, LINK_PATH_DIRECT, 10, 10, 0, 0);
+	relay = end_of(1, LINK_STEP_NONE, LINK_PATH_RELAY, 0, 0, 0, 0);
+	punch = end_of(0, LINK_STEP_PUNCH, LINK_PATH_NONE, 200, 0, 0, 0);
+	heard = end_of(0, LINK_STEP_PUNCH, LINK_PATH_NONE, 200, 30, 0, 0);
+	moved = end_of(0, LINK_STEP_PUNCH, LINK_PATH_NONE, 200, 30, 1, 0);
+	lossy = end_of(0, LINK_STEP_PUNCH, LINK_PATH_NONE, 200, 0, 0, 300);
+	udt = end_of(0, LINK_STEP_UDT, LINK_PATH_DIRECT, 20, 20, 0, 0);
+	peer = end_of(0, LINK_STEP_PEER, LINK_PATH_NONE, 0, 0, 0, 0);
+	old = punch;
+	old.have_seen = 0;
+	memset(&old.seen, 0, sizeof old.seen);
+
+	ck_assert_int_eq(broker_classify(&eim, &eim, &up, &up, 0),
+	    LINK_CLASS_NONE);
+	ck_assert_int_eq(broker_classify(&rnd, &rnd, &relay, &relay, 0),
+	    LINK_CLASS_RANDOM);
+	/* Relayed though both predict: two homes behind one CGN that does
+	 * not hairpin. */
+	ck_assert_int_eq(broker_classify(&eim, &eim, &relay, &relay, 0),
+	    LINK_CLASS_FILTERING);
+	ck_assert_int_eq(broker_classify(&eim, &eim, &none, &none, 1),
+	    LINK_CLASS_PEER_GONE);
+	ck_assert_int_eq(broker_classify(&eim, &eim, &peer, &none, 0),
+	    LINK_CLASS_PEER_GONE);
+	/* B never reported: gone, unless A's own path explains it. */
+	ck_assert_int_eq(broker_classify(&eim, &eim, &punch, &none, 0),
+	    LINK_CLASS_PEER_GONE);
+	ck_assert_int_eq(broker_classify(&eim, &eim, &lossy, &none, 0),
+	    LINK_CLASS_LOSSY);
+	ck_assert_int_eq(broker_classify(&eim, &eim, &punch, &lossy, 0),
+	    LINK_CLASS_LOSSY);
+	ck_assert_int_eq(broker_classify(&eim, &rnd, &punch, &punch, 0),
+	    LINK_CLASS_RANDOM);
+	/* B heard A's checks from a predicted port; A heard nothing. */
+	ck_assert_int_eq(broker_classify(&eim, &eim, &punch, &heard, 0),
+	    LINK_CLASS_FILTERING);
+	ck_assert_int_eq(broker_classify(&eim, &eim, &punch, &punch, 0),
+	    LINK_CLASS_FILTERING);
+	ck_assert_int_eq(broker_classify(&eim, &eim, &punch, &moved, 0),
+	    LINK_CLASS_MAPPING);
+	ck_assert_int_eq(broker_classify(&eim, &eim, &udt, &udt, 0),
+	    LINK_CLASS_MAPPING);
+	ck_assert_int_eq(broker_classify(&eim, &eim, &old, &old, 0),
+	    LINK_CLASS_UNKNOWN);
+	/* A never reported: B's word is taken. */
+	ck_assert_int_eq(broker_classify(&rnd, &rnd, &none, &relay, 0),
+	    LINK_CLASS_RANDOM);
+	ck_assert_str_eq(link_class_name(LINK_CLASS_PEER_GONE), "peer_gone");
+	ck_assert_ptr_null(link_class_name(LINK_CLASS_COUNT));
+}
+END_TEST
+
+/* Both ends' reports classify a link at once, by its pair, in the JSON;
+ * a second report of one end does not count it twice. */
+START_TEST(test_classes_counted)
+{
+	struct broker_node a, b;
+	struct broker *br;
+	struct tc_outcome o = { 0, LINK_STEP_PUNCH, LINK_PATH_NONE, 0 };
+	struct tc_link_seen none = { 120, 0, 0, 0, 5, 0 },
+	    heard = { 120, 40, 0, 0, 5, 0 };
+	struct evbuffer *out;
+	uint64_t acceptor;
+	char *json;
+
+	br = make_broker(16);
+	node(&a, 0x601, 1);
+	node(&b, 0x602, 2);
+	ck_assert_int_eq(ask(br, &a, &b, 1), 0);
+	ck_assert_int_eq(ack(br, instructs[0].tid, &b), 0);
+	ck_assert_int_eq(broker_report_seen(br, a.session, instructs[0].link,
+	    &o, &none, &acceptor), 0);
+	ck_assert_int_eq(broker_report_seen(br, a.session, instructs[0].link,
+	    &o, &none, &acceptor), 0);
+	ck_assert_int_eq(broker_report_seen(br, b.session, instructs[0].link,
+	    &o, &heard, &acceptor), 0);
+	ck_assert_ptr_nonnull(out = evbuffer_new());
+	broker_json(br, out);
+	evbuffer_add(out, "", 1);
+	json = (char *)evbuffer_pullup(out, -1);
+	ck_assert_msg(strstr(json, "\"classes\":{\"random\":0,\"lossy\":0,"
+	    "\"filtering\":1,\"mapping\":0,\"peer_gone\":0,"
+	    "\"unknown\":0}") != NULL, "%s", json);
+	ck_assert_msg(strstr(json, "\"failed_punch\":1,\"classes\":{"
+	    "\"random\":0,\"lossy\":0,\"filtering\":1") != NULL, "%s",
+	    json);
+	evbuffer_free(out);
+	free_broker(br);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -527,6 +647,8 @@ main(void)
 	tcase_add_test(tc, test_send_unlocked);
 	tcase_add_test(tc, test_relay_bind_deadline);
 	tcase_add_test(tc, test_same_address_failed);
+	tcase_add_test(tc, test_classify);
+	tcase_add_test(tc, test_classes_counted);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

@@ -257,6 +257,42 @@ START_TEST(test_move_fresh)
 }
 END_TEST
 
+/* The link's evidence round-trips; a REPORT without it (an older node)
+ * reads as absent, a wrong length as malformed. */
+START_TEST(test_link_seen)
+{
+	struct tc_link_seen s = { 40, 0, 0, 0, 12, 1500 }, back;
+	struct tc_outcome o = { 0, LINK_STEP_PUNCH, LINK_PATH_NONE, 0 };
+	struct stun_builder b;
+	struct stun_msg m;
+	uint8_t buf[STUN_MAX_MSG], tid[12] = { 0 }, v[TC_LINK_SEEN_LEN] = { 0 };
+	int len;
+
+	stun_build_init(&b, buf, sizeof buf, TC_METHOD_REPORT, STUN_REQUEST,
+	    tid);
+	tc_put_outcome(&b, &o);
+	ck_assert_int_gt(len = stun_build_finish(&b), 0);
+	ck_assert_int_eq(stun_parse(buf, (size_t)len, &m, NULL), 0);
+	ck_assert_int_eq(tc_get_link_seen(&m, &back), 1);
+	ck_assert_uint_eq(back.sent, 0);
+	stun_build_init(&b, buf, sizeof buf, TC_METHOD_REPORT, STUN_REQUEST,
+	    tid);
+	ck_assert_int_eq(tc_put_link_seen(&b, &s), 0);
+	ck_assert_int_gt(len = stun_build_finish(&b), 0);
+	ck_assert_int_eq(stun_parse(buf, (size_t)len, &m, NULL), 0);
+	ck_assert_int_eq(tc_get_link_seen(&m, &back), 0);
+	ck_assert_uint_eq(back.sent, 40);
+	ck_assert_uint_eq(back.rtt_ms, 12);
+	ck_assert_uint_eq(back.loss_permille, 1000);	/* clamped */
+	stun_build_init(&b, buf, sizeof buf, TC_METHOD_REPORT, STUN_REQUEST,
+	    tid);
+	stun_put(&b, TC_ATTR_LINK_SEEN, v, TC_LINK_SEEN_LEN - 2);
+	ck_assert_int_gt(len = stun_build_finish(&b), 0);
+	ck_assert_int_eq(stun_parse(buf, (size_t)len, &m, NULL), 0);
+	ck_assert_int_eq(tc_get_link_seen(&m, &back), -1);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -271,6 +307,7 @@ main(void)
 	tcase_add_test(tc, test_key_file);
 	tcase_add_test(tc, test_health);
 	tcase_add_test(tc, test_move_fresh);
+	tcase_add_test(tc, test_link_seen);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }
