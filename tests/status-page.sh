@@ -272,6 +272,24 @@ playout_figures() {
 }
 expect "the page shows the channel's continuity and stalls, and the peers report theirs" \
     playout_figures
+# The failure classes: a row each, its count /api/links's.
+shows_classes() {
+	local k n bad=0
+	for k in random lossy filtering mapping peer_gone unknown; do
+		n=$(grep -o "data-link-class=\"$k\" data-count=\"[0-9]*\"" "$DOM" |
+		    grep -o '[0-9]*"$' | tr -d '"')
+		if [ -z "$n" ] || [ "$n" != "$(jq -r ".classes.$k" \
+		    "$LAB_STATE/links.json" 2>/dev/null)" ]; then
+			echo "    class $k: page '$n', /api/links $(jq -c .classes \
+			    "$LAB_STATE/links.json" 2>/dev/null)"
+			bad=1
+		fi
+	done
+	return $bad
+}
+lab_exec nego curl -s -m 5 "$URL/api/links" >"$LAB_STATE/links.json" || true
+expect "the page shows the links' failure classes, as /api/links counts them" \
+    shows_classes
 
 # Screenshots, kept: a desktop and a phone (375 px wide).
 png_size() {	# the IHDR chunk's width and height
@@ -315,6 +333,9 @@ playout_metrics() {
 }
 expect "/metrics has the channel's continuity, playout and demoted_lag" \
     playout_metrics
+expect "/metrics counts links by failure class" \
+    grep -q '^treecast_link_class_total{class="filtering"} [0-9]' \
+    "$LAB_STATE/metrics.txt"
 # promtool exits 3 for lint alone (names, units): promcheck's warnings.
 promtool_metrics() {
 	local rc=0

@@ -3,7 +3,9 @@
 # (with its relay), and linktool asking for links between every ordered
 # pair of behaviours, ATTEMPTS times each, 100 messages each way on every
 # link. Every pair must link every time, except random->random, which may
-# fail, but cleanly (at a named step, with a reason). Then a table of paths
+# fail, but cleanly (at a named step, with a reason). cgn and cgn-hp are
+# eim homes behind a carrier-grade NAT (lab_cgn; cgn-hp's hairpins): their
+# pairs must also go the way named in want_path. Then a table of paths
 # and connect times, and two hosts behind one NAT, which must link by their
 # internal addresses.
 #
@@ -15,7 +17,7 @@ set -eu
 . "$top_srcdir/tests/lab/lab.sh"
 LINK=$top_builddir/tests/lab/linktool
 NEGOTIATOR=$top_builddir/treecast-negotiator
-BEHAVIOURS=(open eim offset eim-np seq random)
+BEHAVIOURS=(open eim offset eim-np seq random cgn cgn-hp)
 N=${#BEHAVIOURS[@]}
 
 wire=()
@@ -27,6 +29,18 @@ while [ $# -gt 0 ]; do
 	*) lab_die "link-matrix: unknown option '$1'" ;;
 	esac
 done
+
+# want_path X Y: the path every link from behaviour X to Y must take, or
+# nothing where any path will do. A random allocator meets a CGN's
+# address-and-port-dependent filtering: no punch can join them. Two homes
+# behind the one CGN that does not hairpin: the first punch fails, the
+# broker relays the pair from then on. Every other CGN pair punches.
+want_path() {
+	case $1/$2 in
+	cgn*/random|random/cgn*|cgn/cgn) echo relay ;;
+	cgn*/*|*/cgn*) echo direct ;;
+	esac
+}
 
 tid() {	# the acceptor's node id in target network k
 	echo "7000$1"
@@ -80,7 +94,8 @@ failures() {
 # verdict X Y: every attempt from behaviour X to Y reported and ok; from
 # random to random, reported and, when failed, failed cleanly.
 verdict() {
-	local x=$1 y=$2 out="$LAB_STATE/pair-$1-$2" lines oks f
+	local x=$1 y=$2 out="$LAB_STATE/pair-$1-$2" lines oks f want
+	want=$(want_path "$x" "$y")
 	lines=$(grep -c '"attempt"' "$out.json" || true)
 	oks=$(grep -c '"ok":true' "$out.json" || true)
 	if [ "$lines" -ne "$attempts" ]; then
@@ -95,6 +110,10 @@ verdict() {
 			f=$(failures "$out.json")
 			pass "$x->$y: $oks/$attempts connected${f:+; failed: $f}"
 		fi
+	elif [ "$oks" -eq "$attempts" ] && [ -n "$want" ] &&
+	    [ "$(ok_paths "$out.json")" != "$want" ]; then
+		fail "$x->$y: $oks/$attempts, path $(ok_paths "$out.json")" \
+		    "(want $want)"
 	elif [ "$oks" -eq "$attempts" ]; then
 		pass "$x->$y: $oks/$attempts, median" \
 		    "$(ok_ms "$out.json" | pct 50) ms," \
@@ -109,10 +128,16 @@ verdict() {
 lab_init
 lab_public nego 2
 N1=$(lab_ip nego 1)
+lab_cgn carrier
+lab_cgn hairpin --hairpin
 for ((k = 0; k < N; k++)); do
 	b=${BEHAVIOURS[k]}
 	opts=("${wire[@]}")
 	[ "$b" != open ] || opts=()
+	case $b in
+	cgn) b=eim; opts+=(--behind carrier) ;;
+	cgn-hp) b=eim; opts+=(--behind hairpin) ;;
+	esac
 	lab_net "i$k" "$b" "${opts[@]}"
 	lab_net "t$k" "$b" "${opts[@]}"
 	if [ "$b" = seq ]; then
