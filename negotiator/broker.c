@@ -1269,8 +1269,8 @@ broker_metrics(struct broker *br, struct evbuffer *out)
 	    "relayed links by why (README, Failure classes).\n"
 	    "# TYPE treecast_link_class_total counter\n");
 	for (o = LINK_CLASS_NONE + 1; o < LINK_CLASS_COUNT; o++)
-		evbuffer_add_printf(out, "treecast_link_class_total{class=\"%s\"}"
-		    " %u\n", link_classes[o], tot[o]);
+		evbuffer_add_printf(out, "treecast_link_class_total"
+		    "{class=\"%s\"} %u\n", link_classes[o], tot[o]);
 	evbuffer_add_printf(out, "# HELP treecast_relay_bytes_total Bytes "
 	    "the relay forwarded.\n# TYPE treecast_relay_bytes_total counter\n"
 	    "treecast_relay_bytes_total %" PRIu64 "\n", br->c.relay_bytes);
@@ -1285,7 +1285,7 @@ broker_json(struct broker *br, struct evbuffer *out)
 {
 	const char *const *outs = broker_outs;
 	const uint32_t *p;
-	uint32_t total, ok, live = 0, i, tot[LINK_CLASS_COUNT];
+	uint32_t total, ok, failed, live = 0, i, tot[LINK_CLASS_COUNT];
 	unsigned x, y, o;
 	int first = 1;
 
@@ -1301,7 +1301,7 @@ broker_json(struct broker *br, struct evbuffer *out)
 	    ",\"binds\":%" PRIu64 ",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
 	    ",\"dropped\":%" PRIu64 ",\"full\":%" PRIu64 ",\"reused\":%"
 	    PRIu64 "},\"verifier\":{\"up\":%" PRIu64 ",\"failed\":%" PRIu64
-	    "},\"classes\":",
+	    "},\"pairs\":[",
 	    br->c.links, br->c.retransmits, br->c.instructs, br->c.acks,
 	    br->c.peer_silent, br->c.peer_refused, br->c.full,
 	    br->c.forgotten, br->c.reports,
@@ -1309,9 +1309,6 @@ broker_json(struct broker *br, struct evbuffer *out)
 	    br->c.relay_links, br->c.relay_binds, br->c.relay_packets,
 	    br->c.relay_bytes, br->c.relay_dropped, br->c.relay_full,
 	    br->c.relay_reused, br->c.verify_up, br->c.verify_failed);
-	broker_class_totals(br, tot);
-	broker_class_json(out, tot);
-	evbuffer_add_printf(out, ",\"pairs\":[");
 	for (x = 0; x < NAT_CLASS_COUNT; x++) {
 		for (y = 0; y < NAT_CLASS_COUNT; y++) {
 			p = br->pairs[x][y];
@@ -1329,12 +1326,22 @@ broker_json(struct broker *br, struct evbuffer *out)
 				if (p[o] > 0)
 					evbuffer_add_printf(out, ",\"%s\":%u",
 					    outs[o], p[o]);
-			evbuffer_add_printf(out, ",\"classes\":");
-			broker_class_json(out, br->classes[x][y]);
+			/* Classes where the pair had failed or relayed
+			 * links. */
+			for (failed = 0, o = LINK_CLASS_NONE + 1;
+			    o < LINK_CLASS_COUNT; o++)
+				failed += br->classes[x][y][o];
+			if (failed > 0) {
+				evbuffer_add_printf(out, ",\"classes\":");
+				broker_class_json(out, br->classes[x][y]);
+			}
 			evbuffer_add(out, "}", 1);
 			first = 0;
 		}
 	}
-	evbuffer_add(out, "]}", 2);
+	broker_class_totals(br, tot);
+	evbuffer_add_printf(out, "],\"classes\":");
+	broker_class_json(out, tot);
+	evbuffer_add(out, "}", 1);
 	broker_unlock(br);
 }
