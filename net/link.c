@@ -173,9 +173,10 @@ link_sat16(uint64_t v)
 
 /* Tells the negotiator how the attempt ended, and what this end saw of
  * it: it counts outcomes by the pair's NAT classes, and failures by
- * their cause. */
-static void
-link_report(struct link *l, enum link_step step)
+ * their cause. cb (NULL: none) hears the answer, or that none came; -1
+ * when nothing was sent. */
+static int
+link_report_then(struct link *l, enum link_step step, ctl_cb cb)
 {
 	struct stun_builder b;
 	struct tc_outcome o;
@@ -186,7 +187,7 @@ link_report(struct link *l, enum link_step step)
 	uint8_t msg[STUN_MAX_MSG];
 
 	if (l->id == 0)
-		return;		/* the negotiator never knew this link */
+		return -1;	/* the negotiator never knew this link */
 	memset(&o, 0, sizeof o);
 	o.ok = step == LINK_STEP_NONE;
 	o.step = (uint8_t)step;
@@ -202,27 +203,54 @@ link_report(struct link *l, enum link_step step)
 	seen.rtt_ms = link_sat16(path->srtt_ms);
 	seen.loss_permille = link_sat16(path->loss_permille);
 	tc_put_link_seen(&b, &seen);
-	session_send(l->a->s, &b, &link_report_timing, link_report_cb, NULL);
+	return session_send(l->a->s, &b, &link_report_timing,
+	    cb != NULL ? cb : link_report_cb, cb != NULL ? l : NULL);
+}
+
+static void
+link_report(struct link *l, enum link_step step)
+{
+	link_report_then(l, step, NULL);
 }
 
 static int link_map(struct link *l, ctl_cb mapped);
 static void link_ask(void *arg, const struct stun_msg *resp,
     const struct sockaddr *from);
 
+static void link_fail(struct link *l, enum link_step step, const char *why);
+
+/* The failed punch's REPORT is answered, or none came: ask again. */
+static void
+link_repunch_cb(void *arg, const struct stun_msg *resp,
+    const struct sockaddr *from)
+{
+	struct link *l = arg;
+
+	(void)resp;
+	(void)from;
+	if (link_map(l, link_ask) != 0)
+		link_fail(l, LINK_STEP_MAPPING, "cannot open a link socket");
+}
+
 /*
  * A punch that failed is tried once more, by the initiator, from the
  * start: a fresh socket, a new mapping, a new LINK (as ICE restarts). The
- * failed attempt is reported as such. 0 when the link goes on.
+ * failed attempt is reported as such, and the new LINK waits for that
+ * REPORT's answer: the negotiator relays two nodes behind one address
+ * whose punch failed, so it must know before it is asked again (on a lossy
+ * path the LINK could overtake the REPORT). 0 when the link goes on.
  */
 static int
 link_repunch(struct link *l, const char *why)
 {
+	int reported;
+
 	if (!l->initiator || l->repunched)
 		return -1;
 	log_info("link %016llx to node %016llx: the punch failed (%s); "
 	    "asking again with a fresh socket", (unsigned long long)l->id,
 	    (unsigned long long)l->peer, why);
-	link_report(l, LINK_STEP_PUNCH);
+	reported = link_report_then(l, LINK_STEP_PUNCH, link_repunch_cb);
 	l->repunched = 1;
 	punch_free(l->punch);
 	l->punch = NULL;
@@ -233,7 +261,8 @@ link_repunch(struct link *l, const char *why)
 	memset(&l->me, 0, sizeof l->me);
 	memset(&l->them, 0, sizeof l->them);
 	l->has_relay = 0;
-	return link_map(l, link_ask);
+	l->state = LS_MAPPING;
+	return reported == 0 ? 0 : link_map(l, link_ask);
 }
 
 static void
