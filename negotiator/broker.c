@@ -34,7 +34,8 @@
  * is touched only once a link has used it. */
 #define BROKER_MAX_LINKS	32768
 /* Pairs behind one external address whose punch failed, remembered
- * BROKER_KEEP_MS: relayed when they ask again. */
+ * BROKER_KEEP_MS: relayed when they ask again; and pairs whose birthday
+ * punch failed: relayed the next time they ask. */
 #define BROKER_SAME_FAILED	64
 /* A failed link is classified once both ends reported, or this long
  * after the first did (the other end is gone); links waiting at most. */
@@ -92,6 +93,7 @@ struct blink {
 	uint8_t			 answer[BROKER_MSG_MAX];	/* to A */
 	size_t			 answer_len;
 	int			 relayed;
+	int			 birthday;	/* birthday punching (net/link.c) */
 	int			 same_ip;	/* A and B behind one address */
 	int			 have_report_b;
 	struct tc_outcome	 report_b;
@@ -129,6 +131,10 @@ struct broker_counters {
 	uint64_t	relay_dropped;	/* from no bound socket, or no peer yet */
 	uint64_t	relay_full;
 	uint64_t	relay_reused;	/* an old link's address bound again */
+	uint64_t	birthday;	/* links told to punch by birthday */
+	uint64_t	birthday_up;	/* ... that came up (A's word) */
+	uint64_t	birthday_failed;	/* ... whose punch failed: the pair
+					   is relayed when it asks again */
 	uint64_t	verify_up;	/* the verifier's links: up */
 	uint64_t	verify_failed;	/* ... failed */
 	uint64_t	forgotten;	/* answered links forgotten before
@@ -409,13 +415,51 @@ broker_same_failed(const struct broker *br, uint64_t a, uint64_t b,
 	return 0;
 }
 
-/* Only a relay for pairs that prediction cannot join: where one side is
- * unpredictable and the other cannot take a packet unsolicited. Two nodes
+/* Whether nodes a and b ask again after their birthday punch failed:
+ * relayed, once (the next attempt tries birthday punching again). */
+static int
+broker_retry_relayed(struct broker *br, uint64_t a, uint64_t b, uint64_t now)
+{
+	unsigned i;
+
+	for (i = 0; i < BROKER_SAME_FAILED; i++) {
+		if (br->same_failed[i].ms != 0 &&
+		    now - br->same_failed[i].ms < BROKER_KEEP_MS &&
+		    ((br->same_failed[i].a == a && br->same_failed[i].b == b) ||
+		    (br->same_failed[i].a == b && br->same_failed[i].b == a))) {
+			br->same_failed[i].ms = 0;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Whether birthday punching joins a and b where prediction cannot: one
+ * allocates at random, and the other, which filters, maps endpoint-
+ * independently (or has no NAT), so that the random side's many sockets
+ * all send to its one mapping, which then probes many ports of theirs.
+ */
+static int
+broker_birthday_pair(const struct nat_profile *a, const struct nat_profile *b)
+{
+	const struct nat_profile *easy = nat_predictable(a) ? a : b;
+
+	if (nat_reachable(a) || nat_reachable(b) ||
+	    nat_predictable(a) == nat_predictable(b))
+		return 0;
+	return easy->mapping == NAT_MAPPING_EIM ||
+	    easy->mapping == NAT_MAPPING_NONE;
+}
+
+/* Only a relay for pairs that no punch can join: where one side is
+ * unpredictable and the other cannot take a packet unsolicited, unless
+ * birthday punching can join them and has not just failed. Two nodes
  * behind one NAT reach each other on their internal addresses, unless
  * that failed: behind one carrier-grade NAT without hairpinning, each
  * behind its own home router, they share the address and nothing else. */
 static int
-broker_needs_relay(const struct broker *br, const struct broker_node *a,
+broker_needs_relay(struct broker *br, const struct broker_node *a,
     const struct tc_endpoint *ae, const struct broker_node *b, uint64_t now)
 {
 	if (addr_equal_ip((const struct sockaddr *)&ae->external,
@@ -423,6 +467,8 @@ broker_needs_relay(const struct broker *br, const struct broker_node *a,
 		return broker_same_failed(br, a->node_id, b->node_id, now);
 	if (nat_predictable(&a->profile) && nat_predictable(&b->profile))
 		return 0;
+	if (broker_birthday_pair(&a->profile, &b->profile))
+		return broker_retry_relayed(br, a->node_id, b->node_id, now);
 	return !nat_reachable(&a->profile) && !nat_reachable(&b->profile);
 }
 
@@ -601,6 +647,9 @@ broker_put_link(struct broker *br, const struct blink *l,
 		stun_put_xor_address(sb, TC_ATTR_XOR_RELAY,
 		    (struct sockaddr *)&relay);
 	}
+	if (l->birthday)
+		stun_put_u32(sb, TC_ATTR_BIRTHDAY, nat_predictable(other) ?
+		    TC_BIRTHDAY_HARD : TC_BIRTHDAY_EASY);
 }
 
 /* The answer to A's LINK, kept for its retransmissions, and queued. */
@@ -735,6 +784,9 @@ broker_link(struct broker *br, const struct broker_node *a,
 	    (const struct sockaddr *)&peer->addr);
 	if (br->cfg.has_relay && broker_needs_relay(br, a, ep, peer, now))
 		l->relayed = broker_relay_add(br, l, now) != NULL;
+	l->birthday = !l->relayed && !l->same_ip &&
+	    broker_birthday_pair(&a->profile, &peer->profile);
+	br->c.birthday += (uint64_t)l->birthday;
 	br->c.links++;
 
 	stun_random_tid(l->instruct_tid);
@@ -864,9 +916,13 @@ broker_report_seen(struct broker *br, uint64_t session, uint64_t link,
 			    o->step < LINK_STEP_COUNT ? o->step :
 			    LINK_STEP_PUNCH) - 1);
 		broker_count(br, l, out, o->ms);
-		if (!o->ok && o->step == LINK_STEP_PUNCH && l->same_ip &&
-		    !l->relayed)
+		if (!o->ok && o->step == LINK_STEP_PUNCH &&
+		    (l->same_ip || l->birthday) && !l->relayed)
 			broker_same_fail(br, l);
+		if (l->birthday && o->ok)
+			br->c.birthday_up++;
+		else if (l->birthday && o->step == LINK_STEP_PUNCH)
+			br->c.birthday_failed++;
 	}
 	broker_unlock(br);
 	return 0;
@@ -1300,15 +1356,17 @@ broker_json(struct broker *br, struct evbuffer *out)
 	    PRIu64 ",\"relay\":{\"enabled\":%s,\"live\":%u,\"links\":%" PRIu64
 	    ",\"binds\":%" PRIu64 ",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
 	    ",\"dropped\":%" PRIu64 ",\"full\":%" PRIu64 ",\"reused\":%"
-	    PRIu64 "},\"verifier\":{\"up\":%" PRIu64 ",\"failed\":%" PRIu64
-	    "},\"pairs\":[",
+	    PRIu64 "},\"birthday\":{\"links\":%" PRIu64 ",\"up\":%" PRIu64
+	    ",\"failed\":%" PRIu64 "},\"verifier\":{\"up\":%" PRIu64
+	    ",\"failed\":%" PRIu64 "},\"pairs\":[",
 	    br->c.links, br->c.retransmits, br->c.instructs, br->c.acks,
 	    br->c.peer_silent, br->c.peer_refused, br->c.full,
 	    br->c.forgotten, br->c.reports,
 	    br->c.bad_answers, br->cfg.has_relay ? "true" : "false", live,
 	    br->c.relay_links, br->c.relay_binds, br->c.relay_packets,
 	    br->c.relay_bytes, br->c.relay_dropped, br->c.relay_full,
-	    br->c.relay_reused, br->c.verify_up, br->c.verify_failed);
+	    br->c.relay_reused, br->c.birthday, br->c.birthday_up,
+	    br->c.birthday_failed, br->c.verify_up, br->c.verify_failed);
 	for (x = 0; x < NAT_CLASS_COUNT; x++) {
 		for (y = 0; y < NAT_CLASS_COUNT; y++) {
 			p = br->pairs[x][y];

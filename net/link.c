@@ -39,8 +39,24 @@ static const char link_hello[] = "treecast link hello";
 #define LINK_UDT_DELAY_MS 90
 
 const struct link_options link_defaults = {
-	.window = 8, .punch_ms = 6000, .udt_ms = 6000
+	.window = 8, .punch_ms = 6000, .udt_ms = 6000,
+	.birthday_sockets = 256, .birthday_probes = 2048
 };
+
+/*
+ * Birthday punching's pace. The random side opens its sockets
+ * LINK_BDAY_BATCH every LINK_BDAY_BATCH_MS (256 in 160 ms), each checking
+ * the peer's mapping every LINK_BDAY_EVERY rounds of 20 ms; the other side
+ * waits LINK_BDAY_AFTER rounds for those mappings, then probes
+ * LINK_BDAY_ROUND ports a round (2048 in 1.3 s). An agent holds at most
+ * LINK_BDAY_FDS such sockets at once, whatever its links ask.
+ */
+#define LINK_BDAY_BATCH		16
+#define LINK_BDAY_BATCH_MS	10
+#define LINK_BDAY_EVERY		25
+#define LINK_BDAY_AFTER		10
+#define LINK_BDAY_ROUND		32
+#define LINK_BDAY_FDS		512
 
 /* The fresh socket's mapping: quick retransmissions, a few seconds. */
 static const struct ctl_timing link_mapping_timing = { 300, 6, 8 };
@@ -60,12 +76,24 @@ enum link_state {
 	LS_DEAD
 };
 
+/* One of the random side's sockets. */
+struct link_bday {
+	struct link		*l;
+	struct punch		*punch;
+	int			 fd;
+};
+
 struct link {
 	struct link_agent	*a;
 	struct link		*next;
 	uint64_t		 id;
 	uint64_t		 peer;
 	int			 initiator;
+	int			 controlling;	/* nominates the punched pair */
+	int			 birthday;	/* TC_BIRTHDAY_*, or 0 */
+	struct link_bday	*bday;		/* the random side's sockets */
+	unsigned		 nbday, bday_open, bday_live;
+	struct punch_config	 bday_pc;	/* theirs */
 	enum link_state		 state;
 	enum link_path		 path;
 	uint8_t			 key[TC_KEY_LEN];
@@ -110,6 +138,7 @@ struct link_agent {
 	void			*arg;
 	struct link_options	 o;
 	struct link		*links;
+	unsigned		 bday_fds;	/* birthday sockets open */
 	struct link_recent	 recent[LINK_RECENT];
 	unsigned		 nrecent;
 	session_request_cb	 other;		/* the negotiator's other requests */
@@ -138,9 +167,32 @@ link_unlist(struct link *l)
 	}
 }
 
+/* Closes the random side's sockets, but the one taken out of bday. */
+static void
+link_bday_free(struct link *l)
+{
+	unsigned i;
+
+	for (i = 0; i < l->bday_open; i++) {
+		punch_free(l->bday[i].punch);
+		if (l->bday[i].fd != -1) {
+			close(l->bday[i].fd);
+			l->a->bday_fds--;
+		}
+	}
+	if (l->bday != NULL && l->bday_open < l->nbday && l->timer != NULL) {
+		event_free(l->timer);	/* the sockets' opener */
+		l->timer = NULL;
+	}
+	free(l->bday);
+	l->bday = NULL;
+	l->nbday = l->bday_open = l->bday_live = 0;
+}
+
 static void
 link_destroy(struct link *l)
 {
+	link_bday_free(l);
 	link_unlist(l);
 	session_cancel(l->a->s, l);	/* a LINK under way */
 	ctl_free(l->probe);
@@ -252,6 +304,9 @@ link_repunch(struct link *l, const char *why)
 	    (unsigned long long)l->peer, why);
 	reported = link_report_then(l, LINK_STEP_PUNCH, link_repunch_cb);
 	l->repunched = 1;
+	link_bday_free(l);
+	l->birthday = 0;
+	l->controlling = l->initiator;
 	punch_free(l->punch);
 	l->punch = NULL;
 	if (l->fd != -1)
@@ -445,7 +500,7 @@ link_udt_begin(struct link *l)
 {
 	struct timeval tv = { 0, LINK_UDT_DELAY_MS * 1000 };
 
-	if (!l->initiator) {
+	if (!l->controlling) {
 		link_udt_start(l, (struct sockaddr *)&l->peer_addr,
 		    l->peer_len);
 		return;
@@ -487,6 +542,110 @@ link_sslen(const struct sockaddr_storage *ss)
 	    sizeof(struct sockaddr_in);
 }
 
+/* A socket of the random side's punched its pair: that socket is the
+ * link's from now on, and the others close. */
+static void
+link_bday_punched(void *arg, const struct sockaddr *peer, socklen_t peerlen,
+    const char *why)
+{
+	struct link_bday *b = arg;
+	struct link *l = b->l;
+	struct sockaddr_storage ss;
+	char text[64];
+
+	if (peer == NULL) {
+		punch_free(b->punch);
+		b->punch = NULL;
+		close(b->fd);
+		b->fd = -1;
+		l->a->bday_fds--;
+		if (--l->bday_live > 0 || l->bday_open < l->nbday)
+			return;
+		link_bday_free(l);
+		link_fail(l, LINK_STEP_PUNCH, why);
+		return;
+	}
+	memcpy(&ss, peer, peerlen);	/* peer lives in the punch */
+	log_info("link %016llx: birthday: socket %u of %u met %s (%u checks "
+	    "rejected)", (unsigned long long)l->id, (unsigned)(b - l->bday),
+	    l->bday_open, addr_format(peer, text, sizeof text),
+	    punch_stats(b->punch)->rejected);
+	l->fd = b->fd;
+	b->fd = -1;
+	l->a->bday_fds--;
+	link_bday_free(l);
+	link_punched(l, (struct sockaddr *)&ss, peerlen, NULL);
+}
+
+/* Opens the random side's next batch of sockets, each punching towards
+ * the peer's one mapping; the first is the link's own. */
+static void
+link_bday_open_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct link *l = arg;
+	struct link_bday *b;
+	struct punch_config pc = l->bday_pc;
+	unsigned n;
+
+	(void)fd;
+	(void)what;
+	for (n = 0; n < LINK_BDAY_BATCH && l->bday_open < l->nbday; n++) {
+		b = &l->bday[l->bday_open];
+		b->l = l;
+		if (l->bday_open == 0) {
+			b->fd = l->fd;	/* mapped at the negotiator */
+			l->fd = -1;
+		} else if (l->a->bday_fds >= LINK_BDAY_FDS ||
+		    (b->fd = socket(l->them.external.ss_family, SOCK_DGRAM |
+		    SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1 ||
+		    (l->a->o.bind.len > 0 && bind(b->fd, (struct sockaddr *)
+		    &l->a->o.bind.ss, l->a->o.bind.len) != 0)) {
+			if (b->fd != -1)
+				close(b->fd);
+			l->nbday = l->bday_open;	/* this many, then */
+			break;
+		}
+		l->a->bday_fds++;
+		l->bday_open++;
+		pc.fd = b->fd;
+		if ((b->punch = punch_start(l->a->base, &pc, link_bday_punched,
+		    b)) == NULL) {
+			l->nbday = l->bday_open;
+			break;
+		}
+		l->bday_live++;
+	}
+	if (l->bday_open < l->nbday)
+		return;
+	event_free(l->timer);
+	l->timer = NULL;
+	if (l->bday_live == 0) {
+		link_bday_free(l);
+		link_fail(l, LINK_STEP_PUNCH, "cannot open birthday sockets");
+	}
+}
+
+/* Birthday punching, the random side: its sockets, opened at a pace. */
+static void
+link_bday_start(struct link *l, const struct punch_config *pc)
+{
+	struct timeval tv = { 0, LINK_BDAY_BATCH_MS * 1000 };
+	unsigned n = l->a->o.birthday_sockets;
+
+	l->bday_pc = *pc;
+	l->bday_pc.every = LINK_BDAY_EVERY;
+	l->nbday = n > 0 ? n : 1;
+	l->state = LS_PUNCHING;
+	if ((l->bday = calloc(l->nbday, sizeof *l->bday)) == NULL ||
+	    (l->timer = event_new(l->a->base, -1, EV_PERSIST,
+	    link_bday_open_cb, l)) == NULL || evtimer_add(l->timer, &tv) != 0) {
+		l->nbday = 0;
+		link_fail(l, LINK_STEP_PUNCH, "cannot start birthday punching");
+		return;
+	}
+	link_bday_open_cb(-1, 0, l);
+}
+
 /* Checks towards every candidate: the peer's internal address first where
  * both sit behind one NAT (the same external IP), then its predicted
  * external ports. */
@@ -518,6 +677,20 @@ link_punch(struct link *l)
 		addr_set_port((struct sockaddr *)&pc.cand[pc.ncand].ss,
 		    l->them.ports[i]);
 		pc.ncand++;
+	}
+	if (l->birthday == TC_BIRTHDAY_HARD) {
+		l->controlling = pc.controlling = 0;
+		link_bday_start(l, &pc);
+		return;
+	}
+	if (l->birthday == TC_BIRTHDAY_EASY) {
+		/* Probes from the one mapping, to many ports of theirs. */
+		l->controlling = pc.controlling = 1;
+		pc.spray_ip.len = link_sslen(&l->them.external);
+		memcpy(&pc.spray_ip.ss, &l->them.external, pc.spray_ip.len);
+		pc.spray = l->a->o.birthday_probes;
+		pc.spray_round = LINK_BDAY_ROUND;
+		pc.spray_after = LINK_BDAY_AFTER;
 	}
 	l->state = LS_PUNCHING;
 	if ((l->punch = punch_start(l->a->base, &pc, link_punched, l)) ==
@@ -708,11 +881,23 @@ link_new(struct link_agent *a, uint64_t peer, int initiator)
 	l->a = a;
 	l->peer = peer;
 	l->initiator = initiator;
+	l->controlling = initiator;
 	l->fd = -1;
 	l->t0 = link_now();
 	l->next = a->links;
 	a->links = l;
 	return l;
+}
+
+/* This end's part in birthday punching, if the negotiator chose it. */
+static void
+link_birthday_role(struct link *l, const struct stun_msg *m)
+{
+	uint32_t v;
+
+	if (stun_attr_u32(stun_find(m, TC_ATTR_BIRTHDAY), &v) == 0 &&
+	    (v == TC_BIRTHDAY_HARD || v == TC_BIRTHDAY_EASY))
+		l->birthday = (int)v;
 }
 
 /* --- the initiator's side: LINK, then the GO */
@@ -770,6 +955,7 @@ link_go_cb(void *arg, const struct stun_msg *resp,
 	if ((a = stun_find(resp, TC_ATTR_XOR_RELAY)) != NULL &&
 	    stun_attr_xor_address(resp, a, &l->relay.ss, &l->relay.len) == 0)
 		l->has_relay = 1;
+	link_birthday_role(l, resp);
 	link_go(l);
 }
 
@@ -918,6 +1104,7 @@ link_instruct(void *arg, const struct stun_msg *req)
 	if ((at = stun_find(req, TC_ATTR_XOR_RELAY)) != NULL &&
 	    stun_attr_xor_address(req, at, &l->relay.ss, &l->relay.len) == 0)
 		l->has_relay = 1;
+	link_birthday_role(l, req);
 	if (a->cb.incoming != NULL && a->cb.incoming(a->arg, l, peer) != 0) {
 		log_info("refused a link from node %016llx",
 		    (unsigned long long)peer);
@@ -957,6 +1144,10 @@ link_agent_new(struct event_base *base, struct session *s,
 		a->o.punch_ms = link_defaults.punch_ms;
 	if (a->o.udt_ms == 0)
 		a->o.udt_ms = link_defaults.udt_ms;
+	if (a->o.birthday_sockets == 0)
+		a->o.birthday_sockets = link_defaults.birthday_sockets;
+	if (a->o.birthday_probes == 0)
+		a->o.birthday_probes = link_defaults.birthday_probes;
 	session_on_request(s, link_instruct, a);
 	return a;
 }

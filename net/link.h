@@ -10,7 +10,11 @@
  * Where neither side can be reached by prediction (a random allocator
  * against an address-dependent one) the negotiator says so and the link
  * runs through its relay instead: same socket, same UDT, the negotiator
- * forwarding. Each side reports the outcome, so the negotiator counts them
+ * forwarding. A random allocator against an endpoint-independent mapping
+ * that filters is joined by birthday punching: the random side opens many
+ * sockets towards the other's one mapping, which probes many ports of the
+ * random side's address until one probe meets one of those mappings; the
+ * relay serves such a pair only once that failed. Each side reports the outcome, so the negotiator counts them
  * by NAT-class pair.
  *
  * Everything runs on the session's libevent loop; UDT's threads wake it
@@ -60,6 +64,12 @@ struct link_options {
 					   reflexive candidates (the verifier) */
 	struct addr	bind;		/* link sockets' local address (len 0:
 					   any) */
+	unsigned	birthday_sockets; /* birthday punching, the random
+					   side: sockets towards the peer's
+					   one mapping (256) */
+	unsigned	birthday_probes; /* the endpoint-independent side:
+					   ports of the peer's address probed
+					   (2048) */
 };
 extern const struct link_options link_defaults;
 

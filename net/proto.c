@@ -19,6 +19,7 @@ const uint16_t tc_known_attrs[] = {
 	TC_ATTR_PARENT, TC_ATTR_HEALTH, TC_ATTR_CHILDREN, TC_ATTR_CHANNEL_KEY,
 	TC_ATTR_LABEL, TC_ATTR_CHALLENGE, TC_ATTR_SIGNATURE,
 	TC_ATTR_EVIDENCE, TC_ATTR_STANDBY, TC_ATTR_MOVE_SEQ, TC_ATTR_LINK_SEEN,
+	TC_ATTR_BIRTHDAY,
 };
 const size_t tc_known_attrs_count =
     sizeof tc_known_attrs / sizeof tc_known_attrs[0];

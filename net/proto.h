@@ -94,6 +94,15 @@
 #define TC_ATTR_MOVE_SEQ	0x7C39	/* u64, in MOVE: the negotiator's
 					   count of MOVEs, rising; a node
 					   refuses one not above the last */
+#define TC_ATTR_BIRTHDAY	0x7C21	/* u32, in INSTRUCT and LINK's answer:
+					   birthday punching, this end's part
+					   (TC_BIRTHDAY_*) */
+
+/* Birthday punching (net/link.c): the random allocator opens many
+ * sockets towards the other end's one mapping; that end, whose mapping is
+ * endpoint-independent, probes many ports of its address. */
+#define TC_BIRTHDAY_HARD	1
+#define TC_BIRTHDAY_EASY	2
 
 #define TC_CHANNEL_MAX		64
 #define TC_PORTS_MAX		16

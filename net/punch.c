@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include <event2/event.h>
+#include <sodium.h>
 
 #include "net/proto.h"
 #include "net/punch.h"
@@ -16,6 +17,10 @@
 /* The controlled side finishes once nominations have stopped this many
  * rounds: the controlling side got an answer and moved on. */
 #define PUNCH_QUIET_ROUNDS	4
+/* Birthday probes go to ports PUNCH_SPRAY_LO..65535: what allocators
+ * that pick ports at random use (Linux's fully-random, without a range). */
+#define PUNCH_SPRAY_LO		1024
+#define PUNCH_SPRAY_N		(65536 - PUNCH_SPRAY_LO)
 
 enum punch_state {
 	PUNCH_RUNNING,		/* sending checks, answering the peer's */
@@ -35,6 +40,8 @@ struct punch {
 	unsigned		 rounds;
 	unsigned		 quiet;		/* rounds since the last nomination */
 	struct addr		 peer;		/* the pair's other end */
+	uint32_t		 spray_at;	/* the next probe's index, and the */
+	uint32_t		 spray_step;	/* permutation's step */
 	struct punch_stats	 st;
 };
 
@@ -79,6 +86,27 @@ punch_send(struct punch *p, const struct addr *to, int nominate)
 		p->st.sent++;
 }
 
+/* This round's birthday probes: the next ports of a random permutation
+ * of the range, so that no port is probed twice. */
+static void
+punch_spray(struct punch *p)
+{
+	struct addr to;
+	unsigned i;
+
+	if (p->cfg.spray_ip.len == 0 || p->rounds <= p->cfg.spray_after)
+		return;
+	to = p->cfg.spray_ip;
+	for (i = 0; i < p->cfg.spray_round && p->st.sprayed < p->cfg.spray;
+	    i++) {
+		p->spray_at = (p->spray_at + p->spray_step) % PUNCH_SPRAY_N;
+		addr_set_port((struct sockaddr *)&to.ss,
+		    (uint16_t)(PUNCH_SPRAY_LO + p->spray_at));
+		punch_send(p, &to, 0);
+		p->st.sprayed++;
+	}
+}
+
 static void
 punch_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -105,8 +133,10 @@ punch_tick_cb(evutil_socket_t fd, short what, void *arg)
 		punch_send(p, &p->peer, 1);
 		return;
 	}
-	for (i = 0; i < p->cfg.ncand; i++)
-		punch_send(p, &p->cfg.cand[i], 0);
+	if (p->cfg.every <= 1 || p->rounds % p->cfg.every == 1)
+		for (i = 0; i < p->cfg.ncand; i++)
+			punch_send(p, &p->cfg.cand[i], 0);
+	punch_spray(p);
 }
 
 /* A genuine check from an address we do not send to: the peer's NAT
@@ -226,6 +256,13 @@ punch_start(struct event_base *base, const struct punch_config *cfg,
 		p->cfg.timeout_ms = 5000;
 	p->cb = cb;
 	p->arg = arg;
+	/* A step prime to 2^10 * 3^2 * 7 visits every port once. */
+	randombytes_buf(&p->spray_at, sizeof p->spray_at);
+	randombytes_buf(&p->spray_step, sizeof p->spray_step);
+	p->spray_at %= PUNCH_SPRAY_N;
+	p->spray_step = (p->spray_step % PUNCH_SPRAY_N) | 1;
+	while (p->spray_step % 3 == 0 || p->spray_step % 7 == 0)
+		p->spray_step += 2;
 	p->ev = event_new(base, cfg->fd, EV_READ | EV_PERSIST, punch_read_cb,
 	    p);
 	p->tick = event_new(base, -1, EV_PERSIST, punch_tick_cb, p);

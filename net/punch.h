@@ -38,6 +38,18 @@ struct punch_config {
 					   reflexive ones (the verifier) */
 	unsigned	 interval_ms;	/* between rounds of checks (20) */
 	unsigned	 timeout_ms;	/* give up (5000) */
+	unsigned	 every;		/* check the candidates every this many
+					   rounds (0, 1: each round); a
+					   nomination and its answers are not
+					   slowed */
+	/* Birthday probes (DESIGN.md, flow 3): spray checks from this socket
+	 * to spray random ports of spray_ip, spray_round a round from round
+	 * spray_after on, each port at most once. An answer from any of them
+	 * is a working pair, as a candidate's would be. */
+	struct addr	 spray_ip;	/* len 0: no probes */
+	unsigned	 spray;
+	unsigned	 spray_round;
+	unsigned	 spray_after;
 };
 
 /* With no candidates the punch only answers, and checks whoever sent a
@@ -55,6 +67,7 @@ void	punch_free(struct punch *p);
 struct punch_stats {
 	unsigned	sent, received, answered, rejected;
 	unsigned	learnt;		/* candidates learnt from the peer's checks */
+	unsigned	sprayed;	/* birthday probes sent */
 };
 const struct punch_stats *punch_stats(const struct punch *p);
 

@@ -70,7 +70,8 @@ static const char about[] =
 
 enum {
 	OPT_ID = 'i', OPT_ACCEPT = 'a', OPT_LINK = 'l', OPT_ATTEMPTS = 'n',
-	OPT_MSGS = 'm', OPT_CHANNEL = 'c'
+	OPT_MSGS = 'm', OPT_CHANNEL = 'c', OPT_BDAY_SOCKETS = 'S',
+	OPT_BDAY_PROBES = 'P'
 };
 
 static const struct opt options[] = {
@@ -86,6 +87,10 @@ static const struct opt options[] = {
 	{ "channel", OPT_CHANNEL, "NAME",
 	  "the channel to register on (default: a fixed key, "
 	  LINKTOOL_CHANNEL ")" },
+	{ "birthday-sockets", OPT_BDAY_SOCKETS, "N",
+	  "birthday punching: sockets on the random side (default 256)" },
+	{ "birthday-probes", OPT_BDAY_PROBES, "N",
+	  "birthday punching: ports probed by the other side (default 2048)" },
 	OPT_COMMON_ROWS,
 	{ NULL, 0, NULL, NULL }
 };
@@ -126,6 +131,7 @@ struct tool {
 	size_t			 ntargets;
 	int			 attempts;
 	int			 msgs;
+	struct link_options	 lo;
 	struct nat_profile	 profile;
 	struct discover		*discover;
 	struct session		*session;
@@ -610,7 +616,7 @@ tool_registered(struct tool *t)
 		return;
 	}
 	if ((t->agent = link_agent_new(t->base, t->session, t->udt,
-	    &tool_link_callbacks, t, NULL)) == NULL) {
+	    &tool_link_callbacks, t, &t->lo)) == NULL) {
 		tool_setup_fail(t, "cannot start the link agent");
 		return;
 	}
@@ -696,7 +702,7 @@ tool_options(struct tool *t, int argc, char **argv)
 	struct opt_state st;
 	const char *link = NULL;
 	char err[160];
-	int key;
+	int key, n;
 
 	opt_init(&st, options);
 	while ((key = opt_next(&st, argc, argv)) != -1) {
@@ -721,6 +727,18 @@ tool_options(struct tool *t, int argc, char **argv)
 			if (parse_count(optarg, 1000000, &t->msgs) != 0)
 				usage_fail("--msgs '%s': expected 1 to "
 				    "1000000", optarg);
+			break;
+		case OPT_BDAY_SOCKETS:
+			if (parse_count(optarg, 1024, &n) != 0)
+				usage_fail("--birthday-sockets '%s': expected "
+				    "1 to 1024", optarg);
+			t->lo.birthday_sockets = (unsigned)n;
+			break;
+		case OPT_BDAY_PROBES:
+			if (parse_count(optarg, 65535, &n) != 0)
+				usage_fail("--birthday-probes '%s': expected "
+				    "1 to 65535", optarg);
+			t->lo.birthday_probes = (unsigned)n;
 			break;
 		case OPT_CHANNEL:
 			if (strlen(optarg) == 0 ||
@@ -764,6 +782,7 @@ main(int argc, char **argv)
 	t.channel = LINKTOOL_CHANNEL;
 	t.attempts = 5;
 	t.msgs = 100;
+	t.lo = link_defaults;
 	t.attempt = 1;
 	tool_options(&t, argc, argv);
 	if (sodium_init() < 0)
