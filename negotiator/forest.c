@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "negotiator/forest.h"
+#include "net/nat.h"
 
 struct forest_tree {
 	int		 ch;		/* -1: unused */
@@ -21,6 +22,16 @@ struct forest {
 	forest_move_cb		 on_move;
 	void			*on_move_arg;
 };
+
+enum tree_nat
+forest_nat(const struct nat_profile *p)
+{
+	if (!nat_predictable(p))
+		return TREE_NAT_RANDOM;
+	return nat_reachable(p) || p->mapping == NAT_MAPPING_EIM ||
+	    p->mapping == NAT_MAPPING_NONE ? TREE_NAT_OPEN :
+	    TREE_NAT_PREDICTABLE;
+}
 
 struct forest *
 forest_create(uint32_t max_nodes)

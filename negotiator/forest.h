@@ -37,6 +37,14 @@ typedef void (*forest_move_cb)(void *arg, int ch, uint32_t slot,
 	    uint32_t parent);
 
 /* For up to max_nodes registry slots. NULL when memory is short. */
+struct nat_profile;
+/* A node's class for the tree, from its NAT profile: a random allocator
+ * behind an address-dependent NAT is never a parent (DESIGN.md, "NAT
+ * profile"); a node anyone can reach unsolicited, or whose mapping is
+ * endpoint-independent (birthday punching joins it with a random one,
+ * net/link.c), is a parent such a node can have. */
+enum tree_nat forest_nat(const struct nat_profile *p);
+
 struct forest *forest_create(uint32_t max_nodes);
 void	forest_free(struct forest *f);
 /* Tells cb (NULL: no one) of every move, so nodes can be told at once

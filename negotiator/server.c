@@ -1089,9 +1089,7 @@ server_link(struct worker *w, struct srv_sock *ss, struct srv_msg *m,
 	sodium_memzero(&b, sizeof b);
 }
 
-/* The node's class for the tree: a random allocator behind an address-
- * dependent NAT is never a parent (DESIGN.md, "NAT profile"); a node
- * anyone can reach unsolicited is the parent such a node needs. */
+/* The node's class for the tree (forest_nat). */
 static enum tree_nat
 server_tree_nat(const struct reg_node *n)
 {
@@ -1099,9 +1097,7 @@ server_tree_nat(const struct reg_node *n)
 
 	memset(&p, 0, sizeof p);
 	nat_profile_decode(n->profile, sizeof n->profile, &p);
-	if (!nat_predictable(&p))
-		return TREE_NAT_RANDOM;
-	return nat_reachable(&p) ? TREE_NAT_OPEN : TREE_NAT_PREDICTABLE;
+	return forest_nat(&p);
 }
 
 static uint64_t

@@ -421,11 +421,15 @@ START_TEST(test_relay_bind_deadline)
 	memcpy(&cfg.relay.ss, &relay, sizeof relay);
 	cfg.relay.len = sizeof relay;
 	br = make_broker_cfg(&cfg);
-	/* A pair no prediction joins: A random, neither reachable. */
+	/* A pair no punch joins: A random, B address-and-port-dependent,
+	 * neither reachable. */
 	node(&a, 0x401, 1);
 	a.profile.mapping = NAT_MAPPING_APDM;
 	a.profile.allocation = NAT_ALLOC_RANDOM;
 	node(&b, 0x402, 2);
+	b.profile.mapping = NAT_MAPPING_APDM;
+	b.profile.allocation = NAT_ALLOC_SEQUENTIAL;
+	b.profile.delta = 1;
 	ck_assert_int_eq(ask(br, &a, &b, 1), 0);
 	ck_assert_uint_eq(ninstructs, 1);
 	ck_assert_int_eq(stun_parse(instructs[0].msg, instructs[0].len, &m,
@@ -629,6 +633,74 @@ START_TEST(test_classes_counted)
 }
 END_TEST
 
+/* The part a message gives its receiver in birthday punching, 0 if none;
+ * -1 if it offers the relay. */
+static int
+birthday_part(const struct sent *x)
+{
+	struct stun_msg m;
+	uint32_t v = 0;
+
+	ck_assert_int_eq(stun_parse(x->msg, x->len, &m, NULL), 0);
+	if (stun_find(&m, TC_ATTR_XOR_RELAY) != NULL)
+		return -1;
+	stun_attr_u32(stun_find(&m, TC_ATTR_BIRTHDAY), &v);
+	return (int)v;
+}
+
+/*
+ * A random allocator and an endpoint-independent mapping that filters are
+ * told to punch by birthday, each its part: the random side opens the
+ * sockets (HARD), the other probes (EASY). Once that failed, the pair is
+ * relayed when it asks again, once; then birthday again. A random
+ * allocator and an address-and-port-dependent one are relayed at once.
+ */
+START_TEST(test_birthday_method)
+{
+	struct broker_config cfg;
+	struct broker_node a, b, c;
+	struct sockaddr_in *in;
+	struct broker *br;
+	struct tc_outcome o = { 0, LINK_STEP_PUNCH, LINK_PATH_NONE, 0 };
+	uint64_t acceptor;
+
+	memset(&cfg, 0, sizeof cfg);
+	cfg.has_relay = 1;
+	cfg.relay_max = 4;
+	cfg.relay_idle_s = 30;
+	in = (struct sockaddr_in *)&cfg.relay.ss;
+	in->sin_family = AF_INET;
+	in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	in->sin_port = htons(free_port());
+	cfg.relay.len = sizeof *in;
+	br = make_broker_cfg(&cfg);
+	node(&a, 0x601, 1);
+	a.profile.mapping = NAT_MAPPING_APDM;
+	a.profile.allocation = NAT_ALLOC_RANDOM;
+	node(&b, 0x602, 2);		/* eim-preserved, APDF */
+	node(&c, 0x603, 3);
+	c.profile.mapping = NAT_MAPPING_APDM;
+	c.profile.allocation = NAT_ALLOC_SEQUENTIAL;
+	c.profile.delta = 1;
+	ck_assert_int_eq(ask(br, &a, &b, 1), 0);
+	ck_assert_int_eq(birthday_part(&instructs[0]), TC_BIRTHDAY_EASY);
+	ck_assert_int_eq(ack(br, instructs[0].tid, &b), 0);
+	ck_assert_uint_eq(nanswers, 1);
+	ck_assert_int_eq(birthday_part(&answers[0]), TC_BIRTHDAY_HARD);
+	ck_assert_int_eq(broker_report(br, a.session, instructs[0].link, &o,
+	    &acceptor), 0);
+	ck_assert_ptr_nonnull(strstr(json(br),
+	    "\"birthday\":{\"links\":1,\"up\":0,\"failed\":1}"));
+	ck_assert_int_eq(ask(br, &a, &b, 2), 0);	/* asked again */
+	ck_assert_int_eq(birthday_part(&instructs[1]), -1);
+	ck_assert_int_eq(ask(br, &b, &a, 3), 0);	/* and once more */
+	ck_assert_int_eq(birthday_part(&instructs[2]), TC_BIRTHDAY_HARD);
+	ck_assert_int_eq(ask(br, &a, &c, 4), 0);	/* random x seq */
+	ck_assert_int_eq(birthday_part(&instructs[3]), -1);
+	free_broker(br);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -649,6 +721,7 @@ main(void)
 	tcase_add_test(tc, test_same_address_failed);
 	tcase_add_test(tc, test_classify);
 	tcase_add_test(tc, test_classes_counted);
+	tcase_add_test(tc, test_birthday_method);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

@@ -7,6 +7,7 @@
 #include <check.h>
 
 #include "negotiator/forest.h"
+#include "net/nat.h"
 #include "tests/check-run.h"
 
 #define MAXN 64
@@ -250,6 +251,50 @@ START_TEST(test_random_takes_lent_slot)
 }
 END_TEST
 
+/* Birthday punching joins a random allocator with an endpoint-independent
+ * mapping that filters (net/link.c): such a node is a parent a random one
+ * can have, whatever its allocation; an address-and-port-dependent one is
+ * not. */
+START_TEST(test_random_under_eim)
+{
+	static const struct {
+		struct nat_profile	p;
+		enum tree_nat		want;
+	} cases[] = {
+		{ { NAT_MAPPING_EIM, NAT_ALLOC_PRESERVED, NAT_FILTER_APDF, 0, 0,
+		    0 }, TREE_NAT_OPEN },
+		{ { NAT_MAPPING_EIM, NAT_ALLOC_OFFSET, NAT_FILTER_APDF, 0, 1000,
+		    0 }, TREE_NAT_OPEN },
+		{ { NAT_MAPPING_EIM, NAT_ALLOC_RANDOM, NAT_FILTER_ADF, 0, 0, 0 },
+		    TREE_NAT_OPEN },
+		{ { NAT_MAPPING_NONE, NAT_ALLOC_PRESERVED, NAT_FILTER_APDF, 0, 0,
+		    0 }, TREE_NAT_OPEN },
+		{ { NAT_MAPPING_APDM, NAT_ALLOC_SEQUENTIAL, NAT_FILTER_APDF, 0,
+		    0, 1 }, TREE_NAT_PREDICTABLE },
+		{ { NAT_MAPPING_APDM, NAT_ALLOC_RANDOM, NAT_FILTER_APDF, 0, 0,
+		    0 }, TREE_NAT_RANDOM },
+	};
+	struct nat_profile eim = cases[0].p;
+	struct forest *f = forest_create(MAXN);
+	uint32_t parent;
+	size_t i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		ck_assert_int_eq(forest_nat(&cases[i].p), cases[i].want);
+	/* The origin's one slot goes to the eim repeater; the random node
+	 * goes under it. */
+	ck_assert_int_eq(forest_origin(f, 5, 0, 1), 0);
+	ck_assert_int_eq(forest_join(f, 5, 10, 1, forest_nat(&eim), 2,
+	    &parent), 0);
+	ck_assert_uint_eq(parent, 0);
+	ck_assert_int_eq(forest_verdict(f, 5, 10, 1, NULL, 0), 1);
+	ck_assert_int_eq(forest_join(f, 5, 11, 1, TREE_NAT_RANDOM, 2,
+	    &parent), 0);
+	ck_assert_uint_eq(parent, 10);
+	forest_free(f);
+}
+END_TEST
+
 START_TEST(test_tree_limit)
 {
 	struct forest *f = forest_create(MAXN);
@@ -278,6 +323,7 @@ main(void)
 	tcase_add_test(tc, test_accuse);
 	tcase_add_test(tc, test_departures);
 	tcase_add_test(tc, test_random_takes_lent_slot);
+	tcase_add_test(tc, test_random_under_eim);
 	tcase_add_test(tc, test_tree_limit);
 	suite_add_tcase(s, tc);
 	return check_run(s);

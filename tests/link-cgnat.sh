@@ -3,10 +3,10 @@
 # link with open, eim, seq and random hosts on the public side, both ways,
 # and two homes behind the one CGN link to each other. 5 attempts each, 100
 # messages each way on every link; every one must connect: directly where
-# a punch can join the pair, through the relay where none can (a random
-# allocator behind address-and-port-dependent filtering, as eim-np->random
-# in the link matrix; two homes behind one CGN, which does not hairpin: the
-# first punch fails, the broker relays them from then on). Two homes behind
+# a punch can join the pair (a random allocator too, by birthday
+# punching: the CGN maps endpoint-independently), through the relay where
+# none can (two homes behind one CGN, which does not hairpin: the first
+# punch fails, the broker relays them from then on). Two homes behind
 # a hairpinning CGN (lab_cgn --hairpin) link directly, through it. Then a
 # table of paths and connect times.
 set -eu
@@ -117,8 +117,7 @@ lab_exec i-hp "$LINK" "$N1" --id 400 --link 7300 --attempts "$ATTEMPTS" \
 wait
 
 for b in "${PUBLIC[@]}"; do
-	want=direct
-	[ "$b" != random ] || want=relay
+	want=direct	# random: birthday punching (net/link.c)
 	verdict "cgnat-$b" "$want"
 	verdict "$b-cgnat" "$want"
 done

@@ -3,7 +3,9 @@
 # (with its relay), and linktool asking for links between every ordered
 # pair of behaviours, ATTEMPTS times each, 100 messages each way on every
 # link. Every pair must link every time, except random->random, which may
-# fail, but cleanly (at a named step, with a reason). cgn and cgn-hp are
+# fail, but cleanly (at a named step, with a reason); random with eim,
+# offset and eim-np directly (birthday punching), random with seq through
+# the relay. cgn and cgn-hp are
 # eim homes behind a carrier-grade NAT (lab_cgn; cgn-hp's hairpins): their
 # pairs must also go the way named in want_path. Then a table of paths
 # and connect times, and two hosts behind one NAT, which must link by their
@@ -32,12 +34,18 @@ done
 
 # want_path X Y: the path every link from behaviour X to Y must take, or
 # nothing where any path will do. A random allocator meets a CGN's
-# address-and-port-dependent filtering: no punch can join them. Two homes
+# address-and-port-dependent filtering, but both map endpoint-independently:
+# birthday punching joins them (net/link.c), as it joins random with eim,
+# offset and eim-np; random with seq goes through the relay. Two homes
 # behind the one CGN that does not hairpin: the first punch fails, the
 # broker relays the pair from then on. Every other CGN pair punches.
 want_path() {
 	case $1/$2 in
-	cgn*/random|random/cgn*|cgn/cgn) echo relay ;;
+	cgn/cgn) echo relay ;;
+	random/eim|random/offset|random/eim-np|eim/random|offset/random|\
+	eim-np/random|random/cgn*|cgn*/random)
+		echo direct ;;
+	random/seq|seq/random) echo relay ;;
 	cgn*/*|*/cgn*) echo direct ;;
 	esac
 }
