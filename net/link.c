@@ -93,7 +93,7 @@ struct link {
 	int			 birthday;	/* TC_BIRTHDAY_*, or 0 */
 	struct link_bday	*bday;		/* the random side's sockets */
 	unsigned		 nbday, bday_open, bday_live;
-	struct punch_config	 bday_pc;	/* theirs */
+	struct punch_config	 bday_pc;	/* what each of them punches with */
 	enum link_state		 state;
 	enum link_path		 path;
 	uint8_t			 key[TC_KEY_LEN];
