@@ -522,9 +522,11 @@ link_punched(void *arg, const struct sockaddr *peer, socklen_t peerlen,
 	}
 	memcpy(&l->peer_addr, peer, peerlen);	/* peer lives in the punch */
 	l->peer_len = peerlen;
-	l->pst = *punch_stats(l->punch);
-	punch_free(l->punch);
-	l->punch = NULL;
+	if (l->punch != NULL) {	/* birthday's winner kept its own */
+		l->pst = *punch_stats(l->punch);
+		punch_free(l->punch);
+		l->punch = NULL;
+	}
 	/* Local: the peer's internal address, where it differs from the
 	 * external one (a node without NAT has only the one). */
 	l->path = addr_equal((struct sockaddr *)&l->peer_addr,
@@ -573,6 +575,7 @@ link_bday_punched(void *arg, const struct sockaddr *peer, socklen_t peerlen,
 	l->fd = b->fd;
 	b->fd = -1;
 	l->a->bday_fds--;
+	l->pst = *punch_stats(b->punch);
 	link_bday_free(l);
 	link_punched(l, (struct sockaddr *)&ss, peerlen, NULL);
 }
