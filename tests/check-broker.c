@@ -19,6 +19,7 @@
 
 #include "negotiator/broker.h"
 #include "net/stun.h"
+#include "tests/check-daemon.h"
 #include "tests/check-run.h"
 
 #define MANY	20000
@@ -72,23 +73,6 @@ catch_send(void *ctx, const struct sockaddr *to, const uint8_t *msg,
 }
 
 static struct event_base *base;
-
-/* A port nobody uses now, on 127.0.0.1. */
-static uint16_t
-free_port(void)
-{
-	struct sockaddr_in in;
-	socklen_t len = sizeof in;
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-
-	memset(&in, 0, sizeof in);
-	in.sin_family = AF_INET;
-	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	bind(fd, (struct sockaddr *)&in, sizeof in);
-	getsockname(fd, (struct sockaddr *)&in, &len);
-	close(fd);
-	return ntohs(in.sin_port);
-}
 
 static struct broker *
 make_broker_cfg(struct broker_config *cfg)
@@ -417,7 +401,7 @@ START_TEST(test_relay_bind_deadline)
 	memset(&relay, 0, sizeof relay);
 	relay.sin_family = AF_INET;
 	relay.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	relay.sin_port = htons(free_port());
+	relay.sin_port = htons(free_port(SOCK_DGRAM));
 	memcpy(&cfg.relay.ss, &relay, sizeof relay);
 	cfg.relay.len = sizeof relay;
 	br = make_broker_cfg(&cfg);
@@ -482,7 +466,7 @@ START_TEST(test_same_address_failed)
 	in = (struct sockaddr_in *)&cfg.relay.ss;
 	in->sin_family = AF_INET;
 	in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	in->sin_port = htons(free_port());
+	in->sin_port = htons(free_port(SOCK_DGRAM));
 	cfg.relay.len = sizeof *in;
 	br = make_broker_cfg(&cfg);
 	node(&a, 0x501, 1);
@@ -671,7 +655,7 @@ START_TEST(test_birthday_method)
 	in = (struct sockaddr_in *)&cfg.relay.ss;
 	in->sin_family = AF_INET;
 	in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	in->sin_port = htons(free_port());
+	in->sin_port = htons(free_port(SOCK_DGRAM));
 	cfg.relay.len = sizeof *in;
 	br = make_broker_cfg(&cfg);
 	node(&a, 0x601, 1);

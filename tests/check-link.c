@@ -39,6 +39,7 @@
 #include "net/session.h"
 #include "net/stun.h"
 #include "net/udt.h"
+#include "tests/check-daemon.h"
 #include "tests/check-run.h"
 
 /* A channel named by a key: a peer naming a label needs its origin. */
@@ -52,55 +53,11 @@ static pid_t nego_pid;
 static uint16_t nego_port, http_port;
 static struct sockaddr_in nego;
 
-static uint16_t
-free_port(int type)
-{
-	struct sockaddr_in in;
-	socklen_t len = sizeof in;
-	int fd = socket(AF_INET, type, 0);
-
-	memset(&in, 0, sizeof in);
-	in.sin_family = AF_INET;
-	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	bind(fd, (struct sockaddr *)&in, sizeof in);
-	getsockname(fd, (struct sockaddr *)&in, &len);
-	close(fd);
-	return ntohs(in.sin_port);
-}
-
 /* GET path from the negotiator's HTTP API; the body, or NULL. */
 static char *
 http_get(const char *path)
 {
-	static char buf[65536];
-	struct sockaddr_in in;
-	size_t got = 0;
-	ssize_t n;
-	char *body;
-	int fd;
-
-	memset(&in, 0, sizeof in);
-	in.sin_family = AF_INET;
-	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	in.sin_port = htons(http_port);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (connect(fd, (struct sockaddr *)&in, sizeof in) != 0) {
-		close(fd);
-		return NULL;
-	}
-	n = snprintf(buf, sizeof buf, "GET %s HTTP/1.0\r\nHost: x\r\n\r\n",
-	    path);
-	if (write(fd, buf, (size_t)n) != n) {
-		close(fd);
-		return NULL;
-	}
-	while (got < sizeof buf - 1 &&
-	    (n = read(fd, buf + got, sizeof buf - 1 - got)) > 0)
-		got += (size_t)n;
-	close(fd);
-	buf[got] = '\0';
-	body = strstr(buf, "\r\n\r\n");
-	return body != NULL ? body + 4 : NULL;
+	return http_get_at(http_port, path);
 }
 
 static void
@@ -140,12 +97,7 @@ setup(void)
 static void
 teardown(void)
 {
-	int status;
-
-	kill(nego_pid, SIGTERM);
-	waitpid(nego_pid, &status, 0);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "the negotiator did not exit cleanly (status %d)", status);
+	daemon_stop(nego_pid, "the negotiator");
 }
 
 /* A UDP socket on 127.0.0.1. */
