@@ -34,7 +34,7 @@ enum {
 	OPT_LISTEN = 'l', OPT_ALT_PORT = 'p', OPT_ALT_ADDRESS = 'a',
 	OPT_HTTP = 256, OPT_NO_HTTP, OPT_MAX_NODES, OPT_INTERVAL, OPT_EXPIRE,
 	OPT_STATS, OPT_THREADS, OPT_RELAY_PORT, OPT_NO_RELAY, OPT_RELAY_MAX,
-	OPT_UNAUTH_RATE, OPT_UNAUTH_BURST
+	OPT_UNAUTH_RATE, OPT_UNAUTH_BURST, OPT_LISTEN6, OPT_NO_LISTEN6
 };
 
 /* Sized for a carrier-grade NAT's /24: thousands of viewers starting at
@@ -45,6 +45,10 @@ enum {
 static const struct opt options[] = {
 	{ "listen", OPT_LISTEN, "ADDR:PORT",
 	  "UDP address and port (default 0.0.0.0:3478)" },
+	{ "listen6", OPT_LISTEN6, "[ADDR]:PORT",
+	  "IPv6 UDP address beside an IPv4 --listen (default [::]:PORT, "
+	  "skipped on a host without IPv6)" },
+	{ "no-listen6", OPT_NO_LISTEN6, NULL, "listen on --listen alone" },
 	{ "alt-port", OPT_ALT_PORT, "PORT",
 	  "the second UDP port (default PORT+1)" },
 	{ "alt-address", OPT_ALT_ADDRESS, "IP",
@@ -124,7 +128,8 @@ main(int argc, char **argv)
 	struct addr vaddr;
 	char err[256];
 	const char *listen = "0.0.0.0:3478", *http_at = "127.0.0.1:8080";
-	const char *alt_address = NULL;
+	const char *alt_address = NULL, *listen6 = NULL;
+	int no_listen6 = 0;
 	int key, alt_port = -1, relay_port = -1;
 	uint16_t port;
 
@@ -180,6 +185,12 @@ main(int argc, char **argv)
 		case OPT_THREADS:
 			cfg.threads = (uint32_t)opt_number("threads", optarg,
 			    1, 64);
+			break;
+		case OPT_LISTEN6:
+			listen6 = optarg;
+			break;
+		case OPT_NO_LISTEN6:
+			no_listen6 = 1;
 			break;
 		case OPT_RELAY_PORT:
 			if (addr_parse_port(optarg, 0, &port) != 0)
@@ -252,6 +263,18 @@ main(int argc, char **argv)
 			fatal("--alt-address needs --listen with a specific "
 			    "address, not %s", listen);
 		cfg.has_alt_address = 1;
+	}
+	if (!no_listen6 && cfg.listen.ss.ss_family == AF_INET) {
+		char text[ADDR_STRLEN];
+
+		snprintf(text, sizeof text, "[::]:%u", port);
+		if (addr_parse(listen6 != NULL ? listen6 : text, port, 1,
+		    &cfg.listen6, err, sizeof err) != 0)
+			fatal("--listen6 %s", err);
+		if (cfg.listen6.ss.ss_family != AF_INET6)
+			fatal("--listen6 %s: not an IPv6 address", listen6);
+		cfg.has_listen6 = 1;
+		cfg.listen6_optional = listen6 == NULL;
 	}
 	if (cfg.has_http && addr_parse(http_at, 8080, 1, &cfg.http, err,
 	    sizeof err) != 0)

@@ -49,7 +49,8 @@
 /* Sockets by what they differ in: bit 0 the port, bit 1 the address. */
 #define SOCK_ALT_PORT	1
 #define SOCK_ALT_ADDR	2
-#define SOCK_MAX	4
+#define SOCK_V6		4	/* the IPv6 socket beside an IPv4 --listen */
+#define SOCK_MAX	5
 
 struct server;
 struct worker;
@@ -276,6 +277,12 @@ server_binding(struct worker *w, struct srv_sock *ss, struct srv_msg *m,
 			server_error(w, m, req, reqlen, 400, NULL, NULL, 0);
 			return;
 		}
+		/* The IPv6 socket has no RFC 5780 companions. */
+		if (ss->index == SOCK_V6 && (flags & 0x6)) {
+			STAT_INC(w, err_unknown_attr);
+			server_error(w, m, req, reqlen, 420, NULL, change, 1);
+			return;
+		}
 		if (flags & 0x4)	/* change IP */
 			via ^= SOCK_ALT_ADDR;
 		if (flags & 0x2)	/* change port */
@@ -290,7 +297,8 @@ server_binding(struct worker *w, struct srv_sock *ss, struct srv_msg *m,
 	server_local(&w->socks[via], m, &origin);
 	/* keep: how many of FINGERPRINT, OTHER-ADDRESS and RESPONSE-ORIGIN,
 	 * in that order, go in; the most that fit. */
-	for (keep = w->srv->cfg.has_alt_address ? 3 : 1; keep >= 0; keep--) {
+	for (keep = w->srv->cfg.has_alt_address && ss->index != SOCK_V6 ? 3 :
+	    1; keep >= 0; keep--) {
 		server_answer(m, &b, req, STUN_SUCCESS);
 		stun_put_xor_address(&b, STUN_ATTR_XOR_MAPPED_ADDRESS,
 		    (struct sockaddr *)&m->from);
@@ -1525,7 +1533,8 @@ server_send_one(struct worker *w, struct srv_msg *m)
 }
 
 /* The broker's way out: from the primary port (worker 0's socket; any
- * thread may send on it), from the address the node talks to. */
+ * thread may send on it, the IPv6 one to an IPv6 node), from the address
+ * the node talks to. */
 static void
 server_broker_send(void *ctx, const struct sockaddr *to, const uint8_t *msg,
     size_t len, const struct sockaddr *src)
@@ -1533,6 +1542,9 @@ server_broker_send(void *ctx, const struct sockaddr *to, const uint8_t *msg,
 	struct server *s = ctx;
 	struct srv_sock *ss = &s->workers[0].socks[0];
 	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
+
+	if (to->sa_family == AF_INET6 && s->workers[0].socks[SOCK_V6].fd != -1)
+		ss = &s->workers[0].socks[SOCK_V6];
 	union srv_cmsg ctl;
 	struct msghdr mh;
 
@@ -1803,6 +1815,9 @@ server_open(struct worker *w, int index, const struct addr *a, char *err,
 	 */
 	if (w->index == 0) {
 		probe = socket(a->ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (probe != -1 && index == SOCK_V6)
+			setsockopt(probe, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+			    sizeof one);
 		if (probe != -1 && bind(probe, (const struct sockaddr *)&a->ss,
 		    a->len) == -1 && errno == EADDRINUSE) {
 			snprintf(err, errlen, "cannot listen on %s: in use "
@@ -1829,6 +1844,9 @@ server_open(struct worker *w, int index, const struct addr *a, char *err,
 	setsockopt(ss->fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
 	setsockopt(ss->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
 	setsockopt(ss->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+	/* Beside an IPv4 socket on the same port: IPv6 alone. */
+	if (index == SOCK_V6)
+		setsockopt(ss->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
 	/* Bound to 0.0.0.0: learn each request's address, to answer from it
 	 * and name it in RESPONSE-ORIGIN. */
 	if (a->ss.ss_family == AF_INET &&
@@ -1853,6 +1871,27 @@ server_open(struct worker *w, int index, const struct addr *a, char *err,
 		log_info("listening on udp %s", addr_format(
 		    (const struct sockaddr *)&a->ss, text, sizeof text));
 	return 0;
+}
+
+/* The default IPv6 socket is skipped on a host without IPv6. */
+static void
+server_probe_v6(struct server_config *cfg)
+{
+	int fd, one = 1;
+
+	if (!cfg->has_listen6 || !cfg->listen6_optional)
+		return;
+	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd != -1)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	if (fd == -1 || (bind(fd, (const struct sockaddr *)&cfg->listen6.ss,
+	    cfg->listen6.len) == -1 && errno != EADDRINUSE)) {
+		log_info("no IPv6 here (%s): listening on IPv4 alone",
+		    strerror(errno));
+		cfg->has_listen6 = 0;
+	}
+	if (fd != -1)
+		close(fd);
 }
 
 static void *
@@ -1886,6 +1925,7 @@ server_create(struct event_base *base, const struct server_config *cfg,
 	randombytes_buf(s->challenge_key, sizeof s->challenge_key);
 	s->base = base;
 	s->cfg = *cfg;
+	server_probe_v6(&s->cfg);
 	pthread_mutex_init(&s->lock, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &s->start);
 	s->nworkers = cfg->threads > 0 ? (int)cfg->threads : 1;
@@ -1917,7 +1957,7 @@ server_create(struct event_base *base, const struct server_config *cfg,
 			snprintf(err, errlen, "cannot create an event loop");
 			goto fail;
 		}
-		for (i = 0; i < SOCK_MAX; i++) {
+		for (i = 0; i < SOCK_V6; i++) {
 			if ((i & SOCK_ALT_ADDR) && !cfg->has_alt_address)
 				continue;
 			a = (i & SOCK_ALT_ADDR) ? cfg->alt_address :
@@ -1928,6 +1968,9 @@ server_create(struct event_base *base, const struct server_config *cfg,
 			if (server_open(w, i, &a, err, errlen) != 0)
 				goto fail;
 		}
+		if (s->cfg.has_listen6 && server_open(w, SOCK_V6,
+		    &s->cfg.listen6, err, errlen) != 0)
+			goto fail;
 	}
 	bc.has_relay = cfg->has_relay;
 	bc.relay = cfg->relay;
@@ -2179,7 +2222,9 @@ server_create_detached(struct event_base *base,
 	}
 	w = &s->workers[0];
 	w->srv = s;
-	for (i = 0; i < SOCK_MAX; i++) {
+	for (i = 0; i < SOCK_MAX; i++)
+		w->socks[i].fd = -1;
+	for (i = 0; i < SOCK_V6; i++) {
 		ss = &w->socks[i];
 		ss->w = w;
 		ss->index = i;

@@ -30,6 +30,9 @@ struct server_health {
 struct server_config {
 	struct addr	listen;		/* primary address and port */
 	uint16_t	alt_port;	/* the second port */
+	int		has_listen6;
+	struct addr	listen6;	/* IPv6 beside an IPv4 listen (V6ONLY) */
+	int		listen6_optional; /* the default: skipped without IPv6 */
 	int		has_alt_address;
 	struct addr	alt_address;	/* RFC 5780's other address (port ignored) */
 	int		has_http;
