@@ -1542,12 +1542,11 @@ server_broker_send(void *ctx, const struct sockaddr *to, const uint8_t *msg,
 	struct server *s = ctx;
 	struct srv_sock *ss = &s->workers[0].socks[0];
 	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
-
-	if (to->sa_family == AF_INET6 && s->workers[0].socks[SOCK_V6].fd != -1)
-		ss = &s->workers[0].socks[SOCK_V6];
 	union srv_cmsg ctl;
 	struct msghdr mh;
 
+	if (to->sa_family == AF_INET6 && s->workers[0].socks[SOCK_V6].fd != -1)
+		ss = &s->workers[0].socks[SOCK_V6];
 	memset(&mh, 0, sizeof mh);
 	mh.msg_name = (void *)to;
 	mh.msg_namelen = to->sa_family == AF_INET ?
