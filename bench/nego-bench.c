@@ -53,12 +53,12 @@
 
 #include <sodium.h>
 
-#include "net/addr.h"
-#include "net/ctl.h"
-#include "net/nat.h"
-#include "net/opt.h"
-#include "net/proto.h"
-#include "net/stun.h"
+#include "client/ctl.h"
+#include "util/addr.h"
+#include "util/opt.h"
+#include "wire/nat.h"
+#include "wire/proto.h"
+#include "wire/stun.h"
 
 #define BATCH		64
 #define HIST_US		1000000		/* latency histogram: 1 us buckets up to 1 s */

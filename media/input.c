@@ -7,13 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <libavformat/avformat.h>
 #include <libavutil/mathematics.h>
 #include <libavutil/time.h>
 
 #include "media/input.h"
+#include "util/clock.h"
 
 /* PIDs we ask the muxer for, so that the chunker knows them. */
 #define MEDIA_PID_PAT		0x0000
@@ -81,31 +81,13 @@ media_input_averr(char *err, size_t errlen, const char *what, int rc)
 	snprintf(err, errlen, "%s: %s", what, buf);
 }
 
-static uint64_t
-media_input_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-static int64_t
-media_input_mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* libav's interrupt callback: non-zero ends a blocking open or read. */
 static int
 media_input_interrupt(void *opaque)
 {
 	const struct media_input *in = opaque;
 
-	return media_input_mono_us() > in->io_deadline;
+	return (int64_t)clock_us() > in->io_deadline;
 }
 
 /* Hands the chunk being built to the callback and starts the next. */
@@ -119,7 +101,7 @@ media_input_emit(struct media_input *in)
 	memset(&c, 0, sizeof c);
 	c.flags = in->cur_key ? CHUNK_F_KEYFRAME : 0;
 	c.seq = in->seq++;
-	c.timestamp_us = media_input_now_us();
+	c.timestamp_us = clock_wall_us();
 	c.payload = in->cur;
 	c.len = in->cur_len;
 	in->cb(&c, in->arg);
@@ -344,7 +326,7 @@ media_input_open(const char *url, const struct media_input_options *opt,
 	}
 	in->ic->interrupt_callback.callback = media_input_interrupt;
 	in->ic->interrupt_callback.opaque = in;
-	in->io_deadline = media_input_mono_us() + MEDIA_IO_TIMEOUT_US;
+	in->io_deadline = (int64_t)clock_us() + MEDIA_IO_TIMEOUT_US;
 	if ((rc = avformat_open_input(&in->ic, url, NULL, NULL)) < 0) {
 		char what[512];
 
@@ -468,7 +450,7 @@ media_input_read(struct media_input *in, char *err, size_t errlen)
 	int rc;
 
 	for (;;) {
-		in->io_deadline = media_input_mono_us() + MEDIA_IO_TIMEOUT_US;
+		in->io_deadline = (int64_t)clock_us() + MEDIA_IO_TIMEOUT_US;
 		rc = av_read_frame(in->ic, pkt);
 		if (rc == AVERROR_EOF && in->opt.loop &&
 		    media_input_rewind(in) == 0)

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "media/chunk.h"
+#include "wire/chunk.h"
 
 struct ring;
 

@@ -4,18 +4,18 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <event2/event.h>
 
-#include "media/chunk.h"
+#include "client/session.h"
+#include "link/link.h"
+#include "link/udt.h"
 #include "media/ring.h"
 #include "media/serve.h"
-#include "net/link.h"
-#include "net/log.h"
-#include "net/proto.h"
-#include "net/session.h"
-#include "net/udt.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "wire/chunk.h"
+#include "wire/proto.h"
 
 /* A child whose UDT send buffer is full is tried again this often. */
 #define SERVE_RETRY_MS	10
@@ -64,15 +64,6 @@ serve_find(struct serve *s, struct link *l)
 		if (s->kids[i].link == l)
 			return &s->kids[i];
 	return NULL;
-}
-
-static uint64_t
-serve_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* Links taken at most: the fanout and SERVE_EXTRA for repairs (none for a
@@ -176,7 +167,7 @@ serve_check_cb(evutil_socket_t fd, short what, void *arg)
 	struct udt_stats us;
 	struct child *k;
 	struct link *l;
-	uint64_t now = serve_now_ms();
+	uint64_t now = clock_ms();
 	size_t i;
 
 	(void)fd;
@@ -254,7 +245,7 @@ serve_connected(struct serve *s, struct link *l)
 		return;
 	}
 	memset(&s->kids[s->nkids], 0, sizeof s->kids[0]);
-	s->kids[s->nkids].live_ms = serve_now_ms();
+	s->kids[s->nkids].live_ms = clock_ms();
 	s->kids[s->nkids++].link = l;
 	log_info("child %016llx linked", (unsigned long long)link_peer(l));
 }

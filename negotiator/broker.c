@@ -16,8 +16,8 @@
 #include <sodium.h>
 
 #include "negotiator/broker.h"
-#include "net/log.h"
-#include "net/stun.h"
+#include "util/log.h"
+#include "wire/stun.h"
 
 #define BROKER_TICK_MS		50
 /* INSTRUCT is sent at 0, 250, 750 and 1750 ms, then every second; no ACK
@@ -93,7 +93,7 @@ struct blink {
 	uint8_t			 answer[BROKER_MSG_MAX];	/* to A */
 	size_t			 answer_len;
 	int			 relayed;
-	int			 birthday;	/* birthday punching (net/link.c) */
+	int			 birthday;	/* birthday punching (link/link.c) */
 	int			 same_ip;	/* A and B behind one address */
 	int			 have_report_b;
 	struct tc_outcome	 report_b;

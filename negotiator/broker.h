@@ -19,9 +19,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "net/addr.h"
-#include "net/nat.h"
-#include "net/proto.h"
+#include "util/addr.h"
+#include "wire/nat.h"
+#include "wire/proto.h"
 
 struct event_base;
 struct evbuffer;

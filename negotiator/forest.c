@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "negotiator/forest.h"
-#include "net/nat.h"
+#include "wire/nat.h"
 
 struct forest_tree {
 	int		 ch;		/* -1: unused */

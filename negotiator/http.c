@@ -26,14 +26,14 @@
 #include "media/playout.h"
 #include "negotiator/broker.h"
 #include "negotiator/channel.h"
-#include "net/key.h"
 #include "negotiator/forest.h"
 #include "negotiator/http.h"
 #include "negotiator/registry.h"
 #include "negotiator/server.h"
-#include "net/log.h"
-#include "net/nat.h"
-#include "net/proto.h"
+#include "util/log.h"
+#include "wire/key.h"
+#include "wire/nat.h"
+#include "wire/proto.h"
 
 #define HTTP_NODES_DEFAULT	1000
 #define HTTP_NODES_MAX		10000	/* built under the registry lock */

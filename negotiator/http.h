@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "net/addr.h"
+#include "util/addr.h"
 
 struct event_base;
 struct server;

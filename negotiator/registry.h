@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "net/nat.h"
+#include "wire/nat.h"
 
 #define REG_NONE UINT32_MAX
 

@@ -17,17 +17,17 @@
 #include <event2/event.h>
 #include <sodium.h>
 
+#include "negotiator/broker.h"
 #include "negotiator/channel.h"
 #include "negotiator/forest.h"
 #include "negotiator/ratelimit.h"
 #include "negotiator/registry.h"
-#include "negotiator/broker.h"
-#include "negotiator/server.h"
 #include "negotiator/server-test.h"
-#include "net/key.h"
-#include "net/log.h"
-#include "net/nat.h"
-#include "net/proto.h"
+#include "negotiator/server.h"
+#include "util/log.h"
+#include "wire/key.h"
+#include "wire/nat.h"
+#include "wire/proto.h"
 
 /*
  * Counters: each thread bumps its own with relaxed atomics (its own cache

@@ -6,9 +6,9 @@
 
 #include <stdint.h>
 
-#include "net/addr.h"
-#include "net/proto.h"
-#include "net/stun.h"
+#include "util/addr.h"
+#include "wire/proto.h"
+#include "wire/stun.h"
 
 struct event_base;
 struct server;

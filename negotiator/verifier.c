@@ -7,14 +7,14 @@
 
 #include <event2/event.h>
 
+#include "client/ctl.h"
+#include "client/session.h"
+#include "link/link.h"
+#include "link/udt.h"
 #include "negotiator/server.h"
 #include "negotiator/verifier.h"
-#include "net/ctl.h"
-#include "net/link.h"
-#include "net/log.h"
-#include "net/nat.h"
-#include "net/session.h"
-#include "net/udt.h"
+#include "util/log.h"
+#include "wire/nat.h"
 
 #define VERIFIER_TICK_MS	100
 

@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#include "net/addr.h"
+#include "util/addr.h"
 
 struct event_base;
 struct server;

@@ -9,18 +9,18 @@
 #include <event2/event.h>
 #include <sodium.h>
 
+#include "client/discover.h"
+#include "client/session.h"
+#include "link/link.h"
+#include "link/udt.h"
 #include "media/input.h"
 #include "media/ring.h"
 #include "media/serve.h"
-#include "net/addr.h"
-#include "net/discover.h"
-#include "net/key.h"
-#include "net/link.h"
-#include "net/log.h"
-#include "net/opt.h"
-#include "net/proto.h"
-#include "net/session.h"
-#include "net/udt.h"
+#include "util/addr.h"
+#include "util/log.h"
+#include "util/opt.h"
+#include "wire/key.h"
+#include "wire/proto.h"
 
 static const char synopsis[] =
     "--input URL --negotiator HOST[:PORT] [--channel NAME] [options]";

@@ -17,19 +17,19 @@
 #include <event2/http.h>
 #include <sodium.h>
 
-#include "media/chunk.h"
+#include "client/discover.h"
+#include "client/session.h"
+#include "link/link.h"
+#include "link/udt.h"
 #include "media/playout.h"
 #include "media/ring.h"
 #include "media/serve.h"
-#include "net/addr.h"
-#include "net/discover.h"
-#include "net/key.h"
-#include "net/link.h"
-#include "net/log.h"
-#include "net/opt.h"
-#include "net/proto.h"
-#include "net/session.h"
-#include "net/udt.h"
+#include "util/addr.h"
+#include "util/log.h"
+#include "util/opt.h"
+#include "wire/chunk.h"
+#include "wire/key.h"
+#include "wire/proto.h"
 
 #define PEER_REJOIN_MS	500	/* after losing the parent */
 #define PEER_LATENCIES	512	/* the last chunks' latencies, for figures */

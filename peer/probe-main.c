@@ -10,12 +10,12 @@
 #include <event2/event.h>
 #include <sodium.h>
 
-#include "net/discover.h"
-#include "net/log.h"
-#include "net/nat.h"
-#include "net/opt.h"
-#include "net/proto.h"
-#include "net/session.h"
+#include "client/discover.h"
+#include "client/session.h"
+#include "util/log.h"
+#include "util/opt.h"
+#include "wire/nat.h"
+#include "wire/proto.h"
 
 static const char synopsis[] = "[options] HOST[:PORT]";
 static const char about[] =

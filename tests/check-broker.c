@@ -18,7 +18,7 @@
 #include <sodium.h>
 
 #include "negotiator/broker.h"
-#include "net/stun.h"
+#include "wire/stun.h"
 #include "tests/check-daemon.h"
 #include "tests/check-run.h"
 

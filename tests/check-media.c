@@ -17,11 +17,11 @@
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 
-#include "media/chunk.h"
 #include "media/input.h"
 #include "media/playout.h"
 #include "media/ring.h"
 #include "media/serve.h"
+#include "wire/chunk.h"
 #include "tests/check-run.h"
 
 /* A payload of n TS packets, each 0x47 then a filler from seed. */

@@ -22,13 +22,13 @@
 #include <event2/event.h>
 #include <sodium.h>
 
-#include "net/addr.h"
-#include "net/ctl.h"
-#include "net/key.h"
-#include "net/nat.h"
-#include "net/proto.h"
-#include "net/session.h"
-#include "net/stun.h"
+#include "client/ctl.h"
+#include "client/session.h"
+#include "util/addr.h"
+#include "wire/key.h"
+#include "wire/nat.h"
+#include "wire/proto.h"
+#include "wire/stun.h"
 #include "tests/check-daemon.h"
 #include "tests/check-run.h"
 
@@ -1549,7 +1549,7 @@ START_TEST(test_verifier_crowd)
 END_TEST
 
 /*
- * Leaving waits for the session's other requests: A (net/session.c, as
+ * Leaving waits for the session's other requests: A (client/session.c, as
  * every program has it) asks for a link to B, a raw socket that answers
  * its INSTRUCT half a second late, and leaves at once. The LINK must get
  * its GO before the session says it has left; the negotiator could not

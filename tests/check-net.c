@@ -1,4 +1,4 @@
-/* Unit tests for net/: address parsing and printing, log levels, options. */
+/* Unit tests for util/: address parsing and printing, log levels, options. */
 #include "config.h"
 
 #include <check.h>
@@ -12,11 +12,12 @@
 
 #include <sodium.h>
 
-#include "net/addr.h"
-#include "net/key.h"
-#include "net/log.h"
-#include "net/proto.h"
-#include "net/stun.h"
+#include "util/addr.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "wire/key.h"
+#include "wire/proto.h"
+#include "wire/stun.h"
 #include "tests/check-run.h"
 
 static void
@@ -95,6 +96,27 @@ START_TEST(test_addr_port)
 	ck_assert_int_eq(addr_parse_port("1 ", 1, &p), -1);
 	ck_assert_int_eq(addr_parse_port("65535", 0, &p), 0);
 	ck_assert_uint_eq(p, 65535);
+}
+END_TEST
+
+/* addr_sslen by family; the clock's three readings. */
+START_TEST(test_sslen_clock)
+{
+	struct sockaddr_storage ss;
+	uint64_t a, b;
+
+	memset(&ss, 0, sizeof ss);
+	ss.ss_family = AF_INET;
+	ck_assert_uint_eq(addr_sslen(&ss), sizeof(struct sockaddr_in));
+	ss.ss_family = AF_INET6;
+	ck_assert_uint_eq(addr_sslen(&ss), sizeof(struct sockaddr_in6));
+
+	a = clock_ms();
+	b = clock_us();
+	ck_assert_uint_ge(b / 1000, a);
+	ck_assert_uint_ge(clock_ms(), a);
+	/* The wall clock is past 2020 in µs. */
+	ck_assert_uint_gt(clock_wall_us(), UINT64_C(1577836800000000));
 }
 END_TEST
 
@@ -303,6 +325,7 @@ main(void)
 	tcase_add_test(tc, test_addr_parse_errors);
 	tcase_add_test(tc, test_addr_compare);
 	tcase_add_test(tc, test_addr_port);
+	tcase_add_test(tc, test_sslen_clock);
 	tcase_add_test(tc, test_log_level);
 	tcase_add_test(tc, test_key_file);
 	tcase_add_test(tc, test_health);

@@ -1,6 +1,6 @@
-/* Unit tests for net/stun: RFC 5769's vectors, round trips through the
+/* Unit tests for wire/stun: RFC 5769's vectors, round trips through the
  * builder, integrity, every parse error, and the builder's bounds; and
- * net/sha256 against FIPS 180-4's and RFC 4231's vectors and libsodium. */
+ * wire/sha256 against FIPS 180-4's and RFC 4231's vectors and libsodium. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -12,8 +12,8 @@
 
 #include <sodium.h>
 
-#include "net/sha256.h"
-#include "net/stun.h"
+#include "wire/sha256.h"
+#include "wire/stun.h"
 #include "tests/check-run.h"
 
 /* RFC 5769 §2.1: a Binding request with SOFTWARE, PRIORITY,
@@ -750,6 +750,43 @@ START_TEST(test_error_code)
 }
 END_TEST
 
+/* stun_error: an answer's code and printable reason, 0 and "" without
+ * an ERROR-CODE, 0 for a malformed one. */
+START_TEST(test_stun_error)
+{
+	uint8_t buf[256], tid[12] = { 7 }, bad[4] = { 0, 0, 9, 99 };
+	struct stun_builder b;
+	struct stun_msg msg;
+	char why[8];
+	int n;
+
+	stun_build_init(&b, buf, sizeof buf, STUN_METHOD_BINDING, STUN_ERROR,
+	    tid);
+	ck_assert_int_eq(stun_put_error_code(&b, 438, "Stale\x01Nonce"), 0);
+	n = stun_build_finish(&b);
+	parse_ok(buf, (size_t)n, &msg);
+	ck_assert_int_eq(stun_error(&msg, why, sizeof why), 438);
+	ck_assert_str_eq(why, "Stale?N");	/* cut to fit, '?' for \x01 */
+
+	stun_build_init(&b, buf, sizeof buf, STUN_METHOD_BINDING, STUN_SUCCESS,
+	    tid);
+	n = stun_build_finish(&b);
+	parse_ok(buf, (size_t)n, &msg);
+	strcpy(why, "junk");
+	ck_assert_int_eq(stun_error(&msg, why, sizeof why), 0);
+	ck_assert_str_eq(why, "");
+
+	stun_build_init(&b, buf, sizeof buf, STUN_METHOD_BINDING, STUN_ERROR,
+	    tid);
+	ck_assert_int_eq(stun_put(&b, STUN_ATTR_ERROR_CODE, bad, sizeof bad),
+	    0);
+	n = stun_build_finish(&b);
+	parse_ok(buf, (size_t)n, &msg);
+	ck_assert_int_eq(stun_error(&msg, why, sizeof why), 0);
+	ck_assert_str_eq(why, "");
+}
+END_TEST
+
 START_TEST(test_attr_readers_reject)
 {
 	struct stun_msg msg;
@@ -1433,6 +1470,7 @@ main(void)
 	tcase_add_test(tc, test_round_trip);
 	tcase_add_test(tc, test_known_answer);
 	tcase_add_test(tc, test_error_code);
+	tcase_add_test(tc, test_stun_error);
 	tcase_add_test(tc, test_attr_readers_reject);
 	tcase_add_test(tc, test_integrity);
 	tcase_add_test(tc, test_integrity_truncated);

@@ -117,7 +117,7 @@ lab_exec i-hp "$LINK" "$N1" --id 400 --link 7300 --attempts "$ATTEMPTS" \
 wait
 
 for b in "${PUBLIC[@]}"; do
-	want=direct	# random: birthday punching (net/link.c)
+	want=direct	# random: birthday punching (link/link.c)
 	verdict "cgnat-$b" "$want"
 	verdict "$b-cgnat" "$want"
 done

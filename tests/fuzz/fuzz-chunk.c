@@ -9,7 +9,7 @@
 
 #include <sodium.h>
 
-#include "media/chunk.h"
+#include "wire/chunk.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -46,16 +46,16 @@
 #include <event2/event.h>
 #include <sodium.h>
 
+#include "client/ctl.h"
 #include "negotiator/forest.h"
 #include "negotiator/registry.h"
 #include "negotiator/server-test.h"
-#include "net/ctl.h"
-#include "net/key.h"
-#include "net/log.h"
-#include "net/nat.h"
-#include "net/proto.h"
-#include "net/stun.h"
 #include "tree/tree.h"
+#include "util/log.h"
+#include "wire/key.h"
+#include "wire/nat.h"
+#include "wire/proto.h"
+#include "wire/stun.h"
 
 #define FUZZ_NODES	3		/* the origin, peers A and B */
 #define FUZZ_MAX_NODES	64

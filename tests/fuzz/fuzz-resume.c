@@ -4,7 +4,7 @@
  * then the real serve state machine over a ring, driven by a script read
  * from the input: children link, speak (arbitrary messages), block, go;
  * chunks arrive, in order or after a gap. The links are fakes defined here (link_send,
- * link_close, link_peer, link_stats, link_unacked: the only net/link calls serve.c
+ * link_close, link_peer, link_stats, link_unacked: the only link/link calls serve.c
  * makes, so the UDT library is not linked); they check what serve sends:
  * only on a live link, whole chunks as the ring holds them, in order from
  * where the child asked or from a keyframe. Any broken promise aborts.
@@ -33,11 +33,11 @@
 
 #include <event2/event.h>
 
-#include "media/chunk.h"
+#include "link/link.h"
 #include "media/ring.h"
 #include "media/serve.h"
-#include "net/link.h"
-#include "net/log.h"
+#include "util/log.h"
+#include "wire/chunk.h"
 
 #define FUZZ_LINKS	8	/* (op >> 3) & 7 names one */
 #define FUZZ_RING	6

@@ -41,7 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "net/addr.h"
+#include "util/addr.h"
 
 #define LAB_TRIES	5
 #define LAB_WAIT_MS	1000

@@ -40,15 +40,15 @@
 #include <event2/event.h>
 #include <sodium.h>
 
-#include "net/addr.h"
-#include "net/discover.h"
-#include "net/link.h"
-#include "net/log.h"
-#include "net/nat.h"
-#include "net/opt.h"
-#include "net/proto.h"
-#include "net/session.h"
-#include "net/udt.h"
+#include "client/discover.h"
+#include "client/session.h"
+#include "link/link.h"
+#include "link/udt.h"
+#include "util/addr.h"
+#include "util/log.h"
+#include "util/opt.h"
+#include "wire/nat.h"
+#include "wire/proto.h"
 
 /* A channel named by a key: peers naming a label wait for its origin. */
 #define LINKTOOL_CHANNEL \

@@ -28,10 +28,10 @@
 
 #include <sodium.h>
 
-#include "net/addr.h"
-#include "net/nat.h"
-#include "net/proto.h"
-#include "net/stun.h"
+#include "util/addr.h"
+#include "wire/nat.h"
+#include "wire/proto.h"
+#include "wire/stun.h"
 
 #define REG_TRIES	5
 #define REG_WAIT_MS	1000

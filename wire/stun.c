@@ -9,8 +9,8 @@
 
 #include <sodium.h>
 
-#include "net/sha256.h"
-#include "net/stun.h"
+#include "wire/sha256.h"
+#include "wire/stun.h"
 
 static const char *stun_parse_error_names[STUN_E_COUNT] = {
 	[STUN_OK] = "ok",
@@ -481,6 +481,24 @@ stun_attr_error_code(const struct stun_attr *a, int *code,
 	if (reason_len != NULL)
 		*reason_len = a->len - 4u;
 	return 0;
+}
+
+int
+stun_error(const struct stun_msg *m, char *why, size_t whylen)
+{
+	const struct stun_attr *a = stun_find(m, STUN_ATTR_ERROR_CODE);
+	const char *reason;
+	size_t len, i;
+	int code;
+
+	why[0] = '\0';
+	if (a == NULL || stun_attr_error_code(a, &code, &reason, &len) != 0)
+		return 0;
+	for (i = 0; i < len && i < whylen - 1; i++)
+		why[i] = reason[i] >= 0x20 && reason[i] < 0x7f ? reason[i] :
+		    '?';
+	why[i] = '\0';
+	return code;
 }
 
 int

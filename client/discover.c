@@ -7,15 +7,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
-#include "net/discover.h"
-#include "net/log.h"
-#include "net/proto.h"
+#include "client/discover.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "wire/proto.h"
 
 #define DISC_ALLOC_SOCKS	5	/* fresh sockets for the allocation test */
 #define DISC_PAD		128	/* room for RFC 5780 attributes */
@@ -69,7 +69,7 @@ struct discover {
 	int			 confirm_open, confirm_ip, confirm_port;
 	int			 filter_unsupported;
 	int			 adaptive;	/* negative tests timed by RTT */
-	struct timespec		 t_sent;	/* this step's request, first sent */
+	uint64_t		 t_sent;	/* ms: this step's request, first sent */
 	long			 rtt_ms;	/* least seen so far; -1: none */
 };
 
@@ -202,12 +202,8 @@ disc_answer_cb(void *arg, const struct stun_msg *resp,
 		 * longer (Karn), and taking it alone once made the filtering
 		 * tests of a peer on a lossy path last 24 s.
 		 */
-		struct timespec now;
-		long rtt;
+		long rtt = (long)(clock_ms() - d->t_sent);
 
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		rtt = (now.tv_sec - d->t_sent.tv_sec) * 1000 +
-		    (now.tv_nsec - d->t_sent.tv_nsec) / 1000000;
 		if (d->rtt_ms < 0 || rtt < d->rtt_ms)
 			d->rtt_ms = rtt;
 		d->o.negative.rto_ms = (uint32_t)(2 * d->rtt_ms + 20 < 50 ?
@@ -327,7 +323,7 @@ disc_next(struct discover *d)
 	if (d->step == STEP_OTHER_IP && !d->r.has_other)
 		t = &d->o.negative;
 	len = ctl_build_binding(msg, sizeof msg, change, DISC_PAD);
-	clock_gettime(CLOCK_MONOTONIC, &d->t_sent);
+	d->t_sent = clock_ms();
 	if (len < 0 || ctl_request(sock, &dest, msg, (size_t)len, t,
 	    disc_answer_cb, d) != 0)
 		disc_fail(d, "cannot send to");

@@ -35,7 +35,7 @@
 #define CHUNK_SIGNED_LEN	24	/* header bytes under the signature */
 #define CHUNK_SIG_CONTEXT	"treecast chunk\0"	/* and its NUL: 16 */
 #define CHUNK_SIG_CONTEXT_LEN	16
-#define CHUNK_PUBLIC_LEN	32	/* Ed25519 keys, as in net/key.h */
+#define CHUNK_PUBLIC_LEN	32	/* Ed25519 keys, as in wire/key.h */
 #define CHUNK_SECRET_LEN	64
 #define CHUNK_TS_PACKET		188
 #define CHUNK_TS_SYNC		0x47

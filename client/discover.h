@@ -6,9 +6,9 @@
 #ifndef TREECAST_DISCOVER_H
 #define TREECAST_DISCOVER_H
 
-#include "net/addr.h"
-#include "net/ctl.h"
-#include "net/nat.h"
+#include "client/ctl.h"
+#include "util/addr.h"
+#include "wire/nat.h"
 
 struct event_base;
 struct discover;

@@ -10,9 +10,9 @@
 #include <event2/event.h>
 #include <sodium.h>
 
-#include "net/proto.h"
-#include "net/punch.h"
-#include "net/stun.h"
+#include "link/punch.h"
+#include "wire/proto.h"
+#include "wire/stun.h"
 
 /* The controlled side finishes once nominations have stopped this many
  * rounds: the controlling side got an answer and moved on. */

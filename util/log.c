@@ -9,7 +9,7 @@
 
 #include <event2/event.h>
 
-#include "net/log.h"
+#include "util/log.h"
 
 enum log_level log_level_current = LOG_INFO;
 static const char *log_progname = "treecast";

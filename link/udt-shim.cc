@@ -1,4 +1,4 @@
-// The C shim over UDT4 (net/udt.h): rendezvous links on punched sockets,
+// The C shim over UDT4 (link/udt.h): rendezvous links on punched sockets,
 // joined to a libevent loop through an eventfd. All of treecast's C++.
 #include "config.h"
 
@@ -19,7 +19,7 @@
 #include <udt/ccc.h>
 #include <udt/udt.h>
 
-#include "net/udt.h"
+#include "link/udt.h"
 
 /*
  * Congestion control for a live stream. UDT's own (CUDTCC) slows down on

@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "net/stun.h"
+#include "wire/stun.h"
 
 #define TC_DEFAULT_PORT		3478
 #define TC_SOFTWARE		"treecast " PACKAGE_VERSION
@@ -44,7 +44,7 @@
 #define TC_ATTR_XOR_INTERNAL	0x7C03	/* the node's local address, XORed as
 					   XOR-MAPPED-ADDRESS is, so that no
 					   NAT's ALG rewrites it */
-#define TC_ATTR_NAT_PROFILE	0x7C04	/* NAT_PROFILE_WIRE_LEN bytes (net/nat.h) */
+#define TC_ATTR_NAT_PROFILE	0x7C04	/* NAT_PROFILE_WIRE_LEN bytes (wire/nat.h) */
 #define TC_ATTR_ROLE		0x7C05	/* u32: enum tc_role */
 #define TC_ATTR_SESSION		0x7C06	/* u64: the credential's id */
 #define TC_ATTR_SESSION_KEY	0x7C07	/* TC_KEY_LEN bytes: the credential */
@@ -98,7 +98,7 @@
 					   birthday punching, this end's part
 					   (TC_BIRTHDAY_*) */
 
-/* Birthday punching (net/link.c): the random allocator opens many
+/* Birthday punching (link/link.c): the random allocator opens many
  * sockets towards the other end's one mapping; that end, whose mapping is
  * endpoint-independent, probes many ports of its address. */
 #define TC_BIRTHDAY_HARD	1

@@ -8,9 +8,9 @@
 #include <event2/event.h>
 #include <sodium.h>
 
-#include "net/ctl.h"
-#include "net/log.h"
-#include "net/session.h"
+#include "client/ctl.h"
+#include "client/session.h"
+#include "util/log.h"
 
 #define SESSION_BACKOFF_MIN_MS	1000
 #define SESSION_BACKOFF_MAX_MS	30000
@@ -104,25 +104,6 @@ session_lost(struct session *s, const char *why)
 	s->cb(s->arg, SESSION_LOST, s);
 }
 
-/* An error answer's code (0: none) and its reason, printable, in why. */
-static int
-session_error_code(const struct stun_msg *m, char *why, size_t whylen)
-{
-	const struct stun_attr *a = stun_find(m, STUN_ATTR_ERROR_CODE);
-	const char *reason;
-	size_t len, i;
-	int code;
-
-	why[0] = '\0';
-	if (a == NULL || stun_attr_error_code(a, &code, &reason, &len) != 0)
-		return 0;
-	for (i = 0; i < len && i < whylen - 1; i++)
-		why[i] = reason[i] >= 0x20 && reason[i] < 0x7f ? reason[i] :
-		    '?';
-	why[i] = '\0';
-	return code;
-}
-
 /* Takes the channel's key the negotiator named: pinned the first time,
  * refused if it differs from the pinned one (0, or -1). */
 static int
@@ -170,7 +151,7 @@ session_register_cb(void *arg, const struct stun_msg *resp,
 	}
 	if (resp->cls == STUN_ERROR) {
 		char why[STUN_REASON_MAX + 32], reason[STUN_REASON_MAX];
-		int code = session_error_code(resp, reason, sizeof reason);
+		int code = stun_error(resp, reason, sizeof reason);
 
 		/* An origin asked to sign a challenge does so at once. */
 		a = stun_find(resp, TC_ATTR_CHALLENGE);

@@ -130,6 +130,10 @@ int	stun_attr_u64(const struct stun_attr *a, uint64_t *out);
  * 300..699 are rejected. */
 int	stun_attr_error_code(const struct stun_attr *a, int *code,
 	    const char **reason, size_t *reason_len);
+/* The one ERROR-CODE reader for answers: m's code (0 when it carries none
+ * or a malformed one), its reason copied into why (whylen > 0) with
+ * unprintable bytes as '?', "" when absent. */
+int	stun_error(const struct stun_msg *m, char *why, size_t whylen);
 
 /*
  * Checks the first MESSAGE-INTEGRITY-SHA256 with key (RFC 8489 §14.6): an

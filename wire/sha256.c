@@ -9,7 +9,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "net/sha256.h"
+#include "wire/sha256.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>

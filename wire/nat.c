@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/nat.h"
+#include "wire/nat.h"
 
 static const char *const nat_mapping_names[] = {
 	[NAT_MAPPING_UNKNOWN] = "unknown",

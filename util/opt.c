@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/log.h"
-#include "net/opt.h"
+#include "util/log.h"
+#include "util/opt.h"
 
 void
 opt_init(struct opt_state *st, const struct opt *table)

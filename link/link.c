@@ -1,4 +1,4 @@
-/* Brokered links: the node's half of flow 3 (see net/link.h). */
+/* Brokered links: the node's half of flow 3 (see link/link.h). */
 #include "config.h"
 
 #include <errno.h>
@@ -11,14 +11,14 @@
 #include <event2/event.h>
 #include <sodium.h>
 
-#include "net/ctl.h"
-#include "net/link.h"
-#include "net/log.h"
-#include "net/nat.h"
-#include "net/proto.h"
-#include "net/punch.h"
-#include "net/session.h"
-#include "net/udt.h"
+#include "client/ctl.h"
+#include "client/session.h"
+#include "link/link.h"
+#include "link/punch.h"
+#include "link/udt.h"
+#include "util/log.h"
+#include "wire/nat.h"
+#include "wire/proto.h"
 
 #define LINK_RECENT	16	/* INSTRUCT answers kept for retransmissions */
 #define LINK_ANSWER_MAX	512
@@ -35,7 +35,7 @@
  */
 static const char link_hello[] = "treecast link hello";
 /* What the nominating side waits before UDT: the other side's quiet
- * rounds (net/punch.c) and a little more. */
+ * rounds (link/punch.c) and a little more. */
 #define LINK_UDT_DELAY_MS 90
 
 const struct link_options link_defaults = {

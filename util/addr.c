@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "net/addr.h"
+#include "util/addr.h"
 
 int
 addr_parse_port(const char *text, int allow_zero, uint16_t *out)
@@ -154,6 +154,13 @@ addr_set_port(struct sockaddr *sa, uint16_t port)
 		((struct sockaddr_in *)sa)->sin_port = htons(port);
 	else if (sa->sa_family == AF_INET6)
 		((struct sockaddr_in6 *)sa)->sin6_port = htons(port);
+}
+
+socklen_t
+addr_sslen(const struct sockaddr_storage *ss)
+{
+	return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+	    sizeof(struct sockaddr_in);
 }
 
 int

@@ -6,8 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "net/addr.h"
-#include "net/stun.h"
+#include "util/addr.h"
+#include "wire/stun.h"
 
 struct event_base;
 struct ctl;

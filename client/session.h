@@ -7,12 +7,12 @@
 
 #include <stdint.h>
 
-#include "net/addr.h"
-#include "net/ctl.h"
-#include "net/key.h"
-#include "net/nat.h"
-#include "net/proto.h"
-#include "net/stun.h"
+#include "client/ctl.h"
+#include "util/addr.h"
+#include "wire/key.h"
+#include "wire/nat.h"
+#include "wire/proto.h"
+#include "wire/stun.h"
 
 struct event_base;
 struct session;

@@ -7,7 +7,7 @@
 
 #include <sodium.h>
 
-#include "media/chunk.h"
+#include "wire/chunk.h"
 
 static void
 chunk_put64(uint8_t *p, uint64_t v)

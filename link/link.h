@@ -6,7 +6,7 @@
  * before the punch; each side predicts its next external ports from its NAT
  * profile, the negotiator passes them across (LINK, INSTRUCT, its ACK, then
  * LINK's answer as the GO), both sides punch with authenticated checks
- * (net/punch), and UDT takes the socket over in rendezvous mode (net/udt).
+ * (link/punch), and UDT takes the socket over in rendezvous mode (link/udt).
  * Where neither side can be reached by prediction (a random allocator
  * against an address-dependent one) the negotiator says so and the link
  * runs through its relay instead: same socket, same UDT, the negotiator
@@ -26,9 +26,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "net/addr.h"
-#include "net/proto.h"
-#include "net/session.h"
+#include "client/session.h"
+#include "util/addr.h"
+#include "wire/proto.h"
 
 struct event_base;
 struct nat_profile;

@@ -7,13 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
-#include "net/ctl.h"
-#include "net/proto.h"
+#include "client/ctl.h"
+#include "util/clock.h"
+#include "wire/proto.h"
 
 const struct ctl_timing ctl_timing_default = { 500, 7, 16 };
 
@@ -43,15 +43,6 @@ struct ctl {
 	void		*on_request_arg;
 	uint8_t		 rx[STUN_MAX_MSG + 4];
 };
-
-static uint64_t
-ctl_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* One datagram's fate in the loss estimate: an average over the last
  * eight or so, per mille. */
@@ -91,7 +82,7 @@ ctl_end(struct ctl_txn *x, const struct stun_msg *resp,
 	if (resp != NULL) {
 		ctl_loss(x->ctl, 0);
 		if (x->sent == 1) {	/* Karn: never a retransmitted one */
-			rtt = (uint32_t)(ctl_now() - x->t_sent);
+			rtt = (uint32_t)(clock_ms() - x->t_sent);
 			x->ctl->st.srtt_ms = x->ctl->st.srtt_ms == 0 ? rtt :
 			    (x->ctl->st.srtt_ms * 7 + rtt) / 8;
 		}
@@ -285,7 +276,7 @@ ctl_request(struct ctl *c, const struct addr *dest, const uint8_t *msg,
 	if (x->t.rc == 0)
 		x->t.rc = 1;
 	x->sent = 0;
-	x->t_sent = ctl_now();
+	x->t_sent = clock_ms();
 	x->wait_ms = x->t.rto_ms;
 	x->cb = cb;
 	x->arg = arg;

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "net/proto.h"
+#include "wire/proto.h"
 
 const uint16_t tc_known_attrs[] = {
 	STUN_ATTR_MAPPED_ADDRESS, STUN_ATTR_CHANGE_REQUEST, STUN_ATTR_USERNAME,

@@ -34,6 +34,9 @@ int	addr_equal(const struct sockaddr *a, const struct sockaddr *b);
 /* The local address the kernel would use towards dest (port 0); -1 if
  * there is no route. */
 int	addr_local_towards(const struct addr *dest, struct addr *out);
+/* The length of the socket address ss holds, by its family: what
+ * sendto() and bind() take. */
+socklen_t addr_sslen(const struct sockaddr_storage *ss);
 /* 0.0.0.0 or ::. */
 int	addr_is_any(const struct sockaddr *sa);
 /* Same family and address, any port. */

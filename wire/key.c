@@ -1,4 +1,4 @@
-/* The broadcaster's Ed25519 key file (net/key.h). */
+/* The broadcaster's Ed25519 key file (wire/key.h). */
 #include "config.h"
 
 #include <errno.h>
@@ -10,7 +10,7 @@
 
 #include <sodium.h>
 
-#include "net/key.h"
+#include "wire/key.h"
 
 #define KEY_LINE_MAX	(2 * KEY_SEED_LEN + 2)	/* hex, newline, NUL */
 
