@@ -120,6 +120,21 @@ START_TEST(test_sslen_clock)
 }
 END_TEST
 
+/* The protocol's rows make its names. */
+START_TEST(test_proto_names)
+{
+	ck_assert_str_eq(tc_method_name(TC_METHOD_REGISTER), "register");
+	ck_assert_str_eq(tc_method_name(TC_METHOD_ACCUSE), "accuse");
+	ck_assert_str_eq(tc_method_name(STUN_METHOD_BINDING), "binding");
+	ck_assert_str_eq(tc_method_name(0x0FF), "unknown");
+	ck_assert_str_eq(tc_attr_name(TC_ATTR_NODE_ID), "NODE-ID");
+	ck_assert_str_eq(tc_attr_name(TC_ATTR_LINK_SEEN), "LINK-SEEN");
+	ck_assert_ptr_null(tc_attr_name(STUN_ATTR_USERNAME));
+	ck_assert_uint_eq(tc_known_attrs[tc_known_attrs_count - 1],
+	    TC_ATTR_LINK_SEEN);
+}
+END_TEST
+
 START_TEST(test_log_level)
 {
 	enum log_level l;
@@ -326,6 +341,7 @@ main(void)
 	tcase_add_test(tc, test_addr_compare);
 	tcase_add_test(tc, test_addr_port);
 	tcase_add_test(tc, test_sslen_clock);
+	tcase_add_test(tc, test_proto_names);
 	tcase_add_test(tc, test_log_level);
 	tcase_add_test(tc, test_key_file);
 	tcase_add_test(tc, test_health);

@@ -11,15 +11,9 @@ const uint16_t tc_known_attrs[] = {
 	STUN_ATTR_UNKNOWN_ATTRIBUTES, STUN_ATTR_REALM, STUN_ATTR_NONCE,
 	STUN_ATTR_MESSAGE_INTEGRITY_SHA256, STUN_ATTR_XOR_MAPPED_ADDRESS,
 	STUN_ATTR_PADDING,
-	TC_ATTR_NODE_ID, TC_ATTR_CHANNEL, TC_ATTR_XOR_INTERNAL,
-	TC_ATTR_NAT_PROFILE, TC_ATTR_ROLE, TC_ATTR_SESSION,
-	TC_ATTR_SESSION_KEY, TC_ATTR_INTERVAL, TC_ATTR_SEQ, TC_ATTR_LINK,
-	TC_ATTR_PEER_NODE, TC_ATTR_LINK_KEY, TC_ATTR_XOR_EXTERNAL, TC_ATTR_PORTS,
-	TC_ATTR_XOR_RELAY, TC_ATTR_OUTCOME, TC_ATTR_NOMINATE, TC_ATTR_FANOUT,
-	TC_ATTR_PARENT, TC_ATTR_HEALTH, TC_ATTR_CHILDREN, TC_ATTR_CHANNEL_KEY,
-	TC_ATTR_LABEL, TC_ATTR_CHALLENGE, TC_ATTR_SIGNATURE,
-	TC_ATTR_EVIDENCE, TC_ATTR_STANDBY, TC_ATTR_MOVE_SEQ, TC_ATTR_LINK_SEEN,
-	TC_ATTR_BIRTHDAY,
+#define TC_ATTR_KNOWN(NAME, code, name)	TC_ATTR_##NAME,
+	TC_ATTRS(TC_ATTR_KNOWN)
+#undef TC_ATTR_KNOWN
 };
 const size_t tc_known_attrs_count =
     sizeof tc_known_attrs / sizeof tc_known_attrs[0];
@@ -88,32 +82,27 @@ tc_method_name(uint16_t method)
 	switch (method) {
 	case STUN_METHOD_BINDING:
 		return "binding";
-	case TC_METHOD_REGISTER:
-		return "register";
-	case TC_METHOD_KEEPALIVE:
-		return "keepalive";
-	case TC_METHOD_LEAVE:
-		return "leave";
-	case TC_METHOD_CHECK:
-		return "check";
-	case TC_METHOD_LINK:
-		return "link";
-	case TC_METHOD_INSTRUCT:
-		return "instruct";
-	case TC_METHOD_REPORT:
-		return "report";
-	case TC_METHOD_RELAY:
-		return "relay";
-	case TC_METHOD_JOIN:
-		return "join";
-	case TC_METHOD_STATUS:
-		return "status";
-	case TC_METHOD_MOVE:
-		return "move";
-	case TC_METHOD_ACCUSE:
-		return "accuse";
+#define TC_METHOD_CASE(NAME, code, name, served, auth)			\
+	case TC_METHOD_##NAME:						\
+		return name;
+	TC_METHODS(TC_METHOD_CASE)
+#undef TC_METHOD_CASE
 	default:
 		return "unknown";
+	}
+}
+
+const char *
+tc_attr_name(uint16_t type)
+{
+	switch (type) {
+#define TC_ATTR_CASE(NAME, code, name)					\
+	case TC_ATTR_##NAME:						\
+		return name;
+	TC_ATTRS(TC_ATTR_CASE)
+#undef TC_ATTR_CASE
+	default:
+		return NULL;
 	}
 }
 

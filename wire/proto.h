@@ -19,84 +19,138 @@
 #define TC_DEFAULT_PORT		3478
 #define TC_SOFTWARE		"treecast " PACKAGE_VERSION
 
-/* Methods. */
-#define TC_METHOD_REGISTER	0x0C1	/* a node joins: profile in, credential out */
-#define TC_METHOD_KEEPALIVE	0x0C2	/* authenticated refresh, every interval */
-#define TC_METHOD_LEAVE		0x0C3	/* authenticated goodbye */
-#define TC_METHOD_CHECK		0x0C4	/* peer to peer, on a punched socket */
-#define TC_METHOD_LINK		0x0C5	/* A asks for a link to B; answered once
-					   B has acknowledged (flow 3) */
-#define TC_METHOD_INSTRUCT	0x0C6	/* negotiator to B: open a link to A;
-					   B's answer is the paper's ACK */
-#define TC_METHOD_REPORT	0x0C7	/* a link's outcome, node to negotiator */
-#define TC_METHOD_RELAY		0x0C8	/* a link socket binds to the relay */
-#define TC_METHOD_JOIN		0x0C9	/* a node asks for a parent */
-#define TC_METHOD_STATUS	0x0CA	/* a node's figures, every few seconds */
-#define TC_METHOD_MOVE		0x0CB	/* negotiator to node: the tree moved
-					   it to TC_ATTR_PARENT (unanswered:
-					   the keepalive says it again) */
-#define TC_METHOD_ACCUSE	0x0CC	/* a child: its parent relayed chunks
-					   that fail the channel's signature */
+/*
+ * Methods, one row each: X(NAME, code, name, served, auth). served is
+ * where a request is answered (NEGOTIATOR, NODE: a node's session socket,
+ * LINK: a link's socket, RELAY: the negotiator's relay port); auth is what
+ * signs it (NONE, SESSION: the session's key, LINK: the link's key). The
+ * rows make TC_METHOD_NAME, tc_method_name(), the negotiator's dispatch
+ * table and the fuzzers' dictionary (tests/fuzz/make-dict.c).
+ */
+#define TC_METHODS(X)							\
+	/* a node joins: profile in, credential out */			\
+	X(REGISTER,	0x0C1, "register",	NEGOTIATOR, NONE)	\
+	/* authenticated refresh, every interval */			\
+	X(KEEPALIVE,	0x0C2, "keepalive",	NEGOTIATOR, SESSION)	\
+	/* authenticated goodbye */					\
+	X(LEAVE,	0x0C3, "leave",		NEGOTIATOR, SESSION)	\
+	/* peer to peer, on a punched socket */				\
+	X(CHECK,	0x0C4, "check",		LINK,	    LINK)	\
+	/* A asks for a link to B; answered once B has acknowledged	\
+	 * (flow 3) */							\
+	X(LINK,		0x0C5, "link",		NEGOTIATOR, SESSION)	\
+	/* negotiator to B: open a link to A; B's answer is the paper's	\
+	 * ACK */							\
+	X(INSTRUCT,	0x0C6, "instruct",	NODE,	    SESSION)	\
+	/* a link's outcome, node to negotiator */			\
+	X(REPORT,	0x0C7, "report",	NEGOTIATOR, SESSION)	\
+	/* a link socket binds to the relay */				\
+	X(RELAY,	0x0C8, "relay",		RELAY,	    LINK)	\
+	/* a node asks for a parent */					\
+	X(JOIN,		0x0C9, "join",		NEGOTIATOR, SESSION)	\
+	/* a node's figures, every few seconds */			\
+	X(STATUS,	0x0CA, "status",	NEGOTIATOR, SESSION)	\
+	/* negotiator to node: the tree moved it to TC_ATTR_PARENT	\
+	 * (unanswered: the keepalive says it again) */			\
+	X(MOVE,		0x0CB, "move",		NODE,	    SESSION)	\
+	/* a child: its parent relayed chunks that fail the channel's	\
+	 * signature */							\
+	X(ACCUSE,	0x0CC, "accuse",	NEGOTIATOR, SESSION)
 
-/* Attributes. */
-#define TC_ATTR_NODE_ID		0x7C01	/* u64: the node's own random id */
-#define TC_ATTR_CHANNEL		0x7C02	/* 1..TC_CHANNEL_MAX bytes of UTF-8 */
-#define TC_ATTR_XOR_INTERNAL	0x7C03	/* the node's local address, XORed as
-					   XOR-MAPPED-ADDRESS is, so that no
-					   NAT's ALG rewrites it */
-#define TC_ATTR_NAT_PROFILE	0x7C04	/* NAT_PROFILE_WIRE_LEN bytes (wire/nat.h) */
-#define TC_ATTR_ROLE		0x7C05	/* u32: enum tc_role */
-#define TC_ATTR_SESSION		0x7C06	/* u64: the credential's id */
-#define TC_ATTR_SESSION_KEY	0x7C07	/* TC_KEY_LEN bytes: the credential */
-#define TC_ATTR_INTERVAL	0x7C08	/* u32: keepalive interval, ms */
-#define TC_ATTR_SEQ		0x7C09	/* u32: per-session request counter */
-#define TC_ATTR_LINK		0x7C0A	/* u64: a link's id (punch checks) */
-#define TC_ATTR_PEER_NODE	0x7C0B	/* u64: the node at the other end */
-#define TC_ATTR_LINK_KEY	0x7C0C	/* TC_KEY_LEN bytes: the link's key */
-#define TC_ATTR_XOR_EXTERNAL	0x7C0D	/* a link socket's mapping towards the
-					   negotiator, XORed */
-#define TC_ATTR_PORTS		0x7C0E	/* u16 each: predicted external ports,
-					   most likely first (1..TC_PORTS_MAX) */
-#define TC_ATTR_XOR_RELAY	0x7C0F	/* the relay's address, XORed: the link
-					   goes through the negotiator */
-#define TC_ATTR_OUTCOME		0x7C10	/* a link's outcome: u8 ok, u8 step,
-					   u8 path, u8 0, u32 ms */
-#define TC_ATTR_FANOUT		0x7C12	/* u32: children a node serves (2) */
-#define TC_ATTR_PARENT		0x7C13	/* u64: the node's parent in the tree
-					   now (0: none yet), in a keepalive's
-					   answer; in STATUS, the parent it
-					   is linked to */
-#define TC_ATTR_HEALTH		0x7C14	/* struct tc_health, in STATUS */
-#define TC_ATTR_CHILDREN	0x7C15	/* u64 each: the children linked to
-					   it, in STATUS (0..TC_FANOUT_MAX) */
-#define TC_ATTR_NOMINATE	0x7C11	/* empty, in a check: the initiator
-					   chose this pair of addresses (as
-					   ICE's USE-CANDIDATE) */
-#define TC_ATTR_CHANNEL_KEY	0x7C16	/* KEY_PUBLIC_LEN bytes: the channel's
-					   Ed25519 key, in a REGISTER's
-					   answer */
-#define TC_ATTR_LABEL		0x7C17	/* 1..TC_CHANNEL_MAX bytes: an origin's
-					   human name for its channel */
-#define TC_ATTR_CHALLENGE	0x7C18	/* TC_CHALLENGE_LEN bytes: the
-					   negotiator's, in a 401 to an
-					   origin; echoed, signed */
-#define TC_ATTR_SIGNATURE	0x7C19	/* KEY_SIG_LEN bytes: Ed25519 by the
-					   channel's key over
-					   tc_origin_proof() */
-#define TC_ATTR_LINK_SEEN	0x7C40	/* struct tc_link_seen, in REPORT */
-#define TC_ATTR_EVIDENCE	0x7C20	/* u32, in ACCUSE: the chunks from the
-					   accused (TC_ATTR_PEER_NODE) that
-					   failed the signature (1 or more) */
-#define TC_ATTR_STANDBY		0x7C38	/* u64: the node's standby parent (its
-					   parent's parent in the tree; 0:
-					   none), beside TC_ATTR_PARENT and
-					   JOIN's TC_ATTR_PEER_NODE */
-#define TC_ATTR_MOVE_SEQ	0x7C39	/* u64, in MOVE: the negotiator's
-					   count of MOVEs, rising; a node
-					   refuses one not above the last */
-#define TC_ATTR_BIRTHDAY	0x7C21	/* u32, in INSTRUCT and LINK's answer:
-					   birthday punching, this end's part
-					   (TC_BIRTHDAY_*) */
+enum tc_method {
+#define TC_METHOD_ENUM(NAME, code, name, served, auth)			\
+	TC_METHOD_##NAME = code,
+	TC_METHODS(TC_METHOD_ENUM)
+#undef TC_METHOD_ENUM
+};
+
+/*
+ * Attributes, one row each: X(NAME, code, name). They make the
+ * TC_ATTR_NAME constants, tc_attr_name(), the known-attribute list
+ * (tc_known_attrs, with the STUN ones) and the fuzzers' dictionary.
+ */
+#define TC_ATTRS(X)							\
+	/* u64: the node's own random id */				\
+	X(NODE_ID,	0x7C01, "NODE-ID")				\
+	/* 1..TC_CHANNEL_MAX bytes of UTF-8 */				\
+	X(CHANNEL,	0x7C02, "CHANNEL")				\
+	/* the node's local address, XORed as XOR-MAPPED-ADDRESS is, so	\
+	 * that no NAT's ALG rewrites it */				\
+	X(XOR_INTERNAL,	0x7C03, "XOR-INTERNAL")				\
+	/* NAT_PROFILE_WIRE_LEN bytes (wire/nat.h) */			\
+	X(NAT_PROFILE,	0x7C04, "NAT-PROFILE")				\
+	/* u32: enum tc_role */						\
+	X(ROLE,		0x7C05, "ROLE")					\
+	/* u64: the credential's id */					\
+	X(SESSION,	0x7C06, "SESSION")				\
+	/* TC_KEY_LEN bytes: the credential */				\
+	X(SESSION_KEY,	0x7C07, "SESSION-KEY")				\
+	/* u32: keepalive interval, ms */				\
+	X(INTERVAL,	0x7C08, "INTERVAL")				\
+	/* u32: per-session request counter */				\
+	X(SEQ,		0x7C09, "SEQ")					\
+	/* u64: a link's id (punch checks) */				\
+	X(LINK,		0x7C0A, "LINK")					\
+	/* u64: the node at the other end */				\
+	X(PEER_NODE,	0x7C0B, "PEER-NODE")				\
+	/* TC_KEY_LEN bytes: the link's key */				\
+	X(LINK_KEY,	0x7C0C, "LINK-KEY")				\
+	/* a link socket's mapping towards the negotiator, XORed */	\
+	X(XOR_EXTERNAL,	0x7C0D, "XOR-EXTERNAL")				\
+	/* u16 each: predicted external ports, most likely first	\
+	 * (1..TC_PORTS_MAX) */						\
+	X(PORTS,	0x7C0E, "PORTS")				\
+	/* the relay's address, XORed: the link goes through the	\
+	 * negotiator */						\
+	X(XOR_RELAY,	0x7C0F, "XOR-RELAY")				\
+	/* a link's outcome: u8 ok, u8 step, u8 path, u8 0, u32 ms */	\
+	X(OUTCOME,	0x7C10, "OUTCOME")				\
+	/* empty, in a check: the initiator chose this pair of		\
+	 * addresses (as ICE's USE-CANDIDATE) */			\
+	X(NOMINATE,	0x7C11, "NOMINATE")				\
+	/* u32: children a node serves (2) */				\
+	X(FANOUT,	0x7C12, "FANOUT")				\
+	/* u64: the node's parent in the tree now (0: none yet), in a	\
+	 * keepalive's answer; in STATUS, the parent it is linked to */	\
+	X(PARENT,	0x7C13, "PARENT")				\
+	/* struct tc_health, in STATUS */				\
+	X(HEALTH,	0x7C14, "HEALTH")				\
+	/* u64 each: the children linked to it, in STATUS		\
+	 * (0..TC_FANOUT_MAX) */					\
+	X(CHILDREN,	0x7C15, "CHILDREN")				\
+	/* KEY_PUBLIC_LEN bytes: the channel's Ed25519 key, in a	\
+	 * REGISTER's answer */						\
+	X(CHANNEL_KEY,	0x7C16, "CHANNEL-KEY")				\
+	/* 1..TC_CHANNEL_MAX bytes: an origin's human name for its	\
+	 * channel */							\
+	X(LABEL,	0x7C17, "LABEL")				\
+	/* TC_CHALLENGE_LEN bytes: the negotiator's, in a 401 to an	\
+	 * origin; echoed, signed */					\
+	X(CHALLENGE,	0x7C18, "CHALLENGE")				\
+	/* KEY_SIG_LEN bytes: Ed25519 by the channel's key over		\
+	 * tc_origin_proof() */						\
+	X(SIGNATURE,	0x7C19, "SIGNATURE")				\
+	/* u32, in ACCUSE: the chunks from the accused			\
+	 * (TC_ATTR_PEER_NODE) that failed the signature (1 or more) */	\
+	X(EVIDENCE,	0x7C20, "EVIDENCE")				\
+	/* u32, in INSTRUCT and LINK's answer: birthday punching, this	\
+	 * end's part (TC_BIRTHDAY_*) */				\
+	X(BIRTHDAY,	0x7C21, "BIRTHDAY")				\
+	/* u64: the node's standby parent (its parent's parent in the	\
+	 * tree; 0: none), beside TC_ATTR_PARENT and JOIN's		\
+	 * TC_ATTR_PEER_NODE */						\
+	X(STANDBY,	0x7C38, "STANDBY")				\
+	/* u64, in MOVE: the negotiator's count of MOVEs, rising; a	\
+	 * node refuses one not above the last */			\
+	X(MOVE_SEQ,	0x7C39, "MOVE-SEQ")				\
+	/* struct tc_link_seen, in REPORT */				\
+	X(LINK_SEEN,	0x7C40, "LINK-SEEN")
+
+enum tc_attr {
+#define TC_ATTR_ENUM(NAME, code, name)	TC_ATTR_##NAME = code,
+	TC_ATTRS(TC_ATTR_ENUM)
+#undef TC_ATTR_ENUM
+};
 
 /* Birthday punching (link/link.c): the random allocator opens many
  * sockets towards the other end's one mapping; that end, whose mapping is
@@ -255,6 +309,9 @@ extern const uint16_t tc_known_attrs[];
 extern const size_t tc_known_attrs_count;
 
 const char *tc_role_name(enum tc_role r);
+/* A method's row name ("binding" for STUN's), or "unknown". */
 const char *tc_method_name(uint16_t method);
+/* A treecast attribute's row name, or NULL (stun_attr_name: STUN's). */
+const char *tc_attr_name(uint16_t type);
 
 #endif
