@@ -1,5 +1,6 @@
-/* What the suites that run a real daemon share: a free port, the HTTP
- * API's GET, and the check that the daemon ends cleanly on SIGTERM. */
+/* What the suites that run a real daemon share: a loopback address, a
+ * free port, the HTTP API's GET, and the check that the daemon ends
+ * cleanly on SIGTERM. */
 #ifndef TREECAST_CHECK_DAEMON_H
 #define TREECAST_CHECK_DAEMON_H
 
@@ -14,6 +15,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* 127.0.0.1:port (host order) in in. */
+static inline void
+loopback_in(struct sockaddr_in *in, uint16_t port)
+{
+	memset(in, 0, sizeof *in);
+	in->sin_family = AF_INET;
+	in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	in->sin_port = htons(port);
+}
+
 /* A port of TYPE (SOCK_DGRAM, SOCK_STREAM) nobody uses now, on
  * 127.0.0.1. */
 static inline uint16_t
@@ -23,9 +34,7 @@ free_port(int type)
 	socklen_t len = sizeof in;
 	int fd = socket(AF_INET, type, 0);
 
-	memset(&in, 0, sizeof in);
-	in.sin_family = AF_INET;
-	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	loopback_in(&in, 0);
 	bind(fd, (struct sockaddr *)&in, sizeof in);
 	getsockname(fd, (struct sockaddr *)&in, &len);
 	close(fd);
@@ -44,10 +53,7 @@ http_get_at(uint16_t port, const char *path)
 	char *body;
 	int fd;
 
-	memset(&in, 0, sizeof in);
-	in.sin_family = AF_INET;
-	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	in.sin_port = htons(port);
+	loopback_in(&in, port);
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (connect(fd, (struct sockaddr *)&in, sizeof in) != 0) {
 		close(fd);
