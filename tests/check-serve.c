@@ -1,9 +1,9 @@
 /*
  * Unit tests for media/serve, without a network: the RESUME message, what
  * serve_next owes a child, and the serve state machine over a ring with
- * the links faked here (link_send, link_close, link_peer, link_stats,
- * link_unacked: the only link/link calls serve.c makes, as in
- * tests/fuzz/fuzz-resume.c), each recording what it was sent. A child's
+ * the links faked (link_send and link_close here, the rest in
+ * tests/fake-link.h, shared with tests/fuzz/fuzz-resume.c), each
+ * recording what it was sent. A child's
  * RESUME from a sequence number gets the chunks from there; one older
  * than the ring starts at the ring's oldest keyframe; a new child ("K")
  * starts at the newest keyframe, or waits for the next one.
@@ -17,8 +17,6 @@
 
 #include <event2/event.h>
 
-#include "link/link.h"
-#include "link/udt.h"
 #include "media/ring.h"
 #include "media/serve.h"
 #include "util/log.h"
@@ -36,6 +34,8 @@ struct link {
 	uint64_t	 sent[SENT_MAX];
 	size_t		 nsent;
 };
+
+#include "tests/fake-link.h"
 
 int
 link_send(struct link *l, const void *msg, size_t len)
@@ -60,26 +60,6 @@ link_close(struct link *l)
 	l->closed = 1;
 }
 
-uint64_t
-link_peer(const struct link *l)
-{
-	return l->peer;
-}
-
-int
-link_stats(struct link *l, struct udt_stats *out)
-{
-	(void)l;
-	(void)out;
-	return -1;
-}
-
-ssize_t
-link_unacked(struct link *l)
-{
-	(void)l;
-	return 0;
-}
 
 static struct event_base *base;
 static struct ring *ring;
@@ -286,69 +266,52 @@ START_TEST(test_serve_next_wrap)
 }
 END_TEST
 
-/* Nothing is sent before the RESUME; "R" and a number held gets the
- * chunks from that one on, then each new one as it is pushed. */
-START_TEST(test_resume_from_seq)
+/*
+ * Where a child's RESUME starts it, over a ring of 8 holding first..last:
+ * "R" and a number held, from there; a number older than the ring, at
+ * its oldest keyframe, the numbers passed over counted; "K", the newest
+ * keyframe; "K" with none held, nothing yet. Then two more chunks, not
+ * keyframes, are pushed: sent on after the last (none while it waits).
+ */
+static const struct resume_case {
+	const char	*what;
+	uint64_t	 first, last;	/* pushed before the RESUME */
+	int		 (*key)(uint64_t);
+	int		 keyframe;	/* RESUME K, else R and seq */
+	uint64_t	 seq;
+	uint64_t	 start;		/* the first chunk sent */
+	size_t		 n;		/* sent at once */
+	uint64_t	 skipped;
+} resume_cases[] = {
+	{ "R, held", 10, 15, every_fourth, 0, 12, 12, 4, 0 },
+	{ "R, ahead of the newest", 10, 17, every_fourth, 0, 18, 18, 0, 0 },
+	{ "R, older than the ring", 4, 19, every_fourth, 0, 5, 14, 6, 9 },
+	{ "R, the oldest held", 4, 19, every_fourth, 0, 12, 12, 8, 0 },
+	{ "K, keyframes 10 and 14", 10, 17, every_fourth, 1, 0, 14, 4, 0 },
+	{ "K, every chunk a keyframe", 100, 103, always, 1, 0, 103, 1, 0 },
+	{ "K, none held", 20, 23, never, 1, 0, 0, 0, 0 },
+};
+#define RESUME_CASES (int)(sizeof resume_cases / sizeof resume_cases[0])
+
+START_TEST(test_resume)
 {
-	struct link l, m;
+	const struct resume_case *rc = &resume_cases[_i];
+	struct link l;
+	size_t then;
 
-	push(10, 15, every_fourth);
+	push(rc->first, rc->last, rc->key);
 	child_link(&l, 0xc1);
-	ck_assert_uint_eq(l.nsent, 0);
-	child_resume(&l, 0, 12);
-	sent_run(&l, 12, 4);
-	push(16, 17, every_fourth);
-	sent_run(&l, 12, 6);
-	ck_assert_uint_eq(serve_stats(srv)->chunks, 6);
-	ck_assert_uint_eq(serve_stats(srv)->skipped, 0);
-	/* Ahead of the newest: nothing until it comes. */
-	child_link(&m, 0xc2);
-	child_resume(&m, 0, 18);
-	ck_assert_uint_eq(m.nsent, 0);
-	push(18, 18, every_fourth);
-	sent_run(&m, 18, 1);
-	sent_run(&l, 12, 7);
-}
-END_TEST
-
-/* A number older than the ring (it holds 12..19 of 4..19): the child goes
- * on at the ring's oldest keyframe, 14, the numbers passed over counted;
- * a re-parented child's number still held is not skipped. */
-START_TEST(test_resume_older_than_ring)
-{
-	struct link l, m;
-
-	push(4, 19, every_fourth);
-	child_link(&l, 0xc1);
-	child_resume(&l, 0, 5);
-	sent_run(&l, 14, 6);
-	ck_assert_uint_eq(serve_stats(srv)->skipped, 9);
-	/* The oldest held, not a keyframe: from there, nothing skipped. */
-	child_link(&m, 0xc2);
-	child_resume(&m, 0, 12);
-	sent_run(&m, 12, 8);
-	ck_assert_uint_eq(serve_stats(srv)->skipped, 9);
-}
-END_TEST
-
-/* A new child ("K") starts at the newest keyframe the ring holds. */
-START_TEST(test_keyframe_start)
-{
-	struct link l, m;
-
-	push(10, 17, every_fourth);	/* keyframes 10 and 14 */
-	child_link(&l, 0xc1);
-	child_resume(&l, 1, 0);
-	sent_run(&l, 14, 4);
-	push(18, 19, every_fourth);
-	sent_run(&l, 14, 6);
-	ck_assert_uint_eq(serve_stats(srv)->skipped, 0);
-	/* Every chunk a keyframe: the newest alone. */
-	ring_reset(ring);
-	push(100, 103, always);
-	child_link(&m, 0xc2);
-	child_resume(&m, 1, 0);
-	sent_run(&m, 103, 1);
+	ck_assert_uint_eq(l.nsent, 0);	/* nothing before the RESUME */
+	child_resume(&l, rc->keyframe, rc->seq);
+	ck_assert_msg(l.nsent == rc->n, "%s: %zu sent", rc->what, l.nsent);
+	sent_run(&l, rc->start, rc->n);
+	ck_assert_msg(serve_stats(srv)->skipped == rc->skipped, "%s: %llu "
+	    "skipped", rc->what,
+	    (unsigned long long)serve_stats(srv)->skipped);
+	push(rc->last + 1, rc->last + 2, never);
+	then = rc->keyframe && rc->n == 0 ? 0 : 2;
+	sent_run(&l, rc->start, rc->n + then);
+	ck_assert_uint_eq(serve_stats(srv)->chunks, rc->n + then);
 }
 END_TEST
 
@@ -358,14 +321,11 @@ START_TEST(test_keyframe_wait)
 {
 	struct link l;
 
-	push(20, 23, never);
+	push(20, 25, never);
 	child_link(&l, 0xc1);
 	child_resume(&l, 1, 0);
 	ck_assert_uint_eq(l.nsent, 0);
-	push(24, 25, never);
-	ck_assert_uint_eq(l.nsent, 0);
 	push(26, 26, always);
-	sent_run(&l, 26, 1);
 	push(27, 28, never);
 	sent_run(&l, 26, 3);
 }
@@ -415,10 +375,9 @@ main(void)
 		{ .name = "resume", .tests = { test_resume_parse,
 		    test_serve_next_wrap } },
 		{ .name = "serve", .setup = setup, .teardown = teardown,
-		    .timeout = 10, .tests = { test_resume_from_seq,
-		    test_resume_older_than_ring, test_keyframe_start,
-		    test_keyframe_wait, test_resume_blocked,
-		    test_resume_malformed } },
+		    .timeout = 10, .tests = { test_keyframe_wait,
+		    test_resume_blocked, test_resume_malformed },
+		    .loops = { { test_resume, RESUME_CASES } } },
 	};
 
 	return check_run_cases("serve", cases, sizeof cases / sizeof cases[0]);

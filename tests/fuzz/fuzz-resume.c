@@ -3,9 +3,10 @@
  * parser alone (serve_resume_parse against a plain reading of serve.h),
  * then the real serve state machine over a ring, driven by a script read
  * from the input: children link, speak (arbitrary messages), block, go;
- * chunks arrive, in order or after a gap. The links are fakes defined here (link_send,
- * link_close, link_peer, link_stats, link_unacked: the only link/link calls serve.c
- * makes, so the UDT library is not linked); they check what serve sends:
+ * chunks arrive, in order or after a gap. The links are fakes (link_send
+ * and link_close here, link_peer, link_stats and link_unacked in
+ * tests/fake-link.h: the only link/link calls serve.c makes, so the UDT
+ * library is not linked); they check what serve sends:
  * only on a live link, whole chunks as the ring holds them, in order from
  * where the child asked or from a keyframe. Any broken promise aborts.
  *
@@ -33,7 +34,6 @@
 
 #include <event2/event.h>
 
-#include "link/link.h"
 #include "media/ring.h"
 #include "media/serve.h"
 #include "util/log.h"
@@ -67,6 +67,8 @@ struct link {
 	uint64_t		 last;		/* the last number sent */
 	int			 reset;		/* the ring was, since */
 };
+
+#include "tests/fake-link.h"
 
 static struct event_base	*fuzz_base;
 static struct ring		*fuzz_ring;
@@ -173,26 +175,6 @@ link_close(struct link *l)
 	l->state = FL_NONE;
 }
 
-uint64_t
-link_peer(const struct link *l)
-{
-	return l->peer;
-}
-
-int
-link_stats(struct link *l, struct udt_stats *out)
-{
-	(void)l;
-	(void)out;
-	return -1;
-}
-
-ssize_t
-link_unacked(struct link *l)
-{
-	(void)l;
-	return 0;
-}
 
 /* ---- the script ---- */
 
