@@ -12,6 +12,7 @@
 
 #include <sodium.h>
 
+#include "util/addr.h"
 #include "wire/stun.h"
 
 /* RFC 5769 §2.1: a Binding request with SOFTWARE, PRIORITY,
@@ -193,67 +194,43 @@ attr_is(const struct stun_msg *msg, uint16_t type, const char *s)
 	ck_assert(memcmp(a->value, s, a->len) == 0);
 }
 
-/* "IP:PORT" or "[IP6]:PORT". */
-static inline const char *
-fmt(const struct sockaddr_storage *ss, char *buf, size_t len)
-{
-	char ip[INET6_ADDRSTRLEN];
-
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
-
-		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
-		snprintf(buf, len, "%s:%u", ip, ntohs(in->sin_port));
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 =
-		    (const struct sockaddr_in6 *)ss;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
-		snprintf(buf, len, "[%s]:%u", ip, ntohs(in6->sin6_port));
-	} else
-		snprintf(buf, len, "(family %d)", ss->ss_family);
-	return buf;
-}
-
+/* ss holds ip (a numeric IPv4 or IPv6 address, no brackets) and port. */
 static inline void
 make_addr(struct sockaddr_storage *ss, const char *ip, uint16_t port)
 {
-	struct sockaddr_in *in = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	struct addr a;
+	char err[128];
 
-	memset(ss, 0, sizeof *ss);
-	if (inet_pton(AF_INET, ip, &in->sin_addr) == 1) {
-		in->sin_family = AF_INET;
-		in->sin_port = htons(port);
-	} else {
-		ck_assert_int_eq(inet_pton(AF_INET6, ip, &in6->sin6_addr), 1);
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(port);
-	}
+	ck_assert_msg(addr_parse(ip, port, 0, &a, err, sizeof err) == 0, "%s",
+	    err);
+	memcpy(ss, &a.ss, sizeof *ss);
 }
 
+/* The address attribute of type, XOR'd, is expect ("IP:PORT"). */
 static inline void
 xor_address_is(const struct stun_msg *msg, uint16_t type, const char *expect)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen = 0;
-	char buf[80];
+	char buf[ADDR_STRLEN];
 
 	ck_assert_int_eq(stun_attr_xor_address(msg, stun_find(msg, type), &ss,
 	    &sslen), 0);
-	ck_assert_str_eq(fmt(&ss, buf, sizeof buf), expect);
-	ck_assert_uint_eq(sslen, ss.ss_family == AF_INET ?
-	    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+	ck_assert_str_eq(addr_format((struct sockaddr *)&ss, buf, sizeof buf),
+	    expect);
+	ck_assert_uint_eq(sslen, addr_sslen(&ss));
 }
 
+/* The address attribute of type, plain, is expect. */
 static inline void
 address_is(const struct stun_msg *msg, uint16_t type, const char *expect)
 {
 	struct sockaddr_storage ss;
-	char buf[80];
+	char buf[ADDR_STRLEN];
 
 	ck_assert_int_eq(stun_attr_address(stun_find(msg, type), &ss, NULL), 0);
-	ck_assert_str_eq(fmt(&ss, buf, sizeof buf), expect);
+	ck_assert_str_eq(addr_format((struct sockaddr *)&ss, buf, sizeof buf),
+	    expect);
 }
 
 /* Sets the header's length from the bytes written so far. */

@@ -10,13 +10,7 @@
 #include <sodium.h>
 
 #include "wire/chunk.h"
-
-int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define fuzz_assert(x) do {						\
-	if (!(x))							\
-		abort();						\
-} while (0)
+#include "tests/fuzz/fuzz.h"
 
 /* What chunk_check_payload must answer, read off the format. */
 static int

@@ -51,24 +51,18 @@
 #include "negotiator/registry.h"
 #include "negotiator/server-test.h"
 #include "tree/tree.h"
+#include "util/addr.h"
 #include "util/log.h"
 #include "wire/key.h"
 #include "wire/nat.h"
 #include "wire/proto.h"
 #include "wire/stun.h"
+#include "tests/fuzz/fuzz.h"
 
 #define FUZZ_NODES	3		/* the origin, peers A and B */
 #define FUZZ_MAX_NODES	64
 #define FUZZ_MAX_LINKS	16
 #define FUZZ_NODE_ID	0x7e57000000000000ULL	/* + 1..FUZZ_NODES */
-
-int	LLVMFuzzerInitialize(int *argc, char ***argv);
-int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define fuzz_assert(x) do {						\
-	if (!(x))							\
-		abort();						\
-} while (0)
 
 /* A harness node's credential, and its next SEQ. */
 struct fuzz_session {
@@ -96,18 +90,11 @@ static char fuzz_channel[KEY_HEX_LEN + 1];
 static void
 fuzz_addr(struct sockaddr_storage *ss, const char *ip, uint16_t port)
 {
-	struct sockaddr_in *in = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	struct addr a;
+	char err[128];
 
-	memset(ss, 0, sizeof *ss);
-	if (inet_pton(AF_INET, ip, &in->sin_addr) == 1) {
-		in->sin_family = AF_INET;
-		in->sin_port = htons(port);
-	} else if (inet_pton(AF_INET6, ip, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(port);
-	} else
-		abort();
+	fuzz_assert(addr_parse(ip, port, 0, &a, err, sizeof err) == 0);
+	memcpy(ss, &a.ss, sizeof *ss);
 }
 
 int

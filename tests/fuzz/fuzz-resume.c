@@ -38,17 +38,10 @@
 #include "media/serve.h"
 #include "util/log.h"
 #include "wire/chunk.h"
+#include "tests/fuzz/fuzz.h"
 
 #define FUZZ_LINKS	8	/* (op >> 3) & 7 names one */
 #define FUZZ_RING	6
-
-int	LLVMFuzzerInitialize(int *argc, char ***argv);
-int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define fuzz_assert(x) do {						\
-	if (!(x))							\
-		abort();						\
-} while (0)
 
 enum fuzz_link_state {
 	FL_NONE,		/* never asked, or gone */

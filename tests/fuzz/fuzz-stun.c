@@ -13,17 +13,10 @@
 
 #include "wire/proto.h"
 #include "wire/stun.h"
+#include "tests/fuzz/fuzz.h"
 
 #define FUZZ_KEY	((const uint8_t *)"fuzz-key")
 #define FUZZ_KEYLEN	8
-
-int	LLVMFuzzerInitialize(int *argc, char ***argv);
-int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define fuzz_assert(x) do {						\
-	if (!(x))							\
-		abort();						\
-} while (0)
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -199,6 +192,16 @@ fuzz_rebuild(const struct stun_msg *msg)
 	}
 }
 
+/* Ends the message b builds in buf and parses it back into m. */
+static void
+fuzz_reparse(struct stun_builder *b, const uint8_t *buf, struct stun_msg *m)
+{
+	int len;
+
+	fuzz_assert((len = stun_build_finish(b)) > 0);
+	fuzz_assert(stun_parse(buf, (size_t)len, m, NULL) == 0);
+}
+
 /* An endpoint built and read back is the same endpoint. */
 static void
 fuzz_tc_roundtrip(const struct tc_endpoint *ep)
@@ -207,12 +210,10 @@ fuzz_tc_roundtrip(const struct tc_endpoint *ep)
 	struct stun_msg m;
 	struct tc_endpoint back;
 	uint8_t buf[STUN_MAX_MSG], tid[12] = { 0 };
-	int len;
 
 	stun_build_init(&b, buf, sizeof buf, 0x0C5, STUN_REQUEST, tid);
 	fuzz_assert(tc_put_endpoint(&b, ep) == 0);
-	fuzz_assert((len = stun_build_finish(&b)) > 0);
-	fuzz_assert(stun_parse(buf, (size_t)len, &m, NULL) == 0);
+	fuzz_reparse(&b, buf, &m);
 	fuzz_assert(tc_get_endpoint(&m, &back) == 0);
 	fuzz_assert(back.nports == ep->nports);
 	fuzz_assert(memcmp(back.ports, ep->ports,
@@ -229,14 +230,12 @@ fuzz_health_roundtrip(const struct tc_health *h)
 	struct stun_msg m;
 	struct tc_health back;
 	uint8_t buf[STUN_MAX_MSG], tid[12] = { 0 };
-	int len;
 
 	memset(&back, 0, sizeof back);	/* the struct's padding, compared */
 	stun_build_init(&b, buf, sizeof buf, TC_METHOD_STATUS, STUN_REQUEST,
 	    tid);
 	fuzz_assert(tc_put_health(&b, h) == 0);
-	fuzz_assert((len = stun_build_finish(&b)) > 0);
-	fuzz_assert(stun_parse(buf, (size_t)len, &m, NULL) == 0);
+	fuzz_reparse(&b, buf, &m);
 	fuzz_assert(tc_get_health(&m, &back) == 0);
 	fuzz_assert(memcmp(&back, h, sizeof back) == 0);
 }
