@@ -20,6 +20,7 @@
 #include "negotiator/broker.h"
 #include "wire/stun.h"
 #include "tests/check-daemon.h"
+#include "tests/check-request.h"
 #include "tests/check-run.h"
 
 #define MANY	20000
@@ -167,18 +168,12 @@ static int
 ack(struct broker *br, const uint8_t tid[12], const struct broker_node *b)
 {
 	uint8_t buf[STUN_MAX_MSG];
-	struct stun_builder sb;
 	struct tc_endpoint ep;
 	struct stun_msg m;
 	int len;
 
-	stun_build_init(&sb, buf, sizeof buf, TC_METHOD_INSTRUCT, STUN_SUCCESS,
-	    tid);
 	endpoint(&ep);
-	tc_put_endpoint(&sb, &ep);
-	stun_put_integrity_sha256(&sb, b->key, sizeof b->key);
-	stun_put_fingerprint(&sb);
-	len = stun_build_finish(&sb);
+	len = instruct_ack(buf, sizeof buf, tid, &ep, b->key);
 	ck_assert_int_gt(len, 0);
 	ck_assert_int_eq(stun_parse(buf, (size_t)len, &m, NULL), 0);
 	return broker_instruct_answer(br, &m);
@@ -361,13 +356,9 @@ relay_bind(int fd, const struct sockaddr_in *relay, uint64_t link,
 	ssize_t n;
 	int len;
 
-	stun_random_tid(tid);
-	stun_build_init(&sb, buf, sizeof buf, TC_METHOD_RELAY, STUN_REQUEST,
-	    tid);
+	request_begin(&sb, buf, sizeof buf, TC_METHOD_RELAY, tid);
 	stun_put_u64(&sb, TC_ATTR_LINK, link);
-	stun_put_integrity_sha256(&sb, key, TC_KEY_LEN);
-	stun_put_fingerprint(&sb);
-	len = stun_build_finish(&sb);
+	len = request_seal(&sb, key);
 	ck_assert_int_gt(len, 0);
 	ck_assert_int_eq(sendto(fd, buf, (size_t)len, 0,
 	    (const struct sockaddr *)relay, sizeof *relay), len);

@@ -66,7 +66,6 @@ drain_b_readable(evutil_socket_t fd, short what, void *arg)
 	struct drain *d = arg;
 	struct timeval late = { 0, 500000 };
 	uint8_t in[STUN_MAX_MSG];
-	struct stun_builder b;
 	struct tc_endpoint ep;
 	struct stun_msg m;
 	ssize_t n;
@@ -78,12 +77,7 @@ drain_b_readable(evutil_socket_t fd, short what, void *arg)
 	    d->acklen > 0)
 		return;
 	ck_assert_int_eq(tc_get_endpoint(&m, &ep), 0);
-	stun_build_init(&b, d->ack, sizeof d->ack, TC_METHOD_INSTRUCT,
-	    STUN_SUCCESS, m.tid);
-	tc_put_endpoint(&b, &ep);
-	stun_put_integrity_sha256(&b, d->kb, TC_KEY_LEN);
-	stun_put_fingerprint(&b);
-	d->acklen = stun_build_finish(&b);
+	d->acklen = instruct_ack(d->ack, sizeof d->ack, m.tid, &ep, d->kb);
 	event_base_once(d->base, -1, EV_TIMEOUT, drain_ack_late, d, &late);
 }
 

@@ -16,18 +16,12 @@ build_link(uint8_t *buf, size_t cap, uint64_t session, uint32_t seq,
 {
 	struct stun_builder b;
 	struct tc_endpoint ep;
-	uint8_t tid[12];
 
 	link_endpoint(&ep, 0xc6336407);
-	stun_random_tid(tid);
-	stun_build_init(&b, buf, cap, TC_METHOD_LINK, STUN_REQUEST, tid);
-	stun_put_u64(&b, TC_ATTR_SESSION, session);
-	stun_put_u32(&b, TC_ATTR_SEQ, seq);
+	auth_begin(&b, buf, cap, TC_METHOD_LINK, session, seq);
 	stun_put_u64(&b, TC_ATTR_PEER_NODE, peer);
 	tc_put_endpoint(&b, &ep);
-	stun_put_integrity_sha256(&b, key, TC_KEY_LEN);
-	stun_put_fingerprint(&b);
-	return stun_build_finish(&b);
+	return request_seal(&b, key);
 }
 
 /* The broker (flow 3) against raw sockets: A asks for B, B is instructed
@@ -83,22 +77,12 @@ START_TEST(test_link)
 
 	/* A forged ACK (A's key, not B's) changes nothing. */
 	ep.ports[0] = 50001;
-	stun_build_init(&b, ack, sizeof ack, TC_METHOD_INSTRUCT, STUN_SUCCESS,
-	    mi.tid);
-	tc_put_endpoint(&b, &ep);
-	stun_put_integrity_sha256(&b, ka, TC_KEY_LEN);
-	stun_put_fingerprint(&b);
-	len = stun_build_finish(&b);
+	len = instruct_ack(ack, sizeof ack, mi.tid, &ep, ka);
 	sendto(bs, ack, (size_t)len, 0, (struct sockaddr *)&nego, sizeof nego);
 	ck_assert_uint_eq(receive_on(sock, ans, sizeof ans, 300), 0);
 
 	/* B's ACK: A gets the GO, with B's ports and the same link key. */
-	stun_build_init(&b, ack, sizeof ack, TC_METHOD_INSTRUCT, STUN_SUCCESS,
-	    mi.tid);
-	tc_put_endpoint(&b, &ep);
-	stun_put_integrity_sha256(&b, kb, TC_KEY_LEN);
-	stun_put_fingerprint(&b);
-	len = stun_build_finish(&b);
+	len = instruct_ack(ack, sizeof ack, mi.tid, &ep, kb);
 	sendto(bs, ack, (size_t)len, 0, (struct sockaddr *)&nego, sizeof nego);
 	n = receive_on(sock, ans, sizeof ans, 2000);
 	ck_assert_uint_gt(n, 0);
@@ -124,16 +108,10 @@ START_TEST(test_link)
 	ck_assert_int_eq(json_of("/api/links", "links"), 1);
 
 	/* A reports: counted for the pair of classes. */
-	stun_random_tid(ack + 8);
-	stun_build_init(&b, req, sizeof req, TC_METHOD_REPORT, STUN_REQUEST,
-	    ack + 8);
-	stun_put_u64(&b, TC_ATTR_SESSION, sa);
-	stun_put_u32(&b, TC_ATTR_SEQ, 3);
+	auth_begin(&b, req, sizeof req, TC_METHOD_REPORT, sa, 3);
 	stun_put_u64(&b, TC_ATTR_LINK, id);
 	tc_put_outcome(&b, &o);
-	stun_put_integrity_sha256(&b, ka, TC_KEY_LEN);
-	stun_put_fingerprint(&b);
-	len = stun_build_finish(&b);
+	len = request_seal(&b, ka);
 	n = exchange(req, (size_t)len, ans, sizeof ans, 2000);
 	ck_assert_uint_gt(n, 0);
 	ck_assert_ptr_nonnull(strstr(http_get("/api/links"),
@@ -250,21 +228,14 @@ accuse(int fd, uint64_t session, uint32_t seq, const uint8_t *key,
 	uint8_t req[STUN_MAX_MSG], ans[STUN_MAX_MSG];
 	struct stun_builder b;
 	struct stun_msg m;
-	uint8_t tid[12];
 	size_t n;
 	int len;
 
-	stun_random_tid(tid);
-	stun_build_init(&b, req, sizeof req, TC_METHOD_ACCUSE, STUN_REQUEST,
-	    tid);
-	stun_put_u64(&b, TC_ATTR_SESSION, session);
-	stun_put_u32(&b, TC_ATTR_SEQ, seq);
+	auth_begin(&b, req, sizeof req, TC_METHOD_ACCUSE, session, seq);
 	stun_put_u64(&b, TC_ATTR_PEER_NODE, accused);
 	if (evidence >= 0)
 		stun_put_u32(&b, TC_ATTR_EVIDENCE, (uint32_t)evidence);
-	stun_put_integrity_sha256(&b, key, TC_KEY_LEN);
-	stun_put_fingerprint(&b);
-	len = stun_build_finish(&b);
+	len = request_seal(&b, key);
 	n = exchange_on(fd, req, (size_t)len, ans, sizeof ans, 2000);
 	ck_assert_uint_gt(n, 0);
 	ck_assert_uint_le(n, (size_t)len);

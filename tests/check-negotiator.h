@@ -30,6 +30,7 @@
 #include "wire/proto.h"
 #include "wire/stun.h"
 #include "tests/check-daemon.h"
+#include "tests/check-request.h"
 
 /* The test channel's key pair, made in setup; its key in hex names the
  * channel the helpers register on. */
@@ -290,20 +291,28 @@ build_register(uint8_t *buf, size_t cap, uint64_t node_id, size_t pad)
 	return build_register_opts(buf, cap, node_id, pad, &o);
 }
 
+/* Starts an authenticated request of method: the session and its seq
+ * (request_seal ends it). */
+static inline void
+auth_begin(struct stun_builder *b, uint8_t *buf, size_t cap, uint16_t method,
+    uint64_t session, uint32_t seq)
+{
+	uint8_t tid[12];
+
+	request_begin(b, buf, cap, method, tid);
+	stun_put_u64(b, TC_ATTR_SESSION, session);
+	stun_put_u32(b, TC_ATTR_SEQ, seq);
+}
+
+/* An authenticated request of method with nothing more: its length. */
 static inline int
 build_auth(uint8_t *buf, size_t cap, uint16_t method, uint64_t session,
     uint32_t seq, const uint8_t *key)
 {
 	struct stun_builder b;
-	uint8_t tid[12];
 
-	stun_random_tid(tid);
-	stun_build_init(&b, buf, cap, method, STUN_REQUEST, tid);
-	stun_put_u64(&b, TC_ATTR_SESSION, session);
-	stun_put_u32(&b, TC_ATTR_SEQ, seq);
-	stun_put_integrity_sha256(&b, key, TC_KEY_LEN);
-	stun_put_fingerprint(&b);
-	return stun_build_finish(&b);
+	auth_begin(&b, buf, cap, method, session, seq);
+	return request_seal(&b, key);
 }
 
 /* An answer's error code: -1 if it is not an error, 0 if it names none. */
@@ -435,20 +444,12 @@ static inline uint64_t
 join(int fd, uint64_t session, uint32_t seq, const uint8_t *key, int *code)
 {
 	uint8_t req[STUN_MAX_MSG], ans[STUN_MAX_MSG];
-	struct stun_builder b;
 	struct stun_msg m;
-	uint8_t tid[12];
 	uint64_t parent = 0;
 	size_t n;
 	int len;
 
-	stun_random_tid(tid);
-	stun_build_init(&b, req, sizeof req, TC_METHOD_JOIN, STUN_REQUEST, tid);
-	stun_put_u64(&b, TC_ATTR_SESSION, session);
-	stun_put_u32(&b, TC_ATTR_SEQ, seq);
-	stun_put_integrity_sha256(&b, key, TC_KEY_LEN);
-	stun_put_fingerprint(&b);
-	len = stun_build_finish(&b);
+	len = build_auth(req, sizeof req, TC_METHOD_JOIN, session, seq, key);
 	n = exchange_on(fd, req, (size_t)len, ans, sizeof ans, 2000);
 	ck_assert_uint_gt(n, 0);
 	ck_assert_int_eq(stun_parse(ans, n, &m, NULL), 0);
@@ -468,20 +469,13 @@ keepalive_parent(int fd, uint64_t session, uint32_t seq, const uint8_t *key)
 	uint8_t req[STUN_MAX_MSG], ans[STUN_MAX_MSG], pad[16] = { 0 };
 	struct stun_builder b;
 	struct stun_msg m;
-	uint8_t tid[12];
 	uint64_t parent;
 	size_t n;
 	int len;
 
-	stun_random_tid(tid);
-	stun_build_init(&b, req, sizeof req, TC_METHOD_KEEPALIVE, STUN_REQUEST,
-	    tid);
-	stun_put_u64(&b, TC_ATTR_SESSION, session);
-	stun_put_u32(&b, TC_ATTR_SEQ, seq);
+	auth_begin(&b, req, sizeof req, TC_METHOD_KEEPALIVE, session, seq);
 	stun_put(&b, STUN_ATTR_PADDING, pad, sizeof pad);
-	stun_put_integrity_sha256(&b, key, TC_KEY_LEN);
-	stun_put_fingerprint(&b);
-	len = stun_build_finish(&b);
+	len = request_seal(&b, key);
 	n = exchange_on(fd, req, (size_t)len, ans, sizeof ans, 2000);
 	ck_assert_uint_gt(n, 0);
 	ck_assert_uint_le(n, (size_t)len);
