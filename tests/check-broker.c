@@ -92,16 +92,27 @@ static struct broker *
 make_broker(uint32_t max_links)
 {
 	struct broker_config cfg;
-	struct broker *br;
-	char err[128];
 
 	memset(&cfg, 0, sizeof cfg);
 	cfg.max_links = max_links;
-	ck_assert_ptr_nonnull(base = event_base_new());
-	br = broker_create(base, &cfg, catch_send, NULL, err, sizeof err);
-	ck_assert_msg(br != NULL, "%s", err);
-	ninstructs = nanswers = 0;
-	return br;
+	return make_broker_cfg(&cfg);
+}
+
+/* A broker with a relay for 4 links on a free loopback port (into
+ * *relay), a link unbound idle_s seconds dropped. */
+static struct broker *
+make_relay_broker(unsigned idle_s, struct sockaddr_in *relay)
+{
+	struct broker_config cfg;
+
+	memset(&cfg, 0, sizeof cfg);
+	cfg.has_relay = 1;
+	cfg.relay_max = 4;
+	cfg.relay_idle_s = idle_s;
+	loopback_in(relay, free_port(SOCK_DGRAM));
+	memcpy(&cfg.relay.ss, relay, sizeof *relay);
+	cfg.relay.len = sizeof *relay;
+	return make_broker_cfg(&cfg);
 }
 
 static void
@@ -376,7 +387,6 @@ relay_bind(int fd, const struct sockaddr_in *relay, uint64_t link,
  */
 START_TEST(test_relay_bind_deadline)
 {
-	struct broker_config cfg;
 	struct broker_node a, b;
 	struct sockaddr_in relay;
 	struct stun_msg m;
@@ -385,17 +395,7 @@ START_TEST(test_relay_bind_deadline)
 	uint8_t key[TC_KEY_LEN];
 	int fd, i, answered = 0, late = 0;
 
-	memset(&cfg, 0, sizeof cfg);
-	cfg.has_relay = 1;
-	cfg.relay_max = 4;
-	cfg.relay_idle_s = 1;
-	memset(&relay, 0, sizeof relay);
-	relay.sin_family = AF_INET;
-	relay.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	relay.sin_port = htons(free_port(SOCK_DGRAM));
-	memcpy(&cfg.relay.ss, &relay, sizeof relay);
-	cfg.relay.len = sizeof relay;
-	br = make_broker_cfg(&cfg);
+	br = make_relay_broker(1, &relay);
 	/* A pair no punch joins: A random, B address-and-port-dependent,
 	 * neither reachable. */
 	node(&a, 0x401, 1);
@@ -440,9 +440,8 @@ END_TEST
  */
 START_TEST(test_same_address_failed)
 {
-	struct broker_config cfg;
 	struct broker_node a, b, c;
-	struct sockaddr_in *in;
+	struct sockaddr_in relay;
 	struct stun_msg m;
 	struct broker *br;
 	struct tc_outcome o = { 0, LINK_STEP_PUNCH, LINK_PATH_NONE, 0 };
@@ -450,16 +449,7 @@ START_TEST(test_same_address_failed)
 	size_t i;
 	int relayed[4];
 
-	memset(&cfg, 0, sizeof cfg);
-	cfg.has_relay = 1;
-	cfg.relay_max = 4;
-	cfg.relay_idle_s = 30;
-	in = (struct sockaddr_in *)&cfg.relay.ss;
-	in->sin_family = AF_INET;
-	in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	in->sin_port = htons(free_port(SOCK_DGRAM));
-	cfg.relay.len = sizeof *in;
-	br = make_broker_cfg(&cfg);
+	br = make_relay_broker(30, &relay);
 	node(&a, 0x501, 1);
 	node(&b, 0x502, 2);
 	node(&c, 0x503, 3);
@@ -632,23 +622,13 @@ birthday_part(const struct sent *x)
  */
 START_TEST(test_birthday_method)
 {
-	struct broker_config cfg;
 	struct broker_node a, b, c;
-	struct sockaddr_in *in;
+	struct sockaddr_in relay;
 	struct broker *br;
 	struct tc_outcome o = { 0, LINK_STEP_PUNCH, LINK_PATH_NONE, 0 };
 	uint64_t acceptor;
 
-	memset(&cfg, 0, sizeof cfg);
-	cfg.has_relay = 1;
-	cfg.relay_max = 4;
-	cfg.relay_idle_s = 30;
-	in = (struct sockaddr_in *)&cfg.relay.ss;
-	in->sin_family = AF_INET;
-	in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	in->sin_port = htons(free_port(SOCK_DGRAM));
-	cfg.relay.len = sizeof *in;
-	br = make_broker_cfg(&cfg);
+	br = make_relay_broker(30, &relay);
 	node(&a, 0x601, 1);
 	a.profile.mapping = NAT_MAPPING_APDM;
 	a.profile.allocation = NAT_ALLOC_RANDOM;
@@ -679,8 +659,12 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("broker");
-	TCase *tc = tcase_create("broker");
+	struct check_case cases[] = {
+		{ .name = "broker", .timeout = 60, .tests = { test_many,
+		    test_full, test_send_unlocked, test_relay_bind_deadline,
+		    test_same_address_failed, test_classify,
+		    test_classes_counted, test_birthday_method } },
+	};
 
 	if (sodium_init() < 0)
 		return 1;
@@ -688,15 +672,6 @@ main(void)
 	answers = calloc(MANY + 16, sizeof *answers);
 	if (instructs == NULL || answers == NULL)
 		return 1;
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_many);
-	tcase_add_test(tc, test_full);
-	tcase_add_test(tc, test_send_unlocked);
-	tcase_add_test(tc, test_relay_bind_deadline);
-	tcase_add_test(tc, test_same_address_failed);
-	tcase_add_test(tc, test_classify);
-	tcase_add_test(tc, test_classes_counted);
-	tcase_add_test(tc, test_birthday_method);
-	suite_add_tcase(s, tc);
-	return check_run(s);
+	return check_run_cases("broker", cases,
+	    sizeof cases / sizeof cases[0]);
 }

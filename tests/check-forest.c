@@ -314,17 +314,13 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("forest");
-	TCase *tc = tcase_create("forest");
+	struct check_case cases[] = {
+		{ .name = "forest", .tests = { test_origin_and_join,
+		    test_nonrepeaters_at_once, test_children_verify_and_demote,
+		    test_accuse, test_departures, test_random_takes_lent_slot,
+		    test_random_under_eim, test_tree_limit } },
+	};
 
-	tcase_add_test(tc, test_origin_and_join);
-	tcase_add_test(tc, test_nonrepeaters_at_once);
-	tcase_add_test(tc, test_children_verify_and_demote);
-	tcase_add_test(tc, test_accuse);
-	tcase_add_test(tc, test_departures);
-	tcase_add_test(tc, test_random_takes_lent_slot);
-	tcase_add_test(tc, test_random_under_eim);
-	tcase_add_test(tc, test_tree_limit);
-	suite_add_tcase(s, tc);
-	return check_run(s);
+	return check_run_cases("forest", cases,
+	    sizeof cases / sizeof cases[0]);
 }

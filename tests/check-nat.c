@@ -344,17 +344,11 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("nat");
-	TCase *tc = tcase_create("core");
+	struct check_case cases[] = {
+		{ .name = "core", .tests = { test_classify, test_predict,
+		    test_profile_wire, test_registry, test_registry_many,
+		    test_reg_addr, test_channels, test_channel_labels } },
+	};
 
-	tcase_add_test(tc, test_classify);
-	tcase_add_test(tc, test_predict);
-	tcase_add_test(tc, test_profile_wire);
-	tcase_add_test(tc, test_registry);
-	tcase_add_test(tc, test_registry_many);
-	tcase_add_test(tc, test_reg_addr);
-	tcase_add_test(tc, test_channels);
-	tcase_add_test(tc, test_channel_labels);
-	suite_add_tcase(s, tc);
-	return check_run(s);
+	return check_run_cases("nat", cases, sizeof cases / sizeof cases[0]);
 }

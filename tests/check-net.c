@@ -333,20 +333,13 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("net");
-	TCase *tc = tcase_create("core");
+	struct check_case cases[] = {
+		{ .name = "core", .tests = { test_addr_parse,
+		    test_addr_parse_errors, test_addr_compare, test_addr_port,
+		    test_sslen_clock, test_proto_names, test_log_level,
+		    test_key_file, test_health, test_move_fresh,
+		    test_link_seen } },
+	};
 
-	tcase_add_test(tc, test_addr_parse);
-	tcase_add_test(tc, test_addr_parse_errors);
-	tcase_add_test(tc, test_addr_compare);
-	tcase_add_test(tc, test_addr_port);
-	tcase_add_test(tc, test_sslen_clock);
-	tcase_add_test(tc, test_proto_names);
-	tcase_add_test(tc, test_log_level);
-	tcase_add_test(tc, test_key_file);
-	tcase_add_test(tc, test_health);
-	tcase_add_test(tc, test_move_fresh);
-	tcase_add_test(tc, test_link_seen);
-	suite_add_tcase(s, tc);
-	return check_run(s);
+	return check_run_cases("net", cases, sizeof cases / sizeof cases[0]);
 }

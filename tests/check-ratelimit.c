@@ -186,16 +186,14 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("ratelimit");
-	TCase *tc = tcase_create("ratelimit");
+	struct check_case cases[] = {
+		{ .name = "ratelimit", .tests = { test_prefix, test_create,
+		    test_burst_then_rate, test_prefixes_apart,
+		    test_threads } },
+	};
 
 	if (sodium_init() < 0)
 		return 1;
-	tcase_add_test(tc, test_prefix);
-	tcase_add_test(tc, test_create);
-	tcase_add_test(tc, test_burst_then_rate);
-	tcase_add_test(tc, test_prefixes_apart);
-	tcase_add_test(tc, test_threads);
-	suite_add_tcase(s, tc);
-	return check_run(s);
+	return check_run_cases("ratelimit", cases,
+	    sizeof cases / sizeof cases[0]);
 }

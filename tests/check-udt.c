@@ -237,13 +237,11 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("udt");
-	TCase *tc = tcase_create("link");
+	struct check_case cases[] = {
+		{ .name = "link", .timeout = 60, .tests = {
+		    test_link_both_ways, test_link_timeout,
+		    test_loss_count } },
+	};
 
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_link_both_ways);
-	tcase_add_test(tc, test_link_timeout);
-	tcase_add_test(tc, test_loss_count);
-	suite_add_tcase(s, tc);
-	return check_run(s);
+	return check_run_cases("udt", cases, sizeof cases / sizeof cases[0]);
 }
