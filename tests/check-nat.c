@@ -33,40 +33,46 @@ classify(const uint16_t *local, const uint16_t *mapped, size_t n)
 START_TEST(test_classify)
 {
 	static const uint16_t local[] = { 40212, 51000, 40007, 45555, 58001 };
-	static const uint16_t same[] = { 40212, 51000, 40007, 45555, 58001 };
-	static const uint16_t plus[] = { 41212, 52000, 41007, 46555, 59001 };
-	static const uint16_t seq[] = { 20000, 20001, 20002, 20003, 20004 };
-	static const uint16_t seq2[] = { 20000, 20002, 20004, 20008, 20010 };
-	static const uint16_t skip[] = { 20000, 20001, 20003, 20004, 20005 };
-	static const uint16_t stale[] = { 20000, 20001, 19871, 20002, 20003 };
-	static const uint16_t rnd[] = { 13454, 62289, 63014, 1041, 33333 };
-	static const uint16_t down[] = { 20005, 20004, 20003, 20002, 20001 };
+	static const struct {
+		const char		*what;
+		uint16_t		 mapped[5];
+		size_t			 n;
+		enum nat_allocation	 allocation;
+		int			 offset, delta;	/* -1: not checked */
+	} v[] = {
+		{ "same", { 40212, 51000, 40007, 45555, 58001 }, 5,
+		    NAT_ALLOC_PRESERVED, -1, -1 },
+		{ "plus", { 41212, 52000, 41007, 46555, 59001 }, 5,
+		    NAT_ALLOC_OFFSET, 1000, -1 },
+		{ "seq", { 20000, 20001, 20002, 20003, 20004 }, 5,
+		    NAT_ALLOC_SEQUENTIAL, -1, 1 },
+		{ "seq2", { 20000, 20002, 20004, 20008, 20010 }, 5,
+		    NAT_ALLOC_SEQUENTIAL, -1, 2 },
+		/* Other hosts took a port in between: still sequential. */
+		{ "skip", { 20000, 20001, 20003, 20004, 20005 }, 5,
+		    NAT_ALLOC_SEQUENTIAL, -1, 1 },
+		/* One old mapping reused: forgiven. */
+		{ "stale", { 20000, 20001, 19871, 20002, 20003 }, 5,
+		    NAT_ALLOC_SEQUENTIAL, -1, -1 },
+		{ "random", { 13454, 62289, 63014, 1041, 33333 }, 5,
+		    NAT_ALLOC_RANDOM, -1, -1 },
+		{ "down", { 20005, 20004, 20003, 20002, 20001 }, 5,
+		    NAT_ALLOC_RANDOM, -1, -1 },
+		{ "two samples", { 20000, 20001, 20002, 20003, 20004 }, 2,
+		    NAT_ALLOC_UNKNOWN, -1, -1 },
+	};
 	struct nat_profile p;
+	size_t i;
 
-	p = classify(local, same, 5);
-	ck_assert_int_eq(p.allocation, NAT_ALLOC_PRESERVED);
-	p = classify(local, plus, 5);
-	ck_assert_int_eq(p.allocation, NAT_ALLOC_OFFSET);
-	ck_assert_int_eq(p.offset, 1000);
-	p = classify(local, seq, 5);
-	ck_assert_int_eq(p.allocation, NAT_ALLOC_SEQUENTIAL);
-	ck_assert_int_eq(p.delta, 1);
-	p = classify(local, seq2, 5);
-	ck_assert_int_eq(p.allocation, NAT_ALLOC_SEQUENTIAL);
-	ck_assert_int_eq(p.delta, 2);
-	/* Other hosts took a port in between: still sequential. */
-	p = classify(local, skip, 5);
-	ck_assert_int_eq(p.allocation, NAT_ALLOC_SEQUENTIAL);
-	ck_assert_int_eq(p.delta, 1);
-	/* One old mapping reused: forgiven. */
-	p = classify(local, stale, 5);
-	ck_assert_int_eq(p.allocation, NAT_ALLOC_SEQUENTIAL);
-	p = classify(local, rnd, 5);
-	ck_assert_int_eq(p.allocation, NAT_ALLOC_RANDOM);
-	p = classify(local, down, 5);
-	ck_assert_int_eq(p.allocation, NAT_ALLOC_RANDOM);
-	p = classify(local, seq, 2);
-	ck_assert_int_eq(p.allocation, NAT_ALLOC_UNKNOWN);
+	for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+		p = classify(local, v[i].mapped, v[i].n);
+		ck_assert_msg(p.allocation == v[i].allocation, "%s: %d",
+		    v[i].what, p.allocation);
+		if (v[i].offset != -1)
+			ck_assert_int_eq(p.offset, v[i].offset);
+		if (v[i].delta != -1)
+			ck_assert_int_eq(p.delta, v[i].delta);
+	}
 }
 END_TEST
 
