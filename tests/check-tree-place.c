@@ -18,9 +18,7 @@ START_TEST(test_place_breadth_first)
 		join_rep(t, i, i % 2 ? TREE_NAT_OPEN : TREE_NAT_PREDICTABLE);
 		ck_assert_int_eq(tree_depth(t, i), (int)floor(log2(i + 1.0)));
 	}
-	check_tree(t);
-	check_public(t);
-	tree_free(t);
+	tree_done(t);
 }
 END_TEST
 
@@ -28,7 +26,6 @@ START_TEST(test_place_candidates_offer_no_slot)
 {
 	struct tree *t = tree_create(8, 2);
 	struct tree_event ev[EVMAX];
-	const struct tree_event *e;
 	struct tree_counts c;
 	size_t n;
 
@@ -43,8 +40,7 @@ START_TEST(test_place_candidates_offer_no_slot)
 	ck_assert_uint_eq(c.free_slots, 0);
 	n = drain(t, ev);
 	ck_assert_uint_eq(n, 3);
-	e = find_event(ev, n, 3);
-	ck_assert_int_eq(e->kind, TREE_EV_ORPHANED);
+	event_of(ev, n, 3, TREE_EV_ORPHANED);
 	/* Verification opens two slots: the waiting node is placed. */
 	ck_assert_int_eq(tree_verify(t, 2, 1, NULL), 0);
 	ck_assert_uint_eq(tree_parent(t, 3), 2);
@@ -76,9 +72,7 @@ START_TEST(test_place_nat_compatible)
 	/* A non-random node may sit under a predictable parent. */
 	join_leaf(t, 4, TREE_NAT_OPEN);
 	ck_assert_uint_eq(tree_parent(t, 4), 1);
-	check_tree(t);
-	check_public(t);
-	tree_free(t);
+	tree_done(t);
 }
 END_TEST
 
@@ -107,7 +101,6 @@ START_TEST(test_place_random_displaces)
 {
 	struct tree *t = tree_create(16, 1);
 	struct tree_event ev[EVMAX];
-	const struct tree_event *e;
 	size_t n;
 
 	join_rep(t, 1, TREE_NAT_OPEN);			/* depth 1 */
@@ -122,12 +115,8 @@ START_TEST(test_place_random_displaces)
 	ck_assert_uint_eq(tree_parent(t, 3), 2);
 	n = drain(t, ev);
 	ck_assert_uint_eq(n, 2);
-	e = find_event(ev, n, 4);
-	ck_assert_int_eq(e->kind, TREE_EV_PLACED);
-	e = find_event(ev, n, 3);
-	ck_assert_int_eq(e->kind, TREE_EV_MOVED);
-	ck_assert_uint_eq(e->old_parent, 1);
-	ck_assert_uint_eq(e->new_parent, 2);
+	event_of(ev, n, 4, TREE_EV_PLACED);
+	moved(ev, n, 3, 1, 2);
 	/* No such leaf left: the next random node waits. */
 	ck_assert_int_eq(tree_join(t, 5, TREE_NAT_RANDOM), 0);
 	ck_assert_uint_eq(tree_parent(t, 5), TREE_NONE);
@@ -139,9 +128,7 @@ START_TEST(test_place_random_displaces)
 	ck_assert_uint_eq(tree_parent(t, 6), 1);
 	ck_assert_uint_eq(tree_parent(t, 4), 6);
 	ck_assert_uint_eq(tree_parent(t, 5), 6);
-	check_tree(t);
-	check_public(t);
-	tree_free(t);
+	tree_done(t);
 }
 END_TEST
 
@@ -159,7 +146,6 @@ START_TEST(test_place_random_trade)
 {
 	struct tree *t = tree_create(16, 2);
 	struct tree_event ev[EVMAX];
-	const struct tree_event *e;
 	int depth[8];
 	uint32_t x;
 	size_t n;
@@ -191,18 +177,10 @@ START_TEST(test_place_random_trade)
 		ck_assert_int_eq(tree_depth(t, x), depth[x]);
 	n = drain(t, ev);
 	ck_assert_uint_eq(n, 5);
-	e = find_event(ev, n, 7);
-	ck_assert_int_eq(e->kind, TREE_EV_PLACED);
-	e = find_event(ev, n, 1);
-	ck_assert_int_eq(e->kind, TREE_EV_MOVED);
-	ck_assert_uint_eq(e->old_parent, TREE_ORIGIN);
-	ck_assert_uint_eq(e->new_parent, 2);
-	e = find_event(ev, n, 5);
-	ck_assert_uint_eq(e->old_parent, 1);
-	ck_assert_uint_eq(e->new_parent, 3);
-	check_tree(t);
-	check_public(t);
-	tree_free(t);
+	event_of(ev, n, 7, TREE_EV_PLACED);
+	moved(ev, n, 1, TREE_ORIGIN, 2);
+	moved(ev, n, 5, 1, 3);
+	tree_done(t);
 }
 END_TEST
 
@@ -210,7 +188,6 @@ START_TEST(test_place_random_trade_with_child)
 {
 	struct tree *t = tree_create(16, 1);
 	struct tree_event ev[EVMAX];
-	const struct tree_event *e;
 	uint32_t kids[2], p, other;
 	size_t n;
 
@@ -232,15 +209,9 @@ START_TEST(test_place_random_trade_with_child)
 	ck_assert_int_eq(tree_depth(t, 4), 3);
 	n = drain(t, ev);
 	ck_assert_uint_eq(n, 4);
-	e = find_event(ev, n, p);
-	ck_assert_uint_eq(e->old_parent, 1);
-	ck_assert_uint_eq(e->new_parent, TREE_ORIGIN);
-	e = find_event(ev, n, 1);
-	ck_assert_uint_eq(e->old_parent, TREE_ORIGIN);
-	ck_assert_uint_eq(e->new_parent, p);
-	check_tree(t);
-	check_public(t);
-	tree_free(t);
+	moved(ev, n, p, 1, TREE_ORIGIN);
+	moved(ev, n, 1, TREE_ORIGIN, p);
+	tree_done(t);
 }
 END_TEST
 
@@ -267,13 +238,10 @@ START_TEST(test_place_random_follows_parent)
 	n = drain(t, ev);
 	ck_assert_uint_eq(n, 3);	/* 2 kept its parent: not reported */
 	ck_assert_ptr_null(find_event(ev, n, 2));
-	e = find_event(ev, n, 4);
-	ck_assert_int_eq(e->kind, TREE_EV_PLACED);
+	e = event_of(ev, n, 4, TREE_EV_PLACED);
 	e = find_event(ev, n, 3);
 	ck_assert_uint_eq(e->new_parent, TREE_ORIGIN);
-	check_tree(t);
-	check_public(t);
-	tree_free(t);
+	tree_done(t);
 }
 END_TEST
 
@@ -336,7 +304,6 @@ START_TEST(test_leaf_moves_down)
 {
 	struct tree *t = tree_create(16, 2);
 	struct tree_event ev[EVMAX];
-	const struct tree_event *e;
 	size_t n;
 
 	join_rep(t, 1, TREE_NAT_OPEN);			/* depth 1 */
@@ -351,14 +318,8 @@ START_TEST(test_leaf_moves_down)
 	ck_assert_uint_eq(tree_parent(t, 2), 3);
 	n = drain(t, ev);
 	ck_assert_uint_eq(n, 2);
-	e = find_event(ev, n, 3);
-	ck_assert_int_eq(e->kind, TREE_EV_MOVED);
-	ck_assert_uint_eq(e->old_parent, 1);
-	ck_assert_uint_eq(e->new_parent, TREE_ORIGIN);
-	e = find_event(ev, n, 2);
-	ck_assert_int_eq(e->kind, TREE_EV_MOVED);
-	ck_assert_uint_eq(e->old_parent, TREE_ORIGIN);
-	ck_assert_uint_eq(e->new_parent, 3);
+	moved(ev, n, 3, 1, TREE_ORIGIN);
+	moved(ev, n, 2, TREE_ORIGIN, 3);
 	check_tree(t);
 	tree_free(t);
 }

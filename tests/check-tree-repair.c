@@ -33,9 +33,7 @@ START_TEST(test_repair_subtree_adopted)
 	ck_assert_uint_eq(n, 3);	/* the filler and the two orphans */
 	for (i = 0; i < n; i++)
 		ck_assert_int_eq(ev[i].kind, TREE_EV_MOVED);
-	check_tree(t);
-	check_public(t);
-	tree_free(t);
+	tree_done(t);
 }
 END_TEST
 
@@ -56,10 +54,8 @@ START_TEST(test_repair_leaf_children)
 	n = drain(t, ev);
 	ck_assert_uint_eq(n, 2);
 	ck_assert_uint_eq(tree_parent(t, 3), TREE_ORIGIN);  /* random first */
-	e = find_event(ev, n, 3);
-	ck_assert_int_eq(e->kind, TREE_EV_MOVED);
-	e = find_event(ev, n, 2);
-	ck_assert_int_eq(e->kind, TREE_EV_ORPHANED);
+	e = event_of(ev, n, 3, TREE_EV_MOVED);
+	e = event_of(ev, n, 2, TREE_EV_ORPHANED);
 	ck_assert_uint_eq(e->old_parent, 1);
 	/* A predictable repeater cannot parent the random leaf, so it cannot
 	 * take its slot: it waits for a departure. */
@@ -124,9 +120,7 @@ START_TEST(test_repair_random_orphans)
 	ck_assert_int_eq(tree_nat(t, tree_children(t, TREE_ORIGIN, NULL, 0) ==
 	    2 ? tree_parent(t, 5) : 0), TREE_NAT_PREDICTABLE);
 	ck_assert_uint_eq(tree_parent(t, 6), 5);
-	check_tree(t);
-	check_public(t);
-	tree_free(t);
+	tree_done(t);
 }
 END_TEST
 
@@ -134,7 +128,6 @@ START_TEST(test_repair_demote)
 {
 	struct tree *t = full_tree(14, 32);
 	struct tree_event ev[EVMAX];
-	const struct tree_event *e;
 	uint32_t kids[2], x;
 	size_t n;
 	int d;
@@ -145,9 +138,7 @@ START_TEST(test_repair_demote)
 	ck_assert_int_eq(tree_children(t, 2, kids, 2), 0);
 	ck_assert_int_ge(tree_depth(t, 2), 3);		/* now at the edge */
 	n = drain(t, ev);
-	e = find_event(ev, n, 2);
-	ck_assert_ptr_nonnull(e);
-	ck_assert_int_eq(e->kind, TREE_EV_MOVED);
+	event_of(ev, n, 2, TREE_EV_MOVED);
 	check_tree(t);
 	check_public(t);
 	/* A childless repeater is demoted in place. */
@@ -193,9 +184,7 @@ START_TEST(test_shortfall)
 	tree_counts(t, &c);
 	ck_assert_uint_eq(c.placed, 7);
 	ck_assert_uint_eq(c.unplaced, 5);
-	check_tree(t);
-	check_public(t);
-	tree_free(t);
+	tree_done(t);
 }
 END_TEST
 
@@ -217,9 +206,7 @@ START_TEST(test_origin_fanout)
 	n = drain(t, ev);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_int_eq(ev[0].kind, TREE_EV_PLACED);
-	check_tree(t);
-	check_public(t);
-	tree_free(t);
+	tree_done(t);
 }
 END_TEST
 
@@ -260,9 +247,7 @@ START_TEST(test_balance_churn)
 			check_tree(t);
 		drain_all(t);
 	}
-	check_tree(t);
-	check_public(t);
-	tree_free(t);
+	tree_done(t);
 }
 END_TEST
 
@@ -393,9 +378,7 @@ START_TEST(test_churn_large)
 		if (op % 2000 == 0)
 			check_tree(t);
 	}
-	check_tree(t);
-	check_public(t);
-	tree_free(t);
+	tree_done(t);
 }
 END_TEST
 

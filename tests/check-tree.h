@@ -172,6 +172,38 @@ check_public(const struct tree *t)
 	free(path);
 }
 
+/* The event about node id among n: there, and of kind. */
+static inline const struct tree_event *
+event_of(const struct tree_event *ev, size_t n, uint32_t id,
+    enum tree_event_kind kind)
+{
+	const struct tree_event *e = find_event(ev, n, id);
+
+	ck_assert_msg(e != NULL, "no event about %u", id);
+	ck_assert_int_eq(e->kind, kind);
+	return e;
+}
+
+/* Among the n events, id moved from parent from to parent to. */
+static inline void
+moved(const struct tree_event *ev, size_t n, uint32_t id, uint32_t from,
+    uint32_t to)
+{
+	const struct tree_event *e = event_of(ev, n, id, TREE_EV_MOVED);
+
+	ck_assert_uint_eq(e->old_parent, from);
+	ck_assert_uint_eq(e->new_parent, to);
+}
+
+/* How a test leaves its tree: every invariant checked, then freed. */
+static inline void
+tree_done(struct tree *t)
+{
+	check_tree(t);
+	check_public(t);
+	tree_free(t);
+}
+
 /* A full tree of repeaters 1..n, levels filled in order. */
 static inline struct tree *
 full_tree(uint32_t n, uint32_t max)
