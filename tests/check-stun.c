@@ -96,12 +96,25 @@ START_TEST(test_rfc5769_request)
 }
 END_TEST
 
-START_TEST(test_rfc5769_ipv4_response)
+/* RFC 5769 §2.2 and §2.3: the success responses, IPv4 and IPv6. */
+START_TEST(test_rfc5769_response)
 {
+	static const struct {
+		const uint8_t	*p;
+		size_t		 len;
+		const char	*mapped;
+		size_t		 at;		/* a byte of the HMAC-SHA1 */
+		uint8_t		 mac;
+	} v[] = {
+		{ rfc5769_ipv4, sizeof rfc5769_ipv4, "192.0.2.1:32853", 0,
+		    0x2b },
+		{ rfc5769_ipv6, sizeof rfc5769_ipv6,
+		    "[2001:db8:1234:5678:11:2233:4455:6677]:32853", 19, 0x41 },
+	};
 	struct stun_msg msg;
 	const struct stun_attr *a;
 
-	parse_ok(rfc5769_ipv4, sizeof rfc5769_ipv4, &msg);
+	parse_ok(v[_i].p, v[_i].len, &msg);
 	ck_assert_uint_eq(msg.method, STUN_METHOD_BINDING);
 	ck_assert_int_eq(msg.cls, STUN_SUCCESS);
 	ck_assert(memcmp(msg.tid, rfc5769_tid, 12) == 0);
@@ -109,32 +122,11 @@ START_TEST(test_rfc5769_ipv4_response)
 	ck_assert_int_eq(msg.has_fingerprint, 1);
 	ck_assert_int_eq(stun_check_fingerprint(&msg), 0);
 	attr_is(&msg, STUN_ATTR_SOFTWARE, "test vector");
-	xor_address_is(&msg, STUN_ATTR_XOR_MAPPED_ADDRESS, "192.0.2.1:32853");
+	xor_address_is(&msg, STUN_ATTR_XOR_MAPPED_ADDRESS, v[_i].mapped);
 	a = stun_find(&msg, STUN_ATTR_MESSAGE_INTEGRITY);
 	ck_assert_ptr_nonnull(a);
 	ck_assert_uint_eq(a->len, 20);
-	ck_assert_uint_eq(a->value[0], 0x2b);
-}
-END_TEST
-
-START_TEST(test_rfc5769_ipv6_response)
-{
-	struct stun_msg msg;
-	const struct stun_attr *a;
-
-	parse_ok(rfc5769_ipv6, sizeof rfc5769_ipv6, &msg);
-	ck_assert_uint_eq(msg.method, STUN_METHOD_BINDING);
-	ck_assert_int_eq(msg.cls, STUN_SUCCESS);
-	ck_assert_uint_eq(msg.nattrs, 4);
-	ck_assert_int_eq(msg.has_fingerprint, 1);
-	ck_assert_int_eq(stun_check_fingerprint(&msg), 0);
-	attr_is(&msg, STUN_ATTR_SOFTWARE, "test vector");
-	xor_address_is(&msg, STUN_ATTR_XOR_MAPPED_ADDRESS,
-	    "[2001:db8:1234:5678:11:2233:4455:6677]:32853");
-	a = stun_find(&msg, STUN_ATTR_MESSAGE_INTEGRITY);
-	ck_assert_ptr_nonnull(a);
-	ck_assert_uint_eq(a->len, 20);
-	ck_assert_uint_eq(a->value[19], 0x41);
+	ck_assert_uint_eq(a->value[v[_i].at], v[_i].mac);
 }
 END_TEST
 
@@ -223,35 +215,38 @@ START_TEST(test_rfc5769_fingerprint_flip)
 }
 END_TEST
 
-/* Our builder writes the RFC's XOR-MAPPED-ADDRESS bytes (§2.2, §2.3). */
-START_TEST(test_rfc5769_build_xor_address)
+/* A success response as RFC 5769's, SOFTWARE and ip:32853 in
+ * XOR-MAPPED-ADDRESS, by our builder; its length. */
+static int
+build_rfc5769_response(uint8_t *buf, size_t cap, const char *ip)
 {
 	struct stun_builder b;
 	struct sockaddr_storage ss;
-	uint8_t buf[128];
 
-	stun_build_init(&b, buf, sizeof buf, STUN_METHOD_BINDING, STUN_SUCCESS,
+	stun_build_init(&b, buf, cap, STUN_METHOD_BINDING, STUN_SUCCESS,
 	    rfc5769_tid);
 	ck_assert_int_eq(stun_put(&b, STUN_ATTR_SOFTWARE, "test vector", 11),
 	    0);
-	make_addr(&ss, "192.0.2.1", 32853);
+	make_addr(&ss, ip, 32853);
 	ck_assert_int_eq(stun_put_xor_address(&b, STUN_ATTR_XOR_MAPPED_ADDRESS,
 	    (struct sockaddr *)&ss), 0);
-	ck_assert_int_eq(stun_build_finish(&b), 48);
+	return stun_build_finish(&b);
+}
+
+/* Our builder writes the RFC's XOR-MAPPED-ADDRESS bytes (§2.2, §2.3). */
+START_TEST(test_rfc5769_build_xor_address)
+{
+	uint8_t buf[128];
+
+	ck_assert_int_eq(build_rfc5769_response(buf, sizeof buf, "192.0.2.1"),
+	    48);
 	ck_assert(memcmp(buf, rfc5769_ipv4, 2) == 0);
 	ck_assert(memcmp(buf + 4, rfc5769_ipv4 + 4, 31) == 0);
 	/* We pad with a zero where the RFC has a space. */
 	ck_assert_uint_eq(buf[35], 0);
 	ck_assert(memcmp(buf + 36, rfc5769_ipv4 + 36, 12) == 0);
-
-	stun_build_init(&b, buf, sizeof buf, STUN_METHOD_BINDING, STUN_SUCCESS,
-	    rfc5769_tid);
-	ck_assert_int_eq(stun_put(&b, STUN_ATTR_SOFTWARE, "test vector", 11),
-	    0);
-	make_addr(&ss, "2001:db8:1234:5678:11:2233:4455:6677", 32853);
-	ck_assert_int_eq(stun_put_xor_address(&b, STUN_ATTR_XOR_MAPPED_ADDRESS,
-	    (struct sockaddr *)&ss), 0);
-	ck_assert_int_eq(stun_build_finish(&b), 60);
+	ck_assert_int_eq(build_rfc5769_response(buf, sizeof buf,
+	    "2001:db8:1234:5678:11:2233:4455:6677"), 60);
 	ck_assert(memcmp(buf + 36, rfc5769_ipv6 + 36, 24) == 0);
 }
 END_TEST
@@ -364,9 +359,17 @@ START_TEST(test_error_code)
 	struct stun_builder b;
 	struct stun_msg msg;
 	uint8_t buf[1024], tid[12] = { 0 };
-	char longreason[STUN_REASON_MAX + 2];
+	char toolong[STUN_REASON_MAX + 2], longest[STUN_REASON_MAX + 1];
+	const struct {
+		int		 code;
+		const char	*reason;
+		int		 ok;
+	} put[] = {
+		{ 300, NULL, 0 }, { 699, "x", 0 }, { 500, longest, 0 },
+		{ 299, "x", -1 }, { 700, "x", -1 }, { 500, toolong, -1 },
+	};
 	const char *reason;
-	size_t rlen;
+	size_t rlen, i;
 	int code, n;
 	const uint16_t unknown[2] = { 0x7777, 0x0024 };
 
@@ -388,43 +391,29 @@ START_TEST(test_error_code)
 	ck_assert_uint_eq(buf[26], 4);
 	ck_assert_uint_eq(buf[27], 20);
 
-	/* The edges, and no reason at all. */
-	stun_build_init(&b, buf, sizeof buf, STUN_METHOD_BINDING, STUN_ERROR,
-	    tid);
-	ck_assert_int_eq(stun_put_error_code(&b, 300, NULL), 0);
-	n = stun_build_finish(&b);
-	parse_ok(buf, (size_t)n, &msg);
-	ck_assert_int_eq(stun_attr_error_code(&msg.attrs[0], &code, &reason,
-	    &rlen), 0);
-	ck_assert_int_eq(code, 300);
-	ck_assert_uint_eq(rlen, 0);
-	stun_build_init(&b, buf, sizeof buf, STUN_METHOD_BINDING, STUN_ERROR,
-	    tid);
-	ck_assert_int_eq(stun_put_error_code(&b, 699, "x"), 0);
-	n = stun_build_finish(&b);
-	parse_ok(buf, (size_t)n, &msg);
-	ck_assert_int_eq(stun_attr_error_code(&msg.attrs[0], &code, NULL,
-	    NULL), 0);
-	ck_assert_int_eq(code, 699);
-
-	/* Codes and reasons the RFC does not allow. */
-	stun_build_init(&b, buf, sizeof buf, STUN_METHOD_BINDING, STUN_ERROR,
-	    tid);
-	ck_assert_int_eq(stun_put_error_code(&b, 299, "x"), -1);
-	ck_assert_int_eq(stun_build_finish(&b), -1);
-	stun_build_init(&b, buf, sizeof buf, STUN_METHOD_BINDING, STUN_ERROR,
-	    tid);
-	ck_assert_int_eq(stun_put_error_code(&b, 700, "x"), -1);
-	ck_assert_int_eq(stun_build_finish(&b), -1);
-	memset(longreason, 'a', sizeof longreason - 1);
-	longreason[sizeof longreason - 1] = '\0';
-	stun_build_init(&b, buf, sizeof buf, STUN_METHOD_BINDING, STUN_ERROR,
-	    tid);
-	ck_assert_int_eq(stun_put_error_code(&b, 500, longreason), -1);
-	longreason[STUN_REASON_MAX] = '\0';
-	stun_build_init(&b, buf, sizeof buf, STUN_METHOD_BINDING, STUN_ERROR,
-	    tid);
-	ck_assert_int_eq(stun_put_error_code(&b, 500, longreason), 0);
+	/* The edges, no reason at all, and codes and reasons the RFC does
+	 * not allow (the builder's error sticks: it finishes with -1). */
+	memset(toolong, 'a', sizeof toolong - 1);
+	toolong[sizeof toolong - 1] = '\0';
+	memset(longest, 'a', sizeof longest - 1);
+	longest[sizeof longest - 1] = '\0';
+	for (i = 0; i < sizeof put / sizeof put[0]; i++) {
+		stun_build_init(&b, buf, sizeof buf, STUN_METHOD_BINDING,
+		    STUN_ERROR, tid);
+		ck_assert_msg(stun_put_error_code(&b, put[i].code,
+		    put[i].reason) == put[i].ok, "code %d", put[i].code);
+		n = stun_build_finish(&b);
+		if (put[i].ok != 0) {
+			ck_assert_int_eq(n, -1);
+			continue;
+		}
+		parse_ok(buf, (size_t)n, &msg);
+		ck_assert_int_eq(stun_attr_error_code(&msg.attrs[0], &code,
+		    &reason, &rlen), 0);
+		ck_assert_int_eq(code, put[i].code);
+		ck_assert_uint_eq(rlen, put[i].reason != NULL ?
+		    strlen(put[i].reason) : 0);
+	}
 }
 END_TEST
 
@@ -536,12 +525,12 @@ main(void)
 {
 	struct check_case cases[] = {
 		{ .name = "core", .tests = { test_crc32, test_type_encoding,
-		    test_rfc5769_request, test_rfc5769_ipv4_response,
-		    test_rfc5769_ipv6_response, test_rfc5769_long_term,
+		    test_rfc5769_request, test_rfc5769_long_term,
 		    test_rfc5769_fingerprint_flip,
 		    test_rfc5769_build_xor_address, test_round_trip,
 		    test_known_answer, test_error_code,
-		    test_stun_error, test_attr_readers_reject } },
+		    test_stun_error, test_attr_readers_reject },
+		    .loops = { { test_rfc5769_response, 2 } } },
 	};
 
 	if (sodium_init() < 0) {

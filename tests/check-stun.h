@@ -261,20 +261,28 @@ append_attr(uint8_t *buf, size_t len, uint16_t type, const void *value,
 	return len;
 }
 
-/* Appends a correct FINGERPRINT by hand. */
+/* Appends a FINGERPRINT by hand, its CRC computed with the header's
+ * length saying total bytes; returns the new length. */
 static inline size_t
-append_fingerprint(uint8_t *buf, size_t len)
+append_fingerprint_for(uint8_t *buf, size_t len, size_t total)
 {
 	uint8_t v[4];
 	uint32_t crc;
 
-	set_length(buf, len + 8);
+	set_length(buf, total);
 	crc = stun_crc32(buf, len) ^ STUN_FINGERPRINT_XOR;
 	v[0] = crc >> 24;
 	v[1] = (crc >> 16) & 0xff;
 	v[2] = (crc >> 8) & 0xff;
 	v[3] = crc & 0xff;
 	return append_attr(buf, len, STUN_ATTR_FINGERPRINT, v, 4);
+}
+
+/* Appends a correct FINGERPRINT by hand. */
+static inline size_t
+append_fingerprint(uint8_t *buf, size_t len)
+{
+	return append_fingerprint_for(buf, len, len + 8);
 }
 
 /* Appends MESSAGE-INTEGRITY-SHA256 holding the first vlen bytes of the
