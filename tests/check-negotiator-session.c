@@ -28,6 +28,29 @@ peer_config(struct session_config *cfg, uint16_t port, const char *channel)
 	cfg->profile.mapping = NAT_MAPPING_NONE;
 }
 
+/* A session on base with cfg, its events to cb. */
+static struct session *
+start_session(struct event_base *base, const struct session_config *cfg,
+    session_cb cb, void *arg)
+{
+	struct session *s;
+	char err[160];
+
+	s = session_start(base, cfg, cb, arg, err, sizeof err);
+	ck_assert_msg(s != NULL, "session_start: %s", err);
+	return s;
+}
+
+/* Runs base for seconds at most (a callback may end it sooner). */
+static void
+run_base(struct event_base *base, int seconds)
+{
+	struct timeval limit = { seconds, 0 };
+
+	event_base_loopexit(base, &limit);
+	event_base_dispatch(base);
+}
+
 /*
  * Leaving waits for the session's other requests: A (client/session.c, as
  * every program has it) asks for a link to B, a raw socket that answers
@@ -117,12 +140,10 @@ drain_session(void *arg, enum session_event ev, struct session *s)
 
 START_TEST(test_leave_drains)
 {
-	struct timeval limit = { 10, 0 };
 	struct session_config cfg;
 	struct event *ev;
 	struct drain d;
 	uint64_t sb;
-	char err[160];
 
 	memset(&d, 0, sizeof d);
 	d.bs = socket(AF_INET, SOCK_DGRAM, 0);
@@ -133,10 +154,8 @@ START_TEST(test_leave_drains)
 	event_add(ev, NULL);
 	peer_config(&cfg, nego_port, chan_hex);
 	cfg.node_id = 0xa;
-	d.s = session_start(d.base, &cfg, drain_session, &d, err, sizeof err);
-	ck_assert_msg(d.s != NULL, "session_start: %s", err);
-	event_base_loopexit(d.base, &limit);
-	event_base_dispatch(d.base);
+	d.s = start_session(d.base, &cfg, drain_session, &d);
+	run_base(d.base, 10);
 	ck_assert_msg(d.left, "the session never left");
 	ck_assert_msg(d.go, "A's LINK got no GO");
 	ck_assert_msg(d.go_before_left, "the session left before its LINK "
@@ -225,18 +244,14 @@ pin_session(void *arg, enum session_event ev, struct session *s)
 static void
 pin_run(struct pin *p, const struct session_config *cfg, int refused)
 {
-	struct timeval limit = { 10, 0 };
 	struct session *s;
-	char err[160];
 
 	memset(p, 0, sizeof *p);
 	ck_assert_ptr_nonnull(p->base = event_base_new());
-	s = session_start(p->base, cfg, pin_session, p, err, sizeof err);
-	ck_assert_msg(s != NULL, "session_start: %s", err);
+	s = start_session(p->base, cfg, pin_session, p);
 	if (!cfg->has_channel_key)	/* not known before the answer */
 		ck_assert_ptr_null(session_channel_key(s));
-	event_base_loopexit(p->base, &limit);
-	event_base_dispatch(p->base);
+	run_base(p->base, 10);
 	ck_assert_int_eq(session_refused(s), refused);
 	session_free(s);
 	event_base_free(p->base);
@@ -293,19 +308,15 @@ restart_session(void *arg, enum session_event ev, struct session *s)
 
 START_TEST(test_restart)
 {
-	struct timeval limit = { 20, 0 };
 	struct session_config cfg;
 	struct session *s;
 	struct restart r;
-	char err[160];
 
 	memset(&r, 0, sizeof r);
 	ck_assert_ptr_nonnull(r.base = event_base_new());
 	peer_config(&cfg, nego_port, chan_hex);
-	s = session_start(r.base, &cfg, restart_session, &r, err, sizeof err);
-	ck_assert_msg(s != NULL, "session_start: %s", err);
-	event_base_loopexit(r.base, &limit);
-	event_base_dispatch(r.base);
+	s = start_session(r.base, &cfg, restart_session, &r);
+	run_base(r.base, 20);
 	ck_assert_int_eq(r.registered, 2);
 	ck_assert_int_eq(nodes(), 1);
 	ck_assert_int_eq(stat_of("drop_hijack"), 0);
@@ -375,14 +386,12 @@ relost_session(void *arg, enum session_event ev, struct session *s)
 
 START_TEST(test_relost)
 {
-	struct timeval limit = { 45, 0 };
 	struct session_config cfg;
 	struct sockaddr_in in;
 	socklen_t len = sizeof in;
 	struct event *ec, *eu;
 	struct session *s;
 	struct relost r;
-	char err[160];
 
 	memset(&r, 0, sizeof r);
 	ck_assert_ptr_nonnull(r.base = event_base_new());
@@ -401,10 +410,8 @@ START_TEST(test_relost)
 	event_add(ec, NULL);
 	event_add(eu, NULL);
 	peer_config(&cfg, ntohs(in.sin_port), chan_hex);
-	s = session_start(r.base, &cfg, relost_session, &r, err, sizeof err);
-	ck_assert_msg(s != NULL, "session_start: %s", err);
-	event_base_loopexit(r.base, &limit);
-	event_base_dispatch(r.base);
+	s = start_session(r.base, &cfg, relost_session, &r);
+	run_base(r.base, 45);
 	ck_assert_int_ge(r.lost, 1);
 	ck_assert_int_eq(r.registered, 2);
 	ck_assert_int_eq(nodes(), 1);
