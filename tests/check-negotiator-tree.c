@@ -59,11 +59,7 @@ START_TEST(test_link)
 	sendto(sock, req, (size_t)rlen, 0, (struct sockaddr *)&nego,
 	    sizeof nego);
 	ni = receive_on(bs, ins, sizeof ins, 2000);
-	ck_assert_uint_gt(ni, 0);
-	ck_assert_int_eq(stun_parse(ins, ni, &mi, NULL), 0);
-	ck_assert_int_eq(mi.method, TC_METHOD_INSTRUCT);
-	ck_assert_int_eq(mi.cls, STUN_REQUEST);
-	ck_assert_int_eq(stun_check_integrity_sha256(&mi, kb, TC_KEY_LEN), 0);
+	message_is(ins, ni, &mi, TC_METHOD_INSTRUCT, STUN_REQUEST, kb);
 	ck_assert_int_eq(stun_attr_u64(stun_find(&mi, TC_ATTR_PEER_NODE),
 	    &peer), 0);
 	ck_assert_uint_eq(peer, 0xa);
@@ -85,11 +81,7 @@ START_TEST(test_link)
 	len = instruct_ack(ack, sizeof ack, mi.tid, &ep, kb);
 	sendto(bs, ack, (size_t)len, 0, (struct sockaddr *)&nego, sizeof nego);
 	n = receive_on(sock, ans, sizeof ans, 2000);
-	ck_assert_uint_gt(n, 0);
-	ck_assert_int_eq(stun_parse(ans, n, &m, NULL), 0);
-	ck_assert_int_eq(m.method, TC_METHOD_LINK);
-	ck_assert_int_eq(m.cls, STUN_SUCCESS);
-	ck_assert_int_eq(stun_check_integrity_sha256(&m, ka, TC_KEY_LEN), 0);
+	message_is(ans, n, &m, TC_METHOD_LINK, STUN_SUCCESS, ka);
 	ck_assert_int_eq(stun_attr_u64(stun_find(&m, TC_ATTR_LINK), &id2), 0);
 	ck_assert_uint_eq(id, id2);
 	ck_assert_ptr_nonnull(key_g = stun_find(&m, TC_ATTR_LINK_KEY));

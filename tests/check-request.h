@@ -1,10 +1,11 @@
 /* Building the control protocol's messages as a node does, for the suites
  * that talk to the negotiator or its broker: a request with a fresh
  * transaction id, sealed under a session's (or link's) key, and the
- * answer to an INSTRUCT. */
+ * answer to an INSTRUCT; and the check on what comes back. */
 #ifndef TREECAST_CHECK_REQUEST_H
 #define TREECAST_CHECK_REQUEST_H
 
+#include <check.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +42,19 @@ instruct_ack(uint8_t *buf, size_t cap, const uint8_t tid[12],
 	stun_build_init(&b, buf, cap, TC_METHOD_INSTRUCT, STUN_SUCCESS, tid);
 	tc_put_endpoint(&b, ep);
 	return request_seal(&b, key);
+}
+
+/* The n bytes at buf are a message of method and class (parsed into m),
+ * under key. */
+static inline void
+message_is(const uint8_t *buf, size_t n, struct stun_msg *m, uint16_t method,
+    enum stun_class cls, const uint8_t *key)
+{
+	ck_assert_uint_gt(n, 0);
+	ck_assert_int_eq(stun_parse(buf, n, m, NULL), 0);
+	ck_assert_int_eq(m->method, method);
+	ck_assert_int_eq(m->cls, cls);
+	ck_assert_int_eq(stun_check_integrity_sha256(m, key, TC_KEY_LEN), 0);
 }
 
 #endif
