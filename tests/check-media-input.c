@@ -432,5 +432,6 @@ main(void)
 		    test_input_e2e, test_input_loop, test_input_realtime } },
 	};
 
-	return check_run_cases("media-input", cases, sizeof cases / sizeof cases[0]);
+	return check_run_cases("media-input", cases,
+	    sizeof cases / sizeof cases[0]);
 }

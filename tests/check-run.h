@@ -30,12 +30,12 @@ struct check_loop {
 /* One row of a suite's table, a test case, with designated initializers. */
 struct check_case {
 	const char	*name;
-	void		(*setup)(void);		/* NULL: no fixture */
+	void		(*setup)(void);	/* NULL: no fixture */
 	void		(*teardown)(void);
-	int		 unchecked;		/* fixture once, not per test */
-	int		 timeout;		/* seconds; 0: check's default */
+	int		 unchecked;	/* fixture once, not per test */
+	int		 timeout;	/* seconds; 0: check's default */
 	const TTest	*tests[CHECK_CASE_TESTS];	/* to a NULL */
-	struct check_loop loops[4];			/* to a NULL test */
+	struct check_loop loops[4];		/* to a NULL test */
 };
 
 /* Runs the suite name made of the n cases: check_run's exit status.

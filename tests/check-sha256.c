@@ -135,8 +135,8 @@ int
 main(void)
 {
 	struct check_case cases[] = {
-		{ .name = "core", .tests = { test_sha256_vectors, test_hmac_sha256_rfc4231,
-		    test_hmac_sha256_libsodium } },
+		{ .name = "core", .tests = { test_sha256_vectors,
+		    test_hmac_sha256_rfc4231, test_hmac_sha256_libsodium } },
 	};
 
 	if (sodium_init() < 0) {

@@ -475,9 +475,9 @@ int
 main(void)
 {
 	struct check_case cases[] = {
-		{ .name = "core", .tests = { test_integrity, test_integrity_truncated,
-		    test_after_integrity_ignored, test_parse_errors,
-		    test_parse_error_names, test_is_stun,
+		{ .name = "core", .tests = { test_integrity,
+		    test_integrity_truncated, test_after_integrity_ignored,
+		    test_parse_errors, test_parse_error_names, test_is_stun,
 		    test_unknown_required, test_builder_overflow,
 		    test_builder_order, test_random_tid } },
 	};
@@ -486,5 +486,6 @@ main(void)
 		fprintf(stderr, "sodium_init failed\n");
 		return EXIT_FAILURE;
 	}
-	return check_run_cases("stun-parse", cases, sizeof cases / sizeof cases[0]);
+	return check_run_cases("stun-parse", cases,
+	    sizeof cases / sizeof cases[0]);
 }

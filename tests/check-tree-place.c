@@ -401,5 +401,6 @@ main(void)
 		    .loops = { { test_crowd_every_node_placed, 6 } } },
 	};
 
-	return check_run_cases("tree-place", cases, sizeof cases / sizeof cases[0]);
+	return check_run_cases("tree-place", cases,
+	    sizeof cases / sizeof cases[0]);
 }

@@ -399,5 +399,6 @@ main(void)
 		    .loops = { { test_churn_invariants, 12 } } },
 	};
 
-	return check_run_cases("tree-repair", cases, sizeof cases / sizeof cases[0]);
+	return check_run_cases("tree-repair", cases,
+	    sizeof cases / sizeof cases[0]);
 }
