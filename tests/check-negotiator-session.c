@@ -340,29 +340,23 @@ struct relost {
 	int			 drop, registered, lost;
 };
 
+/* The forwarder: the session's datagrams to the negotiator and its
+ * answers back, unless the path is dark. */
 static void
-relost_client_cb(evutil_socket_t fd, short what, void *arg)
+relost_forward(evutil_socket_t fd, short what, void *arg)
 {
 	struct relost *r = arg;
 	uint8_t buf[STUN_MAX_MSG];
 	ssize_t n;
 
 	(void)what;
-	r->fromlen = sizeof r->from;
-	if ((n = recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&r->from,
-	    &r->fromlen)) > 0 && !r->drop)
-		send(r->upstream, buf, (size_t)n, 0);
-}
-
-static void
-relost_upstream_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct relost *r = arg;
-	uint8_t buf[STUN_MAX_MSG];
-	ssize_t n;
-
-	(void)what;
-	if ((n = recv(fd, buf, sizeof buf, 0)) > 0 && !r->drop &&
+	if (fd == r->client) {
+		r->fromlen = sizeof r->from;
+		n = recvfrom(fd, buf, sizeof buf, 0,
+		    (struct sockaddr *)&r->from, &r->fromlen);
+		if (n > 0 && !r->drop)
+			send(r->upstream, buf, (size_t)n, 0);
+	} else if ((n = recv(fd, buf, sizeof buf, 0)) > 0 && !r->drop &&
 	    r->fromlen > 0)
 		sendto(r->client, buf, (size_t)n, 0,
 		    (struct sockaddr *)&r->from, r->fromlen);
@@ -403,10 +397,10 @@ START_TEST(test_relost)
 	    0);
 	ck_assert_int_eq(connect(r.upstream, (struct sockaddr *)&nego,
 	    sizeof nego), 0);
-	ec = event_new(r.base, r.client, EV_READ | EV_PERSIST,
-	    relost_client_cb, &r);
+	ec = event_new(r.base, r.client, EV_READ | EV_PERSIST, relost_forward,
+	    &r);
 	eu = event_new(r.base, r.upstream, EV_READ | EV_PERSIST,
-	    relost_upstream_cb, &r);
+	    relost_forward, &r);
 	event_add(ec, NULL);
 	event_add(eu, NULL);
 	peer_config(&cfg, ntohs(in.sin_port), chan_hex);
