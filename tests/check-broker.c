@@ -4,7 +4,7 @@
  * LINK, B's ACK, either end's REPORT) among many; a full table refuses
  * with 508 while every link is in flight, and otherwise forgets the link
  * answered longest ago, counted unreported. The whole flow over real
- * sockets is check-negotiator's test_link.
+ * sockets is check-negotiator-tree's test_link.
  */
 #include <check.h>
 #include <netinet/in.h>
