@@ -1,7 +1,6 @@
 /* treecast-origin: reads a libavformat input and feeds the tree. */
 #include "config.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,14 +8,10 @@
 #include <event2/event.h>
 #include <sodium.h>
 
-#include "client/discover.h"
-#include "client/session.h"
-#include "link/link.h"
-#include "link/udt.h"
 #include "media/input.h"
 #include "media/ring.h"
 #include "media/serve.h"
-#include "util/addr.h"
+#include "node/node.h"
 #include "util/log.h"
 #include "util/opt.h"
 #include "wire/key.h"
@@ -42,8 +37,7 @@ enum {
 
 static const struct opt options[] = {
 	{ "input", OPT_INPUT, "URL", "what to broadcast (required)" },
-	{ "negotiator", OPT_NEGOTIATOR, "HOST[:PORT]",
-	  "the negotiation server (required; port 3478 by default)" },
+	NODE_ROW_NEGOTIATOR(OPT_NEGOTIATOR),
 	{ "channel", OPT_CHANNEL, "NAME",
 	  "a label for the channel, refused if another key holds it "
 	  "(default: none; the channel is named by its key in hex)" },
@@ -59,38 +53,16 @@ static const struct opt options[] = {
 };
 
 struct origin {
-	struct event_base	*base;
-	struct addr		 server;
+	struct node		*node;
 	const char		*input_url;
 	struct key_pair		 key;		/* the channel's */
 	char			 channel[TC_CHANNEL_MAX + 1];	/* its key, hex */
 	char			 label[TC_CHANNEL_MAX + 1];	/* "": none */
-	unsigned		 fanout;
 	int			 loop;
-	size_t			 ring_size;
-	struct discover		*disc;
-	struct session		*session;
-	struct udt_loop		*udt;
-	struct link_agent	*agent;
 	struct media_input	*input;
-	struct ring		*ring;
-	struct serve		*serve;
 	struct event		*step;
-	struct event		*progress;
-	struct event		*status;
 	struct chunk_digest	 digest;
-	int			 exit_code;
 };
-
-static void
-origin_stop(struct origin *o, int code)
-{
-	o->exit_code = code;
-	if (o->session != NULL && session_registered(o->session))
-		session_leave(o->session);
-	else
-		event_base_loopexit(o->base, NULL);
-}
 
 /* Each chunk, as the input cuts it: signed with the channel's key (every
  * node checks it before it plays or relays it), kept, sent on. */
@@ -98,6 +70,7 @@ static void
 origin_chunk(const struct chunk *in, void *arg)
 {
 	struct origin *o = arg;
+	struct ring *ring = node_ring(o->node);
 	struct chunk signed_chunk = *in, *c = &signed_chunk;
 	char hex[CHUNK_DIGEST_HEX];
 	uint64_t first;
@@ -111,13 +84,13 @@ origin_chunk(const struct chunk *in, void *arg)
 		log_info("chunks %llu-%llu digest %s",
 		    (unsigned long long)first, (unsigned long long)c->seq,
 		    hex);
-	if (ring_push(o->ring, c) != 0) {
+	if (ring_push(ring, c) != 0) {
 		log_warn("chunk %llu out of order: ring reset",
 		    (unsigned long long)c->seq);
-		ring_reset(o->ring);
-		ring_push(o->ring, c);
+		ring_reset(ring);
+		ring_push(ring, c);
 	}
-	serve_pushed(o->serve);
+	serve_pushed(node_serve(o->node));
 }
 
 /* Reads the input as its pacing says: a timer, never a busy loop. */
@@ -141,13 +114,13 @@ origin_step_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (r < 0) {
 		log_error("%s", err);
-		origin_stop(o, 1);
+		node_stop(o->node, 1);
 		return;
 	}
 	if (r > 0) {
 		log_info("the input ended after %llu chunks",
 		    (unsigned long long)media_input_chunks(o->input));
-		origin_stop(o, 0);
+		node_stop(o->node, 0);
 		return;
 	}
 	tv.tv_sec = (time_t)(wait_us / 1000000);
@@ -156,169 +129,74 @@ origin_step_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-origin_progress_cb(evutil_socket_t fd, short what, void *arg)
+origin_progress(void *arg)
 {
 	struct origin *o = arg;
-	const struct serve_stats *st = serve_stats(o->serve);
+	struct serve *sv = node_serve(o->node);
+	const struct serve_stats *st = serve_stats(sv);
 
-	(void)fd;
-	(void)what;
+	if (o->input == NULL)
+		return;		/* not broadcasting yet */
 	log_info("%llu chunks read, %zu children, %llu chunks and %.1f MB "
 	    "sent", (unsigned long long)media_input_chunks(o->input),
-	    serve_children(o->serve), (unsigned long long)st->chunks,
+	    serve_children(sv), (unsigned long long)st->chunks,
 	    st->bytes / 1e6);
 }
 
-/* STATUS: the origin's children and upload, for the status page. */
-static void
-origin_status_cb(evutil_socket_t fd, short what, void *arg)
+/* STATUS: the origin's children and upload (node-serve.c), and what it
+ * read. */
+static uint64_t
+origin_health(void *arg, struct tc_health *h)
 {
 	struct origin *o = arg;
-	struct tc_health h;
 
-	(void)fd;
-	(void)what;
-	memset(&h, 0, sizeof h);
-	h.chunks = media_input_chunks(o->input);
-	serve_report(o->serve, o->session, 0, &h, TC_STATUS_MS);
+	h->chunks = media_input_chunks(o->input);
+	return 0;
 }
 
-/* Every link of the origin's is a child's. */
+/* Registered: the input opens, and its chunks start. */
 static int
-origin_incoming(void *arg, struct link *l, uint64_t peer)
+origin_started(void *arg)
 {
 	struct origin *o = arg;
-
-	(void)l;
-	return serve_incoming(o->serve, peer);
-}
-
-static void
-origin_connected(void *arg, struct link *l)
-{
-	struct origin *o = arg;
-
-	serve_connected(o->serve, l);
-}
-
-static void
-origin_failed(void *arg, struct link *l, enum link_step step, const char *why)
-{
-	(void)arg;
-	(void)l;
-	(void)step;
-	(void)why;	/* link.c logged it */
-}
-
-static void
-origin_message(void *arg, struct link *l, const uint8_t *msg, size_t len)
-{
-	struct origin *o = arg;
-
-	serve_message(o->serve, l, msg, len);
-}
-
-static void
-origin_closed(void *arg, struct link *l, const char *why)
-{
-	struct origin *o = arg;
-
-	serve_closed(o->serve, l, why);
-}
-
-static const struct link_callbacks origin_links = {
-	origin_incoming, origin_connected, origin_failed, origin_message,
-	origin_closed
-};
-
-static void
-origin_session_cb(void *arg, enum session_event ev, struct session *s)
-{
-	struct origin *o = arg;
-
-	if (ev == SESSION_LEFT) {
-		if (session_refused(s))
-			o->exit_code = 1;
-		event_base_loopexit(o->base, NULL);
-	}
-}
-
-static void
-origin_discovered(void *arg, const struct discover_result *r)
-{
-	struct origin *o = arg;
-	struct session_config sc;
 	struct media_input_options mo = { o->loop, 1 };
-	struct timeval now = { 0, 0 }, every = { 10, 0 };
-	struct timeval status_every = { TC_STATUS_MS / 1000,
-	    TC_STATUS_MS % 1000 * 1000 };
+	struct timeval now = { 0, 0 };
 	char err[256];
 
-	if (!r->ok) {
-		log_error("negotiator: %s", r->error);
-		origin_stop(o, 1);
-		return;
-	}
-	memset(&sc, 0, sizeof sc);
-	sc.server = o->server;
-	snprintf(sc.channel, sizeof sc.channel, "%s", o->channel);
-	snprintf(sc.label, sizeof sc.label, "%s", o->label);
-	sc.has_channel_key = 1;
-	memcpy(sc.channel_key, o->key.pk, sizeof sc.channel_key);
-	sc.sign_key = &o->key;
-	sc.role = TC_ROLE_ORIGIN;
-	sc.profile = r->profile;
-	sc.fanout = o->fanout;
-	if ((o->session = session_start(o->base, &sc, origin_session_cb, o,
-	    err, sizeof err)) == NULL ||
-	    (o->agent = link_agent_new(o->base, o->session, o->udt,
-	    &origin_links, o, NULL)) == NULL) {
-		log_error("cannot register: %s", err);
-		origin_stop(o, 1);
-		return;
-	}
 	if ((o->input = media_input_open(o->input_url, &mo, origin_chunk, o,
 	    err, sizeof err)) == NULL) {
 		log_error("%s", err);
-		origin_stop(o, 1);
-		return;
+		return -1;
 	}
-	o->step = evtimer_new(o->base, origin_step_cb, o);
-	o->progress = event_new(o->base, -1, EV_PERSIST, origin_progress_cb,
-	    o);
-	o->status = event_new(o->base, -1, EV_PERSIST, origin_status_cb, o);
+	o->step = evtimer_new(node_base(o->node), origin_step_cb, o);
 	evtimer_add(o->step, &now);
-	event_add(o->progress, &every);
-	event_add(o->status, &status_every);
 	log_info("broadcasting %s on channel %s%s%s%s", o->input_url,
 	    o->channel, o->label[0] != '\0' ? " (label '" : "", o->label,
 	    o->label[0] != '\0' ? "')" : "");
+	return 0;
 }
 
-static void
-origin_signal(evutil_socket_t sig, short what, void *arg)
-{
-	(void)what;
-	log_info("%s: leaving", strsignal((int)sig));
-	origin_stop(arg, 0);
-}
+static const struct node_hooks origin_hooks = {
+	.started = origin_started,
+	.progress = origin_progress,
+	.health = origin_health,
+};
 
 int
 main(int argc, char **argv)
 {
 	struct origin o;
+	struct node_config nc;
 	struct opt_state st;
-	struct event *sigint, *sigterm;
 	const char *negotiator = NULL, *key_path = ORIGIN_KEY_DEFAULT;
 	char err[256], hex[KEY_HEX_LEN + 1];
 	uint8_t pk[KEY_PUBLIC_LEN];
 	size_t i;
-	int key, created;
+	int key, created, code;
 
 	log_init(argv[0], LOG_INFO);
 	memset(&o, 0, sizeof o);
-	o.fanout = TC_FANOUT_DEFAULT;
-	o.ring_size = 1024;
+	node_config_init(&nc);
 	opt_init(&st, options);
 	while ((key = opt_next(&st, argc, argv)) != -1) {
 		switch (key) {
@@ -329,15 +207,11 @@ main(int argc, char **argv)
 			negotiator = optarg;
 			break;
 		case OPT_CHANNEL:
-			if (optarg[0] == '\0' ||
-			    strlen(optarg) > TC_CHANNEL_MAX)
-				fatal("--channel '%s': 1 to %d bytes", optarg,
-				    TC_CHANNEL_MAX);
-			snprintf(o.label, sizeof o.label, "%s", optarg);
+			snprintf(o.label, sizeof o.label, "%s",
+			    node_check_channel(optarg));
 			break;
 		case OPT_FANOUT:
-			o.fanout = (unsigned)opt_number("fanout", optarg, 1,
-			    TC_FANOUT_MAX);
+			node_config_fanout(&nc, optarg, 1);
 			break;
 		case OPT_KEY:
 			key_path = optarg;
@@ -346,7 +220,7 @@ main(int argc, char **argv)
 			o.loop = 1;
 			break;
 		case OPT_RING:
-			o.ring_size = opt_number("ring", optarg, 16, 65536);
+			node_config_ring(&nc, optarg);
 			break;
 		case '?':
 			return 2;
@@ -362,9 +236,7 @@ main(int argc, char **argv)
 		fatal("no --input: what should be broadcast? (see --help)");
 	if (negotiator == NULL)
 		fatal("no --negotiator HOST[:PORT] (see --help)");
-	if (addr_parse(negotiator, TC_DEFAULT_PORT, 1, &o.server, err,
-	    sizeof err) != 0)
-		fatal("--negotiator %s", err);
+	node_config_server(&nc, "--negotiator", negotiator);
 	if (sodium_init() < 0)
 		fatal("libsodium failed to start");
 	if (key_load(key_path, 1, &o.key, &created, err, sizeof err) != 0)
@@ -385,42 +257,23 @@ main(int argc, char **argv)
 		    o.label[i] == '"' || o.label[i] == '\\')
 			fatal("--channel '%s': a label is printable ASCII, "
 			    "without spaces or quotes", o.label);
-	signal(SIGPIPE, SIG_IGN);
-	if ((o.base = event_base_new()) == NULL)
-		fatal("cannot create an event loop");
-	if ((o.ring = ring_create(o.ring_size)) == NULL ||
-	    (o.serve = serve_new(o.base, o.ring, o.fanout)) == NULL)
-		fatal("cannot allocate a ring of %zu chunks", o.ring_size);
-	if ((o.udt = udt_loop_new(o.base, err, sizeof err)) == NULL)
-		fatal("%s", err);
-	if ((o.disc = discover_start(o.base, &o.server, NULL,
-	    origin_discovered, &o, err, sizeof err)) == NULL)
-		fatal("%s", err);
-	sigint = evsignal_new(o.base, SIGINT, origin_signal, &o);
-	sigterm = evsignal_new(o.base, SIGTERM, origin_signal, &o);
-	event_add(sigint, NULL);
-	event_add(sigterm, NULL);
+	snprintf(nc.session.channel, sizeof nc.session.channel, "%s",
+	    o.channel);
+	snprintf(nc.session.label, sizeof nc.session.label, "%s", o.label);
+	nc.session.has_channel_key = 1;
+	memcpy(nc.session.channel_key, o.key.pk,
+	    sizeof nc.session.channel_key);
+	nc.session.sign_key = &o.key;
+	nc.session.role = TC_ROLE_ORIGIN;
+	o.node = node_new(&nc, &origin_hooks, &o);
+	node_serving(o.node);
 
-	event_base_dispatch(o.base);
-	if (o.input != NULL)
-		origin_progress_cb(-1, 0, &o);
+	code = node_run(o.node);
 
-	link_agent_free(o.agent);
-	session_free(o.session);
-	discover_free(o.disc);
 	media_input_close(o.input);
 	if (o.step != NULL)
 		event_free(o.step);
-	if (o.progress != NULL)
-		event_free(o.progress);
-	if (o.status != NULL)
-		event_free(o.status);
-	serve_free(o.serve);
-	ring_free(o.ring);
-	udt_loop_free(o.udt);
-	event_free(sigint);
-	event_free(sigterm);
-	event_base_free(o.base);
+	node_free(o.node);
 	key_clear(&o.key);
-	return o.exit_code;
+	return code;
 }
