@@ -2,16 +2,13 @@
 #include "config.h"
 
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/event.h>
-#include <sodium.h>
-
 #include "client/discover.h"
 #include "client/session.h"
+#include "node/node.h"
 #include "util/log.h"
 #include "util/opt.h"
 #include "wire/nat.h"
@@ -43,17 +40,16 @@ static const struct opt options[] = {
 	{ NULL, 0, NULL, NULL }
 };
 
+/* The node (node/node.h) brings discovery, the session and the signals;
+ * the probe prints what they found. */
 struct probe {
-	struct event_base	*base;
-	struct addr		 server;
+	struct node		*node;
+	const struct addr	*server;
 	int			 json;
 	int			 do_register;
 	int			 stay;
-	const char		*channel;
 	struct discover_result	 result;
-	struct session		*session;
-	int			 status;
-	struct event		*sigint, *sigterm;
+	int			 status;	/* -1: registering */
 };
 
 static const char *
@@ -137,12 +133,13 @@ probe_print(struct probe *pr)
 {
 	const struct discover_result *r = &pr->result;
 	const struct nat_profile *p = &r->profile;
+	const struct session *s = node_session(pr->node);
 	char local[ADDR_STRLEN], ext[ADDR_STRLEN], srv[ADDR_STRLEN],
 	    other[ADDR_STRLEN], words[128];
 
 	addr_format((struct sockaddr *)&r->local.ss, local, sizeof local);
 	addr_format((struct sockaddr *)&r->external.ss, ext, sizeof ext);
-	addr_format((struct sockaddr *)&pr->server.ss, srv, sizeof srv);
+	addr_format((struct sockaddr *)&pr->server->ss, srv, sizeof srv);
 	if (r->has_other)
 		addr_format((struct sockaddr *)&r->other.ss, other,
 		    sizeof other);
@@ -159,9 +156,9 @@ probe_print(struct probe *pr)
 		    nat_allocation_name(p->allocation), p->offset, p->delta,
 		    nat_filtering_name(p->filtering), nat_class_name(p),
 		    nat_predictable(p) ? "true" : "false");
-		if (pr->session != NULL)
+		if (s != NULL)
 			printf(",\"node_id\":\"%016" PRIx64 "\"",
-			    session_node_id(pr->session));
+			    session_node_id(s));
 		printf("}\n");
 	} else {
 		allocation_words(p, words, sizeof words);
@@ -174,104 +171,78 @@ probe_print(struct probe *pr)
 		printf("allocation:  %s\n", words);
 		printf("filtering:   %s\n", filtering_words(p));
 		printf("verdict:     %s\n", verdict_words(p));
-		if (pr->session != NULL)
+		if (s != NULL)
 			printf("registered:  node %016" PRIx64 "\n",
-			    session_node_id(pr->session));
+			    session_node_id(s));
 	}
 	fflush(stdout);
 }
 
 static void
-probe_session_cb(void *arg, enum session_event ev, struct session *s)
+probe_session(void *arg, enum session_event ev)
 {
 	struct probe *pr = arg;
 
-	(void)s;
-	switch (ev) {
-	case SESSION_REGISTERED:
-		if (pr->status == -1) {
-			pr->status = 0;
-			probe_print(pr);
-			if (!pr->stay)
-				session_leave(pr->session);
-		}
-		break;
-	case SESSION_LOST:
-		if (pr->status == -1) {
-			log_error("the server did not accept the registration "
-			    "(is it a treecast negotiator?)");
-			pr->status = 1;
-			event_base_loopexit(pr->base, NULL);
-		}
-		break;
-	case SESSION_LEFT:
-		event_base_loopexit(pr->base, NULL);
-		break;
+	if (pr->status != -1)
+		return;
+	if (ev == SESSION_REGISTERED) {
+		pr->status = 0;
+		probe_print(pr);
+		if (!pr->stay)
+			session_leave(node_session(pr->node));
+	} else {
+		log_error("the server did not accept the registration "
+		    "(is it a treecast negotiator?)");
+		pr->status = 1;
+		node_exit(pr->node, 1);
 	}
 }
 
-static void
+/* Discovery's result: printed, or (--register) the node registers. */
+static int
 probe_discovered(void *arg, const struct discover_result *r)
 {
 	struct probe *pr = arg;
-	struct session_config cfg;
-	char err[160];
 
 	pr->result = *r;
 	if (!r->ok) {
 		log_error("%s", r->error);
 		pr->status = 1;
-		event_base_loopexit(pr->base, NULL);
-		return;
+		node_exit(pr->node, 1);
+		return 1;
 	}
 	if (!pr->do_register) {
 		pr->status = 0;
 		probe_print(pr);
-		event_base_loopexit(pr->base, NULL);
-		return;
+		node_exit(pr->node, 0);
+		return 1;
 	}
-	memset(&cfg, 0, sizeof cfg);
-	cfg.server = pr->server;
-	snprintf(cfg.channel, sizeof cfg.channel, "%s", pr->channel);
-	cfg.role = TC_ROLE_PROBE;
-	cfg.profile = r->profile;
 	pr->status = -1;
-	pr->session = session_start(pr->base, &cfg, probe_session_cb, pr,
-	    err, sizeof err);
-	if (pr->session == NULL) {
-		log_error("cannot register: %s", err);
-		pr->status = 1;
-		event_base_loopexit(pr->base, NULL);
-	}
+	return 0;
 }
 
-static void
-probe_signal(evutil_socket_t sig, short what, void *arg)
-{
-	struct probe *pr = arg;
-
-	(void)sig;
-	(void)what;
-	if (pr->session != NULL && session_registered(pr->session))
-		session_leave(pr->session);	/* exits when done */
-	else
-		event_base_loopexit(pr->base, NULL);
-}
+static const struct node_hooks probe_hooks = {
+	.discovered = probe_discovered,
+	.session = probe_session,
+};
 
 int
 main(int argc, char **argv)
 {
 	struct discover_options o = discover_defaults;
+	struct node_config nc;
 	struct probe pr;
 	struct opt_state st;
-	struct discover *d;
-	char err[160];
 	uint16_t port;
 	int key;
 
 	log_init(argv[0], LOG_WARN);
 	memset(&pr, 0, sizeof pr);
-	pr.channel = "probe";
+	memset(&nc, 0, sizeof nc);	/* no fanout: not in a tree */
+	snprintf(nc.session.channel, sizeof nc.session.channel, "probe");
+	nc.session.role = TC_ROLE_PROBE;
+	nc.discover = &o;
+	nc.quiet = 1;
 	opt_init(&st, options);
 	while ((key = opt_next(&st, argc, argv)) != -1) {
 		switch (key) {
@@ -292,7 +263,8 @@ main(int argc, char **argv)
 			    strlen(optarg) > TC_CHANNEL_MAX)
 				fatal("--channel '%s': 1 to %d characters",
 				    optarg, TC_CHANNEL_MAX);
-			pr.channel = optarg;
+			snprintf(nc.session.channel,
+			    sizeof nc.session.channel, "%s", optarg);
 			break;
 		case OPT_STAY:
 			pr.stay = 1;
@@ -307,29 +279,14 @@ main(int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		fatal("expected one HOST[:PORT] (see --help)");
-	if (addr_parse(argv[optind], TC_DEFAULT_PORT, 1, &pr.server, err,
-	    sizeof err) != 0)
-		fatal("server %s", err);
+	node_config_server(&nc, "server", argv[optind]);
+	pr.server = &nc.server;
 	if (pr.stay && !pr.do_register)
 		fatal("--stay needs --register");
-	if (sodium_init() < 0)
-		fatal("libsodium failed to start");
-	if ((pr.base = event_base_new()) == NULL)
-		fatal("cannot create an event loop");
-	pr.sigint = evsignal_new(pr.base, SIGINT, probe_signal, &pr);
-	pr.sigterm = evsignal_new(pr.base, SIGTERM, probe_signal, &pr);
-	event_add(pr.sigint, NULL);
-	event_add(pr.sigterm, NULL);
-	if ((d = discover_start(pr.base, &pr.server, &o, probe_discovered,
-	    &pr, err, sizeof err)) == NULL)
-		fatal("%s", err);
+	pr.node = node_new(&nc, &probe_hooks, &pr);
 	pr.status = 1;
-	event_base_dispatch(pr.base);
+	node_run(pr.node);
 
-	discover_free(d);
-	session_free(pr.session);
-	event_free(pr.sigint);
-	event_free(pr.sigterm);
-	event_base_free(pr.base);
+	node_free(pr.node);
 	return pr.status == 0 ? 0 : 1;
 }
