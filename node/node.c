@@ -28,6 +28,8 @@ node_config_server(struct node_config *c, const char *opt, const char *text)
 {
 	char err[256];
 
+	if (text == NULL)
+		fatal("no %s HOST[:PORT] (see --help)", opt);
 	if (addr_parse(text, TC_DEFAULT_PORT, 1, &c->server, err,
 	    sizeof err) != 0)
 		fatal("%s %s", opt, err);

@@ -7,8 +7,9 @@
  * agent, the progress line and the STATUS reports. What differs between
  * the programs comes in through struct node_hooks.
  *
- * node.c needs client/ alone (the probe links it without links or media);
- * node-serve.c holds node_serving and what needs link/ and media/.
+ * node.c calls into client/ alone (the probe links it without links,
+ * media or UDT); node-serve.c holds node_serving and all that calls
+ * into link/ and media/.
  */
 #ifndef TREECAST_NODE_H
 #define TREECAST_NODE_H
@@ -47,7 +48,8 @@ struct node_config {
 
 /* The defaults of a node's config: ring of 1024, fanout 2. */
 void	node_config_init(struct node_config *c);
-/* --negotiator HOST[:PORT] into c's server; exits naming the value. */
+/* --negotiator HOST[:PORT] (opt names it) into c's server; exits
+ * naming the value, or when there is none (NULL). */
 void	node_config_server(struct node_config *c, const char *opt,
 	    const char *text);
 /* --channel TEXT: 1 to TC_CHANNEL_MAX bytes, or exits; returns text. */

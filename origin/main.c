@@ -234,8 +234,6 @@ main(int argc, char **argv)
 		fatal("unexpected argument '%s' (see --help)", argv[optind]);
 	if (o.input_url == NULL)
 		fatal("no --input: what should be broadcast? (see --help)");
-	if (negotiator == NULL)
-		fatal("no --negotiator HOST[:PORT] (see --help)");
 	node_config_server(&nc, "--negotiator", negotiator);
 	if (sodium_init() < 0)
 		fatal("libsodium failed to start");

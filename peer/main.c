@@ -337,8 +337,8 @@ main(int argc, char **argv)
 	memset(&p, 0, sizeof p);
 	p.started = clock_ms();
 	TAILQ_INIT(&p.players);
-	snprintf(p.channel, sizeof p.channel, "live");
 	node_config_init(&nc);
+	snprintf(nc.session.channel, sizeof nc.session.channel, "live");
 	playout_init(&p.playout, PLAYOUT_STARTUP_MS, PLAYOUT_REBUFFER_MS);
 	opt_init(&st, options);
 	while ((key = opt_next(&st, argc, argv)) != -1) {
@@ -347,12 +347,14 @@ main(int argc, char **argv)
 			negotiator = optarg;
 			break;
 		case OPT_CHANNEL:
-			snprintf(p.channel, sizeof p.channel, "%s",
+			snprintf(nc.session.channel,
+			    sizeof nc.session.channel, "%s",
 			    node_check_channel(optarg));
 			if (key_parse_hex(optarg, strlen(optarg),
-			    p.channel_key) == 0) {
-				p.has_channel_key = 1;
-				key_hex(p.channel_key, p.channel);
+			    nc.session.channel_key) == 0) {
+				nc.session.has_channel_key = 1;	/* pinned */
+				key_hex(nc.session.channel_key,
+				    nc.session.channel);
 			}
 			break;
 		case OPT_HTTP:
@@ -386,8 +388,6 @@ main(int argc, char **argv)
 	}
 	if (optind < argc)
 		fatal("unexpected argument '%s' (see --help)", argv[optind]);
-	if (negotiator == NULL)
-		fatal("no --negotiator HOST[:PORT] (see --help)");
 	node_config_server(&nc, "--negotiator", negotiator);
 	if (has_http && addr_parse(http_at, 8554, 1, &http, err,
 	    sizeof err) != 0)
@@ -398,11 +398,6 @@ main(int argc, char **argv)
 		if (p.out == NULL)
 			fatal("--output %s: %s", p.output, strerror(errno));
 	}
-	snprintf(nc.session.channel, sizeof nc.session.channel, "%s",
-	    p.channel);
-	nc.session.has_channel_key = p.has_channel_key;
-	memcpy(nc.session.channel_key, p.channel_key,
-	    sizeof nc.session.channel_key);
 	nc.session.role = TC_ROLE_PEER;
 	nc.drain_ms = p.no_standby ? 0 : PEER_DRAIN_MS;
 	p.node = node_new(&nc, &peer_hooks, &p);

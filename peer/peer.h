@@ -67,9 +67,6 @@ struct peer {
 	struct serve		*serve;
 	struct session		*session;	/* from the registration */
 	struct link_agent	*agent;		/* ... */
-	char			 channel[TC_CHANNEL_MAX + 1];
-	int			 has_channel_key;
-	uint8_t			 channel_key[KEY_PUBLIC_LEN];
 	const char		*output;
 	FILE			*out;
 	const char		*play;
