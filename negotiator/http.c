@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -30,6 +29,7 @@
 #include "negotiator/http.h"
 #include "negotiator/registry.h"
 #include "negotiator/server.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "wire/key.h"
 #include "wire/nat.h"
@@ -56,32 +56,28 @@ struct http {
 	/* Registry slots the requests looked at under the server's lock,
 	 * and when it was taken (the main thread's alone). */
 	uint64_t		 slots;
-	struct timespec		 locked_at;
+	uint64_t		 locked_at_us;
 	uint64_t		 slots_at;
 };
 
-/* The server's lock for a request, timed, for the debug log. */
-static const struct registry *
-http_lock(struct http *h)
+/* The server's snapshot for a request, timed, for the debug log. */
+static void
+http_lock(struct http *h, struct server_snapshot *snap)
 {
-	const struct registry *reg = server_lock_registry(h->srv);
-
-	clock_gettime(CLOCK_MONOTONIC, &h->locked_at);
+	server_snapshot(h->srv, snap);
+	h->locked_at_us = clock_us();
 	h->slots_at = h->slots;
-	return reg;
 }
 
 static void
-http_unlock(struct http *h, const char *what)
+http_unlock(struct http *h, struct server_snapshot *snap, const char *what)
 {
-	struct timespec now;
+	uint64_t now_us = clock_us();
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	server_unlock_registry(h->srv);
+	server_snapshot_end(h->srv, snap);
 	log_debug("http %s: the registry lock held %.3f ms, %" PRIu64
-	    " slots looked at", what, (double)(now.tv_sec -
-	    h->locked_at.tv_sec) * 1e3 + (double)(now.tv_nsec -
-	    h->locked_at.tv_nsec) / 1e6, h->slots - h->slots_at);
+	    " slots looked at", what, (double)(now_us - h->locked_at_us) /
+	    1e3, h->slots - h->slots_at);
 }
 
 static void
@@ -111,13 +107,12 @@ http_key(const struct channels *c, int ch, char *out)
 	return out;
 }
 
-/* One node as JSON; the caller holds the registry lock. */
+/* One node as JSON, from a snapshot. */
 static void
-http_node_json(struct evbuffer *b, struct server *srv,
-    const struct registry *reg, const struct reg_node *n, uint32_t slot)
+http_node_json(struct evbuffer *b, const struct server_snapshot *snap,
+    const struct reg_node *n, uint32_t slot)
 {
-	const struct tree *t = forest_tree(server_forest_locked(srv),
-	    n->channel);
+	const struct tree *t = forest_tree(snap->forest, n->channel);
 	const struct reg_node *pn;
 	struct sockaddr_storage ss;
 	struct nat_profile p;
@@ -128,13 +123,13 @@ http_node_json(struct evbuffer *b, struct server *srv,
 	char key[KEY_HEX_LEN + 3];
 
 	snprintf(up, sizeof up, "null");
-	if (forest_parent(server_forest_locked(srv), n->channel, slot,
-	    &parent) == 0 && parent != TREE_NONE &&
-	    (pn = registry_node_const(reg, parent)) != NULL)
+	if (forest_parent(snap->forest, n->channel, slot, &parent) == 0 &&
+	    parent != TREE_NONE &&
+	    (pn = registry_node_const(snap->reg, parent)) != NULL)
 		snprintf(up, sizeof up, "\"%016" PRIx64 "\"", pn->node_id);
 	if (t != NULL)
-		children = tree_children(t, forest_origin_slot(
-		    server_forest_locked(srv), n->channel) == slot ?
+		children = tree_children(t, forest_origin_slot(snap->forest,
+		    n->channel) == slot ?
 		    TREE_ORIGIN : slot + 1, NULL, 0);
 	if (children < 0)
 		children = 0;
@@ -149,12 +144,12 @@ http_node_json(struct evbuffer *b, struct server *srv,
 	    "\"class\":\"%s\",\"nat\":{\"mapping\":\"%s\",\"allocation\":\"%s\","
 	    "\"offset\":%d,\"delta\":%d,\"filtering\":\"%s\"},"
 	    "\"silent_s\":%u,\"parent\":%s,\"children\":%d}", n->node_id,
-	    channels_display(server_channels_locked(srv), n->channel),
-	    http_key(server_channels_locked(srv), n->channel, key),
+	    channels_display(snap->channels, n->channel),
+	    http_key(snap->channels, n->channel, key),
 	    tc_role_name(n->role), ext, in, nat_class_name(&p),
 	    nat_mapping_name(p.mapping), nat_allocation_name(p.allocation),
 	    p.offset, p.delta, nat_filtering_name(p.filtering),
-	    server_clock(srv) - n->seen, up, children);
+	    snap->clock - n->seen, up, children);
 }
 
 static void
@@ -177,7 +172,7 @@ static void
 http_nodes(struct evhttp_request *req, void *arg)
 {
 	struct http *h = arg;
-	const struct registry *reg;
+	struct server_snapshot snap;
 	const struct reg_node *n;
 	struct evkeyvalq q;
 	struct evbuffer *b = evbuffer_new();
@@ -211,24 +206,23 @@ http_nodes(struct evhttp_request *req, void *arg)
 			goto out;
 		}
 	}
-	reg = http_lock(h);
-	evbuffer_add_printf(b, "{\"count\":%u,\"nodes\":[",
-	    registry_count(reg));
+	http_lock(h, &snap);
+	evbuffer_add_printf(b, "{\"count\":%u,\"nodes\":[", snap.nodes);
 	if (by_id) {
-		slot = registry_find(reg, id);
-		if ((n = registry_node_const(reg, slot)) != NULL)
-			http_node_json(b, h->srv, reg, n, slot);
+		slot = registry_find(snap.reg, id);
+		if ((n = registry_node_const(snap.reg, slot)) != NULL)
+			http_node_json(b, &snap, n, slot);
 	} else {
-		for (s = registry_next(reg, 0); s != REG_NONE &&
-		    shown < limit; s = registry_next(reg, s + 1)) {
+		for (s = registry_next(snap.reg, 0); s != REG_NONE &&
+		    shown < limit; s = registry_next(snap.reg, s + 1)) {
 			h->slots++;
-			n = registry_node_const(reg, s);
+			n = registry_node_const(snap.reg, s);
 			if (shown++ > 0)
 				evbuffer_add(b, ",", 1);
-			http_node_json(b, h->srv, reg, n, s);
+			http_node_json(b, &snap, n, s);
 		}
 	}
-	http_unlock(h, "/api/nodes");
+	http_unlock(h, &snap, "/api/nodes");
 	evbuffer_add_printf(b, "]}\n");
 	http_reply(req, 200, "OK", b);
 out:
@@ -269,12 +263,12 @@ http_role(enum tree_role r)
 
 /* A node of a tree: its role, place, links and figures. */
 static void
-http_tree_node(struct evbuffer *b, struct server *srv,
-    const struct registry *reg, const struct tree *t, uint32_t origin,
-    uint32_t slot)
+http_tree_node(struct evbuffer *b, const struct server_snapshot *snap,
+    const struct tree *t, uint32_t origin, uint32_t slot)
 {
+	const struct registry *reg = snap->reg;
 	const struct reg_node *n = registry_node_const(reg, slot);
-	const struct server_health *sh = server_health_locked(srv, slot);
+	const struct server_health *sh = server_snapshot_health(snap, slot);
 	struct sockaddr_storage ss;
 	struct nat_profile p;
 	socklen_t len;
@@ -318,7 +312,7 @@ http_tree_node(struct evbuffer *b, struct server *srv,
 	 * them again); chunks that never came are "gaps". */
 	loss = sh->h.loss_permille / 10.0;
 	evbuffer_add_printf(b, "{\"age_s\":%.1f,\"linked_parent\":",
-	    (double)(server_clock_ms(srv) - sh->at_ms) / 1000.0);
+	    (double)(snap->clock_ms - sh->at_ms) / 1000.0);
 	if (sh->parent != 0)
 		evbuffer_add_printf(b, "\"%016" PRIx64 "\"", sh->parent);
 	else
@@ -347,7 +341,7 @@ http_tree(struct evhttp_request *req, void *arg)
 {
 	struct http *h = arg;
 	struct evbuffer *b = evbuffer_new();
-	const struct registry *reg;
+	struct server_snapshot snap;
 	const struct forest *f;
 	const struct tree *t;
 	const struct reg_node *n;
@@ -362,8 +356,8 @@ http_tree(struct evhttp_request *req, void *arg)
 		evhttp_send_error(req, 500, "out of memory");
 		return;
 	}
-	reg = http_lock(h);
-	f = server_forest_locked(h->srv);
+	http_lock(h, &snap);
+	f = snap.forest;
 	evbuffer_add_printf(b, "{\"channels\":[");
 	for (i = 0; i < FOREST_TREES_MAX; i++) {
 		if ((ch = forest_channel_at(f, i)) < 0 ||
@@ -372,15 +366,15 @@ http_tree(struct evhttp_request *req, void *arg)
 		origin = forest_origin_slot(f, ch);
 		tree_counts(t, &c);
 		out = delivered = 0;
-		server_offload_locked(h->srv, ch, &out, &delivered);
-		server_playout_locked(h->srv, ch, &pl);
+		server_snapshot_offload(&snap, ch, &out, &delivered);
+		server_snapshot_playout(&snap, ch, &pl);
 		evbuffer_add_printf(b, "%s{\"name\":\"%s\",\"key\":%s,"
 		    "\"label\":\"%s\",\"origin\":", first ? "" : ",",
-		    channels_display(server_channels_locked(h->srv), ch),
-		    http_key(server_channels_locked(h->srv), ch, key),
-		    channels_label(server_channels_locked(h->srv), ch));
+		    channels_display(snap.channels, ch),
+		    http_key(snap.channels, ch, key),
+		    channels_label(snap.channels, ch));
 		first = 0;
-		http_id(b, reg, origin);
+		http_id(b, snap.reg, origin);
 		evbuffer_add_printf(b, ",\"fanout\":%u,\"counts\":{\"nodes\":%u,"
 		    "\"placed\":%u,\"unplaced\":%u,\"candidates\":%u,"
 		    "\"repeaters\":%u,\"nonrepeaters\":%u,\"max_depth\":%u,"
@@ -397,24 +391,24 @@ http_tree(struct evhttp_request *req, void *arg)
 		    delivered, pl.played_ms / 1000.0, pl.stalled_ms / 1000.0,
 		    pl.stalls, playout_continuity(pl.played_ms,
 		    pl.stalled_ms));
-		http_tree_node(b, h->srv, reg, t, origin, origin);
-		for (slot = registry_next(reg, 0), listed = 0;
+		http_tree_node(b, &snap, t, origin, origin);
+		for (slot = registry_next(snap.reg, 0), listed = 0;
 		    slot != REG_NONE && listed < HTTP_TREE_MAX;
-		    slot = registry_next(reg, slot + 1)) {
+		    slot = registry_next(snap.reg, slot + 1)) {
 			h->slots++;
 			if (slot == origin ||
-			    (n = registry_node_const(reg, slot)) == NULL ||
+			    (n = registry_node_const(snap.reg, slot)) == NULL ||
 			    n->channel != ch ||
 			    tree_role(t, slot + 1) == TREE_ROLE_NONE)
 				continue;
 			evbuffer_add(b, ",", 1);
-			http_tree_node(b, h->srv, reg, t, origin, slot);
+			http_tree_node(b, &snap, t, origin, slot);
 			listed++;
 		}
 		evbuffer_add_printf(b, "],\"truncated\":%s}",
 		    listed < c.nodes ? "true" : "false");
 	}
-	http_unlock(h, "/api/tree");
+	http_unlock(h, &snap, "/api/tree");
 	evbuffer_add_printf(b, "]}\n");
 	http_reply(req, 200, "OK", b);
 	evbuffer_free(b);
@@ -426,17 +420,16 @@ http_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct http *h = arg;
 	struct http_sample *sm = &h->samples[h->next];
-	const struct forest_stats *fs;
+	struct server_snapshot snap;
 
 	(void)fd;
 	(void)what;
-	server_lock_registry(h->srv);
-	fs = forest_stats(server_forest_locked(h->srv));
-	sm->joins = fs->joins;
-	sm->departures = fs->departures;
-	sm->moves = fs->moves;
-	server_unlock_registry(h->srv);
-	sm->at_ms = server_clock_ms(h->srv);
+	server_snapshot(h->srv, &snap);
+	server_snapshot_end(h->srv, &snap);
+	sm->joins = snap.forest_stats.joins;
+	sm->departures = snap.forest_stats.departures;
+	sm->moves = snap.forest_stats.moves;
+	sm->at_ms = snap.clock_ms;
 	h->next = (h->next + 1) % HTTP_SAMPLES;
 	if (h->nsamples < HTTP_SAMPLES)
 		h->nsamples++;
@@ -449,20 +442,21 @@ http_stats(struct evhttp_request *req, void *arg)
 	struct server_stats stats, *st = &stats;
 	struct evbuffer *b = evbuffer_new();
 	const struct http_sample *old, *now;
+	struct server_snapshot snap;
 	struct forest_stats fs;
 	uint64_t out = 0, delivered = 0;
 	uint64_t span = 0;
 	int i;
 
 	server_stats(h->srv, &stats);
-	http_lock(h);
-	fs = *forest_stats(server_forest_locked(h->srv));
-	server_offload_locked(h->srv, -1, &out, &delivered);
-	http_unlock(h, "/api/stats");
+	http_lock(h, &snap);
+	fs = snap.forest_stats;
+	server_snapshot_offload(&snap, -1, &out, &delivered);
+	http_unlock(h, &snap, "/api/stats");
 	evbuffer_add_printf(b, "{\"uptime_s\":%.1f,\"nodes\":%u,"
 	    "\"registry_bytes\":%zu,\"http_slots_visited\":%" PRIu64,
-	    server_clock_ms(h->srv) / 1000.0, server_nodes(h->srv),
-	    server_registry_bytes(h->srv), h->slots);
+	    snap.clock_ms / 1000.0, snap.nodes, snap.registry_bytes,
+	    h->slots);
 	/* Counts over the last minute (less, just after the start), to the
 	 * last sample: not scaled up from a few seconds. */
 	old = &h->samples[(h->next + HTTP_SAMPLES - h->nsamples) %
@@ -562,6 +556,7 @@ http_metrics(struct evhttp_request *req, void *arg)
 	struct http *h = arg;
 	struct server_stats stats, *st = &stats;
 	struct evbuffer *b = evbuffer_new();
+	struct server_snapshot snap;
 	const struct forest *f;
 	const struct forest_stats *fs;
 	const struct tree *t;
@@ -593,9 +588,9 @@ http_metrics(struct evhttp_request *req, void *arg)
 	evbuffer_add_printf(b, "treecast_uptime_seconds %.1f\n",
 	    server_clock_ms(h->srv) / 1000.0);
 
-	http_lock(h);
-	f = server_forest_locked(h->srv);
-	fs = forest_stats(f);
+	http_lock(h, &snap);
+	f = snap.forest;
+	fs = &snap.forest_stats;
 	http_metric(b, "tree_joins_total", "counter", "Nodes that joined a "
 	    "tree.");
 	evbuffer_add_printf(b, "treecast_tree_joins_total %" PRIu64 "\n",
@@ -631,7 +626,7 @@ http_metrics(struct evhttp_request *req, void *arg)
 			continue;
 		tree_counts(t, &c);
 		out = delivered = 0;
-		server_offload_locked(h->srv, chs[n], &out, &delivered);
+		server_snapshot_offload(&snap, chs[n], &out, &delivered);
 		v[n][HTF_NODES] = c.nodes;
 		v[n][HTF_CANDIDATES] = c.candidates;
 		v[n][HTF_REPEATERS] = c.repeaters;
@@ -644,7 +639,7 @@ http_metrics(struct evhttp_request *req, void *arg)
 		v[n][HTF_RANDOM] = c.nat[TREE_NAT_RANDOM];
 		v[n][HTF_ORIGIN_OUT] = out;
 		v[n][HTF_DELIVERED] = delivered;
-		server_playout_locked(h->srv, chs[n], &pl);
+		server_snapshot_playout(&snap, chs[n], &pl);
 		v[n][HTF_PLAYED] = pl.played_ms;
 		v[n][HTF_STALLED] = pl.stalled_ms;
 		v[n][HTF_STALLS] = pl.stalls;
@@ -657,8 +652,7 @@ http_metrics(struct evhttp_request *req, void *arg)
 		for (k = 0; k < n; k++) {
 			evbuffer_add_printf(b, "treecast_%s{channel=\"",
 			    figs[fig].name);
-			http_label(b, channels_display(server_channels_locked(
-			    h->srv), chs[k]));
+			http_label(b, channels_display(snap.channels, chs[k]));
 			evbuffer_add_printf(b, "\"%s} %" PRIu64 "\n",
 			    figs[fig].labels, v[k][fig]);
 		}
@@ -668,12 +662,11 @@ http_metrics(struct evhttp_request *req, void *arg)
 	for (k = 0; k < n; k++) {
 		evbuffer_add_printf(b, "treecast_playout_continuity_ratio{"
 		    "channel=\"");
-		http_label(b, channels_display(server_channels_locked(h->srv),
-		    chs[k]));
+		http_label(b, channels_display(snap.channels, chs[k]));
 		evbuffer_add_printf(b, "\"} %.4f\n", playout_continuity(
 		    v[k][HTF_PLAYED], v[k][HTF_STALLED]));
 	}
-	http_unlock(h, "/metrics");
+	http_unlock(h, &snap, "/metrics");
 	broker_metrics(server_broker(h->srv), b);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "text/plain; version=0.0.4; charset=utf-8");

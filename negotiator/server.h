@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "negotiator/forest.h"
 #include "util/addr.h"
 #include "wire/proto.h"
 #include "wire/stun.h"
@@ -15,6 +16,7 @@ struct server;
 struct registry;
 struct channels;
 struct forest;
+struct server_state;
 
 /* A node's last STATUS: what it says it is linked to, and its figures. */
 struct server_health {
@@ -110,32 +112,53 @@ void	server_free(struct server *s);
 /* Every counter, summed over the workers as of their last tick. */
 void	server_stats(struct server *s, struct server_stats *out);
 uint32_t server_nodes(struct server *s);
-size_t	server_registry_bytes(struct server *s);
 /* Logs the summary line of figures. */
 void	server_log_stats(struct server *s);
-/* The registry, for reading, with the workers held off until unlock. */
+/* The registry, for reading, with the workers held off until unlock
+ * (the tests and the fuzzer; the HTTP side takes a snapshot). */
 const struct registry *server_lock_registry(struct server *s);
 void	server_unlock_registry(struct server *s);
-/* The channel table; only between server_lock_registry and unlock. */
-const struct channels *server_channels_locked(struct server *s);
 /* The channels' trees (negotiator/forest.h); only between
  * server_lock_registry and unlock. */
 const struct forest *server_forest_locked(struct server *s);
-/* The node in slot's last STATUS, NULL if it never sent one; the same. */
-const struct server_health *server_health_locked(struct server *s,
-	    uint32_t slot);
-/* The stream bytes the last STATUS of each node on channel ch (-1:
- * every channel) gave: the origins' sent, the peers' received. Kept as
- * the STATUS reports come and go, not summed here; the same. */
-void	server_offload_locked(struct server *s, int ch, uint64_t *origin_out,
-	    uint64_t *delivered);
-/* The playout figures the last STATUS of each peer on channel ch (-1:
- * every channel) gave, summed as offload's: ms played and stalled, and
- * stalls (media/playout.h). The same lock. */
+
+/* The playout figures the last STATUS of each peer on a channel gave,
+ * summed: ms played and stalled, and stalls (media/playout.h). */
 struct server_playout {
 	uint64_t	played_ms, stalled_ms, stalls;
 };
-void	server_playout_locked(struct server *s, int ch,
+
+/*
+ * What the HTTP side reads of the node state. server_snapshot takes the
+ * state's lock and holds it, the workers held off, until
+ * server_snapshot_end: the figures are copies taken at the start, the
+ * tables the live ones, to be read (not kept) in between. Take it on the
+ * main thread, and keep it short.
+ */
+struct server_snapshot {
+	const struct registry	*reg;
+	const struct channels	*channels;
+	const struct forest	*forest;
+	uint32_t		 nodes;		/* registered */
+	size_t			 registry_bytes;
+	struct forest_stats	 forest_stats;
+	uint32_t		 clock;		/* server_clock() */
+	uint64_t		 clock_ms;	/* server_clock_ms() */
+	const struct server_state *ns;	/* the rest, for the readers below */
+};
+void	server_snapshot(struct server *s, struct server_snapshot *snap);
+void	server_snapshot_end(struct server *s, struct server_snapshot *snap);
+/* The node in slot's last STATUS, NULL if it never sent one. */
+const struct server_health *server_snapshot_health(
+	    const struct server_snapshot *snap, uint32_t slot);
+/* The stream bytes the last STATUS of each node on channel ch (-1:
+ * every channel) gave: the origins' sent, the peers' received. Kept as
+ * the STATUS reports come and go, not summed here. */
+void	server_snapshot_offload(const struct server_snapshot *snap, int ch,
+	    uint64_t *origin_out, uint64_t *delivered);
+/* The playout figures of the peers on channel ch (-1: every channel),
+ * summed as the offload's. */
+void	server_snapshot_playout(const struct server_snapshot *snap, int ch,
 	    struct server_playout *out);
 /* The server's clock in ms, as in server_health. */
 uint64_t server_clock_ms(const struct server *s);
