@@ -413,25 +413,42 @@ server_report(struct worker *w, struct srv_sock *ss, struct srv_msg *m,
 }
 
 /*
- * The methods the negotiator answers, a row each: needs_auth rows are
- * authenticated (server_authenticate) before their handler runs. A method
- * not here gets 400.
+ * The method table, a row for each of wire/proto.h's TC_METHODS and one
+ * for STUN's Binding. A row served by the negotiator runs its handler;
+ * a SESSION-signed one is authenticated (server_authenticate) first. The
+ * others (a node's, a link's, the relay's) have none: a request for one
+ * here gets 400, as one for a method nobody knows does.
  */
+#define SERVER_HANDLER_REGISTER		server_register
+#define SERVER_HANDLER_KEEPALIVE	server_keepalive
+#define SERVER_HANDLER_LEAVE		server_leave
+#define SERVER_HANDLER_LINK		server_link
+#define SERVER_HANDLER_REPORT		server_report
+#define SERVER_HANDLER_JOIN		server_join
+#define SERVER_HANDLER_STATUS		server_status
+#define SERVER_HANDLER_ACCUSE		server_accuse
+/* The rows' served column: a handler for the negotiator's alone. */
+#define SERVER_SERVED_NEGOTIATOR(fn)	fn
+#define SERVER_SERVED_NODE(fn)		NULL
+#define SERVER_SERVED_LINK(fn)		NULL
+#define SERVER_SERVED_RELAY(fn)		NULL
+/* The auth column: what the dispatch checks before the handler. */
+#define SERVER_AUTH_NONE		0
+#define SERVER_AUTH_SESSION		1
+#define SERVER_AUTH_LINK		0	/* not served here */
+
 static const struct server_method {
 	uint16_t		 method;
 	const char		*name;
 	int			 needs_auth;
 	server_method_fn	*handler;
 } server_methods[] = {
-	{ STUN_METHOD_BINDING,	"Binding",	0, server_binding },
-	{ TC_METHOD_REGISTER,	"REGISTER",	0, server_register },
-	{ TC_METHOD_KEEPALIVE,	"KEEPALIVE",	1, server_keepalive },
-	{ TC_METHOD_LEAVE,	"LEAVE",	1, server_leave },
-	{ TC_METHOD_LINK,	"LINK",		1, server_link },
-	{ TC_METHOD_REPORT,	"REPORT",	1, server_report },
-	{ TC_METHOD_JOIN,	"JOIN",		1, server_join },
-	{ TC_METHOD_STATUS,	"STATUS",	1, server_status },
-	{ TC_METHOD_ACCUSE,	"ACCUSE",	1, server_accuse },
+	{ STUN_METHOD_BINDING, "binding", 0, server_binding },
+#define SERVER_METHOD_ROW(NAME, code, name, served, auth)		\
+	{ code, name, SERVER_AUTH_##auth,				\
+	  SERVER_SERVED_##served(SERVER_HANDLER_##NAME) },
+	TC_METHODS(SERVER_METHOD_ROW)
+#undef SERVER_METHOD_ROW
 };
 
 static const struct server_method *
