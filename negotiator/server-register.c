@@ -218,50 +218,47 @@ server_register_answer(struct worker *w, struct srv_msg *m,
 }
 
 /*
- * The channel a REGISTER names, under the lock: a peer naming a label is
- * bound to the key that holds it; an origin claiming a label another key
- * holds is refused. The index (interned, not yet referenced), or -1
- * having counted, unlocked and answered.
+ * The channel a REGISTER names, under the lock (held throughout): a peer
+ * naming a label is bound to the key that holds it; an origin claiming a
+ * label another key holds is refused. The index (interned, not yet
+ * referenced), or -1 having counted, with the error's code and reason for
+ * the caller to answer once it has let the lock go.
  */
 static int
-server_register_channel(struct worker *w, struct srv_msg *m,
-    const struct stun_msg *req, size_t reqlen, const struct server_reg *r)
+server_register_channel(struct worker *w, const struct server_reg *r,
+    int *code, const char **why)
 {
-	struct server *s = w->srv;
+	struct channels *c = w->srv->ns.channels;
 	int channel, owner;
 
 	if (r->role == TC_ROLE_PEER && !r->keyed) {
-		if ((channel = channels_find_label(s->ns.channels, r->chan,
+		if ((channel = channels_find_label(c, r->chan,
 		    r->chan_len)) >= 0)
 			return channel;
-		pthread_mutex_unlock(&s->ns.lock);
 		STAT_INC(w, err_no_channel);
-		server_error(w, m, req, reqlen, 404,
-		    "no origin holds this label", NULL, 0);
+		*code = 404;
+		*why = "no origin holds this label";
 		return -1;
 	}
-	if ((channel = channels_intern(s->ns.channels, r->chan,
-	    r->chan_len)) == CHANNELS_INVALID) {
-		pthread_mutex_unlock(&s->ns.lock);
+	if ((channel = channels_intern(c, r->chan, r->chan_len)) ==
+	    CHANNELS_INVALID) {
 		STAT_INC(w, err_bad_request);
-		server_error(w, m, req, reqlen, 400, "bad channel name", NULL,
-		    0);
+		*code = 400;
+		*why = "bad channel name";
 		return -1;
 	}
 	if (channel < 0) {
-		pthread_mutex_unlock(&s->ns.lock);
 		STAT_INC(w, err_full);
-		server_error(w, m, req, reqlen, 508, "channel table full",
-		    NULL, 0);
+		*code = 508;
+		*why = "channel table full";
 		return -1;
 	}
-	if (r->label != NULL && (owner = channels_find_label(s->ns.channels,
-	    r->label, r->label_len)) >= 0 && owner != channel) {
-		channels_drop_unused(s->ns.channels, channel);
-		pthread_mutex_unlock(&s->ns.lock);
+	if (r->label != NULL && (owner = channels_find_label(c, r->label,
+	    r->label_len)) >= 0 && owner != channel) {
+		channels_drop_unused(c, channel);
 		STAT_INC(w, err_label_taken);
-		server_error(w, m, req, reqlen, 403,
-		    "label held by another key", NULL, 0);
+		*code = 403;
+		*why = "label held by another key";
 		return -1;
 	}
 	return channel;
@@ -288,7 +285,8 @@ server_register(struct worker *w, struct srv_sock *ss, struct srv_msg *m,
 	uint32_t slot, oslot;
 	uint16_t port;
 	int channel, known, no_tree = 0, resent = 0, proved = 0, keyed;
-	int labelled = 0;
+	int labelled = 0, code;
+	const char *why;
 	char ext[ADDR_STRLEN], in[ADDR_STRLEN], chname[TC_CHANNEL_MAX + 1];
 
 	(void)ss;
@@ -340,8 +338,11 @@ server_register(struct worker *w, struct srv_sock *ss, struct srv_msg *m,
 		    keyed ? chkey : NULL);
 		goto out;
 	}
-	if ((channel = server_register_channel(w, m, req, reqlen, &r)) < 0)
+	if ((channel = server_register_channel(w, &r, &code, &why)) < 0) {
+		pthread_mutex_unlock(&s->ns.lock);
+		server_error(w, m, req, reqlen, code, why, NULL, 0);
 		goto out;
+	}
 	known = slot != REG_NONE;
 	if (known && !proved && !(r.proven &&
 	    registry_node(s->ns.reg, slot)->role == TC_ROLE_ORIGIN &&
