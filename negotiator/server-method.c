@@ -427,15 +427,23 @@ server_report(struct worker *w, struct srv_sock *ss, struct srv_msg *m,
 #define SERVER_HANDLER_JOIN		server_join
 #define SERVER_HANDLER_STATUS		server_status
 #define SERVER_HANDLER_ACCUSE		server_accuse
-/* The rows' served column: a handler for the negotiator's alone. */
-#define SERVER_SERVED_NEGOTIATOR(fn)	fn
-#define SERVER_SERVED_NODE(fn)		NULL
-#define SERVER_SERVED_LINK(fn)		NULL
-#define SERVER_SERVED_RELAY(fn)		NULL
-/* The auth column: what the dispatch checks before the handler. */
+/* The rows' served column: yes for the negotiator's, no for the rest. */
+#define SERVER_SERVED_NEGOTIATOR(yes, no)	yes
+#define SERVER_SERVED_NODE(yes, no)		no
+#define SERVER_SERVED_LINK(yes, no)		no
+#define SERVER_SERVED_RELAY(yes, no)		no
+/* The auth column: a session's key is checked before the handler runs;
+ * the negotiator holds no link's key, so it serves nothing a link's key
+ * signs (the rows are held to that below). */
 #define SERVER_AUTH_NONE		0
 #define SERVER_AUTH_SESSION		1
-#define SERVER_AUTH_LINK		0	/* not served here */
+#define SERVER_AUTH_LINK		2
+#define SERVER_METHOD_CHECK(NAME, code, name, served, auth)		\
+	_Static_assert(!SERVER_SERVED_##served(1, 0) ||		\
+	    SERVER_AUTH_##auth != SERVER_AUTH_LINK,			\
+	    #NAME ": the negotiator cannot check a link's key");
+TC_METHODS(SERVER_METHOD_CHECK)
+#undef SERVER_METHOD_CHECK
 
 static const struct server_method {
 	uint16_t		 method;
@@ -445,8 +453,8 @@ static const struct server_method {
 } server_methods[] = {
 	{ STUN_METHOD_BINDING, "binding", 0, server_binding },
 #define SERVER_METHOD_ROW(NAME, code, name, served, auth)		\
-	{ code, name, SERVER_AUTH_##auth,				\
-	  SERVER_SERVED_##served(SERVER_HANDLER_##NAME) },
+	{ code, name, SERVER_AUTH_##auth == SERVER_AUTH_SESSION,	\
+	  SERVER_SERVED_##served(SERVER_HANDLER_##NAME, NULL) },
 	TC_METHODS(SERVER_METHOD_ROW)
 #undef SERVER_METHOD_ROW
 };

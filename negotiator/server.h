@@ -15,7 +15,6 @@ struct event_base;
 struct server;
 struct registry;
 struct channels;
-struct forest;
 struct server_state;
 
 /* A node's last STATUS: what it says it is linked to, and its figures. */
