@@ -17,17 +17,38 @@
 
 struct forest;
 
+/*
+ * The forest's counters, one row each: X(name, json, metric, labels,
+ * help). json names it in /api/stats, metric and labels in /metrics
+ * (treecast_METRIC_total{LABELS}); a row with help "" is another sample of
+ * the metric of the row above it.
+ */
+#define FOREST_COUNTERS(X)						\
+	X(joins, "tree_joins", "tree_joins", "",			\
+	    "Nodes that joined a tree.")				\
+	X(departures, "tree_departures", "tree_departures", "",		\
+	    "Nodes gone from a tree.")					\
+	X(moves, "tree_moves", "tree_repairs", "",			\
+	    "Nodes the tree moved to another parent.")			\
+	X(verified, "tree_verified", "tree_verified", "{by=\"verifier\"}", \
+	    "Candidates made repeaters, by whose punch.")		\
+	X(verified_by_child, "tree_verified_by_child", "tree_verified",	\
+	    "{by=\"child\"}", "")					\
+	X(verify_failed, "tree_verify_failed", "tree_verify_failed", "", \
+	    "Candidates made non-repeaters by a failed verification.")	\
+	X(demoted, "tree_demoted", "tree_demoted", "",			\
+	    "Repeaters demoted after their children's links failed.")	\
+	X(demoted_lag, "tree_demoted_lag", "tree_demoted_lag", "",	\
+	    "Repeaters demoted because their children lagged (upload too " \
+	    "small).")							\
+	X(no_tree, "origins_without_tree", "origins_without_tree", "",	\
+	    "Origins refused a tree: FOREST_TREES_MAX channels have one.")
+
 struct forest_stats {
-	uint64_t	joins;		/* nodes placed in a tree, or queued */
-	uint64_t	departures;	/* nodes gone from a tree */
-	uint64_t	moves;		/* parents changed by the tree (repair,
-					   a repeater taking a leaf's slot) */
-	uint64_t	verified;	/* candidates that passed */
-	uint64_t	verify_failed;	/* ... that failed */
-	uint64_t	verified_by_child;	/* passed by a real child's link */
-	uint64_t	demoted;	/* repeaters after children's failures */
-	uint64_t	demoted_lag;	/* repeaters after their children lagged */
-	uint64_t	no_tree;	/* origins refused: FOREST_TREES_MAX */
+#define FOREST_STATS_FIELD(name, json, metric, labels, help)		\
+	uint64_t name;
+	FOREST_COUNTERS(FOREST_STATS_FIELD)
+#undef FOREST_STATS_FIELD
 };
 
 /* The tree changed the parent of the node in slot (channel ch) to the

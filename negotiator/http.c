@@ -468,16 +468,12 @@ http_stats(struct evhttp_request *req, void *arg)
 	    PRIu64 "}", span / 1000, now->joins - old->joins,
 	    now->departures - old->departures, now->moves - old->moves);
 	evbuffer_add_printf(b, ",\"origin_bytes_out\":%" PRIu64
-	    ",\"delivered_bytes\":%" PRIu64 ",\"tree_joins\":%" PRIu64
-	    ",\"tree_departures\":%" PRIu64 ",\"tree_moves\":%" PRIu64
-	    ",\"tree_verified\":%" PRIu64 ",\"tree_verify_failed\":%" PRIu64
-	    ",\"tree_verified_by_child\":%" PRIu64 ",\"tree_demoted\":%"
-	    PRIu64 ",\"tree_demoted_lag\":%" PRIu64
-	    ",\"origins_without_tree\":%" PRIu64,
-	    out, delivered, fs.joins, fs.departures, fs.moves, fs.verified,
-	    fs.verify_failed, fs.verified_by_child, fs.demoted,
-	    fs.demoted_lag, fs.no_tree);
-#define HTTP_STAT(name, help) \
+	    ",\"delivered_bytes\":%" PRIu64, out, delivered);
+#define HTTP_FOREST_STAT(name, json, metric, labels, help)		\
+	evbuffer_add_printf(b, ",\"" json "\":%" PRIu64, fs.name);
+	FOREST_COUNTERS(HTTP_FOREST_STAT)
+#undef HTTP_FOREST_STAT
+#define HTTP_STAT(name, help)						\
 	evbuffer_add_printf(b, ",\"" #name "\":%" PRIu64, st->name);
 	SERVER_COUNTERS(HTTP_STAT)
 #undef HTTP_STAT
@@ -591,35 +587,13 @@ http_metrics(struct evhttp_request *req, void *arg)
 	http_lock(h, &snap);
 	f = snap.forest;
 	fs = &snap.forest_stats;
-	http_metric(b, "tree_joins_total", "counter", "Nodes that joined a "
-	    "tree.");
-	evbuffer_add_printf(b, "treecast_tree_joins_total %" PRIu64 "\n",
-	    fs->joins);
-	http_metric(b, "tree_departures_total", "counter", "Nodes gone from "
-	    "a tree.");
-	evbuffer_add_printf(b, "treecast_tree_departures_total %" PRIu64 "\n",
-	    fs->departures);
-	http_metric(b, "tree_repairs_total", "counter", "Nodes the tree "
-	    "moved to another parent.");
-	evbuffer_add_printf(b, "treecast_tree_repairs_total %" PRIu64 "\n",
-	    fs->moves);
-	http_metric(b, "tree_verified_total", "counter", "Candidates made "
-	    "repeaters, by whose punch.");
-	evbuffer_add_printf(b, "treecast_tree_verified_total{by=\"verifier\"} "
-	    "%" PRIu64 "\ntreecast_tree_verified_total{by=\"child\"} %" PRIu64
-	    "\n", fs->verified, fs->verified_by_child);
-	http_metric(b, "tree_verify_failed_total", "counter", "Candidates "
-	    "made non-repeaters by a failed verification.");
-	evbuffer_add_printf(b, "treecast_tree_verify_failed_total %" PRIu64
-	    "\n", fs->verify_failed);
-	http_metric(b, "tree_demoted_total", "counter", "Repeaters demoted "
-	    "after their children's links failed.");
-	evbuffer_add_printf(b, "treecast_tree_demoted_total %" PRIu64 "\n",
-	    fs->demoted);
-	http_metric(b, "tree_demoted_lag_total", "counter", "Repeaters "
-	    "demoted because their children lagged (upload too small).");
-	evbuffer_add_printf(b, "treecast_tree_demoted_lag_total %" PRIu64 "\n",
-	    fs->demoted_lag);
+#define HTTP_FOREST_METRIC(name, json, metric, labels, help)		\
+	if (help[0] != '\0')						\
+		http_metric(b, metric "_total", "counter", help);	\
+	evbuffer_add_printf(b, "treecast_" metric "_total" labels " %" PRIu64 \
+	    "\n", fs->name);
+	FOREST_COUNTERS(HTTP_FOREST_METRIC)
+#undef HTTP_FOREST_METRIC
 	for (i = 0; i < FOREST_TREES_MAX; i++) {
 		if ((chs[n] = forest_channel_at(f, i)) < 0 ||
 		    (t = forest_tree(f, chs[n])) == NULL)
