@@ -37,6 +37,8 @@ struct punch {
 	struct event		*ev;
 	struct event		*tick;
 	enum punch_state	 state;
+	int			 in_cb;		/* the callback runs */
+	int			 freed;		/* punch_free in it */
 	unsigned		 rounds;
 	unsigned		 quiet;		/* rounds since the last nomination */
 	struct addr		 peer;		/* the pair's other end */
@@ -60,17 +62,23 @@ punch_build(struct punch *p, uint8_t *buf, size_t cap, enum stun_class cls,
 	return stun_build_finish(&b);
 }
 
+/* The callback may free the punch: then it goes once the callback has
+ * returned, and the caller must not touch p after this. */
 static void
 punch_finish(struct punch *p, const char *why)
 {
 	p->state = PUNCH_OVER;
 	event_del(p->ev);
 	evtimer_del(p->tick);
+	p->in_cb = 1;
 	if (why == NULL)
 		p->cb(p->arg, (struct sockaddr *)&p->peer.ss, p->peer.len,
 		    NULL);
 	else
 		p->cb(p->arg, NULL, 0, why);
+	p->in_cb = 0;
+	if (p->freed)
+		punch_free(p);
 }
 
 static void
@@ -282,6 +290,10 @@ punch_free(struct punch *p)
 {
 	if (p == NULL)
 		return;
+	if (p->in_cb) {
+		p->freed = 1;	/* from its callback: punch_finish frees it */
+		return;
+	}
 	if (p->ev != NULL)
 		event_free(p->ev);
 	if (p->tick != NULL)

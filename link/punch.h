@@ -61,7 +61,8 @@ typedef void (*punch_cb)(void *arg, const struct sockaddr *peer,
 
 struct punch *punch_start(struct event_base *base,
 	    const struct punch_config *cfg, punch_cb cb, void *arg);
-/* Stops (no callback after this) and frees; the socket stays open. */
+/* Stops (no callback after this) and frees; the socket stays open. From
+ * the punch's own callback too: then it goes once that returns. */
 void	punch_free(struct punch *p);
 
 struct punch_stats {
