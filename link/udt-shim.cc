@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <map>
@@ -20,6 +19,9 @@
 #include <udt/udt.h>
 
 #include "link/udt.h"
+extern "C" {
+#include "util/clock.h"
+}
 
 /*
  * Congestion control for a live stream. UDT's own (CUDTCC) slows down on
@@ -47,7 +49,7 @@ public:
 
 	virtual void init()
 	{
-		epoch_us = now_us();
+		epoch_us = clock_us();
 		epoch_seq = m_iSndCurrSeqNo;
 		apply();
 	}
@@ -56,7 +58,7 @@ public:
 	// trip, look at what was lost.
 	virtual void onACK(int32_t)
 	{
-		uint64_t now = now_us();
+		uint64_t now = clock_us();
 		int rtt = m_iRTT > 0 ? m_iRTT : MEDIA_CC_RTT_US;
 		int32_t sent;
 
@@ -89,14 +91,6 @@ private:
 	int32_t		epoch_seq;
 	int32_t		lost;
 	int32_t		counted;	// the highest lost number counted
-
-	static uint64_t now_us()
-	{
-		struct timespec ts;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-	}
 
 	void apply()
 	{
@@ -202,6 +196,18 @@ udt_watcher(void *arg)
 	return NULL;
 }
 
+// The link on socket s, unless it was freed or died meanwhile (a callback
+// may free any link).
+static struct udt_link *
+udt_find(struct udt_loop *u, UDTSOCKET s)
+{
+	std::map<UDTSOCKET, udt_link *>::iterator it = u->links.find(s);
+
+	if (it == u->links.end() || it->second->state == udt_link::LINK_DEAD)
+		return NULL;
+	return it->second;
+}
+
 static void
 udt_arm(struct udt_link *l)
 {
@@ -237,14 +243,9 @@ udt_wake_cb(evutil_socket_t fd, short what, void *arg)
 	ready.swap(u->ready);
 	pthread_mutex_unlock(&u->mu);
 	for (i = 0; i < ready.size(); i++) {
-		std::map<UDTSOCKET, udt_link *>::iterator it =
-		    u->links.find(ready[i]);
-		struct udt_link *l;
+		struct udt_link *l = udt_find(u, ready[i]);
 
-		if (it == u->links.end())
-			continue;	// freed meanwhile
-		l = it->second;
-		if (l->state == udt_link::LINK_DEAD)
+		if (l == NULL)
 			continue;
 		switch (UDT::getsockstate(l->s)) {
 		case CONNECTED:
@@ -307,16 +308,13 @@ udt_health_cb(evutil_socket_t fd, short what, void *arg)
 	// map, and each looked up again. What the peer sent before it went
 	// is still delivered first.
 	for (i = 0; i < dead.size(); i++) {
-		it = u->links.find(dead[i]);
-		if (it == u->links.end() ||
-		    it->second->state == udt_link::LINK_DEAD)
+		struct udt_link *l = udt_find(u, dead[i]);
+
+		if (l == NULL)
 			continue;
-		it->second->cb(it->second, UDT_LINK_READABLE, it->second->arg);
-		it = u->links.find(dead[i]);
-		if (it == u->links.end() ||
-		    it->second->state == udt_link::LINK_DEAD)
-			continue;
-		udt_dead(it->second);
+		l->cb(l, UDT_LINK_READABLE, l->arg);
+		if ((l = udt_find(u, dead[i])) != NULL)
+			udt_dead(l);
 	}
 }
 
@@ -458,22 +456,34 @@ udt_link_start(struct udt_loop *u, int fd, const struct sockaddr *peer,
 	return l;
 }
 
+// Whether l is up; if not, errno says so.
+static bool
+udt_up(const struct udt_link *l)
+{
+	if (l->state == udt_link::LINK_CONNECTED)
+		return true;
+	errno = ENOTCONN;
+	return false;
+}
+
+// What sendmsg or recvmsg returned, with UDT's error as errno: EAGAIN for
+// again (its "would block"), EPIPE for the rest.
+static ssize_t
+udt_result(int n, int again)
+{
+	if (n != UDT::ERROR)
+		return n;
+	errno = UDT::getlasterror_code() == again ? EAGAIN : EPIPE;
+	return -1;
+}
+
 extern "C" ssize_t
 udt_link_send(struct udt_link *l, const void *msg, size_t len)
 {
-	int n;
-
-	if (l->state != udt_link::LINK_CONNECTED) {
-		errno = ENOTCONN;
+	if (!udt_up(l))
 		return -1;
-	}
-	n = UDT::sendmsg(l->s, (const char *)msg, (int)len, -1, true);
-	if (n == UDT::ERROR) {
-		errno = UDT::getlasterror_code() == CUDTException::EASYNCSND ?
-		    EAGAIN : EPIPE;
-		return -1;
-	}
-	return n;
+	return udt_result(UDT::sendmsg(l->s, (const char *)msg, (int)len, -1,
+	    true), CUDTException::EASYNCSND);
 }
 
 extern "C" ssize_t
@@ -481,10 +491,8 @@ udt_link_recv(struct udt_link *l, void *buf, size_t cap)
 {
 	int n;
 
-	if (l->state != udt_link::LINK_CONNECTED) {
-		errno = ENOTCONN;
+	if (!udt_up(l))
 		return -1;
-	}
 	n = UDT::recvmsg(l->s, (char *)buf, (int)cap);
 	if (n == UDT::ERROR &&
 	    UDT::getlasterror_code() == CUDTException::EASYNCRCV) {
@@ -493,12 +501,7 @@ udt_link_recv(struct udt_link *l, void *buf, size_t cap)
 		udt_arm(l);
 		n = UDT::recvmsg(l->s, (char *)buf, (int)cap);
 	}
-	if (n == UDT::ERROR) {
-		errno = UDT::getlasterror_code() == CUDTException::EASYNCRCV ?
-		    EAGAIN : EPIPE;
-		return -1;
-	}
-	return n;
+	return udt_result(n, CUDTException::EASYNCRCV);
 }
 
 extern "C" ssize_t
