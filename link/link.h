@@ -102,9 +102,10 @@ ssize_t	link_unacked(struct link *l);
 /* UDT's figures for a connected link (RTT, rates, loss); -1 before. */
 struct udt_stats;
 int	link_stats(struct link *l, struct udt_stats *out);
-/* Closes; no callback runs for it afterwards. May be called from the
- * connected and message callbacks (not from failed or closed, after which
- * the link is gone anyway). */
+/* Closes; no callback runs for it afterwards. May be called from any of
+ * the link's callbacks (from failed or closed it does nothing: the link
+ * is over); l is freed on the loop's next turn, once they have returned,
+ * and must not be used after this. */
 void	link_close(struct link *l);
 
 uint64_t link_peer(const struct link *l);
