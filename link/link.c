@@ -267,8 +267,7 @@ link_kill(struct link *l)
 		event_del(l->relay_rto);
 	if (l->relay_rx != NULL)
 		event_del(l->relay_rx);
-	if (l->bday_opener != NULL)
-		event_del(l->bday_opener);
+	link_bday_free(l);	/* their fds are the agent's to count */
 	link_sweep_later(l->a);
 }
 
