@@ -90,7 +90,7 @@ struct blink {
 	uint8_t			 answer[BROKER_MSG_MAX];	/* to A */
 	size_t			 answer_len;
 	int			 relayed;
-	int			 birthday;	/* birthday punching (link/link.c) */
+	int			 birthday;	/* birthday punching (link/link-birthday.c) */
 	int			 same_ip;	/* A and B behind one address */
 	int			 have_report_b;
 	struct tc_outcome	 report_b;

@@ -152,7 +152,7 @@ enum tc_attr {
 #undef TC_ATTR_ENUM
 };
 
-/* Birthday punching (link/link.c): the random allocator opens many
+/* Birthday punching (link/link-birthday.c): the random allocator opens many
  * sockets towards the other end's one mapping; that end, whose mapping is
  * endpoint-independent, probes many ports of its address. */
 #define TC_BIRTHDAY_HARD	1
