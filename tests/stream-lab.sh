@@ -8,48 +8,40 @@
 # killed: its children must join again and go on with no gap.
 set -eu
 . "$top_srcdir/tests/lab/lab.sh"
-NEGOTIATOR=$top_builddir/treecast-negotiator
-ORIGIN=$top_builddir/treecast-origin
 PEER=$top_builddir/treecast-peer
 NETS=(eim seq offset eim-np open random seq)
 
 lab_init
-command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null ||
-    lab_die "ffmpeg not found: run scripts/setup.sh (Debian: ffmpeg)"
+lab_need ffmpeg ffprobe
 # The bundled sample: H.264 and AAC, 2 s GOP.
-SAMPLE=$LAB_STATE/sample.mp4
-bash "$top_srcdir/scripts/sample.sh" "$SAMPLE"
+lab_sample
 
-lab_public nego 2
-N1=$(lab_ip nego 1)
+lab_nego
 for ((k = 0; k < ${#NETS[@]}; k++)); do
 	lab_net "p$k" "${NETS[k]}"
 done
-lab_bg nego "$LAB_STATE/negotiator.log" "$NEGOTIATOR" --listen "$N1:3478" \
-    --alt-address "$(lab_ip nego 2)" --http "$N1:8080" --log-level info
-sleep 0.5
-lab_bg nego "$LAB_STATE/origin.log" "$ORIGIN" --key "$LAB_STATE/origin.key" \
-    --input "$SAMPLE" \
-    --negotiator "$N1" --channel lab --loop
-sleep 1
+lab_broadcast --channel lab
 
+# One peer at a time, each registered before the next starts.
 pids=()
+ids=()
 for ((k = 0; k < ${#NETS[@]}; k++)); do
 	lab_bg "p$k" "$LAB_STATE/peer$k.log" "$PEER" --negotiator "$N1" \
 	    --channel lab --http 127.0.0.1:8554 --output "$LAB_STATE/peer$k.ts"
 	pids+=("$!")
-	sleep 0.3
+	ids+=("$(lab_node_id "$LAB_STATE/peer$k.log")")
 done
 
 # Every peer receiving?
-for ((i = 0; i < 100; i++)); do
+receiving() {
+	local k
 	n=0
 	for ((k = 0; k < ${#NETS[@]}; k++)); do
 		[ -s "$LAB_STATE/peer$k.ts" ] && n=$((n + 1))
 	done
-	[ "$n" -eq ${#NETS[@]} ] && break
-	sleep 0.2
-done
+	[ "$n" -eq ${#NETS[@]} ]
+}
+lab_wait 20 "every peer to receive" receiving || true
 expect "all ${#NETS[@]} peers receive the stream" [ "$n" -eq ${#NETS[@]} ]
 players=()
 for ((k = 0; k < ${#NETS[@]}; k++)); do
@@ -61,41 +53,15 @@ wait "${players[@]}" || true
 
 # Decodes, audio and video, with no error up to the last half second: the
 # capture is cut where curl stopped, in the middle of a frame.
-decodes() {
-	local errors frames dur
-	dur=$(ffprobe -v error -show_entries format=duration -of csv=p=0 \
-	    "$1" | head -1)
-	frames=$(ffprobe -v error -count_frames -select_streams v:0 \
-	    -show_entries stream=nb_read_frames -of csv=p=0 "$1" |
-	    head -1 | tr -dc 0-9)
-	errors=$(ffmpeg -v error -i "$1" -t "$(awk -v d="${dur:-0}" \
-	    'BEGIN { print d - 0.5 }')" -f null - 2>&1 | grep -c . || true)
-	echo "    $(basename "$1"): $(stat -c %s "$1" 2>/dev/null || echo no)" \
-	    "bytes, ${dur:-0} s, ${frames:-0} frames, $errors decode errors"
-	[ "$errors" -eq 0 ] && [ "${frames:-0}" -ge 400 ]
-}
 for ((k = 0; k < ${#NETS[@]}; k++)); do
 	expect "peer $k (${NETS[k]}): 20 s of /live.ts that decode" \
-	    decodes "$LAB_STATE/play$k.ts"
+	    lab_decodes "$LAB_STATE/play$k.ts" 400
 done
 
 # Same chunks as the origin's: every window's digest.
-digests() {
-	sed -n 's/.*chunks \([0-9]*-[0-9]*\) digest \([0-9a-f]*\).*/\1 \2/p' "$1"
-}
-digests "$LAB_STATE/origin.log" | sort >"$LAB_STATE/origin.digests"
-same_chunks() {
-	local d seen=0 bad=0
-	while read -r d; do
-		seen=$((seen + 1))
-		grep -qxF "$d" "$LAB_STATE/origin.digests" || bad=$((bad + 1))
-	done < <(digests "$LAB_STATE/peer$1.log")
-	echo "    peer $1: $seen windows of 64 chunks, $bad unlike the origin's"
-	[ "$seen" -ge 2 ] && [ "$bad" -eq 0 ]
-}
 for ((k = 0; k < ${#NETS[@]}; k++)); do
 	expect "peer $k (${NETS[k]}): its chunks are the origin's" \
-	    same_chunks "$k"
+	    lab_same_chunks "$LAB_STATE/peer$k.log" "peer $k"
 done
 
 # Who is in the middle: a peer with children.
@@ -107,8 +73,51 @@ for ((k = 0; k < ${#NETS[@]}; k++)); do
 	fi
 done
 expect "a peer relays to children" [ -n "$mid" ]
+# Its children when it goes: linked to it, not gone since.
+orphans=()
+if [ -n "$mid" ]; then
+	for c in $(awk '$0 ~ /child [0-9a-f]+ linked/ { for (i = 1; i < NF; i++)
+	    if ($i == "child") on[$(i + 1)] = 1 }
+	    $0 ~ /child [0-9a-f]+ gone/ { for (i = 1; i < NF; i++)
+	    if ($i == "child") delete on[$(i + 1)] }
+	    END { for (c in on) print c }' "$LAB_STATE/peer$mid.log"); do
+		for ((k = 0; k < ${#NETS[@]}; k++)); do
+			[ "${ids[k]}" = "$c" ] && orphans+=("$k")
+		done
+	done
+	echo "    peer $mid's children: ${orphans[*]:-none}"
+fi
+resumes0=()
+for ((k = 0; k < ${#NETS[@]}; k++)); do
+	resumes0+=("$(grep -c "resuming at chunk" "$LAB_STATE/peer$k.log" ||
+	    true)")
+done
 kill "${pids[mid]}"
-sleep 8
+# Its children resume from new parents...
+resumed() {
+	local k
+	for k in "${orphans[@]}"; do
+		[ "$(grep -c "resuming at chunk" "$LAB_STATE/peer$k.log" ||
+		    true)" -gt "${resumes0[k]}" ] || return 1
+	done
+}
+lab_wait 20 "peer $mid's children to resume" resumed || true
+# ... and the stream goes on to every peer after that: a chunk missed in
+# the repair would show as a gap when the next arrives.
+sizes=()
+for ((k = 0; k < ${#NETS[@]}; k++)); do
+	sizes+=("$(stat -c %s "$LAB_STATE/peer$k.ts")")
+done
+flowing() {
+	local k
+	for ((k = 0; k < ${#NETS[@]}; k++)); do
+		[ "$k" -eq "$mid" ] ||
+		    [ "$(stat -c %s "$LAB_STATE/peer$k.ts")" -gt "${sizes[k]}" ] ||
+		    return 1
+	done
+}
+lab_wait 20 "the stream to flow to every peer after the repair" flowing ||
+    true
 for ((k = 0; k < ${#NETS[@]}; k++)); do
 	[ "$k" -eq "$mid" ] && continue
 	expect "peer $k (${NETS[k]}): no chunk missed" \

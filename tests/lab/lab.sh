@@ -47,6 +47,39 @@
 #   lab_flush NET                 forget NET's (or a CGN's) conntrack state
 #   lab_down                      tear everything down (also done at exit)
 #
+# and, to wait for something rather than sleep:
+#
+#   lab_wait SECONDS WHAT CMD...  poll CMD every 0.2 s until it succeeds;
+#                                 after SECONDS, say "timed out waiting
+#                                 for WHAT" and fail
+#   lab_listening NAME PORT [tcp] a socket on host NAME bound to PORT (udp)
+#   lab_ready LOG [SECONDS]       wait (30 s) for linktool's "ready" in LOG
+#
+# the broadcast every stream test starts (treecast's own daemons):
+#
+#   lab_need CMD...               lab_die unless every CMD is installed
+#   lab_sample [SECS [RATE]]      the bundled sample, $SAMPLE
+#   lab_nego                      the public host "nego", two addresses
+#                                 (RFC 5780); sets N1, its first
+#   lab_negotiator [ARG...]       treecast-negotiator on nego, $N1:3478,
+#                                 log $LAB_STATE/negotiator.log, with ARGs;
+#                                 returns once it listens
+#   lab_broadcast [ARG...]        lab_negotiator with its status page on
+#                                 $N1:8080, then treecast-origin on nego
+#                                 feeding $SAMPLE in a loop, with ARGs
+#                                 (--channel, --fanout), log
+#                                 $LAB_STATE/origin.log; returns once both
+#                                 are up and the origin registered
+#   lab_node_id LOG               the node id a peer (or origin) LOG says
+#                                 it registered as, waiting up to 10 s
+#   lab_decodes FILE MINFRAMES    FILE, a capture of /live.ts cut where the
+#                                 player stopped, decodes (ffmpeg) with no
+#                                 error up to its last half second and has
+#                                 MINFRAMES video frames or more
+#   lab_same_chunks LOG NAME      every window of chunks LOG's peer saw
+#                                 has the digest the origin logged for it
+#   jqe ARG...                    jq -e, quiet: a test of a JSON document
+#
 # and, for the verdicts of a test:
 #
 #   pass WHAT / fail WHAT         count a check and print "ok:" or "FAIL:"
@@ -528,4 +561,113 @@ lab_verdict() {
 
 json_get() {
 	sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\)\"\{0,1\}[,}].*/\1/p" <<<"$2" | head -1
+}
+
+lab_wait() {
+	local secs=$1 what=$2 i
+	shift 2
+	for ((i = 0; i < secs * 5; i++)); do
+		"$@" && return 0
+		sleep 0.2
+	done
+	"$@" && return 0
+	echo "lab: timed out after $secs s waiting for $what" >&2
+	return 1
+}
+
+lab_listening() {
+	[ -n "$(lab_exec "$1" ss -Hln"$([ "${3:-udp}" = tcp ] && echo t ||
+	    echo u)" "sport = :$2")" ]
+}
+
+lab_ready() {
+	lab_wait "${2:-30}" "linktool to be ready ($1)" \
+	    grep -qs "linktool: ready" "$1"
+}
+
+lab_need() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null ||
+		    lab_die "$c not found: run scripts/setup.sh"
+	done
+}
+
+lab_sample() {
+	SAMPLE=$LAB_STATE/sample.mp4
+	bash "$top_srcdir/scripts/sample.sh" "$SAMPLE" "$@"
+}
+
+lab_nego() {
+	lab_public nego 2
+	N1=$(lab_ip nego 1)
+}
+
+lab_negotiator() {
+	lab_bg nego "$LAB_STATE/negotiator.log" \
+	    "$top_builddir/treecast-negotiator" --listen "$N1:3478" \
+	    --alt-address "$(lab_ip nego 2)" "$@"
+	lab_wait 10 "the negotiator to listen on $N1:3478" \
+	    lab_listening nego 3478 ||
+	    lab_die "the negotiator did not start: $(tail -5 \
+	    "$LAB_STATE/negotiator.log")"
+}
+
+lab_broadcast() {
+	lab_negotiator --http "$N1:8080" --log-level info
+	lab_wait 10 "the status page on $N1:8080" \
+	    lab_listening nego 8080 tcp || lab_die "no status page"
+	lab_bg nego "$LAB_STATE/origin.log" "$top_builddir/treecast-origin" \
+	    --key "$LAB_STATE/origin.key" --input "$SAMPLE" \
+	    --negotiator "$N1" --loop "$@"
+	lab_wait 10 "the origin to register" \
+	    grep -qs "registered as node" "$LAB_STATE/origin.log" ||
+	    lab_die "the origin did not register: $(tail -5 \
+	    "$LAB_STATE/origin.log")"
+}
+
+lab__node_id() {
+	LAB__ID=$(sed -n 's/.*registered as node \([0-9a-f]*\).*/\1/p' \
+	    "$1" 2>/dev/null | tail -1)
+	[ -n "$LAB__ID" ]
+}
+
+lab_node_id() {
+	LAB__ID=
+	lab_wait 10 "a node id in $1" lab__node_id "$1" || true
+	echo "$LAB__ID"
+}
+
+lab_decodes() {
+	local errors frames dur
+	dur=$(ffprobe -v error -show_entries format=duration -of csv=p=0 \
+	    "$1" | head -1)
+	frames=$(ffprobe -v error -count_frames -select_streams v:0 \
+	    -show_entries stream=nb_read_frames -of csv=p=0 "$1" |
+	    head -1 | tr -dc 0-9)
+	errors=$(ffmpeg -v error -i "$1" -t "$(awk -v d="${dur:-0}" \
+	    'BEGIN { print d - 0.5 }')" -f null - 2>&1 | grep -c . || true)
+	echo "    $(basename "$1"): $(stat -c %s "$1" 2>/dev/null || echo no)" \
+	    "bytes, ${dur:-0} s, ${frames:-0} frames, $errors decode errors"
+	[ "$errors" -eq 0 ] && [ "${frames:-0}" -ge "$2" ]
+}
+
+# "FIRST-LAST DIGEST" for each window of chunks a log gives.
+lab__digests() {
+	sed -n 's/.*chunks \([0-9]*-[0-9]*\) digest \([0-9a-f]*\).*/\1 \2/p' "$1"
+}
+
+lab_same_chunks() {
+	local d seen=0 bad=0
+	lab__digests "$LAB_STATE/origin.log" | sort >"$LAB_STATE/origin.digests"
+	while read -r d; do
+		seen=$((seen + 1))
+		grep -qxF "$d" "$LAB_STATE/origin.digests" || bad=$((bad + 1))
+	done < <(lab__digests "$1")
+	echo "    $2: $seen windows of 64 chunks, $bad unlike the origin's"
+	[ "$seen" -ge 2 ] && [ "$bad" -eq 0 ]
+}
+
+jqe() {
+	jq -e "$@" >/dev/null
 }
