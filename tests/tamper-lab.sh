@@ -15,43 +15,24 @@
 #     no error.
 set -eu
 . "$top_srcdir/tests/lab/lab.sh"
-NEGOTIATOR=$top_builddir/treecast-negotiator
-ORIGIN=$top_builddir/treecast-origin
 PEER=$top_builddir/treecast-peer
 TAMPER=$top_builddir/tests/lab/tamper-peer
 
 lab_init
-for c in jq ffmpeg ffprobe curl; do
-	command -v "$c" >/dev/null ||
-	    lab_die "$c not found: run scripts/setup.sh"
-done
+lab_need jq ffmpeg ffprobe curl
 [ -x "$TAMPER" ] || lab_die "$TAMPER not built: make check builds it"
-SAMPLE=$LAB_STATE/sample.mp4
-bash "$top_srcdir/scripts/sample.sh" "$SAMPLE"
+lab_sample
 
-lab_public nego 2
-N1=$(lab_ip nego 1)
+lab_nego
 lab_net t eim
 lab_net a open
 lab_net b eim
 lab_net g seq
-lab_bg nego "$LAB_STATE/negotiator.log" "$NEGOTIATOR" --listen "$N1:3478" \
-    --alt-address "$(lab_ip nego 2)" --http "$N1:8080" --log-level info
-sleep 0.5
-lab_bg nego "$LAB_STATE/origin.log" "$ORIGIN" --key "$LAB_STATE/origin.key" \
-    --input "$SAMPLE" --negotiator "$N1" --fanout 1 --loop
-for ((i = 0; i < 50; i++)); do
-	KEY=$(sed -n 's/.*channel key \([0-9a-f]\{64\}\) .*/\1/p' \
-	    "$LAB_STATE/origin.log" | head -1)
-	[ -n "$KEY" ] && break
-	sleep 0.2
-done
+lab_broadcast --fanout 1
+KEY=$(sed -n 's/.*channel key \([0-9a-f]\{64\}\) .*/\1/p' \
+    "$LAB_STATE/origin.log" | head -1)
 [ -n "$KEY" ] || lab_die "the origin logged no channel key"
-sleep 1
 
-jqe() {
-	jq -e "$@" >/dev/null
-}
 api() {
 	lab_exec nego curl -sf "http://$N1:8080/api/$1"
 }
@@ -71,22 +52,14 @@ start() {
 }
 # The node id NAME's peer registered as, from its log.
 node_id() {
-	local i v
-	for ((i = 0; i < 50; i++)); do
-		v=$(sed -n 's/.*registered as node \([0-9a-f]*\).*/\1/p' \
-		    "$LAB_STATE/$1.log" | tail -1)
-		[ -n "$v" ] && break
-		sleep 0.2
-	done
-	id[$1]=$v
+	id[$1]=$(lab_node_id "$LAB_STATE/$1.log")
 }
 # Waits up to 30 s for a jq test of the channel to hold.
+tree_holds() {
+	jqe "$@" <<<"$(channel)"
+}
 until_tree() {
-	local i
-	for ((i = 0; i < 150; i++)); do
-		jqe "$@" <<<"$(channel)" && return 0
-		sleep 0.2
-	done
+	lab_wait 30 "/api/tree to pass a test" tree_holds "$@" && return 0
 	echo "    /api/tree: $(channel)"
 	return 1
 }
@@ -179,29 +152,15 @@ expect "a child of T dropped its bad chunks and reported it" [ -n "$reporters" ]
 # A plays on: 12 s of its output, taken after the repair, decode.
 lab_exec a curl -s -m 12 -o "$LAB_STATE/play-a.ts" \
     http://127.0.0.1:8554/live.ts || true
-decodes() {
-	local errors frames dur
-	dur=$(ffprobe -v error -show_entries format=duration -of csv=p=0 \
-	    "$1" | head -1)
-	frames=$(ffprobe -v error -count_frames -select_streams v:0 \
-	    -show_entries stream=nb_read_frames -of csv=p=0 "$1" |
-	    head -1 | tr -dc 0-9)
-	errors=$(ffmpeg -v error -i "$1" -t "$(awk -v d="${dur:-0}" \
-	    'BEGIN { print d - 0.5 }')" -f null - 2>&1 | grep -c . || true)
-	echo "    $(basename "$1"): $(stat -c %s "$1" 2>/dev/null || echo no)" \
-	    "bytes, ${dur:-0} s, ${frames:-0} frames, $errors decode errors"
-	[ "$errors" -eq 0 ] && [ "${frames:-0}" -ge 250 ]
-}
 expect "A: 12 s of /live.ts after the repair decode with no error" \
-    decodes "$LAB_STATE/play-a.ts"
+    lab_decodes "$LAB_STATE/play-a.ts" 250
 
 # Below T's children, nothing bad ever came.
 kill "${pid[g]}" "${pid[a]}"
-for ((i = 0; i < 50; i++)); do
-	grep -q "parents$" "$LAB_STATE/g.log" &&
-	    grep -q "parents$" "$LAB_STATE/a.log" && break
-	sleep 0.1
-done
+# Their last words: the "N chunks in, ..." line a peer logs as it ends.
+lab_wait 5 "G's and A's last words" eval \
+    'grep -q "chunks in, " "$LAB_STATE/g.log" &&
+    grep -q "chunks in, " "$LAB_STATE/a.log"' || true
 grep "chunks in, " "$LAB_STATE/g.log" | tail -1 | sed 's/^/    g: /'
 expect "G received no bad chunk (its log)" eval \
     "grep -Eq 'chunks in, [0-9]+ missed, 0 bad, ' '$LAB_STATE/g.log' &&
@@ -211,19 +170,6 @@ expect "G received no bad chunk (its STATUS)" jqe --arg g "${id[g]}" \
 expect "G kept its parent ($gparent) or moved, never under T" jqe \
     --arg t "${id[t]}" --arg g "${id[g]}" '.nodes[] | select(.id == $g) |
     .parent != $t' <<<"$c"
-digests() {
-	sed -n 's/.*chunks \([0-9]*-[0-9]*\) digest \([0-9a-f]*\).*/\1 \2/p' "$1"
-}
-digests "$LAB_STATE/origin.log" | sort >"$LAB_STATE/origin.digests"
-same_chunks() {
-	local d seen=0 bad=0
-	while read -r d; do
-		seen=$((seen + 1))
-		grep -qxF "$d" "$LAB_STATE/origin.digests" || bad=$((bad + 1))
-	done < <(digests "$LAB_STATE/$1.log")
-	echo "    $1: $seen windows of 64 chunks, $bad unlike the origin's"
-	[ "$seen" -ge 2 ] && [ "$bad" -eq 0 ]
-}
-expect "A's chunks are the origin's" same_chunks a
-expect "G's chunks are the origin's" same_chunks g
+expect "A's chunks are the origin's" lab_same_chunks "$LAB_STATE/a.log" a
+expect "G's chunks are the origin's" lab_same_chunks "$LAB_STATE/g.log" g
 lab_verdict

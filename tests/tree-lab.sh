@@ -12,34 +12,19 @@
 #   - count that in /metrics (which must pass a strict format check).
 set -eu
 . "$top_srcdir/tests/lab/lab.sh"
-NEGOTIATOR=$top_builddir/treecast-negotiator
-ORIGIN=$top_builddir/treecast-origin
 PEER=$top_builddir/treecast-peer
 NETS=(open eim offset eim-np seq random eim seq random open)
 
 lab_init
-command -v jq >/dev/null || lab_die "jq not found: run scripts/setup.sh"
-command -v ffmpeg >/dev/null || lab_die "ffmpeg not found: run scripts/setup.sh"
-SAMPLE=$LAB_STATE/sample.mp4
-bash "$top_srcdir/scripts/sample.sh" "$SAMPLE" 20 1M
+lab_need jq ffmpeg
+lab_sample 20 1M
 
-lab_public nego 2
-N1=$(lab_ip nego 1)
+lab_nego
 for ((k = 0; k < ${#NETS[@]}; k++)); do
 	lab_net "p$k" "${NETS[k]}"
 done
-lab_bg nego "$LAB_STATE/negotiator.log" "$NEGOTIATOR" --listen "$N1:3478" \
-    --alt-address "$(lab_ip nego 2)" --http "$N1:8080" --log-level info
-sleep 0.5
-lab_bg nego "$LAB_STATE/origin.log" "$ORIGIN" --key "$LAB_STATE/origin.key" \
-    --input "$SAMPLE" \
-    --negotiator "$N1" --channel lab --loop
-sleep 1
+lab_broadcast --channel lab
 
-# jq -e, quiet: a test of a JSON document.
-jqe() {
-	jq -e "$@" >/dev/null
-}
 tree() {
 	lab_exec nego curl -sf "http://$N1:8080/api/tree"
 }
@@ -55,23 +40,15 @@ channel() {
 	tree | jq -c '.channels[] | select(.name == "lab")'
 }
 
+# One peer at a time, each registered (its node id in its log) before the
+# next starts.
 pids=()
+ids=()
 for ((k = 0; k < ${#NETS[@]}; k++)); do
 	lab_bg "p$k" "$LAB_STATE/peer$k.log" "$PEER" --negotiator "$N1" \
 	    --channel lab --no-http
 	pids+=("$!")
-	sleep 0.3
-done
-# Each peer's node id, from its log.
-ids=()
-for ((k = 0; k < ${#NETS[@]}; k++)); do
-	for ((i = 0; i < 50; i++)); do
-		id=$(sed -n 's/.*registered as node \([0-9a-f]*\).*/\1/p' \
-		    "$LAB_STATE/peer$k.log" | tail -1)
-		[ -n "$id" ] && break
-		sleep 0.2
-	done
-	ids+=("$id")
+	ids+=("$(lab_node_id "$LAB_STATE/peer$k.log")")
 done
 
 # The tree and the links agree: every node's parent is the one it says it

@@ -10,35 +10,23 @@
 # peers named the channel by its label and pinned the origin's key.
 set -eu
 . "$top_srcdir/tests/lab/lab.sh"
-NEGOTIATOR=$top_builddir/treecast-negotiator
 ORIGIN=$top_builddir/treecast-origin
 PEER=$top_builddir/treecast-peer
 REGTOOL=$top_builddir/tests/lab/regtool
 NETS=(open eim seq random)
 
 lab_init
-command -v jq >/dev/null || lab_die "jq not found: run scripts/setup.sh"
-command -v ffmpeg >/dev/null || lab_die "ffmpeg not found: run scripts/setup.sh"
+lab_need jq ffmpeg
 [ -x "$REGTOOL" ] || lab_die "$REGTOOL not built: make check builds it"
-SAMPLE=$LAB_STATE/sample.mp4
-bash "$top_srcdir/scripts/sample.sh" "$SAMPLE" 20 1M
+lab_sample 20 1M
 
-lab_public nego 2
-N1=$(lab_ip nego 1)
+lab_nego
 for ((k = 0; k < ${#NETS[@]}; k++)); do
 	lab_net "p$k" "${NETS[k]}"
 done
 lab_net evil open
-lab_bg nego "$LAB_STATE/negotiator.log" "$NEGOTIATOR" --listen "$N1:3478" \
-    --alt-address "$(lab_ip nego 2)" --http "$N1:8080" --log-level info
-sleep 0.5
-lab_bg nego "$LAB_STATE/origin.log" "$ORIGIN" --key "$LAB_STATE/origin.key" \
-    --input "$SAMPLE" --negotiator "$N1" --channel lab --loop
-sleep 1
+lab_broadcast --channel lab
 
-jqe() {
-	jq -e "$@" >/dev/null
-}
 api() {
 	lab_exec nego curl -sf "http://$N1:8080/api/$1"
 }
@@ -47,17 +35,6 @@ channel() {
 }
 counter() {
 	api stats | jq ".$1"
-}
-# A log's node id ("registered as node ID").
-node_id() {
-	local id i
-	for ((i = 0; i < 50; i++)); do
-		id=$(sed -n 's/.*registered as node \([0-9a-f]*\).*/\1/p' "$1" |
-		    tail -1)
-		[ -n "$id" ] && break
-		sleep 0.2
-	done
-	echo "$id"
 }
 # The tree as "id role parent" lines, sorted: what must not move.
 shape() {
@@ -69,18 +46,16 @@ sizes() {
 	done
 }
 
+# One peer at a time, each registered before the next starts.
+ids=()
 for ((k = 0; k < ${#NETS[@]}; k++)); do
 	lab_bg "p$k" "$LAB_STATE/peer$k.log" "$PEER" --negotiator "$N1" \
 	    --channel lab --http 127.0.0.1:8554 --output "$LAB_STATE/peer$k.ts"
-	sleep 0.3
+	ids+=("$(lab_node_id "$LAB_STATE/peer$k.log")")
 done
 key=$(sed -n 's/.*channel key \([0-9a-f]\{64\}\).*/\1/p' \
     "$LAB_STATE/origin.log" | head -1)
-origin_id=$(node_id "$LAB_STATE/origin.log")
-ids=()
-for ((k = 0; k < ${#NETS[@]}; k++)); do
-	ids+=("$(node_id "$LAB_STATE/peer$k.log")")
-done
+origin_id=$(lab_node_id "$LAB_STATE/origin.log")
 
 # The tree settles: every peer placed, every peer receiving.
 settled() {
@@ -95,10 +70,7 @@ settled() {
 	done
 	[ "$n" -eq ${#NETS[@]} ]
 }
-for ((i = 0; i < 90; i++)); do
-	settled && break
-	sleep 1
-done
+lab_wait 90 "the tree to settle" settled || true
 expect "the tree of ${#NETS[@]} peers settles and they all receive" settled
 before=$(channel)
 echo "$before" >"$LAB_STATE/tree-before.json"
@@ -116,11 +88,9 @@ read -ra size0 <<<"$(sizes | tr '\n' ' ')"
 lab_bg evil "$LAB_STATE/impostor.log" "$ORIGIN" \
     --key "$LAB_STATE/impostor.key" --input "$SAMPLE" --negotiator "$N1" \
     --channel lab --loop
-for ((i = 0; i < 50; i++)); do
-	grep -q "register refused: 403 label held by another key" \
-	    "$LAB_STATE/impostor.log" && break
-	sleep 0.2
-done
+lab_wait 10 "the impostor's refusal" grep -qs \
+    "register refused: 403 label held by another key" \
+    "$LAB_STATE/impostor.log" || true
 expect "the impostor origin is refused: 403 label held by another key" \
     grep -q "register refused: 403 label held by another key" \
     "$LAB_STATE/impostor.log"
