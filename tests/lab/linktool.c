@@ -24,7 +24,8 @@
  * (--accept: on SIGINT or SIGTERM), 1 when one was not, 2 when it could
  * not start.
  *
- * A test instrument, not part of treecast.
+ * A test instrument, not part of treecast. Its command line is
+ * linktool-opt.c; what the two share, linktool.h.
  */
 #include "config.h"
 
@@ -49,141 +50,24 @@
 #include "util/opt.h"
 #include "wire/nat.h"
 #include "wire/proto.h"
+#include "linktool.h"
 
-/* A channel named by a key: peers naming a label wait for its origin. */
-#define LINKTOOL_CHANNEL \
-	"11ab11ab11ab11ab11ab11ab11ab11ab11ab11ab11ab11ab11ab11ab11ab11ab"
-#define TOOL_TARGETS_MAX	32
-#define TOOL_REGISTER_MS	10000	/* registered by then, or give up */
-#define TOOL_ATTEMPT_MS		60000	/* to connect; then again, for the data
-					   (UDT crawls on a 5 %-lossy path) */
-#define TOOL_PAUSE_MS		200	/* between attempts */
-#define TOOL_TICK_MS		20	/* retry full sends, watch the acks */
-
-static const char synopsis[] =
-    "SERVER[:PORT] --id HEX (--accept | --link HEX[,HEX...]) [options]";
-static const char about[] =
-    "A NAT lab instrument: registers with a treecast negotiator, then takes\n"
-    "every link asked of it (--accept) or asks for links to other nodes\n"
-    "(--link), moves messages both ways on each and prints one JSON line\n"
-    "per link. PORT defaults to 3478.";
-
-enum {
-	OPT_ID = 'i', OPT_ACCEPT = 'a', OPT_LINK = 'l', OPT_ATTEMPTS = 'n',
-	OPT_MSGS = 'm', OPT_CHANNEL = 'c', OPT_BDAY_SOCKETS = 'S',
-	OPT_BDAY_PROBES = 'P'
-};
-
-static const struct opt options[] = {
-	{ "id", OPT_ID, "HEX", "this node's id, not 0 (required)" },
-	{ "accept", OPT_ACCEPT, NULL,
-	  "take every link asked of this node, until SIGINT or SIGTERM" },
-	{ "link", OPT_LINK, "HEX[,HEX...]",
-	  "ask for links to these nodes, one attempt at a time" },
-	{ "attempts", OPT_ATTEMPTS, "N",
-	  "with --link: attempts per node (default 5)" },
-	{ "msgs", OPT_MSGS, "M",
-	  "messages each way on every link (default 100)" },
-	{ "channel", OPT_CHANNEL, "NAME",
-	  "the channel to register on (default: a fixed key, "
-	  LINKTOOL_CHANNEL ")" },
-	{ "birthday-sockets", OPT_BDAY_SOCKETS, "N",
-	  "birthday punching: sockets on the random side (default 256)" },
-	{ "birthday-probes", OPT_BDAY_PROBES, "N",
-	  "birthday punching: ports probed by the other side (default 2048)" },
-	OPT_COMMON_ROWS,
-	{ NULL, 0, NULL, NULL }
-};
-
-struct tool;
-
-/* One link and its data check. */
-struct run {
-	struct tool		*tool;
-	struct link		*link;		/* NULL once closed or freed */
-	int			 initiator;
-	uint64_t		 peer;
-	int			 attempt;
-	/* Copied while the link lives: it is freed before the line is
-	 * printed. */
-	struct nat_profile	 peer_profile;
-	enum link_path		 path;
-	int			 connect_ms;
-	int			 connected;
-	int			 sent, got, bad;
-	int			 said_done, peer_done;
-	const char		*step;		/* NULL while it may succeed */
-	char			 why[160];
-	struct event		*deadline;
-	struct event		*tick;
-	TAILQ_ENTRY(run)	 entry;
-};
-TAILQ_HEAD(runs, run);
-
-struct tool {
-	struct event_base	*base;
-	const char		*server_text;
-	struct addr		 server;
-	uint64_t		 id;
-	const char		*channel;
-	int			 accept;
-	uint64_t		 targets[TOOL_TARGETS_MAX];
-	size_t			 ntargets;
-	int			 attempts;
-	int			 msgs;
-	struct link_options	 lo;
-	struct nat_profile	 profile;
-	struct discover		*discover;
-	struct session		*session;
-	struct udt_loop		*udt;
-	struct link_agent	*agent;
-	struct runs		 runs;
-	size_t			 target;	/* --link: the current node */
-	int			 attempt;	/* its attempt, from 1 */
-	int			 accepted;	/* --accept: links taken */
-	int			 reported;	/* --link: lines printed */
-	unsigned		 unregistered_ms; /* waited for the session */
-	int			 failures;
-	int			 setup_failed;
-	int			 leaving;
-	struct event		*register_timer;
-	struct event		*pause;		/* between attempts */
-	struct event		*sigint, *sigterm;
-};
+/* A libevent callback's arguments, the descriptor and events unused. */
+#define EV_CB_ARGS \
+	evutil_socket_t fd __attribute__((unused)), \
+	short what __attribute__((unused)), void *arg
 
 static void tool_leave(struct tool *);
 static void run_fail(struct run *, const char *, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 static void tool_setup_fail(struct tool *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
-static void usage_fail(const char *, ...)
-    __attribute__((format(printf, 1, 2), noreturn));
-
-/* A bad command line: exits 2 with the reason, naming the value. */
-static void
-usage_fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "linktool: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(2);
-}
 
 /* The loop is running: say why, leave and exit 2. */
 static void
 tool_setup_fail(struct tool *t, const char *fmt, ...)
 {
-	va_list ap;
-
-	fprintf(stderr, "linktool: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
+	TOOL_SAY(fmt);
 	t->setup_failed = 1;
 	tool_leave(t);
 }
@@ -194,58 +78,6 @@ timer_arm(struct event *ev, unsigned ms)
 	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
 	evtimer_add(ev, &tv);
-}
-
-/* A node id: hex digits (an optional 0x), not 0. */
-static int
-parse_id(const char *text, uint64_t *out)
-{
-	char *end;
-
-	if (strchr("0123456789abcdefABCDEF", text[0]) == NULL ||
-	    text[0] == '\0')
-		return -1;
-	errno = 0;
-	*out = strtoull(text, &end, 16);
-	if (errno != 0 || *end != '\0' || *out == 0)
-		return -1;
-	return 0;
-}
-
-static int
-parse_count(const char *text, int max, int *out)
-{
-	char *end;
-	long n;
-
-	errno = 0;
-	n = strtol(text, &end, 10);
-	if (errno != 0 || *end != '\0' || end == text || n < 1 || n > max)
-		return -1;
-	*out = (int)n;
-	return 0;
-}
-
-static void
-parse_targets(struct tool *t, const char *list)
-{
-	char copy[1024], *word, *last;
-
-	if (strlen(list) >= sizeof copy)
-		usage_fail("--link: too long a list");
-	snprintf(copy, sizeof copy, "%s", list);
-	for (word = strtok_r(copy, ",", &last); word != NULL;
-	    word = strtok_r(NULL, ",", &last)) {
-		if (t->ntargets == TOOL_TARGETS_MAX)
-			usage_fail("--link: at most %d nodes",
-			    TOOL_TARGETS_MAX);
-		if (parse_id(word, &t->targets[t->ntargets]) != 0)
-			usage_fail("--link: bad node id '%s' (hex, not 0)",
-			    word);
-		t->ntargets++;
-	}
-	if (t->ntargets == 0)
-		usage_fail("--link '%s': no node ids", list);
 }
 
 /* Copies why for a JSON string: no quotes, backslashes or control bytes,
@@ -422,12 +254,10 @@ run_pump(struct run *r)
  * callbacks. Both DONEs and nothing unacknowledged: the initiator closes;
  * the acceptor waits for closed. */
 static void
-run_tick_cb(evutil_socket_t fd, short what, void *arg)
+run_tick_cb(EV_CB_ARGS)
 {
 	struct run *r = arg;
 
-	(void)fd;
-	(void)what;
 	run_pump(r);
 	if (!r->said_done || !r->peer_done || link_unacked(r->link) != 0)
 		return;
@@ -440,12 +270,10 @@ run_tick_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-run_deadline_cb(evutil_socket_t fd, short what, void *arg)
+run_deadline_cb(EV_CB_ARGS)
 {
 	struct run *r = arg;
 
-	(void)fd;
-	(void)what;
 	run_snapshot(r);
 	if (!r->connected)
 		run_fail(r, "timeout", "neither connected nor failed in %d s",
@@ -587,20 +415,16 @@ tool_attempt(struct tool *t)
 }
 
 static void
-tool_pause_cb(evutil_socket_t fd, short what, void *arg)
+tool_pause_cb(EV_CB_ARGS)
 {
-	(void)fd;
-	(void)what;
 	tool_attempt(arg);
 }
 
 static void
-tool_register_timeout(evutil_socket_t fd, short what, void *arg)
+tool_register_timeout(EV_CB_ARGS)
 {
 	struct tool *t = arg;
 
-	(void)fd;
-	(void)what;
 	tool_setup_fail(t, "%s did not register node %016" PRIx64
 	    " within %d s", t->server_text, t->id, TOOL_REGISTER_MS / 1000);
 }
@@ -689,83 +513,9 @@ tool_leave(struct tool *t)
 }
 
 static void
-tool_signal(evutil_socket_t sig, short what, void *arg)
+tool_signal(EV_CB_ARGS)
 {
-	(void)sig;
-	(void)what;
 	tool_leave(arg);
-}
-
-static void
-tool_options(struct tool *t, int argc, char **argv)
-{
-	struct opt_state st;
-	const char *link = NULL;
-	char err[160];
-	int key, n;
-
-	opt_init(&st, options);
-	while ((key = opt_next(&st, argc, argv)) != -1) {
-		switch (key) {
-		case OPT_ID:
-			if (parse_id(optarg, &t->id) != 0)
-				usage_fail("--id '%s': expected a node id in "
-				    "hex, not 0", optarg);
-			break;
-		case OPT_ACCEPT:
-			t->accept = 1;
-			break;
-		case OPT_LINK:
-			link = optarg;
-			break;
-		case OPT_ATTEMPTS:
-			if (parse_count(optarg, 10000, &t->attempts) != 0)
-				usage_fail("--attempts '%s': expected 1 to "
-				    "10000", optarg);
-			break;
-		case OPT_MSGS:
-			if (parse_count(optarg, 1000000, &t->msgs) != 0)
-				usage_fail("--msgs '%s': expected 1 to "
-				    "1000000", optarg);
-			break;
-		case OPT_BDAY_SOCKETS:
-			if (parse_count(optarg, 1024, &n) != 0)
-				usage_fail("--birthday-sockets '%s': expected "
-				    "1 to 1024", optarg);
-			t->lo.birthday_sockets = (unsigned)n;
-			break;
-		case OPT_BDAY_PROBES:
-			if (parse_count(optarg, 65535, &n) != 0)
-				usage_fail("--birthday-probes '%s': expected "
-				    "1 to 65535", optarg);
-			t->lo.birthday_probes = (unsigned)n;
-			break;
-		case OPT_CHANNEL:
-			if (strlen(optarg) == 0 ||
-			    strlen(optarg) > TC_CHANNEL_MAX)
-				usage_fail("--channel '%s': 1 to %d "
-				    "characters", optarg, TC_CHANNEL_MAX);
-			t->channel = optarg;
-			break;
-		case '?':
-			exit(2);
-		default:
-			opt_common(key, "linktool", synopsis, about, options);
-			break;
-		}
-	}
-	if (optind != argc - 1)
-		usage_fail("expected one SERVER[:PORT] (see --help)");
-	t->server_text = argv[optind];
-	if (addr_parse(t->server_text, TC_DEFAULT_PORT, 1, &t->server, err,
-	    sizeof err) != 0)
-		usage_fail("server '%s': %s", t->server_text, err);
-	if (t->id == 0)
-		usage_fail("--id is required (see --help)");
-	if (link != NULL)
-		parse_targets(t, link);
-	if (t->accept == (link != NULL))
-		usage_fail("expected --accept or --link (see --help)");
 }
 
 int
