@@ -12,58 +12,38 @@
 #     more of thin's own, which takes in the whole stream.
 set -eu
 . "$top_srcdir/tests/lab/lab.sh"
-NEGOTIATOR=$top_builddir/treecast-negotiator
-ORIGIN=$top_builddir/treecast-origin
 PEER=$top_builddir/treecast-peer
 
 lab_init
-command -v jq >/dev/null || lab_die "jq not found: run scripts/setup.sh"
-command -v ffmpeg >/dev/null || lab_die "ffmpeg not found: run scripts/setup.sh"
-SAMPLE=$LAB_STATE/sample.mp4
-bash "$top_srcdir/scripts/sample.sh" "$SAMPLE" 20 1M
+lab_need jq ffmpeg
+lab_sample 20 1M
 # The stream's rate: the sample as MPEG-TS, as the origin sends it.
 ffmpeg -v error -y -i "$SAMPLE" -c copy -f mpegts "$LAB_STATE/sample.ts"
 kbit=$(( $(stat -c %s "$LAB_STATE/sample.ts") * 8 / 20 / 1000 ))
 rate=$((kbit * 12 / 10))
 echo "the stream: $kbit kbit/s; thin's upload: $rate kbit/s"
 
-lab_public nego 2
-N1=$(lab_ip nego 1)
+lab_nego
 lab_net thin eim --rate "$rate"
 lab_net kid1 eim
 lab_net kid2 offset
-lab_bg nego "$LAB_STATE/negotiator.log" "$NEGOTIATOR" --listen "$N1:3478" \
-    --alt-address "$(lab_ip nego 2)" --http "$N1:8080" --log-level info
-sleep 0.5
-lab_bg nego "$LAB_STATE/origin.log" "$ORIGIN" --key "$LAB_STATE/origin.key" \
-    --input "$SAMPLE" --negotiator "$N1" --channel up --loop --fanout 1
-sleep 1
+lab_broadcast --channel up --fanout 1
 
-jqe() {
-	jq -e "$@" >/dev/null
-}
 channel() {
 	lab_exec nego curl -sf "http://$N1:8080/api/tree" |
 	    jq -c '.channels[] | select(.name == "up")'
 }
 node_id() {	# the node id a peer's log gives
-	local i id
-	for ((i = 0; i < 50; i++)); do
-		id=$(sed -n 's/.*registered as node \([0-9a-f]*\).*/\1/p' \
-		    "$LAB_STATE/$1.log" | tail -1)
-		[ -n "$id" ] && { echo "$id"; return; }
-		sleep 0.2
-	done
+	lab_node_id "$LAB_STATE/$1.log"
+}
+channel_holds() {
+	channel | jqe "$@"
 }
 # wait_for S JQ-TEST: up to S seconds until the channel passes the test.
 wait_for() {
-	local s=$1 i
+	local s=$1
 	shift
-	for ((i = 0; i < s * 2; i++)); do
-		channel | jqe "$@" && return 0
-		sleep 0.5
-	done
-	return 1
+	lab_wait "$s" "/api/tree to pass a test" channel_holds "$@"
 }
 
 lab_bg thin "$LAB_STATE/thin.log" "$PEER" --negotiator "$N1" --channel up \
@@ -72,12 +52,12 @@ thin=$(node_id thin)
 expect "thin ($thin) is verified, a repeater under the origin" \
     wait_for 30 --arg t "$thin" '.nodes[] | select(.id == $t) |
     .role == "repeater"'
-for k in kid1 kid2; do
-	lab_bg "$k" "$LAB_STATE/$k.log" "$PEER" --negotiator "$N1" \
-	    --channel up --no-http
-	sleep 0.5
-done
+# One kid at a time, each registered before the next starts.
+lab_bg kid1 "$LAB_STATE/kid1.log" "$PEER" --negotiator "$N1" --channel up \
+    --no-http
 kid1=$(node_id kid1)
+lab_bg kid2 "$LAB_STATE/kid2.log" "$PEER" --negotiator "$N1" --channel up \
+    --no-http
 kid2=$(node_id kid2)
 expect "thin had both kids as its children" \
     wait_for 30 --arg t "$thin" --arg a "$kid1" --arg b "$kid2" \
