@@ -15,31 +15,11 @@
 #   BIG=100 FEW=10 SOCKETS=256 PROBES=2048 bash tests/link-birthday.sh
 set -eu
 . "$top_srcdir/tests/lab/lab.sh"
-LINK=$top_builddir/tests/lab/linktool
-NEGOTIATOR=$top_builddir/treecast-negotiator
+. "$top_srcdir/tests/lab/link.sh"
 EASY=(eim offset eim-np cgnat)
 BIG=${BIG:-100}
 FEW=${FEW:-10}
 BDAY=(--birthday-sockets "${SOCKETS:-256}" --birthday-probes "${PROBES:-2048}")
-
-ready() {
-	local i
-	for ((i = 0; i < 300; i++)); do
-		grep -q "linktool: ready" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-ok_ms() {
-	cat "$@" | grep '"ok":true' |
-	    sed -n 's/.*"connect_ms":\([0-9-]*\).*/\1/p' || true
-}
-
-pct() {
-	sort -n | awk -v p="$1" '{ v[NR] = $1 }
-	    END { i = int((p * NR + 99) / 100); print NR ? v[i] : "-" }'
-}
 
 # verdict PAIR N MIN: N attempts reported, all ok, at least MIN % direct.
 verdict() {
@@ -61,8 +41,7 @@ verdict() {
 }
 
 lab_init
-lab_public nego 2
-N1=$(lab_ip nego 1)
+lab_nego
 lab_cgn carrier
 lab_net i-random random
 lab_net t-random random
@@ -72,20 +51,13 @@ for b in eim offset eim-np; do
 done
 lab_net i-cgnat eim --behind carrier
 lab_net t-cgnat eim --behind carrier
-lab_bg nego "$LAB_STATE/negotiator.log" "$NEGOTIATOR" --listen "$N1:3478" \
-    --alt-address "$(lab_ip nego 2)" --http "$N1:8080" --log-level warn
-sleep 0.5
+lab_negotiator --http "$N1:8080" --log-level warn
 
-lab_bg t-random "$LAB_STATE/accept-random.log" "$LINK" "$N1" --id 7100 \
-    --accept "${BDAY[@]}"
+link_accept t-random random 7100 "${BDAY[@]}"
 for ((k = 0; k < ${#EASY[@]}; k++)); do
-	lab_bg "t-${EASY[k]}" "$LAB_STATE/accept-${EASY[k]}.log" "$LINK" \
-	    "$N1" --id "7000$k" --accept "${BDAY[@]}"
+	link_accept "t-${EASY[k]}" "${EASY[k]}" "7000$k" "${BDAY[@]}"
 done
-for t in random "${EASY[@]}"; do
-	ready "$LAB_STATE/accept-$t.log" ||
-	    fail "$t target is not ready: $(cat "$LAB_STATE/accept-$t.log")"
-done
+link_ready random "${EASY[@]}"
 
 # One pair at a time: each birthday holds hundreds of mappings.
 for ((k = 0; k < ${#EASY[@]}; k++)); do

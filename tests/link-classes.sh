@@ -12,20 +12,8 @@
 #   random      random x random, relayed: prediction impossible.
 set -eu
 . "$top_srcdir/tests/lab/lab.sh"
-LINK=$top_builddir/tests/lab/linktool
-NEGOTIATOR=$top_builddir/treecast-negotiator
-command -v jq >/dev/null ||
-    lab_die "jq not found: run scripts/setup.sh (Debian: jq)"
-
-# Waits up to 60 s for linktool to say it is ready.
-ready() {
-	local i
-	for ((i = 0; i < 600; i++)); do
-		grep -q "linktool: ready" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
+. "$top_srcdir/tests/lab/link.sh"
+lab_need jq
 
 # count CLASS: the negotiator's count of links in CLASS.
 count() {
@@ -33,16 +21,25 @@ count() {
 	    jq -r ".classes.$1" 2>/dev/null || echo 0
 }
 
+# counts_more CLASS BEFORE: CLASS counts more than BEFORE, now $n.
+counts_more() {
+	n=$(count "$1")
+	[ "${n:-0}" -gt "$2" ]
+}
+# attempt NAME HOST ID TARGET: one link from HOST (as ID) to TARGET,
+# $LAB_STATE/NAME.json and .log.
+attempt() {
+	lab_exec "$2" "$LINK" "$N1" --id "$3" --link "$4" --attempts 1 \
+	    >"$LAB_STATE/$1.json" 2>"$LAB_STATE/$1.log" || true
+}
 # counted WHAT CLASS BEFORE: within 30 s (a class waits for both ends'
 # reports, or 10 s for the one that never comes), CLASS counts more
 # than BEFORE.
 counted() {
-	local what=$1 class=$2 before=$3 n i
-	for ((i = 0; i < 60; i++)); do
-		n=$(count "$class")
-		[ "${n:-0}" -le "$before" ] || break
-		sleep 0.5
-	done
+	local what=$1 class=$2 before=$3
+	n=0
+	lab_wait 30 "$class to count more than $before" \
+	    counts_more "$class" "$before" || true
 	if [ "${n:-0}" -gt "$before" ]; then
 		pass "$what: counted as $class ($before -> $n)"
 	else
@@ -65,8 +62,7 @@ drop_strangers() {
 }
 
 lab_init
-lab_public nego 2
-N1=$(lab_ip nego 1)
+lab_nego
 N2=$(lab_ip nego 2)
 lab_net i-seq seq
 lab_net t-seq seq
@@ -76,38 +72,28 @@ lab_net i-rnd random
 lab_net t-rnd random
 drop_strangers t-seq
 drop_strangers t-kill
-lab_bg nego "$LAB_STATE/negotiator.log" "$NEGOTIATOR" --listen "$N1:3478" \
-    --alt-address "$N2" --http "$N1:8080" --log-level info
-sleep 0.5
+lab_negotiator --http "$N1:8080" --log-level info
 
-lab_bg t-seq "$LAB_STATE/accept-seq.log" "$LINK" "$N1" --id 7001 --accept
-lab_bg t-rnd "$LAB_STATE/accept-rnd.log" "$LINK" "$N1" --id 7003 --accept
-for t in seq rnd; do
-	ready "$LAB_STATE/accept-$t.log" ||
-	    fail "$t target is not ready: $(cat "$LAB_STATE/accept-$t.log")"
-done
+link_accept t-seq seq 7001
+link_accept t-rnd rnd 7003
+link_ready --secs 60 seq rnd
 
 # Filtering.
 before=$(count filtering)
-lab_exec i-seq "$LINK" "$N1" --id 101 --link 7001 --attempts 1 \
-    >"$LAB_STATE/filtering.json" 2>"$LAB_STATE/filtering.log" || true
+attempt filtering i-seq 101 7001
 expect "filtering: the link failed at the punch" \
     grep -q '"ok":false.*"step":"punch"' "$LAB_STATE/filtering.json"
 counted "filtering" filtering "$before"
 
 # Peer gone: the target dies 2 s into the punch.
-lab_bg t-kill "$LAB_STATE/accept-kill.log" "$LINK" "$N1" --id 7002 --accept
+link_accept t-kill kill 7002
 victim=$!
-ready "$LAB_STATE/accept-kill.log" ||
-    fail "the target to kill is not ready: $(cat "$LAB_STATE/accept-kill.log")"
+link_ready --secs 60 kill
 before=$(count peer_gone)
-lab_exec i-seq "$LINK" "$N1" --id 102 --link 7002 --attempts 1 \
-    >"$LAB_STATE/gone.json" 2>"$LAB_STATE/gone.log" &
+attempt gone i-seq 102 7002 &
 linker=$!
-for ((i = 0; i < 100; i++)); do
-	grep -q "7002\|punch" "$LAB_STATE/accept-kill.log" 2>/dev/null && break
-	sleep 0.1
-done
+lab_wait 10 "the target to be asked for the link" \
+    grep -qs "7002\|punch" "$LAB_STATE/accept-kill.log" || true
 sleep 2
 kill "$victim" 2>/dev/null || true
 wait "$linker" || true
@@ -116,15 +102,13 @@ counted "peer gone" peer_gone "$before"
 
 # Lossy and slow.
 before=$(count lossy)
-lab_exec i-slow "$LINK" "$N1" --id 103 --link 7001 --attempts 1 \
-    >"$LAB_STATE/lossy.json" 2>"$LAB_STATE/lossy.log" || true
+attempt lossy i-slow 103 7001
 expect "lossy: the link failed" grep -q '"ok":false' "$LAB_STATE/lossy.json"
 counted "lossy path" lossy "$before"
 
 # Random x random, through the relay.
 before=$(count random)
-lab_exec i-rnd "$LINK" "$N1" --id 104 --link 7003 --attempts 1 \
-    >"$LAB_STATE/random.json" 2>"$LAB_STATE/random.log" || true
+attempt random i-rnd 104 7003
 expect "random x random: relayed" \
     grep -q '"ok":true.*"path":"relay"' "$LAB_STATE/random.json"
 counted "random x random" random "$before"

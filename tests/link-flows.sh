@@ -4,30 +4,19 @@
 # must reach past it. 20 links each way with an eim host; 19 must connect.
 set -eu
 . "$top_srcdir/tests/lab/lab.sh"
-LINK=$top_builddir/tests/lab/linktool
-NEGOTIATOR=$top_builddir/treecast-negotiator
+. "$top_srcdir/tests/lab/link.sh"
 ATTEMPTS=20
 NEED=19
 
-ready() {	# waits up to 30 s for linktool to say it is ready
-	local i
-	for ((i = 0; i < 300; i++)); do
-		grep -q "linktool: ready" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 lab_init
-lab_public nego 2
-N1=$(lab_ip nego 1)
+lab_nego
 lab_net a seq
 lab_host a noise
 lab_net b eim
-lab_bg nego "$LAB_STATE/negotiator.log" "$NEGOTIATOR" --listen "$N1:3478" \
-    --alt-address "$(lab_ip nego 2)" --no-http --log-level warn
+lab_negotiator --no-http --log-level warn
 lab_bg nego "$LAB_STATE/reflect.log" "$LAB_BIN/labtool" reflect 4000
-sleep 0.5
+lab_wait 10 "the reflector" lab_listening nego 4000 ||
+    lab_die "the reflector did not start: $(cat "$LAB_STATE/reflect.log")"
 lab_bg noise "$LAB_STATE/flows.log" "$LAB_BIN/labtool" flows 10 "$N1:4000"
 sleep 2
 # The noise is real: the NAT holds a flow for each of noise's datagrams.
@@ -40,12 +29,9 @@ else
 	    "$(cat "$LAB_STATE/flows.log")"
 fi
 
-lab_bg a "$LAB_STATE/accept-a.log" "$LINK" "$N1" --id a0 --accept
-lab_bg b "$LAB_STATE/accept-b.log" "$LINK" "$N1" --id b0 --accept
-for h in a b; do
-	ready "$LAB_STATE/accept-$h.log" ||
-	    fail "$h's acceptor is not ready: $(cat "$LAB_STATE/accept-$h.log")"
-done
+link_accept a a a0
+link_accept b b b0
+link_ready a b
 
 # links HOST NODE NAME: ATTEMPTS links from HOST to NODE, NEED of them ok.
 links() {

@@ -7,22 +7,15 @@
 # punches for the pair.
 set -eu
 . "$top_srcdir/tests/lab/lab.sh"
-LINK=$top_builddir/tests/lab/linktool
+. "$top_srcdir/tests/lab/link.sh"
 
 lab_init
-lab_public nego 2
-N1=$(lab_ip nego 1)
+lab_nego
 lab_net a seq
 lab_net b random
-lab_bg nego "$LAB_STATE/negotiator.log" "$top_builddir/treecast-negotiator" \
-    --listen "$N1:3478" --alt-address "$(lab_ip nego 2)" --no-relay \
-    --http "$N1:8080"
-sleep 0.5
-lab_bg b "$LAB_STATE/accept.log" "$LINK" "$N1" --id 70001 --accept
-for ((i = 0; i < 100; i++)); do
-	grep -q "ready" "$LAB_STATE/accept.log" 2>/dev/null && break
-	sleep 0.1
-done
+lab_negotiator --no-relay --http "$N1:8080"
+link_accept b b 70001
+link_ready b
 
 lab_exec a "$LINK" "$N1" --id 111 --link 70001 --attempts 1 \
     >"$LAB_STATE/link.json" 2>"$LAB_STATE/link.log" || true

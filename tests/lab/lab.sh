@@ -62,14 +62,20 @@
 #   lab_nego                      the public host "nego", two addresses
 #                                 (RFC 5780); sets N1, its first
 #   lab_negotiator [ARG...]       treecast-negotiator on nego, $N1:3478,
-#                                 log $LAB_STATE/negotiator.log, with ARGs;
-#                                 returns once it listens
+#                                 log $LAB_STATE/negotiator.log (or
+#                                 $LAB_NEGO_LOG), with ARGs; returns once
+#                                 it listens, its pid in LAB_NEGO_PID
 #   lab_broadcast [ARG...]        lab_negotiator with its status page on
 #                                 $N1:8080, then treecast-origin on nego
 #                                 feeding $SAMPLE in a loop, with ARGs
 #                                 (--channel, --fanout), log
 #                                 $LAB_STATE/origin.log; returns once both
 #                                 are up and the origin registered
+#   lab_origin [ARG...]           that origin alone (lab_broadcast's second
+#                                 half), once the negotiator runs; its pid
+#                                 in LAB_ORIGIN_PID
+#   lab_stop PID...               kill them, and wait (10 s) until they end
+#   lab_chromium                  sets CHROMIUM, the browser, or lab_die
 #   lab_node_id LOG               the node id a peer (or origin) LOG says
 #                                 it registered as, waiting up to 10 s
 #   lab_decodes FILE MINFRAMES    FILE, a capture of /live.ts cut where the
@@ -593,6 +599,12 @@ lab_need() {
 	done
 }
 
+lab_chromium() {
+	CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
+	[ -n "$CHROMIUM" ] ||
+	    lab_die "chromium not found: run scripts/setup.sh (Debian: chromium)"
+}
+
 lab_sample() {
 	SAMPLE=$LAB_STATE/sample.mp4
 	bash "$top_srcdir/scripts/sample.sh" "$SAMPLE" "$@"
@@ -604,26 +616,43 @@ lab_nego() {
 }
 
 lab_negotiator() {
-	lab_bg nego "$LAB_STATE/negotiator.log" \
-	    "$top_builddir/treecast-negotiator" --listen "$N1:3478" \
-	    --alt-address "$(lab_ip nego 2)" "$@"
+	local log=${LAB_NEGO_LOG:-$LAB_STATE/negotiator.log}
+	lab_bg nego "$log" "$top_builddir/treecast-negotiator" \
+	    --listen "$N1:3478" --alt-address "$(lab_ip nego 2)" "$@"
+	LAB_NEGO_PID=$!
 	lab_wait 10 "the negotiator to listen on $N1:3478" \
 	    lab_listening nego 3478 ||
-	    lab_die "the negotiator did not start: $(tail -5 \
-	    "$LAB_STATE/negotiator.log")"
+	    lab_die "the negotiator did not start: $(tail -5 "$log")"
 }
 
 lab_broadcast() {
 	lab_negotiator --http "$N1:8080" --log-level info
 	lab_wait 10 "the status page on $N1:8080" \
 	    lab_listening nego 8080 tcp || lab_die "no status page"
+	lab_origin "$@"
+}
+
+lab_origin() {
 	lab_bg nego "$LAB_STATE/origin.log" "$top_builddir/treecast-origin" \
 	    --key "$LAB_STATE/origin.key" --input "$SAMPLE" \
 	    --negotiator "$N1" --loop "$@"
+	LAB_ORIGIN_PID=$!
 	lab_wait 10 "the origin to register" \
 	    grep -qs "registered as node" "$LAB_STATE/origin.log" ||
 	    lab_die "the origin did not register: $(tail -5 \
 	    "$LAB_STATE/origin.log")"
+}
+
+lab__gone() {
+	local p
+	for p in "$@"; do
+		! kill -0 "$p" 2>/dev/null || return 1
+	done
+}
+
+lab_stop() {
+	kill "$@" 2>/dev/null || true
+	lab_wait 10 "processes $* to end" lab__gone "$@" || true
 }
 
 lab__node_id() {

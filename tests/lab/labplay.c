@@ -36,6 +36,11 @@
 #include <libavformat/avformat.h>
 #include <libavutil/log.h>
 
+#include "util/clock.h"
+
+#define LAB_TOOL "labplay"
+#include "labutil.h"
+
 enum play_state {
 	PLAY_STARTING,		/* filling the start-up buffer */
 	PLAY_PLAYING,		/* consuming media in real time */
@@ -59,28 +64,10 @@ struct play {
 
 static volatile sig_atomic_t play_stop;
 
-static void die(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void
-die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "labplay: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
 static double
 now_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	return (double)clock_wall_us() / 1e6;
 }
 
 static void

@@ -42,33 +42,18 @@
 #include <unistd.h>
 
 #include "util/addr.h"
+#include "util/clock.h"
+
+#define LAB_TOOL "labtool"
+#include "labutil.h"
 
 #define LAB_TRIES	5
 #define LAB_WAIT_MS	1000
 
-static void die(const char *, ...)
-    __attribute__((format(printf, 1, 2), noreturn));
-
-static void
-die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "labtool: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
 static double
 now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+	return (double)clock_us() / 1e3;
 }
 
 static int

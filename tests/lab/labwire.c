@@ -37,6 +37,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/clock.h"
+
+#define LAB_TOOL "labwire"
+#include "labutil.h"
+
 #define WIRE_FRAME	2048
 #define WIRE_QUEUE	8192	/* frames in flight per direction */
 
@@ -61,28 +66,10 @@ static uint32_t wire_loss_ppm;
 static uint64_t wire_rng = 0x9e3779b97f4a7c15ULL;
 static volatile sig_atomic_t wire_stop;
 
-static void die(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void
-die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "labwire: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
 static uint64_t
 now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	return clock_us() * 1000ULL;
 }
 
 /* xorshift64*: reproducible loss for a given --seed. */

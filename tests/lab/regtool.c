@@ -33,24 +33,11 @@
 #include "wire/proto.h"
 #include "wire/stun.h"
 
+#define LAB_TOOL "regtool"
+#include "labutil.h"
+
 #define REG_TRIES	5
 #define REG_WAIT_MS	1000
-
-static void die(const char *, ...)
-    __attribute__((format(printf, 1, 2), noreturn));
-
-static void
-die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "regtool: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
 
 /* A peer's REGISTER for node_id, padded as a real one is. */
 static int
