@@ -11,38 +11,9 @@
 # table of paths and connect times.
 set -eu
 . "$top_srcdir/tests/lab/lab.sh"
-LINK=$top_builddir/tests/lab/linktool
-NEGOTIATOR=$top_builddir/treecast-negotiator
+. "$top_srcdir/tests/lab/link.sh"
 PUBLIC=(open eim seq random)
 ATTEMPTS=${ATTEMPTS:-5}
-
-# Waits up to 30 s for linktool to say it is ready.
-ready() {
-	local i
-	for ((i = 0; i < 300; i++)); do
-		grep -q "linktool: ready" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# Lines of JSON FILE... -> the connect_ms of the ok ones, one a line.
-ok_ms() {
-	cat "$@" | grep '"ok":true' |
-	    sed -n 's/.*"connect_ms":\([0-9-]*\).*/\1/p' || true
-}
-
-# pct P: the Pth percentile (nearest rank) of the numbers on stdin.
-pct() {
-	sort -n | awk -v p="$1" '{ v[NR] = $1 }
-	    END { i = int((p * NR + 99) / 100); print NR ? v[i] : "-" }'
-}
-
-# The paths of the ok lines of FILE, "direct/relay" when mixed.
-ok_paths() {
-	grep '"ok":true' "$1" | sed -n 's/.*"path":"\([^"]*\)".*/\1/p' |
-	    sort -u | paste -sd/ || true
-}
 
 # verdict PAIR WANT: every attempt of PAIR reported, ok, on path WANT.
 verdict() {
@@ -63,8 +34,7 @@ verdict() {
 }
 
 lab_init
-lab_public nego 2
-N1=$(lab_ip nego 1)
+lab_nego
 lab_cgn carrier
 lab_net i-cgn eim --behind carrier
 lab_net t-cgn eim --behind carrier
@@ -76,23 +46,17 @@ for b in "${PUBLIC[@]}"; do
 	lab_net "i-$b" "$b"
 	lab_net "t-$b" "$b"
 done
-lab_bg nego "$LAB_STATE/negotiator.log" "$NEGOTIATOR" --listen "$N1:3478" \
-    --alt-address "$(lab_ip nego 2)" --http "$N1:8080" --log-level warn
-sleep 0.5	# the negotiator binds; discovery retransmits anyway
+lab_negotiator --http "$N1:8080" --log-level warn
 
 # Target ids: 7000k for t-PUBLIC[k], 7100 for t-cgn, 7200 for t-cgn2,
 # 7300 for t-hp.
 for ((k = 0; k < ${#PUBLIC[@]}; k++)); do
-	lab_bg "t-${PUBLIC[k]}" "$LAB_STATE/accept-${PUBLIC[k]}.log" "$LINK" \
-	    "$N1" --id "7000$k" --accept
+	link_accept "t-${PUBLIC[k]}" "${PUBLIC[k]}" "7000$k"
 done
-lab_bg t-cgn "$LAB_STATE/accept-cgn.log" "$LINK" "$N1" --id 7100 --accept
-lab_bg t-cgn2 "$LAB_STATE/accept-cgn2.log" "$LINK" "$N1" --id 7200 --accept
-lab_bg t-hp "$LAB_STATE/accept-hp.log" "$LINK" "$N1" --id 7300 --accept
-for t in "${PUBLIC[@]}" cgn cgn2 hp; do
-	ready "$LAB_STATE/accept-$t.log" ||
-	    fail "$t target is not ready: $(cat "$LAB_STATE/accept-$t.log")"
-done
+link_accept t-cgn cgn 7100
+link_accept t-cgn2 cgn2 7200
+link_accept t-hp hp 7300
+link_ready "${PUBLIC[@]}" cgn cgn2 hp
 
 # Round k: the CGN host links out to t-PUBLIC[k] while i-PUBLIC[k] links in
 # to t-cgn, so no target serves two at once.

@@ -12,34 +12,24 @@
 # pass promcheck (tests/lab/promcheck.c), and promtool where installed.
 set -eu
 . "$top_srcdir/tests/lab/lab.sh"
-NEGOTIATOR=$top_builddir/treecast-negotiator
-ORIGIN=$top_builddir/treecast-origin
 PEER=$top_builddir/treecast-peer
 NETS=(eim seq offset eim-np open random seq eim random)
 ART=$top_builddir/tests		# where the screenshots are kept
 
 lab_init
-command -v ffmpeg >/dev/null ||
-    lab_die "ffmpeg not found: run scripts/setup.sh (Debian: ffmpeg)"
-CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
-[ -n "$CHROMIUM" ] ||
-    lab_die "chromium not found: run scripts/setup.sh (Debian: chromium)"
-command -v jq >/dev/null ||
-    lab_die "jq not found: run scripts/setup.sh (Debian: jq)"
+lab_need ffmpeg jq
+lab_chromium
 PROMCHECK=$top_builddir/tests/lab/promcheck
 [ -x "$PROMCHECK" ] || lab_die "$PROMCHECK not built: make check builds it"
 mkdir -p "$ART"
-SAMPLE=$LAB_STATE/sample.mp4
-bash "$top_srcdir/scripts/sample.sh" "$SAMPLE"
+lab_sample
 
-lab_public nego 2
-N1=$(lab_ip nego 1)
+lab_nego
 URL=http://$N1:8080
 for ((k = 0; k < ${#NETS[@]}; k++)); do
 	lab_net "p$k" "${NETS[k]}"
 done
-lab_bg nego "$LAB_STATE/negotiator.log" "$NEGOTIATOR" --listen "$N1:3478" \
-    --alt-address "$(lab_ip nego 2)" --http "$N1:8080" --log-level info
+lab_negotiator --http "$N1:8080" --log-level info
 
 # fetch PATH: the body of URL/PATH, from the negotiator's own namespace
 # (the lab's public segment is not reachable from the caller's).
@@ -63,10 +53,7 @@ browser() {
 	fi
 }
 
-for ((i = 0; i < 50; i++)); do
-	fetch /api/tree >/dev/null 2>&1 && break
-	sleep 0.1
-done
+lab_wait 5 "/api/tree" eval 'fetch /api/tree >/dev/null 2>&1' || true
 expect "the negotiator serves /api/tree" eval 'fetch /api/tree >/dev/null'
 
 # What the page has: drawn nodes as "id role parent", and the nodes that
@@ -105,15 +92,12 @@ expect "GET / is negotiator/status.html, as built" \
 expect "GET / says text/html" \
     grep -qi '^content-type: *text/html' "$LAB_STATE/page.headers"
 
-sleep 0.5
-lab_bg nego "$LAB_STATE/origin.log" "$ORIGIN" --key "$LAB_STATE/origin.key" \
-    --input "$SAMPLE" \
-    --negotiator "$N1" --channel lab --loop
-sleep 1
+lab_origin --channel lab
+# One peer at a time, each registered before the next starts.
 for ((k = 0; k < ${#NETS[@]}; k++)); do
 	lab_bg "p$k" "$LAB_STATE/peer$k.log" "$PEER" --negotiator "$N1" \
 	    --channel lab --no-http
-	sleep 0.3
+	lab_node_id "$LAB_STATE/peer$k.log" >/dev/null
 done
 
 # Every peer in the tree (placed or waiting), the tree at least two levels

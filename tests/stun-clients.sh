@@ -14,9 +14,7 @@ PAGE=$(cd "$top_srcdir/tests" && pwd)/webrtc-stun.html
 lab_init
 command -v turnutils_stunclient >/dev/null ||
     lab_die "turnutils_stunclient not found: run scripts/setup.sh (Debian: coturn)"
-CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
-[ -n "$CHROMIUM" ] ||
-    lab_die "chromium not found: run scripts/setup.sh (Debian: chromium)"
+lab_chromium
 
 lab_public nego 1
 lab_net home eim
@@ -28,10 +26,7 @@ lab_bg nego "$LAB_STATE/negotiator.log" "$NEGOTIATOR" --listen "$N1:3478" \
 stats() {
 	lab_exec nego curl -sf -m 5 http://127.0.0.1:8080/api/stats
 }
-for ((i = 0; i < 50; i++)); do
-	stats >/dev/null 2>&1 && break
-	sleep 0.2
-done
+lab_wait 10 "/api/stats" eval 'stats >/dev/null 2>&1' || true
 expect "the negotiator serves /api/stats" eval 'stats >/dev/null'
 
 # (a) turnutils_stunclient: "0: : IPv4. UDP reflexive addr: IP:PORT".
@@ -61,17 +56,17 @@ lab_bg home "$LAB_STATE/chromium.log" "$CHROMIUM" --headless --no-sandbox \
     --remote-debugging-port=0 "file://$PAGE#$N1:3478"
 chromium_pid=$!
 title=
-for ((i = 0; i < 300; i++)); do
-	if [ -s "$profile/DevToolsActivePort" ]; then
-		port=$(head -1 "$profile/DevToolsActivePort")
-		title=$(lab_exec home curl -sf -m 5 \
-		    "http://127.0.0.1:$port/json/list" 2>/dev/null |
-		    sed -n 's/.*"title": "\(\(done\|timeout\|error\)[^"]*\)".*/\1/p' |
-		    head -1) || true
-		[ -n "$title" ] && break
-	fi
-	sleep 0.2
-done
+# The page's title, once it says how ICE gathering ended.
+page_done() {
+	[ -s "$profile/DevToolsActivePort" ] || return 1
+	port=$(head -1 "$profile/DevToolsActivePort")
+	title=$(lab_exec home curl -sf -m 5 \
+	    "http://127.0.0.1:$port/json/list" 2>/dev/null |
+	    sed -n 's/.*"title": "\(\(done\|timeout\|error\)[^"]*\)".*/\1/p' |
+	    head -1) || true
+	[ -n "$title" ]
+}
+lab_wait 60 "the page to finish ICE gathering" page_done || true
 kill "$chromium_pid" 2>/dev/null || true
 echo "    page: ${title:-nothing (see $LAB_STATE/chromium.log)}"
 case $title in

@@ -10,10 +10,7 @@ lab_public pub
 lab_net home seq --delay 5
 lab_bg pub "$LAB_STATE/reflect.log" "$LAB_BIN/labtool" reflect 3478
 reflector=$!
-for i in $(seq 50); do
-	lab_exec home "$LAB_BIN/labtool" map "$(lab_ip pub):3478" >/dev/null 2>&1 && break
-	sleep 0.1
-done
+lab_wait 5 "the reflector" lab_listening pub 3478 || true
 lab_exec home "$LAB_BIN/labtool" map "$(lab_ip pub):3478" >/dev/null
 echo "$LAB $$ $reflector" >"$1.tmp"
 mv "$1.tmp" "$1"
