@@ -17,8 +17,7 @@
 # two NATed hosts see 4*MS of round trip. Open hosts have no router.
 set -eu
 . "$top_srcdir/tests/lab/lab.sh"
-LINK=$top_builddir/tests/lab/linktool
-NEGOTIATOR=$top_builddir/treecast-negotiator
+. "$top_srcdir/tests/lab/link.sh"
 BEHAVIOURS=(open eim offset eim-np seq random cgn cgn-hp)
 N=${#BEHAVIOURS[@]}
 
@@ -60,17 +59,6 @@ tid() {	# the acceptor's node id in target network k
 	echo "7000$1"
 }
 
-# Waits up to 30 s for linktool to say it is ready (discovery
-# retransmits through a lossy link take a while).
-ready() {
-	local i
-	for ((i = 0; i < 300; i++)); do
-		grep -q "linktool: ready" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # target_says PAIR Y: what target Y logged about PAIR's initiator.
 target_says() {
 	local from
@@ -78,24 +66,6 @@ target_says() {
 	[ -n "$from" ] || return 0
 	grep -h "$from" "$LAB_STATE/accept-$2.log" |
 	    tail -20 | sed 's/^/    target: /'
-}
-
-# Lines of JSON FILE... -> the connect_ms of the ok ones, one a line.
-ok_ms() {
-	cat "$@" | grep '"ok":true' |
-	    sed -n 's/.*"connect_ms":\([0-9-]*\).*/\1/p' || true
-}
-
-# pct P: the Pth percentile (nearest rank) of the numbers on stdin.
-pct() {
-	sort -n | awk -v p="$1" '{ v[NR] = $1 }
-	    END { i = int((p * NR + 99) / 100); print NR ? v[i] : "-" }'
-}
-
-# The paths of the ok lines of FILE, "direct/relay" when mixed.
-ok_paths() {
-	grep '"ok":true' "$1" | sed -n 's/.*"path":"\([^"]*\)".*/\1/p' |
-	    sort -u | paste -sd/ || true
 }
 
 # failures FILE: "2x STEP (WHY); ..." for the failed lines of FILE.
@@ -150,8 +120,7 @@ verdict() {
 }
 
 lab_init
-lab_public nego 2
-N1=$(lab_ip nego 1)
+lab_nego
 lab_cgn carrier
 lab_cgn hairpin --hairpin
 for ((k = 0; k < N; k++)); do
@@ -169,18 +138,12 @@ for ((k = 0; k < N; k++)); do
 		lab_host "t$k" "t${k}b"	# for the same-NAT check
 	fi
 done
-lab_bg nego "$LAB_STATE/negotiator.log" "$NEGOTIATOR" --listen "$N1:3478" \
-    --alt-address "$(lab_ip nego 2)" --http "$N1:8080" --log-level warn
-sleep 0.5	# the negotiator binds; discovery retransmits anyway
+lab_negotiator --http "$N1:8080" --log-level warn
 
 for ((k = 0; k < N; k++)); do
-	lab_bg "t$k" "$LAB_STATE/accept-${BEHAVIOURS[k]}.log" "$LINK" "$N1" \
-	    --id "$(tid $k)" --accept
+	link_accept "t$k" "${BEHAVIOURS[k]}" "$(tid $k)"
 done
-for b in "${BEHAVIOURS[@]}"; do
-	ready "$LAB_STATE/accept-$b.log" ||
-	    fail "$b target is not ready: $(cat "$LAB_STATE/accept-$b.log")"
-done
+link_ready "${BEHAVIOURS[@]}"
 
 # Round r: initiator k links to target k+r, so no target serves two.
 for ((r = 0; r < N; r++)); do
@@ -238,13 +201,13 @@ done
 # An initiator reports after its link is up, and over a lossy path the
 # REPORT may need its retransmissions: up to 10 s for the last ones.
 came_up=$(cat "${all[@]}" | grep -c '"connect_ms":[0-9]' || true)
-for ((i = 0; i < 20; i++)); do
+all_counted() {
 	links=$(lab_exec nego curl -s "http://$N1:8080/api/links" || true)
 	counted=$(grep -o '"connected":[0-9]*' <<<"$links" |
 	    awk -F: '{ n += $2 } END { print n + 0 }')
-	[ "${counted:-0}" -lt "$came_up" ] || break
-	sleep 0.5
-done
+	[ "${counted:-0}" -ge "$came_up" ]
+}
+lab_wait 10 "the negotiator to count every link" all_counted || true
 if [ "${counted:-0}" -eq "$came_up" ]; then
 	pass "the negotiator counted $counted links up, by NAT-class pair," \
 	    "as the initiators saw them"
