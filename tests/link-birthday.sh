@@ -105,8 +105,4 @@ else
 	    "for $total attempts: $links"
 fi
 
-if [ "$LAB_FAILURES" -ne 0 ]; then
-	echo "--- negotiator log (tail)"
-	tail -30 "$LAB_STATE/negotiator.log"
-fi
-lab_verdict
+link_end

@@ -105,14 +105,4 @@ done
 
 # The two homes' punches that failed, as the negotiator counted them.
 links=$(lab_exec nego curl -s "http://$N1:8080/api/links" || true)
-retried=$(grep -o '{"a":[^}]*"failed_[^}]*}' <<<"$links" || true)
-if [ -n "$retried" ]; then
-	echo "note: attempts that failed before a link came up, by pair:"
-	sed 's/^/note:   /' <<<"$retried"
-fi
-
-if [ "$LAB_FAILURES" -ne 0 ]; then
-	echo "--- negotiator log (tail)"
-	tail -30 "$LAB_STATE/negotiator.log"
-fi
-lab_verdict
+link_end "$links"

@@ -54,8 +54,4 @@ links() {
 links a b0 "seq->eim"
 links b a0 "eim->seq"
 
-if [ "$LAB_FAILURES" -ne 0 ]; then
-	echo "--- negotiator log (tail)"
-	tail -30 "$LAB_STATE/negotiator.log"
-fi
-lab_verdict
+link_end

@@ -219,14 +219,4 @@ fi
 # Attempts that failed and were tried again (link/link.c asks once more
 # after a failed punch) pass the matrix but are worth seeing: the pairs
 # with a failed_* count, as the negotiator has them.
-retried=$(grep -o '{"a":[^}]*"failed_[^}]*}' <<<"$links" || true)
-if [ -n "$retried" ]; then
-	echo "note: attempts that failed before a link came up, by pair:"
-	sed 's/^/note:   /' <<<"$retried"
-fi
-
-if [ "$LAB_FAILURES" -ne 0 ]; then
-	echo "--- negotiator log (tail)"
-	tail -30 "$LAB_STATE/negotiator.log"
-fi
-lab_verdict
+link_end "$links"

@@ -7,6 +7,9 @@
 #   link_ready [--secs S] NAME...
 #                       waits (up to S s, default 30) for each acceptor
 #                       NAME to be ready; a failed check for each that is not
+#   link_end [LINKS]    the pairs whose attempts failed before a link came
+#                       up, from LINKS (/api/links), as notes; the
+#                       negotiator's log tail if a check failed; lab_verdict
 #   ok_ms FILE...       the connect_ms of the ok lines of linktool's JSON
 #   pct P               the Pth percentile (nearest rank) of stdin's numbers
 #   ok_paths FILE       the paths of FILE's ok lines, "direct/relay" if mixed
@@ -44,4 +47,18 @@ pct() {
 ok_paths() {
 	grep '"ok":true' "$1" | sed -n 's/.*"path":"\([^"]*\)".*/\1/p' |
 	    sort -u | paste -sd/ || true
+}
+
+link_end() {
+	local retried
+	retried=$(grep -o '{"a":[^}]*"failed_[^}]*}' <<<"${1:-}" || true)
+	if [ -n "$retried" ]; then
+		echo "note: attempts that failed before a link came up, by pair:"
+		sed 's/^/note:   /' <<<"$retried"
+	fi
+	if [ "$LAB_FAILURES" -ne 0 ]; then
+		echo "--- negotiator log (tail)"
+		tail -30 "$LAB_STATE/negotiator.log"
+	fi
+	lab_verdict
 }

@@ -321,16 +321,28 @@ tool_connected(void *arg, struct link *l)
 	run_pump(r);
 }
 
-static void
-tool_failed(void *arg, struct link *l, enum link_step step, const char *why)
+/* The run of a link that ends (the agent frees it on return), what it
+ * knew kept; NULL if none. */
+static struct run *
+run_detach(struct link *l)
 {
 	struct run *r = link_data(l);
 
-	(void)arg;
 	if (r == NULL)
-		return;
+		return NULL;
 	run_snapshot(r);
-	r->link = NULL;		/* freed on return */
+	r->link = NULL;
+	return r;
+}
+
+static void
+tool_failed(void *arg, struct link *l, enum link_step step, const char *why)
+{
+	struct run *r;
+
+	(void)arg;
+	if ((r = run_detach(l)) == NULL)
+		return;
 	run_fail(r, name_or_empty(link_step_name(step)), "%s",
 	    why != NULL ? why : "");
 	run_finish(r);
@@ -362,13 +374,11 @@ tool_message(void *arg, struct link *l, const uint8_t *msg, size_t len)
 static void
 tool_closed(void *arg, struct link *l, const char *why)
 {
-	struct run *r = link_data(l);
+	struct run *r;
 
 	(void)arg;
-	if (r == NULL)
+	if ((r = run_detach(l)) == NULL)
 		return;
-	run_snapshot(r);
-	r->link = NULL;		/* freed on return */
 	if (!run_ok(r))
 		run_fail(r, "data", "closed after %d of %d messages in: %s",
 		    r->got, r->tool->msgs, why != NULL ? why : "");
