@@ -88,38 +88,28 @@ REFILL_MS=1000	# a new viewer takes a slot this long after it emptied
 
 [ -x "$PLAY" ] || { echo "churn-bench: $PLAY not built (make check builds it)" >&2; exit 1; }
 lab_init
-command -v jq >/dev/null || lab_die "jq not found: run scripts/setup.sh"
-SAMPLE=$LAB_STATE/sample.mp4
-bash "$top_srcdir/scripts/sample.sh" "$SAMPLE" 20 1M
-lab_public nego 2
-N1=$(lab_ip nego 1)
+lab_need jq
+lab_sample 20 1M
+lab_nego
 echo "churn-bench: building $npeers NATed networks" >&2
-nets=()
-for ((k = 0; k < npeers; k++)); do
-	nets+=("${KINDS[k % ${#KINDS[@]}]}")
-	lab_net "p$k" "${nets[k]}"
-done
+lab_nets "$npeers" "${KINDS[@]}"
+nets=("${LAB_KINDS[@]}")
 
 now_ms() {
 	local t=${EPOCHREALTIME/./}
 	echo "${t:0:-3}"
 }
 negotiator() {
-	lab_bg nego "$LAB_STATE/negotiator-$1.log" \
-	    "$top_builddir/treecast-negotiator" --listen "$N1:3478" \
-	    --alt-address "$(lab_ip nego 2)" --http "$N1:8080" --log-level info
-	nego_pid=$!
+	LAB_NEGO_LOG=$LAB_STATE/negotiator-$1.log lab_negotiator \
+	    --http "$N1:8080" --log-level info
+	nego_pid=$LAB_NEGO_PID
 }
 api() {
 	lab_exec nego curl -sf -m 2 "http://$N1:8080/api/$1"
 }
 negotiator 1
-sleep 0.5
-lab_bg nego "$LAB_STATE/origin.log" "$top_builddir/treecast-origin" \
-    --key "$LAB_STATE/origin.key" \
-    --input "$SAMPLE" --loop --negotiator "$N1" --channel churn
-origin=$!
-sleep 2
+lab_origin --channel churn
+origin=$LAB_ORIGIN_PID
 
 # rnd: R, the next of a repeatable sequence of 15-bit numbers (the high
 # bits of a linear congruential generator), in this shell.
@@ -240,8 +230,8 @@ while :; do
 		    "started again (${#want[@]} viewers registered)" >&2
 		kill -KILL "$nego_pid"
 		while kill -0 "$nego_pid" 2>/dev/null; do sleep 0.05; done
-		negotiator 2
 		restart_ms=$(now_ms)
+		negotiator 2
 	fi
 	if [ -n "$restart_ms" ] && [ -z "$rereg_ms" ] &&
 	    [ "$now" -lt $((restart_ms + 30000)) ]; then
@@ -277,16 +267,15 @@ done
 tree=$(api tree || echo '{}')
 cpu1=$(head -1 /proc/stat)
 load1=$(cut -d' ' -f1 /proc/loadavg)
+# The players, then the viewers (they drain their children), then the
+# broadcast, each gone before the next.
+players=() viewers=()
 for ((k = 0; k < npeers; k++)); do
-	[ "${ppid[k]}" = 0 ] || kill -TERM "${qpid[k]}" 2>/dev/null || true
+	[ "${ppid[k]}" = 0 ] || { players+=("${qpid[k]}"); viewers+=("${ppid[k]}"); }
 done
-sleep 0.3
-for ((k = 0; k < npeers; k++)); do
-	[ "${ppid[k]}" = 0 ] || kill -TERM "${ppid[k]}" 2>/dev/null || true
-done
-sleep 2
-kill "$origin" "$nego_pid" 2>/dev/null || true
-sleep 0.5
+[ ${#players[@]} -eq 0 ] || lab_stop "${players[@]}"
+[ ${#viewers[@]} -eq 0 ] || lab_stop "${viewers[@]}"
+lab_stop "$origin" "$nego_pid"
 if [ -n "$logs" ]; then
 	mkdir -p "$logs"
 	cp "$LAB_STATE"/*.log "$DEPS" "$LAB_STATE/sessions" "$logs"/

@@ -43,26 +43,14 @@ KINDS=(eim seq offset open eim-np random)
 LIMIT_S=120	# gives up on peers without video after this
 
 lab_init
-command -v jq >/dev/null || lab_die "jq not found: run scripts/setup.sh"
-SAMPLE=$LAB_STATE/sample.mp4
-bash "$top_srcdir/scripts/sample.sh" "$SAMPLE" 20 1M
-lab_public nego 2
-N1=$(lab_ip nego 1)
+lab_need jq
+lab_sample 20 1M
+lab_nego
 echo "crowd-bench: building $npeers NATed networks" >&2
-nets=()
-for ((k = 0; k < npeers; k++)); do
-	nets+=("${KINDS[k % ${#KINDS[@]}]}")
-	lab_net "p$k" "${nets[k]}"
-done
-lab_bg nego "$LAB_STATE/negotiator.log" "$top_builddir/treecast-negotiator" \
-    --listen "$N1:3478" --alt-address "$(lab_ip nego 2)" --http "$N1:8080" \
-    --log-level info
-sleep 0.5
-lab_bg nego "$LAB_STATE/origin.log" "$top_builddir/treecast-origin" \
-    --key "$LAB_STATE/origin.key" \
-    --input "$SAMPLE" --loop --negotiator "$N1" --channel crowd
-origin=$!
-sleep 2
+lab_nets "$npeers" "${KINDS[@]}"
+nets=("${LAB_KINDS[@]}")
+lab_broadcast --channel crowd
+origin=$LAB_ORIGIN_PID
 
 api() {
 	lab_exec nego curl -sf "http://$N1:8080/api/$1"
@@ -112,10 +100,8 @@ done
 tree=$(api tree)
 links=$(api links)
 stats=$(api stats)
-kill "${pids[@]}" 2>/dev/null || true
-sleep 1
-kill "$origin" 2>/dev/null || true
-sleep 0.5
+lab_stop "${pids[@]}"
+lab_stop "$origin"
 if [ -n "$logs" ]; then
 	mkdir -p "$logs"
 	cp "$LAB_STATE"/*.log "$logs"/

@@ -46,10 +46,8 @@ export top_srcdir top_builddir
 NETS=(eim seq offset open eim-np eim seq)
 
 lab_init
-SAMPLE=$LAB_STATE/sample.mp4
-bash "$top_srcdir/scripts/sample.sh" "$SAMPLE" 20 5M
-lab_public nego 2
-N1=$(lab_ip nego 1)
+lab_sample 20 5M
+lab_nego
 for ((k = 0; k < ${#NETS[@]}; k++)); do
 	if [ "${NETS[k]}" = open ]; then
 		lab_net "p$k" open	# no router to slow down
@@ -57,21 +55,16 @@ for ((k = 0; k < ${#NETS[@]}; k++)); do
 		lab_net "p$k" "${NETS[k]}" ${wan[@]+"${wan[@]}"}
 	fi
 done
-lab_bg nego "$LAB_STATE/negotiator.log" "$top_builddir/treecast-negotiator" \
-    --listen "$N1:3478" --alt-address "$(lab_ip nego 2)" --no-http \
-    --log-level warn
-sleep 0.5
-lab_bg nego "$LAB_STATE/origin.log" "$top_builddir/treecast-origin" \
-    --key "$LAB_STATE/origin.key" \
-    --input "$SAMPLE" --loop --negotiator "$N1" --channel bench
-origin=$!
-sleep 2
+lab_negotiator --no-http --log-level warn
+lab_origin --channel bench
+origin=$LAB_ORIGIN_PID
+# One peer at a time, each registered before the next starts.
 pids=()
 for ((k = 0; k < ${#NETS[@]}; k++)); do
 	lab_bg "p$k" "$LAB_STATE/peer$k.log" "$top_builddir/treecast-peer" \
 	    --negotiator "$N1" --channel bench --no-http
 	pids+=("$!")
-	sleep 0.5
+	lab_node_id "$LAB_STATE/peer$k.log" >/dev/null
 done
 echo "bench: 7 peers joined; measuring for $secs s" >&2
 sleep 5
@@ -85,10 +78,8 @@ sleep "$secs"
 t1=$(date +%s.%N)
 declare -A cpu1
 for p in "${pids[@]}"; do cpu1[$p]=$(cpu "$p"); done
-kill "${pids[@]}"
-sleep 1
-kill "$origin"
-sleep 1
+lab_stop "${pids[@]}"
+lab_stop "$origin"
 if [ -n "$logs" ]; then
 	mkdir -p "$logs"
 	cp "$LAB_STATE"/*.log "$logs"/

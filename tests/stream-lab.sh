@@ -17,9 +17,7 @@ lab_need ffmpeg ffprobe
 lab_sample
 
 lab_nego
-for ((k = 0; k < ${#NETS[@]}; k++)); do
-	lab_net "p$k" "${NETS[k]}"
-done
+lab_nets ${#NETS[@]} "${NETS[@]}"
 lab_broadcast --channel lab
 
 # One peer at a time, each registered before the next starts.

@@ -21,9 +21,7 @@ lab_need jq ffmpeg
 lab_sample 20 1M
 
 lab_nego
-for ((k = 0; k < ${#NETS[@]}; k++)); do
-	lab_net "p$k" "${NETS[k]}"
-done
+lab_nets ${#NETS[@]} "${NETS[@]}"
 lab_net evil open
 lab_broadcast --channel lab
 

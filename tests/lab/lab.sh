@@ -61,6 +61,9 @@
 #   lab_sample [SECS [RATE]]      the bundled sample, $SAMPLE
 #   lab_nego                      the public host "nego", two addresses
 #                                 (RFC 5780); sets N1, its first
+#   lab_nets N KIND...            N home networks p0, p1, ... with the
+#                                 behaviours KIND... in turn (LAB_KINDS[k]
+#                                 is pk's)
 #   lab_negotiator [ARG...]       treecast-negotiator on nego, $N1:3478,
 #                                 log $LAB_STATE/negotiator.log (or
 #                                 $LAB_NEGO_LOG), with ARGs; returns once
@@ -613,6 +616,16 @@ lab_sample() {
 lab_nego() {
 	lab_public nego 2
 	N1=$(lab_ip nego 1)
+}
+
+lab_nets() {
+	local n=$1 k
+	shift
+	LAB_KINDS=()
+	for ((k = 0; k < n; k++)); do
+		LAB_KINDS+=("${@:$((k % $# + 1)):1}")
+		lab_net "p$k" "${LAB_KINDS[k]}"
+	done
 }
 
 lab_negotiator() {
