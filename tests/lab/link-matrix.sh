@@ -34,7 +34,7 @@ done
 # want_path X Y: the path every link from behaviour X to Y must take, or
 # nothing where any path will do. A random allocator meets a CGN's
 # address-and-port-dependent filtering, but both map endpoint-independently:
-# birthday punching joins them (link/link.c), as it joins random with eim,
+# birthday punching joins them (link/link-birthday.c), as it joins random with eim,
 # offset and eim-np (under --delay or --loss a miss may retry through the
 # relay); random with seq goes through the relay. Two homes
 # behind the one CGN that does not hairpin: the first punch fails, the
