@@ -2,7 +2,7 @@
  * chunk-bench: what signing the stream costs, for the two ways issue 15
  * names, on full chunks (CHUNK_MAX_PACKETS TS packets, 12,032 bytes):
  *
- *   (a) an Ed25519 signature on every chunk (wire/chunk.c's chunk_sign
+ *   (a) an Ed25519 signature on every chunk (media/chunk.c's chunk_sign
  *       and chunk_verify, what treecast does);
  *   (b) a BLAKE2b-256 hash of every chunk, and one Ed25519 signature over
  *       the hashes of each window of --window chunks.
@@ -21,7 +21,7 @@
 
 #include <sodium.h>
 
-#include "wire/chunk.h"
+#include "media/chunk.h"
 
 #define BENCH_ROUNDS_MAX	99
 

@@ -54,8 +54,8 @@
 
 #include <sodium.h>
 
-#include "util/addr.h"
-#include "util/opt.h"
+#include "net/util/addr.h"
+#include "net/util/opt.h"
 #include "bench/nego-bench.h"
 
 /* Records one response time: sent and arrived are CLOCK_REALTIME ns. */

@@ -12,9 +12,9 @@
 #include <sys/uio.h>
 #include <time.h>
 
-#include "util/clock.h"
-#include "wire/proto.h"
-#include "wire/stun.h"
+#include "net/util/clock.h"
+#include "net/wire/proto.h"
+#include "net/wire/stun.h"
 
 #define BATCH		64
 #define HIST_US		1000000		/* latency histogram: 1 us buckets up to 1 s */

@@ -13,8 +13,8 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
-#include "util/addr.h"
-#include "wire/stun.h"
+#include "net/util/addr.h"
+#include "net/wire/stun.h"
 #include "bench/nego-bench.h"
 
 #define BIND_SOFTWARE	"treecast nego-bench"

@@ -13,7 +13,7 @@
 #include <libavutil/time.h>
 
 #include "media/input.h"
-#include "util/clock.h"
+#include "net/util/clock.h"
 
 /* PIDs we ask the muxer for, so that the chunker knows them. */
 #define MEDIA_PID_PAT		0x0000

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "wire/chunk.h"
+#include "media/chunk.h"
 
 struct media_input;
 

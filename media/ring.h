@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "wire/chunk.h"
+#include "media/chunk.h"
 
 struct ring;
 

@@ -7,15 +7,15 @@
 
 #include <event2/event.h>
 
-#include "client/session.h"
-#include "link/link.h"
-#include "link/udt.h"
+#include "net/client/session.h"
+#include "net/link/link.h"
+#include "net/link/udt.h"
 #include "media/ring.h"
 #include "media/serve.h"
-#include "util/clock.h"
-#include "util/log.h"
-#include "wire/chunk.h"
-#include "wire/proto.h"
+#include "net/util/clock.h"
+#include "net/util/log.h"
+#include "media/chunk.h"
+#include "net/wire/proto.h"
 
 /* A child whose UDT send buffer is full is tried again this often. */
 #define SERVE_RETRY_MS	10

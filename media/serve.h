@@ -5,7 +5,7 @@
  * On a link, the child speaks first: one RESUME message, "K" for "from the
  * latest keyframe" (a new viewer) or "R" and a big-endian u64 sequence
  * number (a child re-parented, going on from where it was). The parent
- * then sends one chunk a message (wire/chunk.h's encoding), in order.
+ * then sends one chunk a message (media/chunk.h's encoding), in order.
  * Where the asked chunk has left the ring, it starts at the oldest
  * keyframe it holds and the child sees the gap in the numbers; a child that
  * wants a keyframe when the ring holds none (a live input joined in the
@@ -46,7 +46,7 @@ struct serve *serve_new(struct event_base *base, struct ring *ring,
 /* Forgets every child (the links stay the caller's). */
 void	serve_free(struct serve *s);
 
-/* The children's side of struct link_callbacks (link/link.h), for the
+/* The children's side of struct link_callbacks (net/link/link.h), for the
  * node's own callbacks to hand the links of its children to:
  * incoming takes a child while a link is free (0) or refuses it (-1):
  * the fanout and two more, for a repair's standbys and a moved child

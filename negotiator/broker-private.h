@@ -13,8 +13,8 @@
 
 #include "negotiator/broker.h"
 #include "negotiator/relay.h"
-#include "util/log.h"
-#include "wire/stun.h"
+#include "net/util/log.h"
+#include "net/wire/stun.h"
 
 #define BROKER_TICK_MS		50
 /* INSTRUCT is sent at 0, 250, 750 and 1750 ms, then every second; no ACK
@@ -90,7 +90,7 @@ struct blink {
 	uint8_t			 answer[BROKER_MSG_MAX];	/* to A */
 	size_t			 answer_len;
 	int			 relayed;
-	int			 birthday;	/* birthday punching (link/link-birthday.c) */
+	int			 birthday;	/* birthday punching (net/link/link-birthday.c) */
 	int			 same_ip;	/* A and B behind one address */
 	int			 have_report_b;
 	struct tc_outcome	 report_b;

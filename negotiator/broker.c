@@ -12,7 +12,7 @@
 #include <sodium.h>
 
 #include "negotiator/broker-private.h"
-#include "util/clock.h"
+#include "net/util/clock.h"
 
 /* Under the lock: msg to to, from src, once the lock is let go. Each
  * caller sizes its outbox for what it may send. */

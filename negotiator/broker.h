@@ -19,9 +19,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "util/addr.h"
-#include "wire/nat.h"
-#include "wire/proto.h"
+#include "net/util/addr.h"
+#include "net/wire/nat.h"
+#include "net/wire/proto.h"
 
 struct event_base;
 struct evbuffer;

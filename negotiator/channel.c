@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "negotiator/channel.h"
-#include "wire/key.h"
-#include "wire/proto.h"
+#include "net/wire/key.h"
+#include "net/wire/proto.h"
 
 #define CHANNELS_SLOTS (CHANNELS_MAX * 2)	/* power of two */
 #define SLOT_EMPTY	-1

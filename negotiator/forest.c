@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "negotiator/forest.h"
-#include "wire/nat.h"
+#include "net/wire/nat.h"
 
 struct forest_tree {
 	int		 ch;		/* -1: unused */

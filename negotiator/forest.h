@@ -63,7 +63,7 @@ struct nat_profile;
  * behind an address-dependent NAT is never a parent (DESIGN.md, "NAT
  * profile"); a node anyone can reach unsolicited, or whose mapping is
  * endpoint-independent (birthday punching joins it with a random one,
- * link/link-birthday.c), is a parent such a node can have. */
+ * net/link/link-birthday.c), is a parent such a node can have. */
 enum tree_nat forest_nat(const struct nat_profile *p);
 
 struct forest *forest_create(uint32_t max_nodes);

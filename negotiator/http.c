@@ -29,11 +29,11 @@
 #include "negotiator/http.h"
 #include "negotiator/registry.h"
 #include "negotiator/server.h"
-#include "util/clock.h"
-#include "util/log.h"
-#include "wire/key.h"
-#include "wire/nat.h"
-#include "wire/proto.h"
+#include "net/util/clock.h"
+#include "net/util/log.h"
+#include "net/wire/key.h"
+#include "net/wire/nat.h"
+#include "net/wire/proto.h"
 
 #define HTTP_NODES_DEFAULT	1000
 #define HTTP_NODES_MAX		10000	/* built under the registry lock */

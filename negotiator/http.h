@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "util/addr.h"
+#include "net/util/addr.h"
 
 struct event_base;
 struct server;

@@ -15,9 +15,9 @@
 #include "negotiator/ratelimit.h"
 #include "negotiator/server.h"
 #include "negotiator/verifier.h"
-#include "util/log.h"
-#include "util/opt.h"
-#include "wire/proto.h"
+#include "net/util/log.h"
+#include "net/util/opt.h"
+#include "net/wire/proto.h"
 
 static const char synopsis[] = "[options]";
 static const char about[] =

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "wire/nat.h"
+#include "net/wire/nat.h"
 
 #define REG_NONE UINT32_MAX
 

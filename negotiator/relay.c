@@ -12,9 +12,9 @@
 #include <sodium.h>
 
 #include "negotiator/relay.h"
-#include "util/clock.h"
-#include "util/log.h"
-#include "wire/stun.h"
+#include "net/util/clock.h"
+#include "net/util/log.h"
+#include "net/wire/stun.h"
 
 /* Datagrams read a wakeup, at most: the loop's other events get a turn. */
 #define RELAY_BUDGET	256

@@ -11,8 +11,8 @@
 
 #include <stdint.h>
 
-#include "util/addr.h"
-#include "wire/proto.h"
+#include "net/util/addr.h"
+#include "net/wire/proto.h"
 
 struct event_base;
 struct relay;

@@ -9,8 +9,8 @@
 #include "negotiator/auth.h"
 #include "negotiator/registry.h"
 #include "negotiator/server-int.h"
-#include "wire/proto.h"
-#include "wire/stun.h"
+#include "net/wire/proto.h"
+#include "net/wire/stun.h"
 
 /*
  * Checks an authenticated request: its session, MESSAGE-INTEGRITY-SHA256

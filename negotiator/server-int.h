@@ -27,8 +27,8 @@
 #include "negotiator/forest.h"
 #include "negotiator/registry.h"
 #include "negotiator/server.h"
-#include "wire/proto.h"
-#include "wire/stun.h"
+#include "net/wire/proto.h"
+#include "net/wire/stun.h"
 
 struct event;
 struct event_base;

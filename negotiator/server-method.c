@@ -14,11 +14,11 @@
 #include "negotiator/ratelimit.h"
 #include "negotiator/registry.h"
 #include "negotiator/server-int.h"
-#include "util/clock.h"
-#include "util/log.h"
-#include "wire/nat.h"
-#include "wire/proto.h"
-#include "wire/stun.h"
+#include "net/util/clock.h"
+#include "net/util/log.h"
+#include "net/wire/nat.h"
+#include "net/wire/proto.h"
+#include "net/wire/stun.h"
 
 /* Starts an answer to req in m->out. */
 void
@@ -413,7 +413,7 @@ server_report(struct worker *w, struct srv_sock *ss, struct srv_msg *m,
 }
 
 /*
- * The method table, a row for each of wire/proto.h's TC_METHODS and one
+ * The method table, a row for each of net/wire/proto.h's TC_METHODS and one
  * for STUN's Binding. A row served by the negotiator runs its handler;
  * a SESSION-signed one is authenticated (server_authenticate) first. The
  * others (a node's, a link's, the relay's) have none: a request for one

@@ -13,12 +13,12 @@
 #include "negotiator/forest.h"
 #include "negotiator/registry.h"
 #include "negotiator/server-int.h"
-#include "util/addr.h"
-#include "util/log.h"
-#include "wire/key.h"
-#include "wire/nat.h"
-#include "wire/proto.h"
-#include "wire/stun.h"
+#include "net/util/addr.h"
+#include "net/util/log.h"
+#include "net/wire/key.h"
+#include "net/wire/nat.h"
+#include "net/wire/proto.h"
+#include "net/wire/stun.h"
 
 /* What a REGISTER says, checked. */
 struct server_reg {

@@ -16,8 +16,8 @@
 #include "negotiator/registry.h"
 #include "negotiator/server-int.h"
 #include "negotiator/server.h"
-#include "wire/nat.h"
-#include "wire/proto.h"
+#include "net/wire/nat.h"
+#include "net/wire/proto.h"
 
 int
 server_state_init(struct server_state *ns, uint32_t max_nodes, char *err,

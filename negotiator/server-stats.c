@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "negotiator/server-int.h"
-#include "util/log.h"
+#include "net/util/log.h"
 
 /* server_stats() sums the counters as an array of uint64_t. */
 _Static_assert(sizeof(struct server_stats) % sizeof(uint64_t) == 0,

@@ -9,9 +9,9 @@
 #include "negotiator/forest.h"
 #include "negotiator/registry.h"
 #include "negotiator/server-int.h"
-#include "util/log.h"
-#include "wire/proto.h"
-#include "wire/stun.h"
+#include "net/util/log.h"
+#include "net/wire/proto.h"
+#include "net/wire/stun.h"
 
 /*
  * JOIN: a peer asks for its parent. New to the tree, it joins it (and the

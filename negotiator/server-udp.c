@@ -17,9 +17,9 @@
 #include <event2/event.h>
 
 #include "negotiator/server-int.h"
-#include "util/addr.h"
-#include "util/log.h"
-#include "wire/stun.h"
+#include "net/util/addr.h"
+#include "net/util/log.h"
+#include "net/wire/stun.h"
 
 /* Makes a datagram leave from src (a wildcard socket answers from the
  * address it was asked on). */

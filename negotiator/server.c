@@ -25,9 +25,9 @@
 #include "negotiator/server-int.h"
 #include "negotiator/server-test.h"
 #include "negotiator/server.h"
-#include "util/addr.h"
-#include "util/clock.h"
-#include "util/log.h"
+#include "net/util/addr.h"
+#include "net/util/clock.h"
+#include "net/util/log.h"
 
 uint32_t
 server_clock(const struct server *s)

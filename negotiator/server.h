@@ -7,9 +7,9 @@
 #include <stdint.h>
 
 #include "negotiator/forest.h"
-#include "util/addr.h"
-#include "wire/proto.h"
-#include "wire/stun.h"
+#include "net/util/addr.h"
+#include "net/wire/proto.h"
+#include "net/wire/stun.h"
 
 struct event_base;
 struct server;

@@ -7,14 +7,14 @@
 
 #include <event2/event.h>
 
-#include "client/ctl.h"
-#include "client/session.h"
-#include "link/link.h"
-#include "link/udt.h"
+#include "net/client/ctl.h"
+#include "net/client/session.h"
+#include "net/link/link.h"
+#include "net/link/udt.h"
 #include "negotiator/server.h"
 #include "negotiator/verifier.h"
-#include "util/log.h"
-#include "wire/nat.h"
+#include "net/util/log.h"
+#include "net/wire/nat.h"
 
 #define VERIFIER_TICK_MS	100
 

@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#include "util/addr.h"
+#include "net/util/addr.h"
 
 struct event_base;
 struct server;

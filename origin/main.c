@@ -11,11 +11,11 @@
 #include "media/input.h"
 #include "media/ring.h"
 #include "media/serve.h"
-#include "node/node.h"
-#include "util/log.h"
-#include "util/opt.h"
-#include "wire/key.h"
-#include "wire/proto.h"
+#include "net/node/node.h"
+#include "net/util/log.h"
+#include "net/util/opt.h"
+#include "net/wire/key.h"
+#include "net/wire/proto.h"
 
 static const char synopsis[] =
     "--input URL --negotiator HOST[:PORT] [--channel NAME] [options]";

@@ -1,6 +1,6 @@
 /* treecast-peer: the viewer: joins the tree, plays, relays to two children.
  * This file: its options, the chunks it takes and its figures; the node's
- * lifecycle is node/'s, the tree's side parent.c's, players player.c's. */
+ * lifecycle is net/node/'s, the tree's side parent.c's, players player.c's. */
 #include "config.h"
 
 #include <errno.h>
@@ -11,15 +11,15 @@
 
 #include <event2/event.h>
 
-#include "link/link.h"
-#include "link/udt.h"
+#include "net/link/link.h"
+#include "net/link/udt.h"
 #include "media/ring.h"
 #include "media/serve.h"
 #include "peer/peer.h"
-#include "util/addr.h"
-#include "util/clock.h"
-#include "util/log.h"
-#include "util/opt.h"
+#include "net/util/addr.h"
+#include "net/util/clock.h"
+#include "net/util/log.h"
+#include "net/util/opt.h"
 
 static const char synopsis[] =
     "--negotiator HOST[:PORT] [--channel KEY|NAME] [options]";

@@ -9,12 +9,12 @@
 
 #include <event2/event.h>
 
-#include "link/link.h"
+#include "net/link/link.h"
 #include "media/serve.h"
 #include "peer/peer.h"
-#include "util/clock.h"
-#include "util/log.h"
-#include "wire/stun.h"
+#include "net/util/clock.h"
+#include "net/util/log.h"
+#include "net/wire/stun.h"
 
 static void peer_join(struct peer *p);
 static void peer_join_now(struct peer *p);
@@ -168,7 +168,7 @@ peer_take(struct peer *p, const struct link *l, uint64_t seq)
 	    peer_ms_since(p->last_taken) >= peer_standby_ms(p);
 }
 
-/* The node's link hooks (node/node.h): the parent's and the bridge's
+/* The node's link hooks (net/node/node.h): the parent's and the bridge's
  * links are ours; every other is a child's. */
 int
 peer_link_connected(void *arg, struct link *l)

@@ -1,4 +1,4 @@
-/* treecast-peer's own parts, over the node's lifecycle (node/node.h):
+/* treecast-peer's own parts, over the node's lifecycle (net/node/node.h):
  * main.c (options, chunks, figures), parent.c (joining, the parent, the
  * standby's bridge, accusations), player.c (the /live.ts players). */
 #ifndef TREECAST_PEER_H
@@ -10,10 +10,10 @@
 #include <sys/types.h>
 
 #include "media/playout.h"
-#include "node/node.h"
-#include "wire/chunk.h"
-#include "wire/key.h"
-#include "wire/proto.h"
+#include "net/node/node.h"
+#include "media/chunk.h"
+#include "net/wire/key.h"
+#include "net/wire/proto.h"
 
 #define PEER_REJOIN_MS	500	/* after losing the parent */
 #define PEER_LATENCIES	512	/* the last chunks' latencies, for figures */

@@ -16,8 +16,8 @@
 
 #include "media/ring.h"
 #include "peer/peer.h"
-#include "util/addr.h"
-#include "util/log.h"
+#include "net/util/addr.h"
+#include "net/util/log.h"
 
 /* Sends a chunk to a player; drops a player that does not keep up (its
  * close callback then frees it) and returns -1. */

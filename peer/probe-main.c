@@ -6,13 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/discover.h"
-#include "client/session.h"
-#include "node/node.h"
-#include "util/log.h"
-#include "util/opt.h"
-#include "wire/nat.h"
-#include "wire/proto.h"
+#include "net/client/discover.h"
+#include "net/client/session.h"
+#include "net/node/node.h"
+#include "net/util/log.h"
+#include "net/util/opt.h"
+#include "net/wire/nat.h"
+#include "net/wire/proto.h"
 
 static const char synopsis[] = "[options] HOST[:PORT]";
 static const char about[] =
@@ -40,7 +40,7 @@ static const struct opt options[] = {
 	{ NULL, 0, NULL, NULL }
 };
 
-/* The node (node/node.h) brings discovery, the session and the signals;
+/* The node (net/node/node.h) brings discovery, the session and the signals;
  * the probe prints what they found. */
 struct probe {
 	struct node		*node;

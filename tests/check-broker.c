@@ -18,7 +18,7 @@
 #include <sodium.h>
 
 #include "negotiator/broker.h"
-#include "wire/stun.h"
+#include "net/wire/stun.h"
 #include "tests/check-daemon.h"
 #include "tests/check-request.h"
 #include "tests/check-run.h"

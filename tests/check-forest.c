@@ -7,7 +7,7 @@
 #include <check.h>
 
 #include "negotiator/forest.h"
-#include "wire/nat.h"
+#include "net/wire/nat.h"
 #include "tests/check-run.h"
 
 #define MAXN 64
@@ -252,7 +252,7 @@ START_TEST(test_random_takes_lent_slot)
 END_TEST
 
 /* Birthday punching joins a random allocator with an endpoint-independent
- * mapping that filters (link/link-birthday.c): such a node is a parent a random one
+ * mapping that filters (net/link/link-birthday.c): such a node is a parent a random one
  * can have, whatever its allocation; an address-and-port-dependent one is
  * not. */
 START_TEST(test_random_under_eim)

@@ -1,5 +1,5 @@
 /*
- * A brokered link's deadlines (link/link.c) against a peer that does not
+ * A brokered link's deadlines (net/link/link.c) against a peer that does not
  * play along: the real negotiator on loopback, this node's real link
  * agent (A, the initiator) and real UDT, and a peer B played here from
  * raw sockets. The pair is one the broker relays (A's NAT profile is
@@ -31,14 +31,14 @@
 #include <event2/event.h>
 #include <sodium.h>
 
-#include "client/ctl.h"
-#include "client/session.h"
-#include "link/link.h"
-#include "link/udt.h"
-#include "util/addr.h"
-#include "wire/nat.h"
-#include "wire/proto.h"
-#include "wire/stun.h"
+#include "net/client/ctl.h"
+#include "net/client/session.h"
+#include "net/link/link.h"
+#include "net/link/udt.h"
+#include "net/util/addr.h"
+#include "net/wire/nat.h"
+#include "net/wire/proto.h"
+#include "net/wire/stun.h"
 #include "tests/check-daemon.h"
 #include "tests/check-run.h"
 

@@ -1,5 +1,5 @@
 /*
- * The link agent's state machine (link/link.c) with events fed straight
+ * The link agent's state machine (net/link/link.c) with events fed straight
  * to link_drive: which events each state takes (the table below is the
  * design, written out again), that the others are ignored and counted,
  * that a timeout in each state fails at its step or moves on, that a
@@ -19,12 +19,12 @@
 
 #include <event2/event.h>
 
-#include "client/session.h"
-#include "link/link-int.h"
-#include "link/udt.h"
-#include "util/addr.h"
-#include "util/clock.h"
-#include "wire/proto.h"
+#include "net/client/session.h"
+#include "net/link/link-int.h"
+#include "net/link/udt.h"
+#include "net/util/addr.h"
+#include "net/util/clock.h"
+#include "net/wire/proto.h"
 #include "tests/check-run.h"
 
 #define PUNCH_MS	1000

@@ -17,8 +17,8 @@
 #include <libavformat/avformat.h>
 
 #include "media/input.h"
-#include "util/clock.h"
-#include "wire/chunk.h"
+#include "net/util/clock.h"
+#include "media/chunk.h"
 #include "tests/check-run.h"
 
 /* ---- media_input, end to end ---- */

@@ -16,7 +16,7 @@
 
 #include "media/playout.h"
 #include "media/ring.h"
-#include "wire/chunk.h"
+#include "media/chunk.h"
 #include "tests/check-media.h"
 #include "tests/check-run.h"
 

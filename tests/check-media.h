@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "wire/chunk.h"
+#include "media/chunk.h"
 
 /* A payload of n TS packets, each 0x47 then a filler from seed. */
 static inline void

@@ -1,4 +1,4 @@
-/* Unit tests for wire/nat (classification, prediction, wire form) and the
+/* Unit tests for net/wire/nat (classification, prediction, wire form) and the
  * negotiator's registry and channel table. */
 #include "config.h"
 
@@ -10,8 +10,8 @@
 
 #include "negotiator/channel.h"
 #include "negotiator/registry.h"
-#include "util/addr.h"
-#include "wire/nat.h"
+#include "net/util/addr.h"
+#include "net/wire/nat.h"
 #include "tests/check-run.h"
 
 static struct nat_profile

@@ -1,6 +1,6 @@
 /*
  * treecast-negotiator, the real daemon on loopback (check-negotiator.h),
- * against client/session.c as every program has it: leaving drains the
+ * against net/client/session.c as every program has it: leaving drains the
  * session's requests, a label pins its channel's key, a restarted
  * negotiator and a lost path are registered through; and the HTTP API's
  * work under the server's lock after churn.
@@ -9,7 +9,7 @@
 
 #include <event2/event.h>
 
-#include "client/session.h"
+#include "net/client/session.h"
 #include "tests/check-negotiator.h"
 #include "tests/check-run.h"
 
@@ -52,7 +52,7 @@ run_base(struct event_base *base, int seconds)
 }
 
 /*
- * Leaving waits for the session's other requests: A (client/session.c, as
+ * Leaving waits for the session's other requests: A (net/client/session.c, as
  * every program has it) asks for a link to B, a raw socket that answers
  * its INSTRUCT half a second late, and leaves at once. The LINK must get
  * its GO before the session says it has left; the negotiator could not

@@ -530,7 +530,7 @@ START_TEST(test_verifier_crowd)
 END_TEST
 
 /*
- * Leaving waits for the session's other requests: A (client/session.c, as
+ * Leaving waits for the session's other requests: A (net/client/session.c, as
  * every program has it) asks for a link to B, a raw socket that answers
  * its INSTRUCT half a second late, and leaves at once. The LINK must get
  * its GO before the session says it has left; the negotiator could not

@@ -5,7 +5,7 @@
  * an unauthenticated request may get back (RFC 5780, IPv6, the budgets),
  * malformed input, and a node's session (keepalives, replays, leaving,
  * expiry). check-negotiator-tree.c has links, JOIN and who may register
- * what; check-negotiator-session.c runs client/session.c against it.
+ * what; check-negotiator-session.c runs net/client/session.c against it.
  */
 #include "config.h"
 

@@ -23,12 +23,12 @@
 
 #include <sodium.h>
 
-#include "client/ctl.h"
-#include "util/addr.h"
-#include "wire/key.h"
-#include "wire/nat.h"
-#include "wire/proto.h"
-#include "wire/stun.h"
+#include "net/client/ctl.h"
+#include "net/util/addr.h"
+#include "net/wire/key.h"
+#include "net/wire/nat.h"
+#include "net/wire/proto.h"
+#include "net/wire/stun.h"
 #include "tests/check-daemon.h"
 #include "tests/check-request.h"
 

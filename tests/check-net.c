@@ -1,4 +1,4 @@
-/* Unit tests for util/: address parsing and printing, log levels, options. */
+/* Unit tests for net/util/: address parsing and printing, log levels, options. */
 #include "config.h"
 
 #include <check.h>
@@ -12,12 +12,12 @@
 
 #include <sodium.h>
 
-#include "util/addr.h"
-#include "util/clock.h"
-#include "util/log.h"
-#include "wire/key.h"
-#include "wire/proto.h"
-#include "wire/stun.h"
+#include "net/util/addr.h"
+#include "net/util/clock.h"
+#include "net/util/log.h"
+#include "net/wire/key.h"
+#include "net/wire/proto.h"
+#include "net/wire/stun.h"
 #include "tests/check-run.h"
 
 static void

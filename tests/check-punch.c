@@ -1,5 +1,5 @@
 /*
- * Hole punching (link/punch.c) on loopback, in one event loop: two
+ * Hole punching (net/link/punch.c) on loopback, in one event loop: two
  * punches with the same key and nonce, each with the other's socket as
  * its one candidate, find each other, the controlling side nominating;
  * a punch whose checks carry another key is never answered, its checks
@@ -18,8 +18,8 @@
 #include <event2/event.h>
 #include <sodium.h>
 
-#include "link/punch.h"
-#include "util/addr.h"
+#include "net/link/punch.h"
+#include "net/util/addr.h"
 #include "tests/check-run.h"
 
 struct side {

@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "wire/proto.h"
-#include "wire/stun.h"
+#include "net/wire/proto.h"
+#include "net/wire/stun.h"
 
 /* Starts a request of method in buf, its new transaction id in tid. */
 static inline void

@@ -19,8 +19,8 @@
 
 #include "media/ring.h"
 #include "media/serve.h"
-#include "util/log.h"
-#include "wire/chunk.h"
+#include "net/util/log.h"
+#include "media/chunk.h"
 #include "tests/check-media.h"
 #include "tests/check-run.h"
 

@@ -1,4 +1,4 @@
-/* Unit tests for wire/sha256 against FIPS 180-4's and RFC 4231's vectors
+/* Unit tests for net/wire/sha256 against FIPS 180-4's and RFC 4231's vectors
  * and libsodium, on both compression functions. */
 #include "config.h"
 
@@ -8,7 +8,7 @@
 
 #include <sodium.h>
 
-#include "wire/sha256.h"
+#include "net/wire/sha256.h"
 #include "tests/check-run.h"
 
 START_TEST(test_sha256_vectors)

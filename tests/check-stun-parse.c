@@ -1,4 +1,4 @@
-/* Unit tests for wire/stun: MESSAGE-INTEGRITY-SHA256 (truncated, and
+/* Unit tests for net/wire/stun: MESSAGE-INTEGRITY-SHA256 (truncated, and
  * what follows it), every parse error, unknown required attributes, and
  * the builder's bounds and order. */
 #include "config.h"

@@ -1,8 +1,8 @@
-/* Unit tests for wire/stun: RFC 5769's vectors, the CRC and the type
+/* Unit tests for net/wire/stun: RFC 5769's vectors, the CRC and the type
  * encoding, round trips through the builder, a known answer, and the
  * attribute readers (ERROR-CODE and stun_error among them).
  * check-stun-parse.c has integrity, every parse error and the builder's
- * bounds; check-sha256.c wire/sha256. */
+ * bounds; check-sha256.c net/wire/sha256. */
 #include "config.h"
 
 #include "tests/check-stun.h"

@@ -1,4 +1,4 @@
-/* What the wire/stun suites share: RFC 5769's test vectors, a known
+/* What the net/wire/stun suites share: RFC 5769's test vectors, a known
  * answer, and helpers that parse, compare and write messages by hand. */
 #ifndef TREECAST_CHECK_STUN_H
 #define TREECAST_CHECK_STUN_H
@@ -12,8 +12,8 @@
 
 #include <sodium.h>
 
-#include "util/addr.h"
-#include "wire/stun.h"
+#include "net/util/addr.h"
+#include "net/wire/stun.h"
 
 /* RFC 5769 §2.1: a Binding request with SOFTWARE, PRIORITY,
  * ICE-CONTROLLED, USERNAME, MESSAGE-INTEGRITY and FINGERPRINT. The

@@ -13,7 +13,7 @@
 
 #include <event2/event.h>
 
-#include "link/udt.h"
+#include "net/link/udt.h"
 #include "tests/check-run.h"
 
 #define MSGS	2000

@@ -1,5 +1,5 @@
 /* For a program that drives media/serve over links it fakes (check-serve,
- * fuzz-resume): the link/link calls serve.c makes besides link_send and
+ * fuzz-resume): the net/link/link calls serve.c makes besides link_send and
  * link_close, which the program defines with its struct link (it has a
  * peer). No UDT statistics, nothing unacknowledged: serve's check for
  * children gone silent never drops one. */
@@ -9,8 +9,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "link/link.h"
-#include "link/udt.h"
+#include "net/link/link.h"
+#include "net/link/udt.h"
 
 uint64_t
 link_peer(const struct link *l)

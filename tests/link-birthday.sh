@@ -1,5 +1,5 @@
 #!/bin/bash
-# Birthday punching (link/link-birthday.c): a host behind a random allocator (lab
+# Birthday punching (net/link/link-birthday.c): a host behind a random allocator (lab
 # "random": masquerade fully-random, address-and-port-dependent) links
 # DIRECTLY, without the relay, with hosts whose mapping is endpoint-
 # independent but which filter: port preserved (eim), a static offset

@@ -81,7 +81,7 @@ lab_exec i-hp "$LINK" "$N1" --id 400 --link 7300 --attempts "$ATTEMPTS" \
 wait
 
 for b in "${PUBLIC[@]}"; do
-	want=direct	# random: birthday punching (link/link-birthday.c)
+	want=direct	# random: birthday punching (net/link/link-birthday.c)
 	verdict "cgnat-$b" "$want"
 	verdict "$b-cgnat" "$want"
 done

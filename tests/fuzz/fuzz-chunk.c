@@ -9,7 +9,7 @@
 
 #include <sodium.h>
 
-#include "wire/chunk.h"
+#include "media/chunk.h"
 #include "tests/fuzz/fuzz.h"
 
 /* What chunk_check_payload must answer, read off the format. */

@@ -46,17 +46,17 @@
 #include <event2/event.h>
 #include <sodium.h>
 
-#include "client/ctl.h"
+#include "net/client/ctl.h"
 #include "negotiator/forest.h"
 #include "negotiator/registry.h"
 #include "negotiator/server-test.h"
 #include "tree/tree.h"
-#include "util/addr.h"
-#include "util/log.h"
-#include "wire/key.h"
-#include "wire/nat.h"
-#include "wire/proto.h"
-#include "wire/stun.h"
+#include "net/util/addr.h"
+#include "net/util/log.h"
+#include "net/wire/key.h"
+#include "net/wire/nat.h"
+#include "net/wire/proto.h"
+#include "net/wire/stun.h"
 #include "tests/fuzz/fuzz.h"
 
 #define FUZZ_NODES	3		/* the origin, peers A and B */

@@ -5,7 +5,7 @@
  * from the input: children link, speak (arbitrary messages), block, go;
  * chunks arrive, in order or after a gap. The links are fakes (link_send
  * and link_close here, link_peer, link_stats and link_unacked in
- * tests/fake-link.h: the only link/link calls serve.c makes, so the UDT
+ * tests/fake-link.h: the only net/link/link calls serve.c makes, so the UDT
  * library is not linked); they check what serve sends:
  * only on a live link, whole chunks as the ring holds them, in order from
  * where the child asked or from a keyframe. Any broken promise aborts.
@@ -36,8 +36,8 @@
 
 #include "media/ring.h"
 #include "media/serve.h"
-#include "util/log.h"
-#include "wire/chunk.h"
+#include "net/util/log.h"
+#include "media/chunk.h"
 #include "tests/fuzz/fuzz.h"
 
 #define FUZZ_LINKS	8	/* (op >> 3) & 7 names one */

@@ -1,5 +1,5 @@
-/* libFuzzer target for wire/stun and the control protocol's own readers
- * (wire/proto): arbitrary bytes through stun_parse, every attribute reader,
+/* libFuzzer target for net/wire/stun and the control protocol's own readers
+ * (net/wire/proto): arbitrary bytes through stun_parse, every attribute reader,
  * the link endpoint and outcome readers, and both checks; what parses is
  * built again and must parse back to the same attributes. Any broken
  * promise aborts. */
@@ -11,8 +11,8 @@
 
 #include <sodium.h>
 
-#include "wire/proto.h"
-#include "wire/stun.h"
+#include "net/wire/proto.h"
+#include "net/wire/stun.h"
 #include "tests/fuzz/fuzz.h"
 
 #define FUZZ_KEY	((const uint8_t *)"fuzz-key")

@@ -12,8 +12,8 @@ rows() {	# FILE MACRO: the X( rows of #define MACRO(X)
 	    on && /^[[:space:]]*X\(/ { n++ } on && !/\\$/ { on = 0 }
 	    END { print n + 0 }' "$1"
 }
-methods=$(( $(rows "$s/wire/proto.h" TC_METHODS) + 1 ))	# and Binding
-attrs=$(( $(rows "$s/wire/stun.h" STUN_ATTRS) + $(rows "$s/wire/proto.h" TC_ATTRS) ))
+methods=$(( $(rows "$s/net/wire/proto.h" TC_METHODS) + 1 ))	# and Binding
+attrs=$(( $(rows "$s/net/wire/stun.h" STUN_ATTRS) + $(rows "$s/net/wire/proto.h" TC_ATTRS) ))
 want=$((1 + 4 * methods + attrs))
 got=$(grep -c '^[A-Za-z0-9_-]*="' "$dict")
 [ "$got" -eq "$want" ] || {

@@ -1,6 +1,6 @@
 /*
- * The fuzzers' dictionary, from the protocol's rows (wire/stun.h
- * STUN_ATTRS, wire/proto.h TC_METHODS and TC_ATTRS): every method's message
+ * The fuzzers' dictionary, from the protocol's rows (net/wire/stun.h
+ * STUN_ATTRS, net/wire/proto.h TC_METHODS and TC_ATTRS): every method's message
  * type in each class, every attribute's type, the magic cookie. Before it
  * writes, it holds the rows to the protocol's rules and fails naming the
  * row that breaks one: codes unique, methods in 0x081-0x0FF beside
@@ -18,8 +18,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "wire/proto.h"
-#include "wire/stun.h"
+#include "net/wire/proto.h"
+#include "net/wire/stun.h"
 
 struct row {
 	const char	*kind;		/* "method", "attribute" */

@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "wire/chunk.h"
-#include "wire/nat.h"
-#include "wire/proto.h"
-#include "wire/stun.h"
+#include "media/chunk.h"
+#include "net/wire/nat.h"
+#include "net/wire/proto.h"
+#include "net/wire/stun.h"
 
 #define SEED_MAX	8192
 #define NODE_ORIGIN	0x7e57000000000001ULL	/* fuzz-negotiator's */

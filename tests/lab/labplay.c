@@ -36,7 +36,7 @@
 #include <libavformat/avformat.h>
 #include <libavutil/log.h>
 
-#include "util/clock.h"
+#include "net/util/clock.h"
 
 #define LAB_TOOL "labplay"
 #include "labutil.h"

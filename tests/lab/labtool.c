@@ -41,8 +41,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util/addr.h"
-#include "util/clock.h"
+#include "net/util/addr.h"
+#include "net/util/clock.h"
 
 #define LAB_TOOL "labtool"
 #include "labutil.h"

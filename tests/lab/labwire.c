@@ -37,7 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util/clock.h"
+#include "net/util/clock.h"
 
 #define LAB_TOOL "labwire"
 #include "labutil.h"

@@ -34,7 +34,7 @@ done
 # want_path X Y: the path every link from behaviour X to Y must take, or
 # nothing where any path will do. A random allocator meets a CGN's
 # address-and-port-dependent filtering, but both map endpoint-independently:
-# birthday punching joins them (link/link-birthday.c), as it joins random with eim,
+# birthday punching joins them (net/link/link-birthday.c), as it joins random with eim,
 # offset and eim-np (under --delay or --loss a miss may retry through the
 # relay); random with seq goes through the relay. Two homes
 # behind the one CGN that does not hairpin: the first punch fails, the
@@ -216,7 +216,7 @@ else
 	    "$came_up: $links"
 fi
 
-# Attempts that failed and were tried again (link/link.c asks once more
+# Attempts that failed and were tried again (net/link/link.c asks once more
 # after a failed punch) pass the matrix but are worth seeing: the pairs
 # with a failed_* count, as the negotiator has them.
 link_end "$links"

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/opt.h"
-#include "wire/proto.h"
+#include "net/util/opt.h"
+#include "net/wire/proto.h"
 #include "linktool.h"
 
 static const char synopsis[] =

@@ -41,15 +41,15 @@
 #include <event2/event.h>
 #include <sodium.h>
 
-#include "client/discover.h"
-#include "client/session.h"
-#include "link/link.h"
-#include "link/udt.h"
-#include "util/addr.h"
-#include "util/log.h"
-#include "util/opt.h"
-#include "wire/nat.h"
-#include "wire/proto.h"
+#include "net/client/discover.h"
+#include "net/client/session.h"
+#include "net/link/link.h"
+#include "net/link/udt.h"
+#include "net/util/addr.h"
+#include "net/util/log.h"
+#include "net/util/opt.h"
+#include "net/wire/nat.h"
+#include "net/wire/proto.h"
 #include "linktool.h"
 
 /* A libevent callback's arguments, the descriptor and events unused. */

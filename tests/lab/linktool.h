@@ -9,9 +9,9 @@
 
 #include <event2/event.h>
 
-#include "link/link.h"
-#include "util/addr.h"
-#include "wire/nat.h"
+#include "net/link/link.h"
+#include "net/util/addr.h"
+#include "net/wire/nat.h"
 
 /* A channel named by a key: peers naming a label wait for its origin. */
 #define LINKTOOL_CHANNEL \

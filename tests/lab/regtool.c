@@ -28,10 +28,10 @@
 
 #include <sodium.h>
 
-#include "util/addr.h"
-#include "wire/nat.h"
-#include "wire/proto.h"
-#include "wire/stun.h"
+#include "net/util/addr.h"
+#include "net/wire/nat.h"
+#include "net/wire/proto.h"
+#include "net/wire/stun.h"
 
 #define LAB_TOOL "regtool"
 #include "labutil.h"
