@@ -245,7 +245,7 @@ broker_metrics(struct broker *br, struct evbuffer *out)
 		relay_stats(br->relay, &rs);
 #define RELAY_METRIC(name, help)					\
 	evbuffer_add_printf(out, "# HELP treecast_relay_" #name "_total "	\
-	    "The relay's " help ".\n# TYPE treecast_relay_" #name "_total "	\
+	    help ".\n# TYPE treecast_relay_" #name "_total "			\
 	    "counter\ntreecast_relay_" #name "_total %" PRIu64 "\n",	\
 	    rs.name);
 	RELAY_COUNTERS(RELAY_METRIC)

@@ -90,7 +90,8 @@ struct blink {
 	uint8_t			 answer[BROKER_MSG_MAX];	/* to A */
 	size_t			 answer_len;
 	int			 relayed;
-	int			 birthday;	/* birthday punching (net/link/link-birthday.c) */
+	int			 birthday;	/* birthday punching
+						   (net/link/link-birthday.c) */
 	int			 same_ip;	/* A and B behind one address */
 	int			 have_report_b;
 	struct tc_outcome	 report_b;
@@ -102,7 +103,9 @@ struct blink {
  * The broker's counters, one row each: X(name, group, key, help). group
  * and key name it in /api/links ("": at the top), help in /metrics
  * (treecast_broker_NAME_total); the relay's are its own (negotiator/
- * relay.h).
+ * relay.h). The rows of the top come first, then each group's together:
+ * /api/links writes the relay's object where the top's rows end and
+ * opens a group where its name changes (broker_json).
  */
 #define BROKER_COUNTERS(X)						\
 	X(links,	"", "links", "LINK requests taken")		\

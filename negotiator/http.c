@@ -60,21 +60,21 @@ struct http {
 	uint64_t		 slots_at;
 };
 
-/* The server's snapshot for a request, timed, for the debug log. */
+/* The server's view for a request, timed, for the debug log. */
 static void
-http_lock(struct http *h, struct server_snapshot *snap)
+http_lock(struct http *h, struct server_view *snap)
 {
-	server_snapshot(h->srv, snap);
+	server_view_begin(h->srv, snap);
 	h->locked_at_us = clock_us();
 	h->slots_at = h->slots;
 }
 
 static void
-http_unlock(struct http *h, struct server_snapshot *snap, const char *what)
+http_unlock(struct http *h, struct server_view *snap, const char *what)
 {
 	uint64_t now_us = clock_us();
 
-	server_snapshot_end(h->srv, snap);
+	server_view_end(h->srv, snap);
 	log_debug("http %s: the registry lock held %.3f ms, %" PRIu64
 	    " slots looked at", what, (double)(now_us - h->locked_at_us) /
 	    1e3, h->slots - h->slots_at);
@@ -107,9 +107,9 @@ http_key(const struct channels *c, int ch, char *out)
 	return out;
 }
 
-/* One node as JSON, from a snapshot. */
+/* One node as JSON, from a view. */
 static void
-http_node_json(struct evbuffer *b, const struct server_snapshot *snap,
+http_node_json(struct evbuffer *b, const struct server_view *snap,
     const struct reg_node *n, uint32_t slot)
 {
 	const struct tree *t = forest_tree(snap->forest, n->channel);
@@ -172,7 +172,7 @@ static void
 http_nodes(struct evhttp_request *req, void *arg)
 {
 	struct http *h = arg;
-	struct server_snapshot snap;
+	struct server_view snap;
 	const struct reg_node *n;
 	struct evkeyvalq q;
 	struct evbuffer *b = evbuffer_new();
@@ -263,12 +263,12 @@ http_role(enum tree_role r)
 
 /* A node of a tree: its role, place, links and figures. */
 static void
-http_tree_node(struct evbuffer *b, const struct server_snapshot *snap,
+http_tree_node(struct evbuffer *b, const struct server_view *snap,
     const struct tree *t, uint32_t origin, uint32_t slot)
 {
 	const struct registry *reg = snap->reg;
 	const struct reg_node *n = registry_node_const(reg, slot);
-	const struct server_health *sh = server_snapshot_health(snap, slot);
+	const struct server_health *sh = server_view_health(snap, slot);
 	struct sockaddr_storage ss;
 	struct nat_profile p;
 	socklen_t len;
@@ -341,7 +341,7 @@ http_tree(struct evhttp_request *req, void *arg)
 {
 	struct http *h = arg;
 	struct evbuffer *b = evbuffer_new();
-	struct server_snapshot snap;
+	struct server_view snap;
 	const struct forest *f;
 	const struct tree *t;
 	const struct reg_node *n;
@@ -366,8 +366,8 @@ http_tree(struct evhttp_request *req, void *arg)
 		origin = forest_origin_slot(f, ch);
 		tree_counts(t, &c);
 		out = delivered = 0;
-		server_snapshot_offload(&snap, ch, &out, &delivered);
-		server_snapshot_playout(&snap, ch, &pl);
+		server_view_offload(&snap, ch, &out, &delivered);
+		server_view_playout(&snap, ch, &pl);
 		evbuffer_add_printf(b, "%s{\"name\":\"%s\",\"key\":%s,"
 		    "\"label\":\"%s\",\"origin\":", first ? "" : ",",
 		    channels_display(snap.channels, ch),
@@ -420,12 +420,12 @@ http_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct http *h = arg;
 	struct http_sample *sm = &h->samples[h->next];
-	struct server_snapshot snap;
+	struct server_view snap;
 
 	(void)fd;
 	(void)what;
-	server_snapshot(h->srv, &snap);
-	server_snapshot_end(h->srv, &snap);
+	server_view_begin(h->srv, &snap);
+	server_view_end(h->srv, &snap);
 	sm->joins = snap.forest_stats.joins;
 	sm->departures = snap.forest_stats.departures;
 	sm->moves = snap.forest_stats.moves;
@@ -442,7 +442,7 @@ http_stats(struct evhttp_request *req, void *arg)
 	struct server_stats stats, *st = &stats;
 	struct evbuffer *b = evbuffer_new();
 	const struct http_sample *old, *now;
-	struct server_snapshot snap;
+	struct server_view snap;
 	struct forest_stats fs;
 	uint64_t out = 0, delivered = 0;
 	uint64_t span = 0;
@@ -451,7 +451,7 @@ http_stats(struct evhttp_request *req, void *arg)
 	server_stats(h->srv, &stats);
 	http_lock(h, &snap);
 	fs = snap.forest_stats;
-	server_snapshot_offload(&snap, -1, &out, &delivered);
+	server_view_offload(&snap, -1, &out, &delivered);
 	http_unlock(h, &snap, "/api/stats");
 	evbuffer_add_printf(b, "{\"uptime_s\":%.1f,\"nodes\":%u,"
 	    "\"registry_bytes\":%zu,\"http_slots_visited\":%" PRIu64,
@@ -552,7 +552,7 @@ http_metrics(struct evhttp_request *req, void *arg)
 	struct http *h = arg;
 	struct server_stats stats, *st = &stats;
 	struct evbuffer *b = evbuffer_new();
-	struct server_snapshot snap;
+	struct server_view snap;
 	const struct forest *f;
 	const struct forest_stats *fs;
 	const struct tree *t;
@@ -600,7 +600,7 @@ http_metrics(struct evhttp_request *req, void *arg)
 			continue;
 		tree_counts(t, &c);
 		out = delivered = 0;
-		server_snapshot_offload(&snap, chs[n], &out, &delivered);
+		server_view_offload(&snap, chs[n], &out, &delivered);
 		v[n][HTF_NODES] = c.nodes;
 		v[n][HTF_CANDIDATES] = c.candidates;
 		v[n][HTF_REPEATERS] = c.repeaters;
@@ -613,7 +613,7 @@ http_metrics(struct evhttp_request *req, void *arg)
 		v[n][HTF_RANDOM] = c.nat[TREE_NAT_RANDOM];
 		v[n][HTF_ORIGIN_OUT] = out;
 		v[n][HTF_DELIVERED] = delivered;
-		server_snapshot_playout(&snap, chs[n], &pl);
+		server_view_playout(&snap, chs[n], &pl);
 		v[n][HTF_PLAYED] = pl.played_ms;
 		v[n][HTF_STALLED] = pl.stalled_ms;
 		v[n][HTF_STALLS] = pl.stalls;

@@ -17,16 +17,18 @@
 struct event_base;
 struct relay;
 
-/* Its counters, one row each: X(name, help). */
+/* Its counters, one row each: X(name, help); help is /metrics' HELP
+ * line of treecast_relay_NAME_total. */
 #define RELAY_COUNTERS(X)						\
-	X(links,	"relayed links made")				\
-	X(binds,	"sockets bound by RELAY requests")		\
-	X(packets,	"datagrams forwarded")				\
-	X(bytes,	"bytes forwarded")				\
-	X(dropped,	"datagrams from no bound socket, or before the " \
-			"other side bound")				\
-	X(full,		"relayed links refused: relay_max at once")	\
-	X(reused,	"old links dropped: their address bound again")
+	X(links,	"Relayed links made")				\
+	X(binds,	"Sockets bound by RELAY requests")		\
+	X(packets,	"Datagrams the relay forwarded")		\
+	X(bytes,	"Bytes the relay forwarded")			\
+	X(dropped,	"Datagrams to the relay from no bound socket, "	\
+			"or before the other side bound")		\
+	X(full,		"Relayed links refused: relay_max at once")	\
+	X(reused,	"Relayed links dropped: their address bound "	\
+			"again")
 
 struct relay_stats {
 #define RELAY_STATS_FIELD(name, help)	uint64_t name;

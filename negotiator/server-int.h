@@ -10,7 +10,7 @@
  *   server-auth.c      authenticated requests: session, HMAC, replay window
  *                      (the window itself: negotiator/auth.c, pure)
  *   server-tree.c      JOIN, STATUS, ACCUSE; the verdicts and MOVEs they cause
- *   server-state.c     the node state under its lock, and its snapshot
+ *   server-state.c     the node state under its lock, and its view
  *   server-stats.c     the counters summed, and the log line
  */
 #ifndef TREECAST_SERVER_INT_H

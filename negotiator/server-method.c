@@ -511,6 +511,9 @@ server_handle(struct worker *w, struct srv_sock *ss, struct srv_msg *m,
 	}
 	if ((sm = server_method_find(req.method)) == NULL ||
 	    sm->handler == NULL) {
+		if (sm != NULL)
+			log_debug("a %s request, which a node answers, not "
+			    "the negotiator: 400", sm->name);
 		STAT_INC(w, err_bad_request);
 		server_error(w, m, &req, len, 400, NULL, NULL, 0);
 		return;

@@ -1,6 +1,6 @@
 /* The node state (server-int.h, struct server_state): the registry, the
  * channels, the forest, the fanouts and the nodes' health under one lock;
- * what is done to it under that lock; and the snapshot that the HTTP side
+ * what is done to it under that lock; and the view that the HTTP side
  * and the verifier read it through. */
 #include "config.h"
 
@@ -158,7 +158,7 @@ server_state_tree_nat(const struct reg_node *n)
 }
 
 void
-server_snapshot(struct server *s, struct server_snapshot *snap)
+server_view_begin(struct server *s, struct server_view *snap)
 {
 	struct server_state *ns = &s->ns;
 
@@ -175,7 +175,7 @@ server_snapshot(struct server *s, struct server_snapshot *snap)
 }
 
 void
-server_snapshot_end(struct server *s, struct server_snapshot *snap)
+server_view_end(struct server *s, struct server_view *snap)
 {
 	snap->reg = NULL;
 	snap->channels = NULL;
@@ -185,7 +185,7 @@ server_snapshot_end(struct server *s, struct server_snapshot *snap)
 }
 
 const struct server_health *
-server_snapshot_health(const struct server_snapshot *snap, uint32_t slot)
+server_view_health(const struct server_view *snap, uint32_t slot)
 {
 	const struct server_state *ns = snap->ns;
 
@@ -195,7 +195,7 @@ server_snapshot_health(const struct server_snapshot *snap, uint32_t slot)
 }
 
 void
-server_snapshot_offload(const struct server_snapshot *snap, int ch,
+server_view_offload(const struct server_view *snap, int ch,
     uint64_t *origin_out, uint64_t *delivered)
 {
 	const struct server_state *ns = snap->ns;
@@ -211,7 +211,7 @@ server_snapshot_offload(const struct server_snapshot *snap, int ch,
 }
 
 void
-server_snapshot_playout(const struct server_snapshot *snap, int ch,
+server_view_playout(const struct server_view *snap, int ch,
     struct server_playout *out)
 {
 	static const struct server_playout none;

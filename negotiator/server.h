@@ -114,7 +114,7 @@ uint32_t server_nodes(struct server *s);
 /* Logs the summary line of figures. */
 void	server_log_stats(struct server *s);
 /* The registry, for reading, with the workers held off until unlock
- * (the tests and the fuzzer; the HTTP side takes a snapshot). */
+ * (the tests and the fuzzer; the HTTP side takes a view). */
 const struct registry *server_lock_registry(struct server *s);
 void	server_unlock_registry(struct server *s);
 /* The channels' trees (negotiator/forest.h); only between
@@ -128,13 +128,13 @@ struct server_playout {
 };
 
 /*
- * What the HTTP side reads of the node state. server_snapshot takes the
+ * What the HTTP side reads of the node state. server_view_begin takes the
  * state's lock and holds it, the workers held off, until
- * server_snapshot_end: the figures are copies taken at the start, the
+ * server_view_end: the figures are copies taken at the start, the
  * tables the live ones, to be read (not kept) in between. Take it on the
  * main thread, and keep it short.
  */
-struct server_snapshot {
+struct server_view {
 	const struct registry	*reg;
 	const struct channels	*channels;
 	const struct forest	*forest;
@@ -145,19 +145,19 @@ struct server_snapshot {
 	uint64_t		 clock_ms;	/* server_clock_ms() */
 	const struct server_state *ns;	/* the rest, for the readers below */
 };
-void	server_snapshot(struct server *s, struct server_snapshot *snap);
-void	server_snapshot_end(struct server *s, struct server_snapshot *snap);
+void	server_view_begin(struct server *s, struct server_view *snap);
+void	server_view_end(struct server *s, struct server_view *snap);
 /* The node in slot's last STATUS, NULL if it never sent one. */
-const struct server_health *server_snapshot_health(
-	    const struct server_snapshot *snap, uint32_t slot);
+const struct server_health *server_view_health(
+	    const struct server_view *snap, uint32_t slot);
 /* The stream bytes the last STATUS of each node on channel ch (-1:
  * every channel) gave: the origins' sent, the peers' received. Kept as
  * the STATUS reports come and go, not summed here. */
-void	server_snapshot_offload(const struct server_snapshot *snap, int ch,
+void	server_view_offload(const struct server_view *snap, int ch,
 	    uint64_t *origin_out, uint64_t *delivered);
 /* The playout figures of the peers on channel ch (-1: every channel),
  * summed as the offload's. */
-void	server_snapshot_playout(const struct server_snapshot *snap, int ch,
+void	server_view_playout(const struct server_view *snap, int ch,
 	    struct server_playout *out);
 /* The server's clock in ms, as in server_health. */
 uint64_t server_clock_ms(const struct server *s);

@@ -286,9 +286,9 @@ int	tc_get_health(const struct stun_msg *m, struct tc_health *h);
 
 /*
  * What an origin signs with its channel's key to register (README,
- * treecast-negotiator): a domain-separating prefix, the negotiator's challenge, its
- * node id, the channel's key and the label it claims (llen 0: none).
- * Writes it to out (TC_PROOF_MAX bytes) and returns its length.
+ * treecast-negotiator): a domain-separating prefix, the negotiator's
+ * challenge, its node id, the channel's key and the label it claims
+ * (llen 0: none). Writes it to out (TC_PROOF_MAX bytes) and returns its length.
  */
 #define TC_PROOF_MAX	(32 + TC_CHALLENGE_LEN + 8 + 32 + 1 + TC_CHANNEL_MAX)
 size_t	tc_origin_proof(uint8_t out[TC_PROOF_MAX],
