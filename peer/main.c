@@ -299,7 +299,8 @@ peer_health(void *arg, struct tc_health *h)
 	    link_peer(p->parent) : 0;
 }
 
-/* Registered, the link agent made: the tree's side starts. */
+/* The session started (its REGISTER on the way) and the link agent made:
+ * the tree's side starts. */
 static int
 peer_started(void *arg)
 {

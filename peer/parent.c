@@ -510,7 +510,8 @@ peer_session(void *arg, enum session_event ev)
 	peer_join_now(p);
 }
 
-/* Registered: the tree's answers and MOVEs come to us, the watch starts. */
+/* The session started: the tree's answers and MOVEs come to us once it
+ * has registered, and the watch starts. */
 void
 peer_parent_start(struct peer *p)
 {

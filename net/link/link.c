@@ -316,6 +316,10 @@ static void
 link_on_timeout(struct link *l, const void *data)
 {
 	(void)data;
+	/* The accepting side owes INSTRUCT its answer, as link_on_mapped's
+	 * failure gives it: a retransmitted INSTRUCT then finds it. */
+	if (l->state == LS_MAPPING && !l->initiator)
+		link_wire_answer(l, 500, "mapping: no answer");
 	link_fail(l, link_rows[l->state].step, link_rows[l->state].why);
 }
 

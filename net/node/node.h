@@ -64,8 +64,9 @@ struct node_hooks {
 	 * program took it (it stopped or exits). NULL: register, or log
 	 * the reason and stop with 1. */
 	int	(*discovered)(void *arg, const struct discover_result *r);
-	/* Registered for the first time, the link agent made: the
-	 * program's own start. -1 stops the node with 1. */
+	/* The session started (its REGISTER on the way, not yet
+	 * answered) and the link agent made: the program's own start.
+	 * -1 stops the node with 1. */
 	int	(*started)(void *arg);
 	/* SESSION_REGISTERED (each time) and SESSION_LOST. */
 	void	(*session)(void *arg, enum session_event ev);
