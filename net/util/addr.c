@@ -203,7 +203,14 @@ addr_local_towards(const struct addr *dest, struct addr *out)
 
 	memset(out, 0, sizeof *out);
 	out->len = sizeof out->ss;
-	fd = socket(dest->ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	/*
+	 * Non-blocking although nothing reads it: UDT's receive worker of a
+	 * socket it has just closed may still call recvmsg on the old
+	 * descriptor number, which this socket can take; blocking, it would
+	 * hold that worker, and UDT's global lock with it, for good.
+	 */
+	fd = socket(dest->ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0);
 	if (fd == -1)
 		return -1;
 	/* A UDP connect sends nothing: it only picks the route. */
