@@ -78,6 +78,12 @@ sleep "$secs"
 t1=$(date +%s.%N)
 declare -A cpu1
 for p in "${pids[@]}"; do cpu1[$p]=$(cpu "$p"); done
+# The peers' logs as of the window's end: stopping them makes the tree
+# move the rest (a leaving peer drains its children), and their last
+# lines would tell of the teardown, not of the broadcast.
+for ((k = 0; k < ${#NETS[@]}; k++)); do
+	cp "$LAB_STATE/peer$k.log" "$LAB_STATE/peer$k.window"
+done
 lab_stop "${pids[@]}"
 lab_stop "$origin"
 if [ -n "$logs" ]; then
@@ -90,7 +96,7 @@ declare -A parent_of depth_of node_of
 origin_id=$(sed -n 's/.*registered as node \([0-9a-f]*\).*/\1/p' \
     "$LAB_STATE/origin.log" | tail -1)
 for ((k = 0; k < ${#NETS[@]}; k++)); do
-	log=$LAB_STATE/peer$k.log
+	log=$LAB_STATE/peer$k.window
 	node_of[$k]=$(sed -n 's/.*registered as node \([0-9a-f]*\).*/\1/p' \
 	    "$log" | tail -1)
 	parent_of[${node_of[$k]}]=$(sed -n \
@@ -112,7 +118,7 @@ declare -A lat_sum lat_n
 relay_cpu=()
 received=0
 for ((k = 0; k < ${#NETS[@]}; k++)); do
-	log=$LAB_STATE/peer$k.log
+	log=$LAB_STATE/peer$k.window
 	d=$(depth "${node_of[$k]}")
 	first=$(sed -n 's/.*first chunk .* after \([0-9]*\) ms.*/\1/p' "$log" |
 	    head -1)
