@@ -68,7 +68,18 @@ settled() {
 	done
 	[ "$n" -eq ${#NETS[@]} ]
 }
-lab_wait 90 "the tree to settle" settled || true
+# ... and holds still: a tree just settled may still move a node or two
+# (a repeater taking a leaf's slot), which is not what is tested below.
+still() {
+	local a b
+	settled || return 1
+	a=$(shape "$(channel)") || return 1
+	sleep 2
+	b=$(shape "$(channel)") || return 1
+	[ "$a" = "$b" ]
+}
+lab_wait 90 "the tree to settle" settled &&
+    lab_wait 6 "the tree to hold still" still || true	# 30 tries of 2 s
 expect "the tree of ${#NETS[@]} peers settles and they all receive" settled
 before=$(channel)
 echo "$before" >"$LAB_STATE/tree-before.json"
