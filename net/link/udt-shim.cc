@@ -208,11 +208,19 @@ udt_find(struct udt_loop *u, UDTSOCKET s)
 	return it->second;
 }
 
+// No UDT_EPOLL_ERR: UDT 4.11 never takes a socket out of an epoll's error
+// set once it is in it (epoll_remove_usock clears the watch, not the
+// result; removeEPoll clears IN and OUT alone), so every wait after the
+// first broken link would return at once, for good, and this thread spin.
+// Nothing is lost: a link broken by a timeout is made readable and
+// writable too (CUDT::checkTimers), a peer's shutdown is the health
+// timer's, and a rendezvous that never connects is udt_timeout_cb's
+// (UDT's own limit, 30 s, is longer than any link's).
 static void
 udt_arm(struct udt_link *l)
 {
 	int events = l->state == udt_link::LINK_CONNECTING ?
-	    UDT_EPOLL_OUT | UDT_EPOLL_ERR : UDT_EPOLL_IN | UDT_EPOLL_ERR;
+	    UDT_EPOLL_OUT : UDT_EPOLL_IN;
 
 	UDT::epoll_add_usock(l->u->eid, l->s, &events);
 }
