@@ -26,7 +26,6 @@ broker_count(struct broker *br, struct blink *l, enum outcome o, uint32_t ms)
 	br->pairs[ca][cb][o]++;
 	if (o <= OUT_RELAY)
 		br->pair_ms[ca][cb] += ms;
-	l->state = BL_COUNTED;
 }
 
 void
