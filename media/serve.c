@@ -27,7 +27,11 @@
 #define SERVE_CHECK_MS	250
 
 enum child_state {
-	CHILD_NEW,		/* linked; its RESUME has not come */
+	CHILD_STANDBY,		/* linked; no RESUME yet: a new child for a
+				   moment, or a grandchild's link to its
+				   standby made in advance, idle until its
+				   parent goes silent (never fed, never
+				   dropped for chunks it was not sent) */
 	CHILD_FED,		/* being sent chunks from next on */
 	CHILD_WAITING		/* wants a keyframe and none has come yet (a
 				   live input joined mid-GOP) */
@@ -40,20 +44,26 @@ struct child {
 	int64_t		 acks;		/* UDT's ACKs from it, last seen */
 	uint64_t	 live_ms;	/* when they last moved, or nothing
 					   was unacknowledged */
+	uint64_t	 since;		/* linked: serve's count of links then */
 };
 
 struct serve {
 	struct event_base	*base;
 	struct ring		*ring;
 	unsigned		 fanout;
-	struct child		 kids[SERVE_CHILDREN_MAX + SERVE_EXTRA];
-	size_t			 nkids;
+	struct child		 kids[SERVE_CHILDREN_MAX + SERVE_EXTRA +
+				     SERVE_STANDBY_MAX];
+	size_t			 nkids;		/* links, standby ones too */
+	size_t			 nfed;		/* past their RESUME */
+	uint64_t		 nlinked;	/* links taken, ever */
 	struct event		*retry;
 	struct event		*check;		/* for children gone silent */
 	struct serve_stats	 st;
 	uint64_t		 reported;	/* st.bytes at the last report */
 	uint8_t			 buf[CHUNK_MAX_LEN];
 };
+
+static void serve_remove(struct serve *s, struct link *l);
 
 static struct child *
 serve_find(struct serve *s, struct link *l)
@@ -66,12 +76,29 @@ serve_find(struct serve *s, struct link *l)
 	return NULL;
 }
 
-/* Links taken at most: the fanout and SERVE_EXTRA for repairs (none for a
- * node that serves no children). */
+/* Children fed at most: the fanout and SERVE_EXTRA for repairs (none for
+ * a node that serves no children). */
 static size_t
 serve_cap(const struct serve *s)
 {
 	return s->fanout > 0 ? s->fanout + SERVE_EXTRA : 0;
+}
+
+/* Standby links held at most: SERVE_STANDBYS(fanout), SERVE_STANDBY_MAX
+ * at most. */
+static size_t
+serve_cap_standbys(const struct serve *s)
+{
+	size_t standbys = SERVE_STANDBYS(s->fanout);
+
+	return standbys < SERVE_STANDBY_MAX ? standbys : SERVE_STANDBY_MAX;
+}
+
+/* Links taken at most: the children's and, apart, the standby links. */
+static size_t
+serve_cap_links(const struct serve *s)
+{
+	return serve_cap(s) + serve_cap_standbys(s);
 }
 
 /* Serial number arithmetic (RFC 1982): a comes after b, numbers wrapping. */
@@ -157,6 +184,18 @@ serve_retry_cb(evutil_socket_t fd, short what, void *arg)
 	serve_all(arg);
 }
 
+static void
+serve_remove(struct serve *s, struct link *l)
+{
+	struct child *k = serve_find(s, l);
+
+	if (k == NULL)
+		return;
+	if (k->state != CHILD_STANDBY)
+		s->nfed--;
+	*k = s->kids[--s->nkids];
+}
+
 /* Drops the children whose links have data unacknowledged and no ACK
  * for SERVE_STUCK_MS: gone without closing (killed, or their host cut
  * off). */
@@ -174,7 +213,8 @@ serve_check_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	for (i = 0; i < s->nkids; i++) {
 		k = &s->kids[i];
-		if (link_stats(k->link, &us) != 0 || us.acks != k->acks ||
+		if (k->state == CHILD_STANDBY ||
+		    link_stats(k->link, &us) != 0 || us.acks != k->acks ||
 		    link_unacked(k->link) <= 0) {
 			k->acks = us.acks;
 			k->live_ms = now;
@@ -187,7 +227,7 @@ serve_check_cb(evutil_socket_t fd, short what, void *arg)
 		    "dropped", (unsigned long long)link_peer(l),
 		    (unsigned long long)(now - k->live_ms));
 		s->st.stuck++;
-		*k = s->kids[--s->nkids];
+		serve_remove(s, l);
 		link_close(l);
 		i--;
 	}
@@ -226,38 +266,60 @@ serve_free(struct serve *s)
 	free(s);
 }
 
+/* Every link taken while a child's slot is free: standby links use it.
+ * The oldest of them is closed (most likely a grandchild's that vanished
+ * or moved away), so that standby links never keep a child from its
+ * slot; its grandchild links again if it still wants to. */
+static void
+serve_drop_standby(struct serve *s)
+{
+	struct child *old = NULL;
+	struct link *l;
+	size_t i;
+
+	for (i = 0; i < s->nkids; i++)
+		if (s->kids[i].state == CHILD_STANDBY &&
+		    (old == NULL || s->kids[i].since < old->since))
+			old = &s->kids[i];
+	if (old == NULL)
+		return;
+	l = old->link;
+	log_info("node %016llx: the oldest of %zu standby links: closed for "
+	    "a new link", (unsigned long long)link_peer(l), serve_standbys(s));
+	serve_remove(s, l);
+	link_close(l);
+}
+
+/* Whether a link may be taken, a child's or a standby's (we cannot tell
+ * which before its RESUME): not while the children fill their slots;
+ * room is made among the standby links if need be. */
 int
 serve_incoming(struct serve *s, uint64_t node)
 {
-	if (s->nkids >= serve_cap(s)) {
+	if (s->nfed >= serve_cap(s)) {
 		log_info("node %016llx asks for a link: all %zu links taken",
 		    (unsigned long long)node, serve_cap(s));
 		return -1;
 	}
+	if (s->nkids >= serve_cap_links(s))
+		serve_drop_standby(s);
 	return 0;
 }
 
 void
 serve_connected(struct serve *s, struct link *l)
 {
-	if (s->nkids >= serve_cap(s) || serve_find(s, l) != NULL) {
+	if (s->nfed >= serve_cap(s) || serve_find(s, l) != NULL) {
 		link_close(l);
 		return;
 	}
+	if (s->nkids >= serve_cap_links(s))
+		serve_drop_standby(s);
 	memset(&s->kids[s->nkids], 0, sizeof s->kids[0]);
 	s->kids[s->nkids].live_ms = clock_ms();
+	s->kids[s->nkids].since = ++s->nlinked;
 	s->kids[s->nkids++].link = l;
 	log_info("child %016llx linked", (unsigned long long)link_peer(l));
-}
-
-static void
-serve_remove(struct serve *s, struct link *l)
-{
-	struct child *k = serve_find(s, l);
-
-	if (k == NULL)
-		return;
-	*k = s->kids[--s->nkids];
 }
 
 /* The child's RESUME. */
@@ -271,6 +333,18 @@ serve_resume(struct serve *s, struct link *l, const uint8_t *msg,
 
 	if (k == NULL || serve_resume_parse(msg, len, &keyframe, &seq) != 0)
 		return -1;
+	if (k->state == CHILD_STANDBY) {
+		/* A standby link's RESUME: a child's slot, if one is free. */
+		if (s->nfed >= serve_cap(s)) {
+			log_info("node %016llx resumes: all %zu children's "
+			    "links taken: closing", (unsigned long long)
+			    link_peer(l), serve_cap(s));
+			serve_remove(s, l);
+			link_close(l);
+			return 0;
+		}
+		s->nfed++;
+	}
 	if (keyframe && ring_latest_keyframe(s->ring, &seq) != 0) {
 		k->state = CHILD_WAITING;
 		return 0;
@@ -325,7 +399,13 @@ serve_pushed(struct serve *s)
 size_t
 serve_children(const struct serve *s)
 {
-	return s->nkids;
+	return s->nfed;
+}
+
+size_t
+serve_standbys(const struct serve *s)
+{
+	return s->nkids - s->nfed;
 }
 
 int
@@ -424,9 +504,11 @@ serve_report(struct serve *s, struct session *session, uint64_t parent,
 	h->kbps_out = ms > 0 ? (uint32_t)((s->st.bytes - s->reported) * 8 /
 	    ms) : 0;
 	s->reported = s->st.bytes;
-	for (i = 0; i < s->nkids && i < TC_FANOUT_MAX; i++) {
+	for (i = 0; i < s->nkids && n < 8 * TC_FANOUT_MAX; i++) {
 		uint64_t id = link_peer(s->kids[i].link);
 
+		if (s->kids[i].state == CHILD_STANDBY)
+			continue;	/* not our child in the tree */
 		for (k = 7; k >= 0; k--)
 			ids[n++] = (uint8_t)(id >> (8 * k));
 	}
