@@ -24,6 +24,10 @@
  * takes tens of seconds to say so): its link is dropped, its slot freed.
  * A slow child's ACKs go on. */
 #define SERVE_STUCK_MS	1500
+/* A new child, or a standby's RESUME, that finds every child's slot taken
+ * takes the slot of a child without an ACK for this long (data
+ * unacknowledged): most likely the vanished node whose children come. */
+#define SERVE_SUSPECT_MS 500
 #define SERVE_CHECK_MS	250
 
 enum child_state {
@@ -290,13 +294,44 @@ serve_drop_standby(struct serve *s)
 	link_close(l);
 }
 
+/* Every child's slot taken: the child that has gone longest without an
+ * ACK, SERVE_SUSPECT_MS at least with data unacknowledged, is dropped for
+ * the one that asks. 0 when a slot is free now. */
+static int
+serve_make_room(struct serve *s)
+{
+	struct child *old = NULL;
+	struct link *l;
+	uint64_t now = clock_ms();
+	size_t i;
+
+	if (s->nfed < serve_cap(s))
+		return 0;
+	for (i = 0; i < s->nkids; i++)
+		if (s->kids[i].state != CHILD_STANDBY &&
+		    now - s->kids[i].live_ms >= SERVE_SUSPECT_MS &&
+		    link_unacked(s->kids[i].link) > 0 &&
+		    (old == NULL || s->kids[i].live_ms < old->live_ms))
+			old = &s->kids[i];
+	if (old == NULL)
+		return -1;
+	l = old->link;
+	log_info("child %016llx: no acknowledgement for %llu ms: dropped for "
+	    "a new one", (unsigned long long)link_peer(l),
+	    (unsigned long long)(now - old->live_ms));
+	s->st.stuck++;
+	serve_remove(s, l);
+	link_close(l);
+	return 0;
+}
+
 /* Whether a link may be taken, a child's or a standby's (we cannot tell
  * which before its RESUME): not while the children fill their slots;
  * room is made among the standby links if need be. */
 int
 serve_incoming(struct serve *s, uint64_t node)
 {
-	if (s->nfed >= serve_cap(s)) {
+	if (serve_make_room(s) != 0) {
 		log_info("node %016llx asks for a link: all %zu links taken",
 		    (unsigned long long)node, serve_cap(s));
 		return -1;
@@ -309,7 +344,7 @@ serve_incoming(struct serve *s, uint64_t node)
 void
 serve_connected(struct serve *s, struct link *l)
 {
-	if (s->nfed >= serve_cap(s) || serve_find(s, l) != NULL) {
+	if (serve_find(s, l) != NULL || serve_make_room(s) != 0) {
 		link_close(l);
 		return;
 	}
@@ -335,7 +370,7 @@ serve_resume(struct serve *s, struct link *l, const uint8_t *msg,
 		return -1;
 	if (k->state == CHILD_STANDBY) {
 		/* A standby link's RESUME: a child's slot, if one is free. */
-		if (s->nfed >= serve_cap(s)) {
+		if (serve_make_room(s) != 0) {
 			log_info("node %016llx resumes: all %zu children's "
 			    "links taken: closing", (unsigned long long)
 			    link_peer(l), serve_cap(s));

@@ -58,10 +58,11 @@ void	serve_free(struct serve *s);
  * node's own callbacks to hand the links of its children to:
  * incoming takes a link (0) while a child's slot is free (the fanout and
  * two more, for a repair's standbys and a moved child that has not closed
- * its link yet), or refuses it (-1); connected holds it as a standby link,
+ * its link yet; a child with data unacknowledged and no ACK for 0.5 s
+ * gives up its slot for a new link), or refuses it (-1); connected holds it as a standby link,
  * nothing sent before its RESUME, never dropped for want of ACKs (the
  * oldest closed for a new link when every link is taken); its RESUME makes it a child, fed,
- * if a child's slot is free, else closes it; a malformed message closes its
+ * if a child's slot is free (or freed so), else closes it; a malformed message closes its
  * link; closed forgets it. */
 int	serve_incoming(struct serve *s, uint64_t node);
 void	serve_connected(struct serve *s, struct link *l);

@@ -180,7 +180,11 @@ static void
 peer_warm_tend(struct peer *p)
 {
 	char err[160];
-	int want = p->have && peer_standby_ok(p) && (p->bridge == NULL ||
+	int want;
+
+	if (p->warm_failed != p->standby)
+		p->warm_failed = 0;	/* another standby: it may be tried */
+	want = p->have && peer_standby_ok(p) && (p->bridge == NULL ||
 	    link_peer(p->bridge) != p->standby) &&
 	    p->standby != p->warm_failed;
 
@@ -478,33 +482,51 @@ peer_join(struct peer *p)
 		peer_join_now(p);
 }
 
+/* Why the bridge is to close now, or NULL: it brings nothing; the parent
+ * delivers past a gap it fills; or it is the parent the tree moved us
+ * away from, silent (gone, most likely), and the standby's link made in
+ * advance takes over at once. */
+static const char *
+peer_bridge_done(const struct peer *p)
+{
+	double quiet = peer_standby_ms(p);
+
+	if (peer_ms_since(p->bridge_seen) >= PEER_BRIDGE_IDLE_MS)
+		return "it brings nothing";
+	if (p->parent != NULL && peer_ms_since(p->parent_seen) < quiet &&
+	    peer_ms_since(p->bridged) >= PEER_BRIDGE_MAX_MS)
+		return "the parent delivers past a gap";
+	if (p->warm_up && link_peer(p->warm) == p->standby &&
+	    link_peer(p->bridge) != p->standby &&
+	    peer_ms_since(p->bridge_seen) >= quiet &&
+	    peer_ms_since(p->last_taken) >= quiet)
+		return "it is silent; the standby linked in advance takes over";
+	return NULL;
+}
+
 /* The parent's silence: JOIN again (the link stays, should the chunks
  * come back) until the tree names another parent. */
 static void
 peer_watch_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct peer *p = arg;
+	const char *done;
 	double silent;
 
 	(void)fd;
 	(void)what;
 	if (!p->have)
 		return;
+	if (p->bridge != NULL && (done = peer_bridge_done(p)) != NULL) {
+		log_info("the bridge from node %016llx closed: %s",
+		    (unsigned long long)link_peer(p->bridge), done);
+		peer_bridge_close(p);
+	}
 	if (p->bridge == NULL && peer_ms_since(p->last_taken) >=
 	    peer_standby_ms(p))
 		peer_bridge_open(p, p->parent == NULL ? "no parent" :
 		    link_connect_ms(p->parent) < 0 ? "the new parent is not "
 		    "linked yet" : "the parent is silent");
-	else if (p->bridge != NULL && (peer_ms_since(p->bridge_seen) >=
-	    PEER_BRIDGE_IDLE_MS || (p->parent != NULL &&
-	    peer_ms_since(p->parent_seen) < peer_standby_ms(p) &&
-	    peer_ms_since(p->bridged) >= PEER_BRIDGE_MAX_MS))) {
-		log_info("the bridge from node %016llx closed: %s",
-		    (unsigned long long)link_peer(p->bridge),
-		    peer_ms_since(p->bridge_seen) >= PEER_BRIDGE_IDLE_MS ?
-		    "it brings nothing" : "the parent delivers past a gap");
-		peer_bridge_close(p);
-	}
 	peer_warm_tend(p);
 	if (p->parent == NULL || link_connect_ms(p->parent) < 0)
 		return;

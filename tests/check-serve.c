@@ -189,6 +189,16 @@ sent_run(const struct link *l, uint64_t first, size_t n)
 		    (unsigned long long)(first + i));
 }
 
+/* Runs serve's timers for ms. */
+static void
+run_for(unsigned ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+}
+
 START_TEST(test_resume_parse)
 {
 	static const uint8_t k[] = { 'K' };
@@ -471,12 +481,8 @@ START_TEST(test_standby_not_dropped)
 	child_link(&kid, 0xc1);
 	child_resume(&kid, 0, 10);
 	sb.unacked = kid.unacked = 100;
-	for (i = 0; i < 400 && !kid.closed; i++) {
-		struct timeval tick = { 0, 10 * 1000 };
-
-		event_base_loopexit(base, &tick);
-		event_base_dispatch(base);
-	}
+	for (i = 0; i < 400 && !kid.closed; i++)
+		run_for(10);
 	ck_assert(kid.closed);
 	ck_assert_uint_eq(serve_stats(srv)->stuck, 1);
 	ck_assert(!sb.closed);
@@ -484,6 +490,34 @@ START_TEST(test_standby_not_dropped)
 	ck_assert_uint_eq(serve_standbys(srv), 1);
 	ck_assert_uint_eq(serve_children(srv), 0);
 	ck_assert_uint_eq(sb.nsent, 0);
+}
+END_TEST
+
+/* Every child's slot taken, a standby's RESUME takes the slot of a child
+ * with data unacknowledged and no ACK for 0.5 s (the vanished parent of
+ * the children that come), not of those that ACK. */
+START_TEST(test_standby_takes_silent_slot)
+{
+	struct link sb, kid[2 + SERVE_EXTRA];
+	size_t i;
+
+	push(10, 13, every_fourth);
+	child_link(&sb, 0xb1);
+	for (i = 0; i < 2 + SERVE_EXTRA; i++) {
+		child_link(&kid[i], 0x200 + i);
+		child_resume(&kid[i], 0, 12);
+	}
+	kid[2].unacked = 100;
+	run_for(300);
+	link_refused(0x2ff);	/* not silent long enough yet */
+	run_for(400);
+	child_resume(&sb, 0, 13);
+	ck_assert(kid[2].closed);
+	ck_assert_uint_eq(serve_stats(srv)->stuck, 1);
+	for (i = 0; i < 2 + SERVE_EXTRA; i++)
+		ck_assert(i == 2 || !kid[i].closed);
+	ck_assert_uint_eq(serve_children(srv), 2 + SERVE_EXTRA);
+	sent_run(&sb, 13, 1);
 }
 END_TEST
 
@@ -496,7 +530,8 @@ main(void)
 		{ .name = "serve", .setup = setup, .teardown = teardown,
 		    .timeout = 10, .tests = { test_keyframe_wait,
 		    test_resume_blocked, test_resume_malformed,
-		    test_standby_links, test_standby_not_dropped },
+		    test_standby_links, test_standby_not_dropped,
+		    test_standby_takes_silent_slot },
 		    .loops = { { test_resume, RESUME_CASES } } },
 	};
 
