@@ -200,6 +200,27 @@ serve_remove(struct serve *s, struct link *l)
 	*k = s->kids[--s->nkids];
 }
 
+/* Closes k's link and forgets it: a child silent since live_ms (counted
+ * stuck), or a standby link, the oldest (why ends the log line). */
+static void
+serve_drop(struct serve *s, struct child *k, const char *why)
+{
+	struct link *l = k->link;
+
+	if (k->state == CHILD_STANDBY)
+		log_info("node %016llx: the oldest of %zu standby links: "
+		    "closed%s", (unsigned long long)link_peer(l),
+		    serve_standbys(s), why);
+	else {
+		log_info("child %016llx: no acknowledgement for %llu ms: "
+		    "dropped%s", (unsigned long long)link_peer(l),
+		    (unsigned long long)(clock_ms() - k->live_ms), why);
+		s->st.stuck++;
+	}
+	serve_remove(s, l);
+	link_close(l);
+}
+
 /* Drops the children whose links have data unacknowledged and no ACK
  * for SERVE_STUCK_MS: gone without closing (killed, or their host cut
  * off). */
@@ -209,7 +230,6 @@ serve_check_cb(evutil_socket_t fd, short what, void *arg)
 	struct serve *s = arg;
 	struct udt_stats us;
 	struct child *k;
-	struct link *l;
 	uint64_t now = clock_ms();
 	size_t i;
 
@@ -217,6 +237,7 @@ serve_check_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	for (i = 0; i < s->nkids; i++) {
 		k = &s->kids[i];
+		us.acks = k->acks;	/* a standby's, or no figures */
 		if (k->state == CHILD_STANDBY ||
 		    link_stats(k->link, &us) != 0 || us.acks != k->acks ||
 		    link_unacked(k->link) <= 0) {
@@ -226,13 +247,7 @@ serve_check_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		if (now - k->live_ms < SERVE_STUCK_MS)
 			continue;
-		l = k->link;
-		log_info("child %016llx: no acknowledgement for %llu ms: "
-		    "dropped", (unsigned long long)link_peer(l),
-		    (unsigned long long)(now - k->live_ms));
-		s->st.stuck++;
-		serve_remove(s, l);
-		link_close(l);
+		serve_drop(s, k, "");
 		i--;
 	}
 }
@@ -278,20 +293,14 @@ static void
 serve_drop_standby(struct serve *s)
 {
 	struct child *old = NULL;
-	struct link *l;
 	size_t i;
 
 	for (i = 0; i < s->nkids; i++)
 		if (s->kids[i].state == CHILD_STANDBY &&
 		    (old == NULL || s->kids[i].since < old->since))
 			old = &s->kids[i];
-	if (old == NULL)
-		return;
-	l = old->link;
-	log_info("node %016llx: the oldest of %zu standby links: closed for "
-	    "a new link", (unsigned long long)link_peer(l), serve_standbys(s));
-	serve_remove(s, l);
-	link_close(l);
+	if (old != NULL)
+		serve_drop(s, old, " for a new link");
 }
 
 /* Every child's slot taken: the child that has gone longest without an
@@ -301,7 +310,6 @@ static int
 serve_make_room(struct serve *s)
 {
 	struct child *old = NULL;
-	struct link *l;
 	uint64_t now = clock_ms();
 	size_t i;
 
@@ -315,13 +323,7 @@ serve_make_room(struct serve *s)
 			old = &s->kids[i];
 	if (old == NULL)
 		return -1;
-	l = old->link;
-	log_info("child %016llx: no acknowledgement for %llu ms: dropped for "
-	    "a new one", (unsigned long long)link_peer(l),
-	    (unsigned long long)(now - old->live_ms));
-	s->st.stuck++;
-	serve_remove(s, l);
-	link_close(l);
+	serve_drop(s, old, " for a new one");
 	return 0;
 }
 
