@@ -23,6 +23,9 @@
 #define BROKER_RTO_MS		250
 #define BROKER_RTO_MAX_MS	1000
 #define BROKER_GIVE_UP_MS	9000
+/* ... and after this long unanswered, B is reported silent (broker.h). */
+#define BROKER_SILENT_MS	1500
+#define BROKER_SILENT_BATCH	16	/* reported a tick, the rest next */
 /* A link stays known this long after the GO: for A's retransmissions of
  * LINK and both ends' REPORTs. */
 #define BROKER_KEEP_MS		60000
@@ -97,6 +100,7 @@ struct blink {
 	struct tc_outcome	 report_b;
 	struct broker_end	 end[2];	/* A's and B's REPORT */
 	int			 classified;
+	int			 silent_told;	/* B reported silent */
 };
 
 /*
@@ -154,6 +158,12 @@ struct broker_outbox {
 	unsigned		 n, max;
 };
 
+/* The tick's nodes to report silent (broker.h, broker_on_silent). */
+struct broker_silent {
+	uint64_t		 id[BROKER_SILENT_BATCH];
+	unsigned		 n;
+};
+
 struct broker {
 	pthread_mutex_t		 lock;	/* error-checking: a second lock in
 					   one thread is fatal, not a hang */
@@ -161,6 +171,8 @@ struct broker {
 	struct broker_config	 cfg;
 	broker_send_fn		 send;
 	void			*ctx;
+	broker_silent_fn	 on_silent;	/* NULL: none */
+	void			*silent_ctx;
 	struct event		*tick;
 	struct blink		*links;
 	uint32_t		 used;		/* slots ever used; above, untouched */

@@ -396,7 +396,7 @@ broker_report_seen(struct broker *br, uint64_t session, uint64_t link,
  */
 static uint32_t
 broker_tick_pending(struct broker *br, uint32_t i, uint64_t now,
-    struct broker_outbox *ob)
+    struct broker_outbox *ob, struct broker_silent *sl)
 {
 	struct blink *l;
 	uint32_t next;
@@ -406,6 +406,11 @@ broker_tick_pending(struct broker *br, uint32_t i, uint64_t now,
 			return i;
 		l = &br->links[i - 1];
 		next = l->next;		/* the answer moves l to done */
+		if (!l->silent_told && now - l->t0 >= BROKER_SILENT_MS &&
+		    sl->n < BROKER_SILENT_BATCH) {
+			l->silent_told = 1;
+			sl->id[sl->n++] = l->b.node_id;
+		}
 		if (now < l->next_ms)
 			continue;
 		if (now - l->t0 >= BROKER_GIVE_UP_MS) {
@@ -433,9 +438,11 @@ broker_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct broker *br = arg;
 	struct broker_outbox ob = { br->batch, 0, BROKER_BATCH };
+	struct broker_silent sl = { .n = 0 };
 	uint64_t now = clock_ms(), at_id = 0;
 	struct blink *l;
 	uint32_t at = 0;
+	unsigned i;
 
 	(void)fd;
 	(void)what;
@@ -447,7 +454,7 @@ broker_tick_cb(evutil_socket_t fd, short what, void *arg)
 		if (at != 0 && (br->links[at - 1].state != BL_INSTRUCTING ||
 		    br->links[at - 1].id != at_id))
 			at = 0;
-		if ((at = broker_tick_pending(br, at, now, &ob)) == 0)
+		if ((at = broker_tick_pending(br, at, now, &ob, &sl)) == 0)
 			break;
 		at_id = br->links[at - 1].id;
 		broker_unlock(br);
@@ -466,6 +473,8 @@ broker_tick_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	broker_unlock(br);
 	broker_flush(br, &ob);
+	for (i = 0; i < sl.n && br->on_silent != NULL; i++)
+		br->on_silent(br->silent_ctx, sl.id[i]);
 	if (br->relay != NULL)
 		relay_expire(br->relay, now);
 }
@@ -520,6 +529,15 @@ broker_create(struct event_base *base, const struct broker_config *cfg,
 		return NULL;
 	}
 	return br;
+}
+
+void
+broker_on_silent(struct broker *br, broker_silent_fn fn, void *ctx)
+{
+	broker_lock(br);
+	br->on_silent = fn;
+	br->silent_ctx = ctx;
+	broker_unlock(br);
 }
 
 void

@@ -60,6 +60,12 @@ struct broker_node {
 struct broker *broker_create(struct event_base *base,
 	    const struct broker_config *cfg, broker_send_fn send, void *ctx,
 	    char *err, size_t errlen);
+/* B (node_id) has answered none of a link's INSTRUCTs for
+ * BROKER_SILENT_MS: most likely it is gone, and its owner may judge so
+ * from what else it knows. Called once a link, from the main thread's
+ * loop, with no broker lock held. */
+typedef void (*broker_silent_fn)(void *ctx, uint64_t node_id);
+void	broker_on_silent(struct broker *b, broker_silent_fn fn, void *ctx);
 void	broker_free(struct broker *b);
 
 /*

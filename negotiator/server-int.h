@@ -256,6 +256,10 @@ int	server_udp_start(struct server *s, char *err, size_t errlen);
 /* Stops the threads and closes the sockets. */
 void	server_udp_close(struct server *s);
 /* The broker's way out (broker_send_fn); ctx is the server. */
+/* The broker's word that a node answers no INSTRUCT (broker_on_silent):
+ * a peer silent for SERVER_INSTRUCT_GONE_S too is taken for gone. */
+#define SERVER_INSTRUCT_GONE_S 2
+void	server_broker_silent(void *ctx, uint64_t node_id);
 void	server_broker_send(void *ctx, const struct sockaddr *to,
 	    const uint8_t *msg, size_t len, const struct sockaddr *src);
 

@@ -158,6 +158,38 @@ server_lag_verdict(struct server *s, uint32_t slot,
 }
 
 /*
+ * A peer that answers none of a link's INSTRUCTs for 1.5 s (the broker
+ * says so) and has sent nothing for SERVER_INSTRUCT_GONE_S (keepalives
+ * come every interval) is gone, most likely: it vanished, and a node
+ * just moved under it, or its standby's child, waits for it. It is taken
+ * for gone now, not at its expiry (10 s), and the tree repairs around it;
+ * a live one that was only slow registers again at its next keepalive.
+ */
+void
+server_broker_silent(void *ctx, uint64_t node_id)
+{
+	struct server *s = ctx;
+	const struct reg_node *n;
+	uint32_t slot, silent = 0;
+	int gone = 0;
+
+	pthread_mutex_lock(&s->ns.lock);
+	if ((slot = registry_find(s->ns.reg, node_id)) != REG_NONE &&
+	    (n = registry_node_const(s->ns.reg, slot)) != NULL &&
+	    n->role == TC_ROLE_PEER &&
+	    (silent = server_clock(s) - n->seen) >= SERVER_INSTRUCT_GONE_S) {
+		server_state_drop(&s->ns, slot);
+		gone = 1;
+	}
+	pthread_mutex_unlock(&s->ns.lock);
+	if (gone) {
+		STAT_INC(s, instruct_gone);
+		log_info("node %016llx: answers no INSTRUCT and silent for %u "
+		    "s: gone", (unsigned long long)node_id, silent);
+	}
+}
+
+/*
  * ACCUSE: a child's chunks from its parent failed the channel's signature
  * (TC_ATTR_EVIDENCE of them). Believed only from the accused's own child
  * in the tree, where it cuts the accused off at once (forest_accuse);

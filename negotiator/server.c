@@ -167,6 +167,7 @@ server_create(struct event_base *base, const struct server_config *cfg,
 	if ((s->broker = broker_create(base, &bc, server_broker_send, s, err,
 	    errlen)) == NULL)
 		goto fail;
+	broker_on_silent(s->broker, server_broker_silent, s);
 	s->tick = event_new(base, -1, EV_PERSIST, server_tick_cb, s);
 	if (s->tick == NULL || event_add(s->tick, &tv) != 0) {
 		snprintf(err, errlen, "cannot start the expiry timer");
@@ -238,6 +239,7 @@ server_create_detached(struct event_base *base,
 	if ((s->broker = broker_create(base, &bc, send, ctx, err, errlen)) ==
 	    NULL)
 		goto fail;
+	broker_on_silent(s->broker, server_broker_silent, s);
 	return s;
 
 fail:

@@ -88,6 +88,7 @@ struct server_config {
 	X(left,			"nodes that said goodbye")		\
 	X(joined,		"JOINs answered with a parent")		\
 	X(parents_gone,		"parents taken for gone: children lost them, and silent") \
+	X(instruct_gone,	"peers taken for gone: a link's INSTRUCTs unanswered, and silent") \
 	X(status,		"STATUS reports from nodes")		\
 	X(join_no_parent,	"JOINs with no parent to give (no origin, no free slot)") \
 	X(link_unknown_peer,	"LINK for a node not registered on the channel") \

@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "negotiator/broker.h"
+#include "net/util/clock.h"
 #include "net/wire/stun.h"
 #include "tests/check-daemon.h"
 #include "tests/check-request.h"
@@ -356,6 +357,51 @@ START_TEST(test_send_unlocked)
 }
 END_TEST
 
+/* The nodes the broker reported silent (broker_on_silent), and when. */
+static uint64_t silent_ids[8], silent_ms[8];
+static unsigned nsilent;
+
+static void
+catch_silent(void *ctx, uint64_t node_id)
+{
+	ck_assert_ptr_null(ctx);
+	ck_assert_uint_lt(nsilent, 8);
+	silent_ms[nsilent] = clock_ms();
+	silent_ids[nsilent++] = node_id;
+}
+
+/*
+ * A node that answers none of a link's INSTRUCTs is reported silent once,
+ * 1.5 s after the LINK or later (never before), and one that answered is
+ * not.
+ */
+START_TEST(test_silent_reported)
+{
+	struct broker_node a, b, c;
+	struct broker *br = make_broker(0);
+	uint64_t t0;
+	int i;
+
+	node(&a, 0x301, 1);
+	node(&b, 0xb0b, 2);
+	node(&c, 0xc0c, 3);
+	nsilent = 0;
+	broker_on_silent(br, catch_silent, NULL);
+	ck_assert_int_eq(ask(br, &a, &b, 1), 0);	/* B answers */
+	ck_assert_int_eq(ack(br, instructs[0].tid, &b), 0);
+	t0 = clock_ms();
+	ck_assert_int_eq(ask(br, &a, &c, 2), 0);	/* C never does */
+	for (i = 0; i < 100 && nsilent == 0; i++)
+		run_for(100);
+	ck_assert_uint_eq(nsilent, 1);
+	ck_assert_uint_eq(silent_ids[0], 0xc0c);
+	ck_assert_uint_ge(silent_ms[0] - t0, 1500);
+	run_for(1000);			/* once a link, not once a tick */
+	ck_assert_uint_eq(nsilent, 1);
+	free_broker(br);
+}
+END_TEST
+
 /* A RELAY request for link (its key key) from fd; 1 if answered. */
 static int
 relay_bind(int fd, const struct sockaddr_in *relay, uint64_t link,
@@ -661,7 +707,8 @@ main(void)
 {
 	struct check_case cases[] = {
 		{ .name = "broker", .timeout = 60, .tests = { test_many,
-		    test_full, test_send_unlocked, test_relay_bind_deadline,
+		    test_full, test_send_unlocked, test_silent_reported,
+		    test_relay_bind_deadline,
 		    test_same_address_failed, test_classify,
 		    test_classes_counted, test_birthday_method } },
 	};

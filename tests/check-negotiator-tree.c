@@ -27,8 +27,8 @@ build_link(uint8_t *buf, size_t cap, uint64_t session, uint32_t seq,
 /* The broker (flow 3) against raw sockets: A asks for B, B is instructed
  * and acknowledges, A gets the GO with B's endpoint and the same link key;
  * a retransmitted LINK gets the same answer; an unknown node is a 404, a
- * forged ACK is ignored, a silent peer a 480; A's REPORT is counted by
- * the pair's classes. */
+ * forged ACK is ignored, a silent peer a 480 (and, silent long enough,
+ * gone); A's REPORT is counted by the pair's classes. */
 START_TEST(test_link)
 {
 	uint8_t req[STUN_MAX_MSG], ans[STUN_MAX_MSG], ins[STUN_MAX_MSG],
@@ -40,7 +40,7 @@ START_TEST(test_link)
 	struct tc_endpoint ep;
 	struct tc_outcome o = { 1, 0, LINK_PATH_DIRECT, 120 };
 	size_t n, ni;
-	int len, rlen, bs = socket(AF_INET, SOCK_DGRAM, 0),
+	int i, len, rlen, bs = socket(AF_INET, SOCK_DGRAM, 0),
 	    cs = socket(AF_INET, SOCK_DGRAM, 0);
 
 	do_register(0xa, &sa, ka);
@@ -115,6 +115,19 @@ START_TEST(test_link)
 	n = exchange(req, (size_t)len, ans, sizeof ans, 12000);
 	ck_assert_int_eq(error_code(ans, n), 480);
 	ck_assert_int_eq(json_of("/api/links", "peer_silent"), 1);
+
+	/* C, silent for 9 s by now: the broker's word that it answers no
+	 * INSTRUCT (1.5 s into another LINK, which waits) makes it gone at
+	 * once, well before its expiry, and a LINK for it a 404. */
+	ck_assert_int_eq(stat_of("instruct_gone"), 0);
+	len = build_link(req, sizeof req, sa, 5, ka, 0xc);
+	ck_assert_uint_eq(exchange(req, (size_t)len, ans, sizeof ans, 1000), 0);
+	for (i = 0; i < 50 && stat_of("instruct_gone") == 0; i++)
+		usleep(100 * 1000);
+	ck_assert_int_eq(stat_of("instruct_gone"), 1);
+	len = build_link(req, sizeof req, sa, 6, ka, 0xc);
+	n = exchange(req, (size_t)len, ans, sizeof ans, 2000);
+	ck_assert_int_eq(error_code(ans, n), 404);
 	close(bs);
 	close(cs);
 }
