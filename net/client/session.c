@@ -18,6 +18,9 @@
  * restarted) is registered with again this soon, backing off from there:
  * the tree is made again as the nodes come back. */
 #define SESSION_FORGOTTEN_MS	100
+/* A restarted negotiator refuses a peer (404) until the origin, which
+ * notices at its own next keepalive, is back: asked again this often. */
+#define SESSION_NO_ORIGIN_MS	500
 #define SESSION_CHALLENGES	3	/* 401s with a challenge in a row */
 
 enum session_state {
@@ -167,7 +170,7 @@ session_register_cb(void *arg, const struct stun_msg *resp,
 		s->has_challenge = 0;
 		/* No origin holds the label yet: wait for it, no slower. */
 		if (code == 404)
-			s->backoff_ms = SESSION_BACKOFF_MIN_MS;
+			s->backoff_ms = SESSION_NO_ORIGIN_MS;
 		snprintf(why, sizeof why, "register refused: %d %s", code,
 		    reason);
 		session_lost(s, why);
