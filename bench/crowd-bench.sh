@@ -58,8 +58,12 @@ api() {
 now_ms() {
 	date +%s%3N
 }
+# A peer's very first chunk, as it logs it ("first chunk N after MS ms",
+# " (a keyframe)" after N); not the first chunk from a new parent or the
+# standby after a repair ("first chunk N from the ...").
+FIRST='first chunk [0-9]*\( (a keyframe)\)\{0,1\} after'
 with_video() {	# peers whose log has their first chunk
-	cat "$LAB_STATE"/peer*.log 2>/dev/null | grep -c "first chunk" || true
+	grep -l "$FIRST" "$LAB_STATE"/peer*.log 2>/dev/null | grep -c . || true
 }
 
 pids=()
@@ -109,7 +113,7 @@ fi
 
 # The peers' own figures: time to the first chunk, JOINs refused.
 firsts=$(for ((k = 0; k < npeers; k++)); do
-	sed -n 's/.*first chunk .* after \([0-9]*\) ms.*/\1/p' \
+	sed -n "s/.*$FIRST \\([0-9]*\\) ms.*/\\2/p" \
 	    "$LAB_STATE/peer$k.log" | head -1
 done | sort -n)
 got=$(grep -c . <<<"$firsts" || true)
