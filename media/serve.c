@@ -24,18 +24,10 @@
  * takes tens of seconds to say so): its link is dropped, its slot freed.
  * A slow child's ACKs go on. */
 #define SERVE_STUCK_MS	1500
-/* A new child, or a standby's RESUME, that finds every child's slot taken
- * takes the slot of a child without an ACK for this long (data
- * unacknowledged): most likely the vanished node whose children come. */
-#define SERVE_SUSPECT_MS 500
 #define SERVE_CHECK_MS	250
 
 enum child_state {
-	CHILD_STANDBY,		/* linked; no RESUME yet: a new child for a
-				   moment, or a grandchild's link to its
-				   standby made in advance, idle until its
-				   parent goes silent (never fed, never
-				   dropped for chunks it was not sent) */
+	CHILD_NEW,		/* linked; its RESUME has not come */
 	CHILD_FED,		/* being sent chunks from next on */
 	CHILD_WAITING		/* wants a keyframe and none has come yet (a
 				   live input joined mid-GOP) */
@@ -48,26 +40,20 @@ struct child {
 	int64_t		 acks;		/* UDT's ACKs from it, last seen */
 	uint64_t	 live_ms;	/* when they last moved, or nothing
 					   was unacknowledged */
-	uint64_t	 since;		/* linked: serve's count of links then */
 };
 
 struct serve {
 	struct event_base	*base;
 	struct ring		*ring;
 	unsigned		 fanout;
-	struct child		 kids[SERVE_CHILDREN_MAX + SERVE_EXTRA +
-				     SERVE_STANDBY_MAX];
-	size_t			 nkids;		/* links, standby ones too */
-	size_t			 nfed;		/* past their RESUME */
-	uint64_t		 nlinked;	/* links taken, ever */
+	struct child		 kids[SERVE_CHILDREN_MAX + SERVE_EXTRA];
+	size_t			 nkids;
 	struct event		*retry;
 	struct event		*check;		/* for children gone silent */
 	struct serve_stats	 st;
 	uint64_t		 reported;	/* st.bytes at the last report */
 	uint8_t			 buf[CHUNK_MAX_LEN];
 };
-
-static void serve_remove(struct serve *s, struct link *l);
 
 static struct child *
 serve_find(struct serve *s, struct link *l)
@@ -80,29 +66,12 @@ serve_find(struct serve *s, struct link *l)
 	return NULL;
 }
 
-/* Children fed at most: the fanout and SERVE_EXTRA for repairs (none for
- * a node that serves no children). */
+/* Links taken at most: the fanout and SERVE_EXTRA for repairs (none for a
+ * node that serves no children). */
 static size_t
 serve_cap(const struct serve *s)
 {
 	return s->fanout > 0 ? s->fanout + SERVE_EXTRA : 0;
-}
-
-/* Standby links held at most: SERVE_STANDBYS(fanout), SERVE_STANDBY_MAX
- * at most. */
-static size_t
-serve_cap_standbys(const struct serve *s)
-{
-	size_t standbys = SERVE_STANDBYS(s->fanout);
-
-	return standbys < SERVE_STANDBY_MAX ? standbys : SERVE_STANDBY_MAX;
-}
-
-/* Links taken at most: the children's and, apart, the standby links. */
-static size_t
-serve_cap_links(const struct serve *s)
-{
-	return serve_cap(s) + serve_cap_standbys(s);
 }
 
 /* Serial number arithmetic (RFC 1982): a comes after b, numbers wrapping. */
@@ -188,39 +157,6 @@ serve_retry_cb(evutil_socket_t fd, short what, void *arg)
 	serve_all(arg);
 }
 
-static void
-serve_remove(struct serve *s, struct link *l)
-{
-	struct child *k = serve_find(s, l);
-
-	if (k == NULL)
-		return;
-	if (k->state != CHILD_STANDBY)
-		s->nfed--;
-	*k = s->kids[--s->nkids];
-}
-
-/* Closes k's link and forgets it: a child silent since live_ms (counted
- * stuck), or a standby link, the oldest (why ends the log line). */
-static void
-serve_drop(struct serve *s, struct child *k, const char *why)
-{
-	struct link *l = k->link;
-
-	if (k->state == CHILD_STANDBY)
-		log_info("node %016llx: the oldest of %zu standby links: "
-		    "closed%s", (unsigned long long)link_peer(l),
-		    serve_standbys(s), why);
-	else {
-		log_info("child %016llx: no acknowledgement for %llu ms: "
-		    "dropped%s", (unsigned long long)link_peer(l),
-		    (unsigned long long)(clock_ms() - k->live_ms), why);
-		s->st.stuck++;
-	}
-	serve_remove(s, l);
-	link_close(l);
-}
-
 /* Drops the children whose links have data unacknowledged and no ACK
  * for SERVE_STUCK_MS: gone without closing (killed, or their host cut
  * off). */
@@ -230,6 +166,7 @@ serve_check_cb(evutil_socket_t fd, short what, void *arg)
 	struct serve *s = arg;
 	struct udt_stats us;
 	struct child *k;
+	struct link *l;
 	uint64_t now = clock_ms();
 	size_t i;
 
@@ -237,9 +174,7 @@ serve_check_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	for (i = 0; i < s->nkids; i++) {
 		k = &s->kids[i];
-		us.acks = k->acks;	/* a standby's, or no figures */
-		if (k->state == CHILD_STANDBY ||
-		    link_stats(k->link, &us) != 0 || us.acks != k->acks ||
+		if (link_stats(k->link, &us) != 0 || us.acks != k->acks ||
 		    link_unacked(k->link) <= 0) {
 			k->acks = us.acks;
 			k->live_ms = now;
@@ -247,7 +182,13 @@ serve_check_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		if (now - k->live_ms < SERVE_STUCK_MS)
 			continue;
-		serve_drop(s, k, "");
+		l = k->link;
+		log_info("child %016llx: no acknowledgement for %llu ms: "
+		    "dropped", (unsigned long long)link_peer(l),
+		    (unsigned long long)(now - k->live_ms));
+		s->st.stuck++;
+		*k = s->kids[--s->nkids];
+		link_close(l);
 		i--;
 	}
 }
@@ -285,78 +226,38 @@ serve_free(struct serve *s)
 	free(s);
 }
 
-/* Every link taken while a child's slot is free: standby links use it.
- * The oldest of them is closed (most likely a grandchild's that vanished
- * or moved away), so that standby links never keep a child from its
- * slot; its grandchild links again if it still wants to. */
-static void
-serve_drop_standby(struct serve *s)
-{
-	struct child *old = NULL;
-	size_t i;
-
-	for (i = 0; i < s->nkids; i++)
-		if (s->kids[i].state == CHILD_STANDBY &&
-		    (old == NULL || s->kids[i].since < old->since))
-			old = &s->kids[i];
-	if (old != NULL)
-		serve_drop(s, old, " for a new link");
-}
-
-/* Every child's slot taken: the child that has gone longest without an
- * ACK, SERVE_SUSPECT_MS at least with data unacknowledged, is dropped for
- * the one that asks. 0 when a slot is free now. */
-static int
-serve_make_room(struct serve *s)
-{
-	struct child *old = NULL;
-	uint64_t now = clock_ms();
-	size_t i;
-
-	if (s->nfed < serve_cap(s))
-		return 0;
-	for (i = 0; i < s->nkids; i++)
-		if (s->kids[i].state != CHILD_STANDBY &&
-		    now - s->kids[i].live_ms >= SERVE_SUSPECT_MS &&
-		    link_unacked(s->kids[i].link) > 0 &&
-		    (old == NULL || s->kids[i].live_ms < old->live_ms))
-			old = &s->kids[i];
-	if (old == NULL)
-		return -1;
-	serve_drop(s, old, " for a new one");
-	return 0;
-}
-
-/* Whether a link may be taken, a child's or a standby's (we cannot tell
- * which before its RESUME): not while the children fill their slots;
- * room is made among the standby links if need be. */
 int
 serve_incoming(struct serve *s, uint64_t node)
 {
-	if (serve_make_room(s) != 0) {
+	if (s->nkids >= serve_cap(s)) {
 		log_info("node %016llx asks for a link: all %zu links taken",
 		    (unsigned long long)node, serve_cap(s));
 		return -1;
 	}
-	if (s->nkids >= serve_cap_links(s))
-		serve_drop_standby(s);
 	return 0;
 }
 
 void
 serve_connected(struct serve *s, struct link *l)
 {
-	if (serve_find(s, l) != NULL || serve_make_room(s) != 0) {
+	if (s->nkids >= serve_cap(s) || serve_find(s, l) != NULL) {
 		link_close(l);
 		return;
 	}
-	if (s->nkids >= serve_cap_links(s))
-		serve_drop_standby(s);
 	memset(&s->kids[s->nkids], 0, sizeof s->kids[0]);
 	s->kids[s->nkids].live_ms = clock_ms();
-	s->kids[s->nkids].since = ++s->nlinked;
 	s->kids[s->nkids++].link = l;
 	log_info("child %016llx linked", (unsigned long long)link_peer(l));
+}
+
+static void
+serve_remove(struct serve *s, struct link *l)
+{
+	struct child *k = serve_find(s, l);
+
+	if (k == NULL)
+		return;
+	*k = s->kids[--s->nkids];
 }
 
 /* The child's RESUME. */
@@ -370,18 +271,6 @@ serve_resume(struct serve *s, struct link *l, const uint8_t *msg,
 
 	if (k == NULL || serve_resume_parse(msg, len, &keyframe, &seq) != 0)
 		return -1;
-	if (k->state == CHILD_STANDBY) {
-		/* A standby link's RESUME: a child's slot, if one is free. */
-		if (serve_make_room(s) != 0) {
-			log_info("node %016llx resumes: all %zu children's "
-			    "links taken: closing", (unsigned long long)
-			    link_peer(l), serve_cap(s));
-			serve_remove(s, l);
-			link_close(l);
-			return 0;
-		}
-		s->nfed++;
-	}
 	if (keyframe && ring_latest_keyframe(s->ring, &seq) != 0) {
 		k->state = CHILD_WAITING;
 		return 0;
@@ -436,13 +325,7 @@ serve_pushed(struct serve *s)
 size_t
 serve_children(const struct serve *s)
 {
-	return s->nfed;
-}
-
-size_t
-serve_standbys(const struct serve *s)
-{
-	return s->nkids - s->nfed;
+	return s->nkids;
 }
 
 int
@@ -541,11 +424,9 @@ serve_report(struct serve *s, struct session *session, uint64_t parent,
 	h->kbps_out = ms > 0 ? (uint32_t)((s->st.bytes - s->reported) * 8 /
 	    ms) : 0;
 	s->reported = s->st.bytes;
-	for (i = 0; i < s->nkids && n < 8 * TC_FANOUT_MAX; i++) {
+	for (i = 0; i < s->nkids && i < TC_FANOUT_MAX; i++) {
 		uint64_t id = link_peer(s->kids[i].link);
 
-		if (s->kids[i].state == CHILD_STANDBY)
-			continue;	/* not our child in the tree */
 		for (k = 7; k >= 0; k--)
 			ids[n++] = (uint8_t)(id >> (8 * k));
 	}

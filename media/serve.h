@@ -31,14 +31,6 @@ struct serve;
  * closed its link. A live third child costs a 1.5 times upload for the
  * second or so a repair takes. */
 #define SERVE_EXTRA		2
-/* Links taken apart from the children's: our grandchildren link to us, their
- * standby, in advance and hold the link idle (no RESUME) until their parent
- * goes silent. Up to fanout * fanout of them, twice that while the tree
- * moves; at most SERVE_STANDBY_MAX (more while children's slots are free:
- * a link taken when every link is closes the oldest standby link). Such a
- * link takes a child's slot at its RESUME, if one is free. */
-#define SERVE_STANDBYS(fanout)	(2 * (fanout) * (fanout))
-#define SERVE_STANDBY_MAX	32
 
 struct serve_stats {
 	uint64_t	chunks;		/* chunk messages sent */
@@ -56,14 +48,11 @@ void	serve_free(struct serve *s);
 
 /* The children's side of struct link_callbacks (net/link/link.h), for the
  * node's own callbacks to hand the links of its children to:
- * incoming takes a link (0) while a child's slot is free (the fanout and
- * two more, for a repair's standbys and a moved child that has not closed
- * its link yet; a child with data unacknowledged and no ACK for 0.5 s
- * gives up its slot for a new link), or refuses it (-1); connected holds it as a standby link,
- * nothing sent before its RESUME, never dropped for want of ACKs (the
- * oldest closed for a new link when every link is taken); its RESUME makes it a child, fed,
- * if a child's slot is free (or freed so), else closes it; a malformed message closes its
- * link; closed forgets it. */
+ * incoming takes a child while a link is free (0) or refuses it (-1):
+ * the fanout and two more, for a repair's standbys and a moved child
+ * that has not closed its link yet;
+ * connected starts serving it, nothing sent before its RESUME; a
+ * malformed message closes its link; closed forgets it. */
 int	serve_incoming(struct serve *s, uint64_t node);
 void	serve_connected(struct serve *s, struct link *l);
 void	serve_message(struct serve *s, struct link *l, const uint8_t *msg,
@@ -71,11 +60,8 @@ void	serve_message(struct serve *s, struct link *l, const uint8_t *msg,
 void	serve_closed(struct serve *s, struct link *l, const char *why);
 /* A chunk was pushed into the ring: send it on. */
 void	serve_pushed(struct serve *s);
-/* The children: links past their RESUME. */
 size_t	serve_children(const struct serve *s);
-/* The links held idle, no RESUME yet (standby links made in advance). */
-size_t	serve_standbys(const struct serve *s);
-/* 1 when node is linked to us, as a child or a standby link. */
+/* 1 when node is linked to us as a child. */
 int	serve_has_child(const struct serve *s, uint64_t node);
 const struct serve_stats *serve_stats(const struct serve *s);
 

@@ -251,15 +251,12 @@ peer_progress(void *arg)
 		snprintf(link, sizeof link, "linking");
 	playout_advance(&p->playout, clock_ms());
 	log_info("%llu chunks (%.1f MB) in, %llu missed, %llu bad, %zu "
-	    "children (%zu standby links), %.1f MB relayed, parent %s, "
-	    "standby %s, latency p50 %.1f ms p99 %.1f ms, continuity %.2f %% "
-	    "(%u stalls)",
+	    "children, %.1f MB relayed, parent %s, latency p50 %.1f ms p99 "
+	    "%.1f ms, continuity %.2f %% (%u stalls)",
 	    (unsigned long long)p->chunks, p->bytes / 1e6,
 	    (unsigned long long)p->gaps, (unsigned long long)p->bad,
-	    serve_children(p->serve), serve_standbys(p->serve),
-	    serve_stats(p->serve)->bytes / 1e6, link,
-	    p->warm_up ? "linked in advance" : p->warm != NULL ? "linking" :
-	    p->bridge != NULL ? "bridging" : "not linked", p50, p99,
+	    serve_children(p->serve),
+	    serve_stats(p->serve)->bytes / 1e6, link, p50, p99,
 	    100 * playout_continuity(p->playout.played_ms,
 	    p->playout.stalled_ms), p->playout.stalls);
 	serve_log_children(p->serve);
@@ -423,11 +420,9 @@ main(int argc, char **argv)
 
 	peer_http_free(&p);
 	log_info("%llu chunks in, %llu missed, %llu bad, %llu parents, %llu "
-	    "bridges (%llu linked in advance, of %llu standby links), %llu "
-	    "MOVEs refused", (unsigned long long)p.chunks,
+	    "bridges, %llu MOVEs refused", (unsigned long long)p.chunks,
 	    (unsigned long long)p.gaps, (unsigned long long)p.bad,
 	    (unsigned long long)p.parents, (unsigned long long)p.bridges,
-	    (unsigned long long)p.warm_bridges, (unsigned long long)p.warms,
 	    (unsigned long long)p.moves_refused);
 	if (p.out != NULL && p.out != stdout)
 		fclose(p.out);

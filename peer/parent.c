@@ -1,7 +1,7 @@
 /* treecast-peer's side of the tree: JOIN and its answer, the parent's
- * link, MOVEs and keepalives naming another parent, the link to the
- * standby made in advance and its bridge while the parent is silent or
- * new, and ACCUSE for a parent that alters chunks. */
+ * link, MOVEs and keepalives naming another parent, the standby's bridge
+ * while the parent is silent or new, and ACCUSE for a parent that alters
+ * chunks. */
 #include "config.h"
 
 #include <stdio.h>
@@ -120,115 +120,20 @@ peer_bridge_close(struct peer *p)
 	p->bridge = NULL;
 }
 
-/* Whether the standby may be linked to: known, neither the parent itself
- * nor one of our own children (that would be a loop), nor --no-standby. */
-static int
-peer_standby_ok(const struct peer *p)
-{
-	return !p->no_standby && p->standby != 0 && (p->parent == NULL ||
-	    link_peer(p->parent) != p->standby) &&
-	    !serve_has_child(p->serve, p->standby);
-}
-
-/* Asks the bridge to resume at the next chunk; closes it if it cannot. */
-static void
-peer_bridge_resume(struct peer *p)
-{
-	uint8_t resume[SERVE_RESUME_LEN];
-	size_t n = serve_resume_build(resume, !p->have, p->next);
-
-	if (link_send(p->bridge, resume, n) != 0)
-		peer_bridge_close(p);
-	else
-		log_info("standby %016llx linked: resuming at chunk %llu",
-		    (unsigned long long)link_peer(p->bridge),
-		    (unsigned long long)p->next);
-}
-
-static void
-peer_warm_close(struct peer *p)
-{
-	if (p->warm == NULL)
-		return;
-	link_close(p->warm);
-	p->warm = NULL;
-	p->warm_up = 0;
-}
-
-/* Takes the link made in advance (to node, linked or still linking) for
- * the caller; NULL when there is none to node. */
-static struct link *
-peer_warm_take(struct peer *p, uint64_t node, int *up)
-{
-	struct link *l = p->warm;
-
-	if (l == NULL || link_peer(l) != node)
-		return NULL;
-	*up = p->warm_up;
-	p->warm = NULL;
-	p->warm_up = 0;
-	return l;
-}
-
-/* Keeps a link to the standby made in advance, idle, once a chunk has
- * come: opened again PEER_RETRY_MS after one failed or closed, closed when
- * the standby changes (the new one's follows) or a bridge comes from it.
- * One that failed at the punch or UDT is not tried again while that node
- * is the standby: each such failure counts against it as a repeater
- * (three in a row demote it), and the bridge on demand is left. */
-static void
-peer_warm_tend(struct peer *p)
-{
-	char err[160];
-	int want;
-
-	if (p->warm_failed != p->standby)
-		p->warm_failed = 0;	/* another standby: it may be tried */
-	want = p->have && peer_standby_ok(p) && (p->bridge == NULL ||
-	    link_peer(p->bridge) != p->standby) &&
-	    p->standby != p->warm_failed;
-
-	if (p->warm != NULL && (!want || link_peer(p->warm) != p->standby)) {
-		log_info("the standby link to node %016llx closed: %s",
-		    (unsigned long long)link_peer(p->warm), !want ? "not "
-		    "needed now" : "the standby changed");
-		peer_warm_close(p);
-	}
-	if (p->warm != NULL || !want ||
-	    peer_ms_since(p->warm_try) < PEER_RETRY_MS)
-		return;
-	p->warm_try = clock_ms();
-	if ((p->warm = link_open(p->agent, p->standby, err, sizeof err)) ==
-	    NULL)
-		log_debug("cannot link to the standby in advance: %s", err);
-}
-
 /* Bridges from the standby parent (the grandparent), resuming at the
  * next chunk, while the parent is silent, gone or new: at most one
- * bridge. The link made in advance is it at once; else one is asked for,
- * at most once a PEER_RETRY_MS. */
+ * bridge, asked for at most once a PEER_RETRY_MS, never to the parent
+ * itself nor to one of our own children (that would be a loop). */
 static void
 peer_bridge_open(struct peer *p, const char *why)
 {
 	char err[160];
-	int up = 0;
 
-	if (p->bridge != NULL || !p->have || !peer_standby_ok(p))
-		return;
-	if ((p->bridge = peer_warm_take(p, p->standby, &up)) != NULL) {
-		p->bridges++;
-		p->warm_bridges++;
-		p->bridged = clock_ms();
-		p->bridge_seen = p->bridged;
-		log_info("%s: bridging from the standby, node %016llx, linked "
-		    "in advance%s, at chunk %llu", why,
-		    (unsigned long long)p->standby, up ? "" : " (linking)",
-		    (unsigned long long)p->next);
-		if (up)
-			peer_bridge_resume(p);
-		return;
-	}
-	if (peer_ms_since(p->bridge_try) < PEER_RETRY_MS)
+	if (p->no_standby || p->bridge != NULL || p->standby == 0 ||
+	    !p->have || (p->parent != NULL &&
+	    link_peer(p->parent) == p->standby) ||
+	    serve_has_child(p->serve, p->standby) ||
+	    peer_ms_since(p->bridge_try) < PEER_RETRY_MS)
 		return;
 	p->bridge_try = clock_ms();
 	if ((p->bridge = link_open(p->agent, p->standby, err, sizeof err)) ==
@@ -263,17 +168,32 @@ peer_take(struct peer *p, const struct link *l, uint64_t seq)
 	    peer_ms_since(p->last_taken) >= peer_standby_ms(p);
 }
 
-/* The parent's link is up: resume where we were, or start at the
- * parent's latest keyframe. */
-static void
-peer_parent_linked(struct peer *p, struct link *l)
+/* The node's link hooks (net/node/node.h): the parent's and the bridge's
+ * links are ours; every other is a child's. */
+int
+peer_link_connected(void *arg, struct link *l)
 {
+	struct peer *p = arg;
 	uint8_t resume[SERVE_RESUME_LEN];
-	size_t n = serve_resume_build(resume, !p->have, p->next);
+	size_t n;
 
+	if (l == p->bridge) {
+		n = serve_resume_build(resume, !p->have, p->next);
+		if (link_send(l, resume, n) != 0)
+			peer_bridge_close(p);
+		else
+			log_info("standby %016llx linked: resuming at chunk "
+			    "%llu", (unsigned long long)link_peer(l),
+			    (unsigned long long)p->next);
+		return 1;
+	}
+	if (l != p->parent)
+		return 0;
+	/* Resume where we were, or start at the parent's latest keyframe. */
+	n = serve_resume_build(resume, !p->have, p->next);
 	if (link_send(l, resume, n) != 0) {
 		log_warn("cannot ask the parent to resume");
-		return;
+		return 1;
 	}
 	p->parents++;
 	p->last_chunk = clock_ms();	/* the watch waits */
@@ -285,30 +205,6 @@ peer_parent_linked(struct peer *p, struct link *l)
 	else
 		log_info("parent %016llx linked: starting at its latest "
 		    "keyframe", (unsigned long long)link_peer(l));
-}
-
-/* The node's link hooks (net/node/node.h): the parent's, the bridge's and
- * the standby's made in advance are ours; every other is a child's. */
-int
-peer_link_connected(void *arg, struct link *l)
-{
-	struct peer *p = arg;
-
-	if (l == p->warm) {
-		/* Idle: nothing asked, until the parent goes silent. */
-		p->warm_up = 1;
-		p->warms++;
-		log_info("standby %016llx linked in advance",
-		    (unsigned long long)link_peer(l));
-		return 1;
-	}
-	if (l == p->bridge) {
-		peer_bridge_resume(p);
-		return 1;
-	}
-	if (l != p->parent)
-		return 0;
-	peer_parent_linked(p, l);
 	return 1;
 }
 
@@ -317,18 +213,7 @@ peer_link_failed(void *arg, struct link *l, enum link_step step, const char *why
 {
 	struct peer *p = arg;
 
-	if (l == p->warm) {
-		if (step == LINK_STEP_PUNCH || step == LINK_STEP_UDT) {
-			p->warm_failed = link_peer(l);
-			log_info("no link to the standby %016llx in advance: "
-			    "%s; not asked again while it is the standby",
-			    (unsigned long long)p->warm_failed, why);
-		} else
-			log_debug("no link to the standby in advance: %s", why);
-		p->warm = NULL;
-		p->warm_up = 0;
-		return;
-	}
+	(void)why;
 	if (l == p->bridge) {
 		p->bridge = NULL;
 		return;
@@ -348,14 +233,6 @@ peer_link_message(void *arg, struct link *l, const uint8_t *msg, size_t len)
 {
 	struct peer *p = arg;
 
-	if (l == p->warm) {
-		/* Not asked for (a parent that feeds before the RESUME):
-		 * dropped, not taken. */
-		if (p->warm_dropped++ == 0)
-			log_info("standby %016llx sends chunks before our "
-			    "RESUME: dropped", (unsigned long long)link_peer(l));
-		return 1;
-	}
 	if (l != p->parent && l != p->bridge)
 		return 0;
 	peer_chunk(p, l, msg, len);
@@ -369,13 +246,6 @@ peer_link_closed(void *arg, struct link *l, const char *why)
 
 	if (p->feeder == l)
 		p->feeder = NULL;
-	if (l == p->warm) {
-		log_info("the standby link to node %016llx closed: %s",
-		    (unsigned long long)link_peer(l), why);
-		p->warm = NULL;
-		p->warm_up = 0;
-		return 1;
-	}
 	if (l == p->bridge) {
 		log_info("the bridge from node %016llx closed: %s",
 		    (unsigned long long)link_peer(l), why);
@@ -482,52 +352,33 @@ peer_join(struct peer *p)
 		peer_join_now(p);
 }
 
-/* Why the bridge is to close now, or NULL: it brings nothing; the parent
- * delivers past a gap it fills; or it is the parent the tree moved us
- * away from, silent (gone, most likely), and the standby's link made in
- * advance takes over at once. */
-static const char *
-peer_bridge_done(const struct peer *p)
-{
-	double quiet = peer_standby_ms(p);
-
-	if (peer_ms_since(p->bridge_seen) >= PEER_BRIDGE_IDLE_MS)
-		return "it brings nothing";
-	if (p->parent != NULL && peer_ms_since(p->parent_seen) < quiet &&
-	    peer_ms_since(p->bridged) >= PEER_BRIDGE_MAX_MS)
-		return "the parent delivers past a gap";
-	if (p->warm_up && link_peer(p->warm) == p->standby &&
-	    link_peer(p->bridge) != p->standby &&
-	    peer_ms_since(p->bridge_seen) >= quiet &&
-	    peer_ms_since(p->last_taken) >= quiet)
-		return "it is silent; the standby linked in advance takes over";
-	return NULL;
-}
-
 /* The parent's silence: JOIN again (the link stays, should the chunks
  * come back) until the tree names another parent. */
 static void
 peer_watch_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct peer *p = arg;
-	const char *done;
 	double silent;
 
 	(void)fd;
 	(void)what;
 	if (!p->have)
 		return;
-	if (p->bridge != NULL && (done = peer_bridge_done(p)) != NULL) {
-		log_info("the bridge from node %016llx closed: %s",
-		    (unsigned long long)link_peer(p->bridge), done);
-		peer_bridge_close(p);
-	}
 	if (p->bridge == NULL && peer_ms_since(p->last_taken) >=
 	    peer_standby_ms(p))
 		peer_bridge_open(p, p->parent == NULL ? "no parent" :
 		    link_connect_ms(p->parent) < 0 ? "the new parent is not "
 		    "linked yet" : "the parent is silent");
-	peer_warm_tend(p);
+	else if (p->bridge != NULL && (peer_ms_since(p->bridge_seen) >=
+	    PEER_BRIDGE_IDLE_MS || (p->parent != NULL &&
+	    peer_ms_since(p->parent_seen) < peer_standby_ms(p) &&
+	    peer_ms_since(p->bridged) >= PEER_BRIDGE_MAX_MS))) {
+		log_info("the bridge from node %016llx closed: %s",
+		    (unsigned long long)link_peer(p->bridge),
+		    peer_ms_since(p->bridge_seen) >= PEER_BRIDGE_IDLE_MS ?
+		    "it brings nothing" : "the parent delivers past a gap");
+		peer_bridge_close(p);
+	}
 	if (p->parent == NULL || link_connect_ms(p->parent) < 0)
 		return;
 	silent = peer_ms_since(p->last_chunk);
@@ -557,7 +408,6 @@ static void
 peer_link_parent(struct peer *p, uint64_t parent)
 {
 	char err[160];
-	int up = 0;
 
 	if (parent == p->accused) {
 		log_warn("the tree gives back node %016llx, which we reported: "
@@ -572,15 +422,6 @@ peer_link_parent(struct peer *p, uint64_t parent)
 		/* The tree names the one bridging: it is the parent now. */
 		p->parent = p->bridge;
 		p->bridge = NULL;
-		return;
-	}
-	if ((p->parent = peer_warm_take(p, parent, &up)) != NULL) {
-		/* The standby linked in advance (our grandparent, most
-		 * likely, the parent gone): the parent now. */
-		log_info("node %016llx was linked in advance",
-		    (unsigned long long)parent);
-		if (up)
-			peer_parent_linked(p, p->parent);
 		return;
 	}
 	if ((p->parent = link_open(p->agent, parent, err, sizeof err)) ==

@@ -77,16 +77,6 @@ struct peer {
 	/* While the parent is silent or new: the standby parent, or the
 	 * parent the tree moved us away from, still feeding. */
 	struct link		*bridge;
-	/* The link to the standby made in advance: held idle, no RESUME,
-	 * until the parent goes silent; it is the bridge then, at once. */
-	struct link		*warm;
-	int			 warm_up;	/* ... linked */
-	uint64_t		 warm_try;	/* the last one asked for */
-	uint64_t		 warm_failed;	/* the standby it could not
-						   punch into, or 0 */
-	uint64_t		 warms;		/* standby links made in advance */
-	uint64_t		 warm_bridges;	/* ... that became the bridge */
-	uint64_t		 warm_dropped;	/* chunks on one not resumed */
 	const struct link	*feeder;	/* the last chunk's, or NULL */
 	uint64_t		 standby;	/* the tree's standby parent, 0 */
 	uint64_t		 move_seq;	/* the last MOVE's (this session) */

@@ -6,10 +6,7 @@
  * recording what it was sent. A child's
  * RESUME from a sequence number gets the chunks from there; one older
  * than the ring starts at the ring's oldest keyframe; a new child ("K")
- * starts at the newest keyframe, or waits for the next one. A link that
- * has sent no RESUME (a grandchild's standby link, made in advance) is
- * held apart: never fed, never dropped for want of ACKs, taking no
- * child's slot, until its RESUME makes it a child.
+ * starts at the newest keyframe, or waits for the next one.
  */
 #include "config.h"
 
@@ -36,26 +33,9 @@ struct link {
 	int		 closed;	/* link_close was called */
 	uint64_t	 sent[SENT_MAX];
 	size_t		 nsent;
-	ssize_t		 unacked;	/* link_unacked says */
-	int64_t		 acks;		/* link_stats says */
 };
 
-#define FAKE_LINK_STATS
 #include "tests/fake-link.h"
-
-int
-link_stats(struct link *l, struct udt_stats *out)
-{
-	memset(out, 0, sizeof *out);
-	out->acks = l->acks;
-	return 0;
-}
-
-ssize_t
-link_unacked(struct link *l)
-{
-	return l->unacked;
-}
 
 int
 link_send(struct link *l, const void *msg, size_t len)
@@ -162,20 +142,6 @@ child_resume(struct link *l, int keyframe, uint64_t seq)
 	ck_assert(!l->closed);
 }
 
-/* A standby link's RESUME from seq, no child's slot free: closed, sent
- * nothing. */
-static void
-child_resume_closed(struct link *l, uint64_t seq)
-{
-	uint8_t msg[SERVE_RESUME_LEN];
-	size_t len = serve_resume_build(msg, 0, seq);
-
-	serve_message(srv, l, msg, len);
-	ck_assert(l->closed);
-	ck_assert_uint_eq(l->nsent, 0);
-	ck_assert(!serve_has_child(srv, link_peer(l)));
-}
-
 /* The link was sent exactly first..first + n - 1, in order. */
 static void
 sent_run(const struct link *l, uint64_t first, size_t n)
@@ -187,16 +153,6 @@ sent_run(const struct link *l, uint64_t first, size_t n)
 		ck_assert_msg(l->sent[i] == first + i, "chunk %zu: %llu, not "
 		    "%llu", i, (unsigned long long)l->sent[i],
 		    (unsigned long long)(first + i));
-}
-
-/* Runs serve's timers for ms. */
-static void
-run_for(unsigned ms)
-{
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-
-	event_base_loopexit(base, &tv);
-	event_base_dispatch(base);
 }
 
 START_TEST(test_resume_parse)
@@ -412,115 +368,6 @@ START_TEST(test_resume_malformed)
 }
 END_TEST
 
-/* A link that may not be taken now: serve_incoming refuses it. */
-static void
-link_refused(uint64_t peer)
-{
-	ck_assert_int_eq(serve_incoming(srv, peer), -1);
-}
-
-/*
- * Standby links (fanout 2: 4 children's slots, 8 standby links and the
- * free children's slots): held idle, never fed; they leave the children
- * their slots (the last child's link, every link taken, closes the
- * oldest standby link), and a child's RESUME finds one; past the
- * children's slots, a link is refused, and a standby resuming then is
- * closed; once a child has gone, a standby link's RESUME makes it a
- * child, fed from there.
- */
-START_TEST(test_standby_links)
-{
-	struct link sb[SERVE_STANDBYS(2)], kid[2 + SERVE_EXTRA], old;
-	size_t i;
-
-	push(10, 13, every_fourth);
-	child_link(&old, 0x1ff);
-	for (i = 0; i < SERVE_STANDBYS(2); i++)
-		child_link(&sb[i], 0x100 + i);
-	for (i = 0; i < 2 + SERVE_EXTRA; i++) {
-		ck_assert(!old.closed);
-		child_link(&kid[i], 0x200 + i);
-		child_resume(&kid[i], 0, 12);
-	}
-	ck_assert(old.closed);	/* the oldest standby link, for kid[3] */
-	ck_assert(!serve_has_child(srv, 0x1ff));
-	ck_assert_uint_eq(serve_children(srv), 2 + SERVE_EXTRA);
-	ck_assert_uint_eq(serve_standbys(srv), SERVE_STANDBYS(2));
-	link_refused(0x2ff);	/* every child's slot taken */
-	push(14, 16, every_fourth);
-	for (i = 0; i < SERVE_STANDBYS(2); i++)
-		ck_assert_uint_eq(sb[i].nsent, 0);
-	for (i = 0; i < 2 + SERVE_EXTRA; i++)
-		sent_run(&kid[i], 12, 5);
-
-	/* No child's slot free: a standby's RESUME closes its link. */
-	child_resume_closed(&sb[0], 15);
-	ck_assert_uint_eq(serve_standbys(srv), SERVE_STANDBYS(2) - 1);
-
-	/* A child gone, the next standby to resume takes its slot. */
-	serve_closed(srv, &kid[0], "test");
-	child_resume(&sb[1], 0, 15);
-	ck_assert_uint_eq(serve_children(srv), 2 + SERVE_EXTRA);
-	ck_assert_uint_eq(serve_standbys(srv), SERVE_STANDBYS(2) - 2);
-	sent_run(&sb[1], 15, 2);
-	push(17, 17, every_fourth);
-	sent_run(&sb[1], 15, 3);
-	ck_assert_uint_eq(sb[2].nsent, 0);
-}
-END_TEST
-
-/* A child with data unacknowledged and no ACK for 1.5 s is dropped; a
- * standby link, sent nothing, is not, whatever UDT holds for it. */
-START_TEST(test_standby_not_dropped)
-{
-	struct link sb, kid;
-	int i;
-
-	push(10, 13, every_fourth);
-	child_link(&sb, 0xb1);
-	child_link(&kid, 0xc1);
-	child_resume(&kid, 0, 10);
-	sb.unacked = kid.unacked = 100;
-	for (i = 0; i < 400 && !kid.closed; i++)
-		run_for(10);
-	ck_assert(kid.closed);
-	ck_assert_uint_eq(serve_stats(srv)->stuck, 1);
-	ck_assert(!sb.closed);
-	ck_assert(serve_has_child(srv, 0xb1));
-	ck_assert_uint_eq(serve_standbys(srv), 1);
-	ck_assert_uint_eq(serve_children(srv), 0);
-	ck_assert_uint_eq(sb.nsent, 0);
-}
-END_TEST
-
-/* Every child's slot taken, a standby's RESUME takes the slot of a child
- * with data unacknowledged and no ACK for 0.5 s (the vanished parent of
- * the children that come), not of those that ACK. */
-START_TEST(test_standby_takes_silent_slot)
-{
-	struct link sb, kid[2 + SERVE_EXTRA];
-	size_t i;
-
-	push(10, 13, every_fourth);
-	child_link(&sb, 0xb1);
-	for (i = 0; i < 2 + SERVE_EXTRA; i++) {
-		child_link(&kid[i], 0x200 + i);
-		child_resume(&kid[i], 0, 12);
-	}
-	kid[2].unacked = 100;
-	run_for(300);
-	link_refused(0x2ff);	/* not silent long enough yet */
-	run_for(400);
-	child_resume(&sb, 0, 13);
-	ck_assert(kid[2].closed);
-	ck_assert_uint_eq(serve_stats(srv)->stuck, 1);
-	for (i = 0; i < 2 + SERVE_EXTRA; i++)
-		ck_assert(i == 2 || !kid[i].closed);
-	ck_assert_uint_eq(serve_children(srv), 2 + SERVE_EXTRA);
-	sent_run(&sb, 13, 1);
-}
-END_TEST
-
 int
 main(void)
 {
@@ -529,9 +376,7 @@ main(void)
 		    test_serve_next_wrap } },
 		{ .name = "serve", .setup = setup, .teardown = teardown,
 		    .timeout = 10, .tests = { test_keyframe_wait,
-		    test_resume_blocked, test_resume_malformed,
-		    test_standby_links, test_standby_not_dropped,
-		    test_standby_takes_silent_slot },
+		    test_resume_blocked, test_resume_malformed },
 		    .loops = { { test_resume, RESUME_CASES } } },
 	};
 

@@ -2,8 +2,7 @@
  * fuzz-resume): the net/link/link calls serve.c makes besides link_send and
  * link_close, which the program defines with its struct link (it has a
  * peer). No UDT statistics, nothing unacknowledged: serve's check for
- * children gone silent never drops one (a program that defines
- * FAKE_LINK_STATS defines link_stats and link_unacked itself). */
+ * children gone silent never drops one. */
 #ifndef TREECAST_FAKE_LINK_H
 #define TREECAST_FAKE_LINK_H
 
@@ -19,7 +18,6 @@ link_peer(const struct link *l)
 	return l->peer;
 }
 
-#ifndef FAKE_LINK_STATS
 int
 link_stats(struct link *l, struct udt_stats *out)
 {
@@ -34,6 +32,5 @@ link_unacked(struct link *l)
 	(void)l;
 	return 0;
 }
-#endif
 
 #endif

@@ -15,12 +15,9 @@
  *   then each operation's first byte op: op & 7 says what, to child
  *   (op >> 3) & 7 where it names one, a keyframe if op & 0x40 where a
  *   chunk arrives:
- *     0, 6: a child asks for a link (accepted or refused as serve says);
- *        a standby link, not fed, until its RESUME (every link taken, the
- *        oldest standby link is closed for it)
+ *     0, 6: a child asks for a link (accepted or refused as serve says)
  *     1: the child sends a message: a length byte (its low 4 bits), then
- *        that many bytes (a first RESUME takes a child's slot, or closes
- *        the link when none is free)
+ *        that many bytes
  *     2, 7: a chunk arrives, the next number
  *     3: a gap, as peer/main.c makes one: a chunk numbered by the
  *        next 8 bytes (big-endian) arrives, the ring reset first; where
@@ -184,40 +181,18 @@ fuzz_served(void)
 	return n;
 }
 
-/* The links past their RESUME (children). */
-static size_t
-fuzz_fed(void)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < FUZZ_LINKS; i++)
-		n += fuzz_links[i].state == FL_SERVED && fuzz_links[i].resumed;
-	return n;
-}
-
-/* The children serve feeds: the fanout and SERVE_EXTRA, or none. */
+/* The links serve takes: the fanout and SERVE_EXTRA, or none. */
 static unsigned
 fuzz_cap(unsigned fanout)
 {
 	return fanout > 0 ? fanout + SERVE_EXTRA : 0;
 }
 
-/* The links it takes: those and the standby links, held apart. */
-static unsigned
-fuzz_cap_links(unsigned fanout)
-{
-	unsigned standbys = SERVE_STANDBYS(fanout);
-
-	return fuzz_cap(fanout) + (standbys < SERVE_STANDBY_MAX ? standbys :
-	    SERVE_STANDBY_MAX);
-}
-
 static void
 fuzz_connect(struct serve *s, unsigned fanout)
 {
 	struct link *l = NULL;
-	size_t i, before = fuzz_served(), fed = serve_children(s);
-	int room = fed < fuzz_cap(fanout);
+	size_t i, before = serve_children(s);
 
 	for (i = 0; i < FUZZ_LINKS && l == NULL; i++)
 		if (fuzz_links[i].state == FL_NONE)
@@ -226,42 +201,31 @@ fuzz_connect(struct serve *s, unsigned fanout)
 		return;
 	memset(l, 0, sizeof *l);
 	l->peer = 0x1000 + (uint64_t)(l - fuzz_links);
-	/* Every link taken, the oldest standby link is closed for it. */
-	fuzz_closing = 1;
 	if (serve_incoming(s, l->peer) != 0) {
-		fuzz_closing = 0;
-		fuzz_assert(!room && fuzz_served() == before);
+		fuzz_assert(before >= fuzz_cap(fanout));
 		return;
 	}
-	fuzz_assert(room);
-	if (before >= fuzz_cap_links(fanout))
-		before--;
-	fuzz_assert(fuzz_served() == before);
+	fuzz_assert(before < fuzz_cap(fanout));
 	l->state = FL_SERVED;
+	fuzz_closing = 1;
 	serve_connected(s, l);
 	fuzz_closing = 0;
-	/* A standby link until its RESUME: not a child yet. */
 	fuzz_assert(l->state == FL_SERVED);
-	fuzz_assert(serve_children(s) == fed);
-	fuzz_assert(serve_standbys(s) == before + 1 - fed);
+	fuzz_assert(serve_children(s) == before + 1);
 }
 
 static void
 fuzz_message(struct serve *s, struct link *l, const uint8_t *msg,
-    size_t len, unsigned fanout)
+    size_t len)
 {
-	size_t before = fuzz_served(), fed = serve_children(s);
+	size_t before = serve_children(s);
 	uint64_t seq;
-	int ok, key, taken;
+	int ok, key;
 
 	fuzz_parse(msg, len);
 	if (l->state != FL_SERVED)
 		return;		/* no messages on a link that is gone */
 	ok = fuzz_resume_ok(msg, len, &key, &seq);
-	/* A standby link's RESUME takes a child's slot if one is free. */
-	taken = ok && (l->resumed || fed < fuzz_cap(fanout));
-	if (!l->resumed && taken)
-		fed++;
 	if (ok) {
 		l->resumed = 1;
 		l->keyframe = key;
@@ -269,14 +233,17 @@ fuzz_message(struct serve *s, struct link *l, const uint8_t *msg,
 		l->sent_any = 0;
 		l->reset = 0;
 	}
-	fuzz_closing = !taken;
+	fuzz_closing = !ok;
 	serve_message(s, l, msg, len);
 	fuzz_closing = 0;
-	/* A RESUME is taken, with a child's slot free; else the link
-	 * closes. */
-	fuzz_assert(l->state == (taken ? FL_SERVED : FL_NONE));
-	fuzz_assert(fuzz_served() == before - !taken);
-	fuzz_assert(serve_children(s) == (taken ? fed : fuzz_fed()));
+	/* A RESUME is taken; anything else closes the link. */
+	if (ok) {
+		fuzz_assert(l->state == FL_SERVED);
+		fuzz_assert(serve_children(s) == before);
+	} else {
+		fuzz_assert(l->state == FL_NONE);
+		fuzz_assert(serve_children(s) == before - 1);
+	}
 }
 
 static void
@@ -338,7 +305,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			n = off < size ? data[off++] & 15 : 0;
 			if (n > size - off)
 				n = size - off;
-			fuzz_message(s, l, data + off, n, fanout);
+			fuzz_message(s, l, data + off, n);
 			off += n;
 			break;
 		case 2:
@@ -361,11 +328,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			l->full = !l->full;
 			break;
 		}
-		fuzz_assert(serve_children(s) == fuzz_fed());
-		fuzz_assert(serve_children(s) + serve_standbys(s) ==
-		    fuzz_served());
+		fuzz_assert(serve_children(s) == fuzz_served());
 		fuzz_assert(serve_children(s) <= fuzz_cap(fanout));
-		fuzz_assert(fuzz_served() <= fuzz_cap_links(fanout));
 	}
 	serve_free(s);
 	return 0;
