@@ -161,6 +161,8 @@ struct udt_loop {
 	pthread_mutex_t			 mu;
 	std::vector<UDTSOCKET>		 ready;	// under mu
 	std::map<UDTSOCKET, udt_link *>	 links;	// loop thread only
+	std::map<UDTSOCKET, uint64_t>	 doomed;	// ... and these: given up
+							// while connecting, when
 };
 
 static int udt_users;	// UDT::startup once per process
@@ -285,6 +287,34 @@ udt_wake_cb(evutil_socket_t fd, short what, void *arg)
  * link's state: a handful of links a node, no data polled.
  */
 #define UDT_HEALTH_MS 250
+/*
+ * A link given up while UDT's rendezvous is under way is not closed then:
+ * UDT 4.11's receiving thread may be completing the handshake at that
+ * moment (CUDT::connect(const CPacket&)), and its connect_complete throws
+ * for a socket closed meanwhile, from a function declared throw(): the
+ * process ends in std::terminate (seen in a 120-peer flash crowd, a peer
+ * moved twice within half a second). Its socket is closed once UDT says
+ * it is no longer connecting, or after UDT's own limit for a rendezvous
+ * (30 s) and a little more.
+ */
+#define UDT_DOOMED_MAX_MS 35000
+
+// Closes the doomed sockets whose handshake is over.
+static void
+udt_bury(struct udt_loop *u, bool all)
+{
+	std::map<UDTSOCKET, uint64_t>::iterator it = u->doomed.begin();
+	uint64_t now = clock_ms();
+
+	while (it != u->doomed.end()) {
+		if (all || UDT::getsockstate(it->first) != CONNECTING ||
+		    now - it->second >= UDT_DOOMED_MAX_MS) {
+			UDT::close(it->first);
+			u->doomed.erase(it++);
+		} else
+			++it;
+	}
+}
 
 static void
 udt_health_cb(evutil_socket_t fd, short what, void *arg)
@@ -296,6 +326,7 @@ udt_health_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	udt_bury(u, false);
 	for (it = u->links.begin(); it != u->links.end(); ++it) {
 		struct udt_link *l = it->second;
 
@@ -383,6 +414,7 @@ udt_loop_free(struct udt_loop *u)
 		return;
 	while (!u->links.empty())
 		udt_link_free(u->links.begin()->second);
+	udt_bury(u, true);
 	if (u->started) {
 		u->stop = true;
 		pthread_join(u->thread, NULL);
@@ -528,7 +560,10 @@ udt_link_free(struct udt_link *l)
 	if (l == NULL)
 		return;
 	UDT::epoll_remove_usock(l->u->eid, l->s);
-	UDT::close(l->s);
+	if (UDT::getsockstate(l->s) == CONNECTING)
+		l->u->doomed[l->s] = clock_ms();	// closed later: udt_bury
+	else
+		UDT::close(l->s);
 	l->u->links.erase(l->s);
 	if (l->timeout != NULL)
 		event_free(l->timeout);
