@@ -11,6 +11,7 @@
  *                                       pair's NAT classes, the relay */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,7 +121,7 @@ http_node_json(struct evbuffer *b, const struct server_view *snap,
 	uint32_t parent;
 	int children = 0;
 	char up[24], ext[ADDR_STRLEN], in[ADDR_STRLEN];
-	char key[KEY_HEX_LEN + 3];
+	char key[KEY_HEX_LEN + 3], v6[ADDR_STRLEN + 2];
 
 	snprintf(up, sizeof up, "null");
 	if (forest_parent(snap->forest, n->channel, slot, &parent) == 0 &&
@@ -135,18 +136,22 @@ http_node_json(struct evbuffer *b, const struct server_view *snap,
 		children = 0;
 	reg_addr_load(n->ext_ip, n->ext_port, &ss, &len);
 	addr_format((struct sockaddr *)&ss, ext, sizeof ext);
+	snprintf(v6, sizeof v6, "null");
+	if (server_view_addr6(snap, slot, &ss) && inet_ntop(AF_INET6,
+	    &((struct sockaddr_in6 *)&ss)->sin6_addr, in, sizeof in) != NULL)
+		snprintf(v6, sizeof v6, "\"%s\"", in);
 	reg_addr_load(n->int_ip, n->int_port, &ss, &len);
 	addr_format((struct sockaddr *)&ss, in, sizeof in);
 	memset(&p, 0, sizeof p);
 	nat_profile_decode(n->profile, sizeof n->profile, &p);
 	evbuffer_add_printf(b, "{\"id\":\"%016" PRIx64 "\",\"channel\":\"%s\","
-	    "\"channel_key\":%s,\"role\":\"%s\",\"external\":\"%s\",\"internal\":\"%s\","
+	    "\"channel_key\":%s,\"role\":\"%s\",\"external\":\"%s\",\"internal\":\"%s\",\"ipv6\":%s,"
 	    "\"class\":\"%s\",\"nat\":{\"mapping\":\"%s\",\"allocation\":\"%s\","
 	    "\"offset\":%d,\"delta\":%d,\"filtering\":\"%s\"},"
 	    "\"silent_s\":%u,\"parent\":%s,\"children\":%d}", n->node_id,
 	    channels_display(snap->channels, n->channel),
 	    http_key(snap->channels, n->channel, key),
-	    tc_role_name(n->role), ext, in, nat_class_name(&p),
+	    tc_role_name(n->role), ext, in, v6, nat_class_name(&p),
 	    nat_mapping_name(p.mapping), nat_allocation_name(p.allocation),
 	    p.offset, p.delta, nat_filtering_name(p.filtering),
 	    snap->clock - n->seen, up, children);

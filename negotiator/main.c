@@ -293,8 +293,11 @@ main(int argc, char **argv)
 	    (http = http_create(base, srv, &cfg.http, err, sizeof err)) == NULL)
 		fatal("%s", err);
 	negotiator_verifier_address(&cfg, &vaddr);
-	if ((verifier = verifier_start(base, srv, &vaddr, err, sizeof err)) ==
-	    NULL)
+	/* IPv6 links where --listen6 names an address: a wildcard has none
+	 * to register. */
+	if ((verifier = verifier_start(base, srv, &vaddr, cfg.has_listen6 &&
+	    !addr_is_any((struct sockaddr *)&cfg.listen6.ss) ? &cfg.listen6 :
+	    NULL, err, sizeof err)) == NULL)
 		fatal("verifier: %s", err);
 	sigint = evsignal_new(base, SIGINT, on_signal, base);
 	sigterm = evsignal_new(base, SIGTERM, on_signal, base);

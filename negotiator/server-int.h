@@ -127,6 +127,7 @@ struct server_state {
 	struct forest		*forest;
 	uint8_t			*fanout;
 	struct server_health	*health;
+	uint8_t			(*addr6)[16];	/* registered IPv6, or zeroes */
 	/* The health's stream bytes summed by channel and in all. */
 	uint64_t		 origin_out[CHANNELS_MAX], delivered[CHANNELS_MAX];
 	uint64_t		 origin_out_all, delivered_all;
@@ -244,8 +245,17 @@ void	server_state_drop(struct server_state *ns, uint32_t slot);
  * parent's own parent's node id, 0 for none. Under the lock. */
 uint64_t server_state_standby(const struct server_state *ns, int ch,
 	    uint32_t parent);
-/* The node's class for the tree (forest_nat). */
-enum tree_nat server_state_tree_nat(const struct reg_node *n);
+/* The node's class for the tree (forest_nat), the node in slot reachable
+ * over IPv6 a predictable one whatever its IPv4 NAT. */
+enum tree_nat server_state_tree_nat(const struct server_state *ns,
+	    uint32_t slot, const struct reg_node *n);
+/* The IPv6 address the node in slot registered (XOR-ADDRESS6), or none
+ * (sa NULL). Under the lock. */
+void	server_state_set_addr6(struct server_state *ns, uint32_t slot,
+	    const struct sockaddr *sa);
+/* 1 with it in ss when it registered one. Under the lock. */
+int	server_state_addr6(const struct server_state *ns, uint32_t slot,
+	    struct sockaddr_storage *ss);
 
 /* --- server-udp.c: the workers */
 /* Opens every worker's event loop and sockets (s->workers allocated,

@@ -33,6 +33,7 @@ struct server_reg {
 	uint8_t			 key[KEY_PUBLIC_LEN];
 	struct nat_profile	 profile;
 	struct sockaddr_storage	 internal;
+	struct sockaddr_storage	 addr6;		/* family 0: none */
 	int			 proven;	/* an origin that signed */
 	int			 has_old;	/* names its old session */
 	uint64_t		 old_session;
@@ -44,7 +45,7 @@ static int
 server_register_parse(struct worker *w, struct srv_msg *m,
     const struct stun_msg *req, size_t reqlen, struct server_reg *r)
 {
-	const struct stun_attr *chan, *prof, *intl, *label;
+	const struct stun_attr *chan, *prof, *intl, *label, *a6;
 	const char *why = NULL;		/* NULL: plainly malformed */
 
 	memset(r, 0, sizeof *r);
@@ -90,6 +91,13 @@ server_register_parse(struct worker *w, struct srv_msg *m,
 		}
 		r->label = (const char *)label->value;
 		r->label_len = label->len;
+	}
+	/* Optional: a dual-stack node's IPv6 address. */
+	if ((a6 = stun_find(req, TC_ATTR_XOR_ADDRESS6)) != NULL &&
+	    (stun_attr_xor_address(req, a6, &r->addr6, NULL) != 0 ||
+	    r->addr6.ss_family != AF_INET6)) {
+		why = "bad IPv6 address";
+		goto bad;
 	}
 	r->has_old = server_get_u64(req, TC_ATTR_SESSION, &r->old_session) ==
 	    0 && stun_find(req, STUN_ATTR_MESSAGE_INTEGRITY_SHA256) != NULL;
@@ -379,6 +387,8 @@ server_register(struct worker *w, struct srv_sock *ss, struct srv_msg *m,
 	reg_addr_store((struct sockaddr *)&r.internal, n->int_ip,
 	    &n->int_port);
 	nat_profile_encode(&r.profile, n->profile);
+	server_state_set_addr6(&s->ns, slot, r.addr6.ss_family == AF_INET6 ?
+	    (struct sockaddr *)&r.addr6 : NULL);
 	memcpy(n->reg_tid, req->tid, sizeof n->reg_tid);
 	/* Taken before the old one is let go: a lone node registering
 	 * again on its own channel must not free its name. */

@@ -4,6 +4,7 @@
  * and the verifier read it through. */
 #include "config.h"
 
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@ server_state_init(struct server_state *ns, uint32_t max_nodes, char *err,
 	ns->max_nodes = max_nodes;
 	if ((ns->fanout = calloc(max_nodes, 1)) == NULL ||
 	    (ns->health = calloc(max_nodes, sizeof *ns->health)) == NULL ||
+	    (ns->addr6 = calloc(max_nodes, sizeof *ns->addr6)) == NULL ||
 	    (ns->forest = forest_create(max_nodes)) == NULL ||
 	    (ns->reg = registry_create(max_nodes, hashkey)) == NULL ||
 	    (ns->channels = channels_create()) == NULL) {
@@ -49,6 +51,7 @@ server_state_free(struct server_state *ns)
 	channels_free(ns->channels);
 	free(ns->fanout);
 	free(ns->health);
+	free(ns->addr6);
 	forest_free(ns->forest);
 	pthread_mutex_destroy(&ns->lock);
 }
@@ -147,14 +150,51 @@ server_state_standby(const struct server_state *ns, int ch, uint32_t parent)
 	return g->node_id;
 }
 
+/* A node reachable over IPv6 (no NAT there, a stateful firewall that
+ * punching opens) is a repeater candidate even behind a random IPv4 NAT;
+ * the verifier's punch, over IPv6 then, decides. Not one for random
+ * children, which reach it over IPv4: a predictable parent. */
 enum tree_nat
-server_state_tree_nat(const struct reg_node *n)
+server_state_tree_nat(const struct server_state *ns, uint32_t slot,
+    const struct reg_node *n)
 {
 	struct nat_profile p;
+	enum tree_nat nat;
+	struct sockaddr_storage a6;
 
 	memset(&p, 0, sizeof p);
 	nat_profile_decode(n->profile, sizeof n->profile, &p);
-	return forest_nat(&p);
+	nat = forest_nat(&p);
+	if (nat == TREE_NAT_RANDOM && server_state_addr6(ns, slot, &a6))
+		nat = TREE_NAT_PREDICTABLE;
+	return nat;
+}
+
+void
+server_state_set_addr6(struct server_state *ns, uint32_t slot,
+    const struct sockaddr *sa)
+{
+	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)sa;
+
+	if (sa != NULL && sa->sa_family == AF_INET6)
+		memcpy(ns->addr6[slot], &a6->sin6_addr, 16);
+	else
+		memset(ns->addr6[slot], 0, 16);
+}
+
+int
+server_state_addr6(const struct server_state *ns, uint32_t slot,
+    struct sockaddr_storage *ss)
+{
+	static const uint8_t none[16];
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+
+	if (memcmp(ns->addr6[slot], none, 16) == 0)
+		return 0;
+	memset(ss, 0, sizeof *ss);
+	a6->sin6_family = AF_INET6;
+	memcpy(&a6->sin6_addr, ns->addr6[slot], 16);
+	return 1;
 }
 
 void
@@ -182,6 +222,13 @@ server_view_end(struct server *s, struct server_view *snap)
 	snap->forest = NULL;
 	snap->ns = NULL;
 	pthread_mutex_unlock(&s->ns.lock);
+}
+
+int
+server_view_addr6(const struct server_view *snap, uint32_t slot,
+    struct sockaddr_storage *ss)
+{
+	return server_state_addr6(snap->ns, slot, ss);
 }
 
 const struct server_health *

@@ -57,7 +57,7 @@ server_join(struct worker *w, struct srv_sock *ss, struct srv_msg *m,
 		}
 	}
 	rc = forest_join(s->ns.forest, n->channel, slot, n->gen,
-	    server_state_tree_nat(n), s->ns.fanout[slot], &parent);
+	    server_state_tree_nat(&s->ns, slot, n), s->ns.fanout[slot], &parent);
 	if (rc == 0 && parent != TREE_NONE) {
 		parent_id = registry_node_const(s->ns.reg, parent)->node_id;
 		standby = server_state_standby(&s->ns, n->channel, parent);

@@ -148,6 +148,9 @@ struct server_view {
 };
 void	server_view_begin(struct server *s, struct server_view *snap);
 void	server_view_end(struct server *s, struct server_view *snap);
+/* 1 with the IPv6 address the node in slot registered in ss; 0: none. */
+int	server_view_addr6(const struct server_view *snap, uint32_t slot,
+	    struct sockaddr_storage *ss);
 /* The node in slot's last STATUS, NULL if it never sent one. */
 const struct server_health *server_view_health(
 	    const struct server_view *snap, uint32_t slot);

@@ -171,7 +171,8 @@ verifier_session_cb(void *arg, enum session_event ev, struct session *s)
 
 struct verifier *
 verifier_start(struct event_base *base, struct server *srv,
-    const struct addr *server_addr, char *err, size_t errlen)
+    const struct addr *server_addr, const struct addr *v6, char *err,
+    size_t errlen)
 {
 	struct verifier *v;
 	struct session_config sc;
@@ -187,6 +188,8 @@ verifier_start(struct event_base *base, struct server *srv,
 	v->srv = srv;
 	memset(&sc, 0, sizeof sc);
 	sc.server = *server_addr;
+	if (v6 != NULL)
+		sc.server6 = *v6;
 	snprintf(sc.channel, sizeof sc.channel, "verifier");
 	sc.role = TC_ROLE_VERIFIER;
 	/* An open host: it predicts its one port, and filters nothing. */

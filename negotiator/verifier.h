@@ -22,9 +22,13 @@ struct verifier;
 #define VERIFIER_INFLIGHT	16	/* verifications at once */
 
 /* Registers with the server at server_addr (one of its addresses, which
- * the verifier's sockets also bind to) and starts. NULL with a reason. */
+ * the verifier's sockets also bind to) and starts; with v6 (an IPv6
+ * address of the server's; NULL: none) its links try IPv6 too, so that
+ * a node reachable over IPv6 alone is verified over it. NULL with a
+ * reason. */
 struct verifier *verifier_start(struct event_base *base, struct server *srv,
-	    const struct addr *server_addr, char *err, size_t errlen);
+	    const struct addr *server_addr, const struct addr *v6, char *err,
+	    size_t errlen);
 void	verifier_free(struct verifier *v);
 
 #endif

@@ -30,7 +30,8 @@ static const char about[] =
 
 enum {
 	OPT_INPUT = 'i', OPT_NEGOTIATOR = 'n', OPT_CHANNEL = 'c',
-	OPT_FANOUT = 'f', OPT_KEY = 'k', OPT_LOOP = 256, OPT_RING
+	OPT_FANOUT = 'f', OPT_KEY = 'k', OPT_LOOP = 256, OPT_RING,
+	OPT_NEGOTIATOR6
 };
 
 #define ORIGIN_KEY_DEFAULT	"treecast-origin.key"
@@ -38,6 +39,7 @@ enum {
 static const struct opt options[] = {
 	{ "input", OPT_INPUT, "URL", "what to broadcast (required)" },
 	NODE_ROW_NEGOTIATOR(OPT_NEGOTIATOR),
+	NODE_ROW_NEGOTIATOR6(OPT_NEGOTIATOR6),
 	{ "channel", OPT_CHANNEL, "NAME",
 	  "a label for the channel, refused if another key holds it "
 	  "(default: none; the channel is named by its key in hex)" },
@@ -205,6 +207,9 @@ main(int argc, char **argv)
 			break;
 		case OPT_NEGOTIATOR:
 			negotiator = optarg;
+			break;
+		case OPT_NEGOTIATOR6:
+			node_config_server6(&nc, "--negotiator6", optarg);
 			break;
 		case OPT_CHANNEL:
 			snprintf(o.label, sizeof o.label, "%s",

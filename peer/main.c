@@ -32,11 +32,12 @@ static const char about[] =
 enum {
 	OPT_NEGOTIATOR = 'n', OPT_CHANNEL = 'c', OPT_OUTPUT = 'o',
 	OPT_PLAY = 'p', OPT_HTTP = 256, OPT_NO_HTTP, OPT_FANOUT, OPT_RING,
-	OPT_NO_STANDBY
+	OPT_NO_STANDBY, OPT_NEGOTIATOR6
 };
 
 static const struct opt options[] = {
 	NODE_ROW_NEGOTIATOR(OPT_NEGOTIATOR),
+	NODE_ROW_NEGOTIATOR6(OPT_NEGOTIATOR6),
 	{ "channel", OPT_CHANNEL, "KEY|NAME",
 	  "the channel: its key (64 hex digits, pinned: every chunk must be "
 	  "signed by it) or the label its origin holds (the negotiator "
@@ -346,6 +347,9 @@ main(int argc, char **argv)
 		switch (key) {
 		case OPT_NEGOTIATOR:
 			negotiator = optarg;
+			break;
+		case OPT_NEGOTIATOR6:
+			node_config_server6(&nc, "--negotiator6", optarg);
 			break;
 		case OPT_CHANNEL:
 			snprintf(nc.session.channel,

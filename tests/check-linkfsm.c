@@ -205,7 +205,7 @@ END_TEST
 /* Every event a state does not take leaves it as it was, and counts. */
 START_TEST(test_unexpected_ignored)
 {
-	struct link_punched pd = { NULL, 0, "no" };
+	struct link_punched pd = { NULL, 0, "no", 0 };
 	struct link_msg m = { (const uint8_t *)"x", 1 };
 	const void *data[LINK_EV_COUNT] = {
 		[LINK_EV_PUNCHED] = &pd, [LINK_EV_HELLO] = &m
@@ -271,7 +271,7 @@ END_TEST
 START_TEST(test_repunch)
 {
 	struct link *l = link_in(LS_PUNCHING, 1);
-	struct link_punched pd = { NULL, 0, "nothing came back" };
+	struct link_punched pd = { NULL, 0, "nothing came back", 0 };
 
 	ck_assert_int_eq(link_drive(l, LINK_EV_TIMEOUT, NULL), 0);
 	ck_assert_int_eq(l->state, LS_MAPPING);
@@ -295,7 +295,7 @@ END_TEST
 START_TEST(test_deadlines)
 {
 	struct sockaddr_in to;
-	struct link_punched pd = { (struct sockaddr *)&to, sizeof to, NULL };
+	struct link_punched pd = { (struct sockaddr *)&to, sizeof to, NULL, 0 };
 	struct link *l = link_in(LS_PUNCHING, 1);
 	uint64_t t0, ms;
 

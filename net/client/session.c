@@ -1,6 +1,7 @@
 /* Registration, keepalive and leave, as one small state machine. */
 #include "config.h"
 
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,7 @@ static const struct ctl_timing session_keepalive_timing = { 500, 5, 2 };
 struct session {
 	struct event_base	*base;
 	struct session_config	 cfg;
+	struct addr		 addr6;		/* len 0: IPv4 alone */
 	session_cb		 cb;
 	void			*arg;
 	struct ctl		*ctl;
@@ -240,6 +242,9 @@ session_register(struct session *s)
 		stun_put_u32(&b, TC_ATTR_FANOUT, s->cfg.fanout);
 	stun_put_xor_address(&b, TC_ATTR_XOR_INTERNAL,
 	    (struct sockaddr *)&s->cfg.internal.ss);
+	if (s->addr6.len > 0)
+		stun_put_xor_address(&b, TC_ATTR_XOR_ADDRESS6,
+		    (struct sockaddr *)&s->addr6.ss);
 	nat_profile_encode(&s->cfg.profile, prof);
 	stun_put(&b, TC_ATTR_NAT_PROFILE, prof, sizeof prof);
 	if (llen > 0)
@@ -516,6 +521,33 @@ session_leave(struct session *s)
 	session_send_leave(s);
 }
 
+/* The IPv6 address this host reaches the negotiator's from: a global
+ * one (a host without IPv6, or with a link-local address alone, has
+ * none, and stays IPv4-only). */
+static void
+session_find_addr6(struct session *s)
+{
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&s->addr6.ss;
+
+	if (s->cfg.server6.len == 0 ||
+	    s->cfg.server6.ss.ss_family != AF_INET6 ||
+	    addr_local_towards(&s->cfg.server6, &s->addr6) != 0 ||
+	    s->addr6.ss.ss_family != AF_INET6 ||
+	    IN6_IS_ADDR_LINKLOCAL(&a6->sin6_addr) ||
+	    IN6_IS_ADDR_LOOPBACK(&a6->sin6_addr) ||
+	    IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr)) {
+		memset(&s->addr6, 0, sizeof s->addr6);
+		return;
+	}
+	addr_set_port((struct sockaddr *)&s->addr6.ss, 0);
+}
+
+const struct addr *
+session_addr6(const struct session *s)
+{
+	return s->addr6.len > 0 ? &s->addr6 : NULL;
+}
+
 struct session *
 session_start(struct event_base *base, const struct session_config *cfg,
     session_cb cb, void *arg, char *err, size_t errlen)
@@ -550,6 +582,7 @@ session_start(struct event_base *base, const struct session_config *cfg,
 		addr_set_port((struct sockaddr *)&s->cfg.internal.ss,
 		    ctl_local_port(s->ctl));
 	}
+	session_find_addr6(s);
 	ctl_on_request(s->ctl, session_request_in, s);
 	session_register(s);
 	return s;

@@ -25,6 +25,10 @@ struct session_config {
 	struct nat_profile	profile;
 	struct addr		internal;	/* the node's local address
 						   (len 0: found here) */
+	/* The negotiator's IPv6 address (len 0: none). A node with a
+	 * route to it registers the address it reaches it from as its
+	 * own (XOR-ADDRESS6), and its links try IPv6 too (net/link). */
+	struct addr		server6;
 	uint32_t		fanout;		/* children it serves (0: the
 						   negotiator's default, 2) */
 	int			has_channel_key;
@@ -56,6 +60,9 @@ void	session_leave(struct session *s);
 void	session_free(struct session *s);
 uint64_t session_node_id(const struct session *s);
 const struct addr *session_external(const struct session *s);
+/* The node's IPv6 address as registered (port 0): NULL for an IPv4-only
+ * node. */
+const struct addr *session_addr6(const struct session *s);
 uint32_t session_interval_ms(const struct session *s);
 int	session_registered(const struct session *s);
 const struct addr *session_server(const struct session *s);

@@ -36,6 +36,7 @@ link_new(struct link_agent *a, uint64_t peer, int initiator)
 	l->initiator = initiator;
 	l->controlling = initiator;
 	l->fd = -1;
+	l->fd6 = -1;
 	l->t0 = clock_ms();
 	if ((l->deadline = link_deadline_new(l)) == NULL) {
 		free(l);
@@ -60,6 +61,7 @@ link_free(struct link *l)
 	link_bday_free(l);
 	session_cancel(l->a->s, l);
 	ctl_free(l->probe);
+	link_pair_free(l);
 	punch_free(l->punch);
 	udt_link_free(l->udt);
 	if (l->fd != -1)
@@ -283,6 +285,12 @@ enum link_path
 link_path(const struct link *l)
 {
 	return l->path;
+}
+
+int
+link_ipv6(const struct link *l)
+{
+	return l->ipv6;
 }
 
 int

@@ -64,7 +64,7 @@ link_bday_punched(void *arg, const struct sockaddr *peer, socklen_t peerlen,
 	struct link_bday *b = arg;
 	struct link *l = b->l;
 	struct sockaddr_storage ss;
-	struct link_punched ev = { NULL, 0, why };
+	struct link_punched ev = { NULL, 0, why, 0 };
 	char text[64];
 
 	if (peer == NULL) {
@@ -101,7 +101,7 @@ link_bday_open_cb(evutil_socket_t fd, short what, void *arg)
 	struct link *l = arg;
 	struct link_bday *b;
 	struct punch_config pc = l->bday_pc;
-	struct link_punched ev = { NULL, 0, "cannot open birthday sockets" };
+	struct link_punched ev = { NULL, 0, "cannot open birthday sockets", 0 };
 	unsigned n;
 
 	(void)fd;

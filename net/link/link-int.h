@@ -64,6 +64,7 @@ struct link_punched {
 	const struct sockaddr	*peer;	/* NULL: failed, why says how */
 	socklen_t		 len;
 	const char		*why;
+	int			 v6;	/* from the IPv6 socket's punch */
 };
 
 struct link_msg {
@@ -103,6 +104,12 @@ struct link {
 	uint8_t			 instruct_tid[12];
 	struct punch		*punch;
 	struct punch_stats	 pst;		/* the punch's, once it is gone */
+	int			 fd6;		/* the IPv6 socket (link-pair.c),
+						   or -1 */
+	struct punch		*punch6;	/* its punch, racing punch's */
+	int			 v4_over;	/* the IPv4 punch failed */
+	int			 claim;		/* a pair is nominated */
+	int			 ipv6;		/* the link runs over IPv6 */
 	struct udt_link		*udt;
 	struct event		*deadline;	/* the state's, link_enter's */
 	struct event		*relay_rto;	/* relay retransmissions */
@@ -204,5 +211,22 @@ int	link_bday_start(struct link *l, const struct punch_config *pc);
 void	link_bday_free(struct link *l);
 /* How long they may take to open, in ms. */
 unsigned link_bday_open_ms(const struct link *l);
+
+/* --- link-pair.c: the IPv6 socket, racing the IPv4 one */
+
+/* A dual-stack node's second socket, its host candidate in l->me.v6;
+ * nothing for an IPv4-only one, or if it cannot be made. */
+void	link_pair_open(struct link *l);
+/* Whether both ends have an IPv6 candidate. */
+int	link_pair_ready(const struct link *l);
+/* Starts the IPv6 punch beside the IPv4 one, with pc's key, nonce and
+ * role and a shared claim; 0 (also when not ready), -1 if it cannot. */
+int	link_pair_punch(struct link *l, struct punch_config *pc);
+/* LINK_EV_PUNCHED with an IPv6 punch racing: 1 when the event is
+ * absorbed (the other punch goes on); 0 to go on with it, the winner's
+ * socket and punch then in l->fd and l->punch. */
+int	link_pair_punched(struct link *l, const struct link_punched *ev);
+/* Closes the IPv6 socket and its punch (NULL-safe, idempotent). */
+void	link_pair_free(struct link *l);
 
 #endif

@@ -268,6 +268,7 @@ link_kill(struct link *l)
 	if (l->relay_rx != NULL)
 		event_del(l->relay_rx);
 	link_bday_free(l);	/* their fds are the agent's to count */
+	link_pair_free(l);
 	link_sweep_later(l->a);
 }
 
@@ -296,9 +297,10 @@ link_up(struct link *l)
 
 	link_enter(l, LS_UP);
 	l->t_up = clock_ms();
-	log_info("link %016llx to node %016llx up (%s) in %llu ms",
+	log_info("link %016llx to node %016llx up (%s%s) in %llu ms",
 	    (unsigned long long)l->id, (unsigned long long)l->peer,
-	    link_path_name(l->path), (unsigned long long)(l->t_up - l->t0));
+	    link_path_name(l->path), l->ipv6 ? ", IPv6" : "",
+	    (unsigned long long)(l->t_up - l->t0));
 	link_report(l, LINK_STEP_NONE, NULL);
 	if (a->cb.connected != NULL)
 		a->cb.connected(a->arg, l);
@@ -356,6 +358,7 @@ link_map(struct link *l)
 		log_warn("link socket: %s", err);
 		return -1;
 	}
+	link_pair_open(l);	/* and, dual-stack, an IPv6 one */
 	len = ctl_build_binding(msg, sizeof msg, 0, 64);
 	if (len < 0 || ctl_request(l->probe, session_server(a->s), msg,
 	    (size_t)len, &link_mapping_timing, link_mapped_cb, l) != 0)
@@ -471,6 +474,7 @@ link_repunch(struct link *l, const char *why)
 	reported = link_report(l, LINK_STEP_PUNCH, link_reported_cb);
 	l->repunched = 1;
 	link_bday_free(l);
+	link_pair_free(l);
 	l->birthday = 0;
 	l->controlling = l->initiator;
 	punch_free(l->punch);	/* in its callback: freed once that returns */
@@ -495,7 +499,7 @@ static void
 link_punched_cb(void *arg, const struct sockaddr *peer, socklen_t peerlen,
     const char *why)
 {
-	struct link_punched ev = { peer, peerlen, why };
+	struct link_punched ev = { peer, peerlen, why, 0 };
 
 	link_drive(arg, LINK_EV_PUNCHED, &ev);
 }
@@ -533,6 +537,10 @@ link_punch(struct link *l)
 		pc.ncand++;
 	}
 	link_enter(l, LS_PUNCHING);
+	if (link_pair_punch(l, &pc) != 0 || (l->has_relay && l->punch6 == NULL))
+		link_fail(l, LINK_STEP_PUNCH, "cannot start punching");
+	if (l->has_relay || l->state != LS_PUNCHING)
+		return;	/* IPv6 alone: the relay once it fails */
 	if (l->birthday == TC_BIRTHDAY_HARD) {
 		l->controlling = pc.controlling = 0;
 		if (link_bday_start(l, &pc) != 0)
@@ -555,14 +563,20 @@ link_punch(struct link *l)
 }
 
 static void link_udt_begin(struct link *l);
+static void link_relay(struct link *l);
 
 static void
 link_on_punched(struct link *l, const void *data)
 {
 	const struct link_punched *ev = data;
 
+	if (link_pair_punched(l, ev))
+		return;		/* the other pair's punch goes on */
 	if (ev->peer == NULL) {
-		link_fail(l, LINK_STEP_PUNCH, ev->why);
+		if (l->has_relay)	/* its IPv6 pair failed */
+			link_relay(l);
+		else
+			link_fail(l, LINK_STEP_PUNCH, ev->why);
 		return;
 	}
 	memcpy(&l->peer_addr, ev->peer, ev->len); /* it lives in the punch */
@@ -637,10 +651,10 @@ link_on_relay_bound(struct link *l, const void *data)
 static void
 link_go(struct link *l)
 {
-	if (l->has_relay)
+	if (l->has_relay && !link_pair_ready(l))
 		link_relay(l);
 	else
-		link_punch(l);
+		link_punch(l);	/* over IPv6 first, when relayed */
 }
 
 /* --- UDT, HELLO, up */

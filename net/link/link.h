@@ -114,6 +114,9 @@ const struct nat_profile *link_peer_profile(const struct link *l);
 uint64_t link_id(const struct link *l);
 int	link_initiator(const struct link *l);
 enum link_path link_path(const struct link *l);
+/* 1 when the link's pair is IPv6 (both ends dual-stack, its check passed
+ * first). */
+int	link_ipv6(const struct link *l);
 /* Milliseconds from the request (the INSTRUCT, on the accepting side) to
  * UDT up; -1 before. */
 int	link_connect_ms(const struct link *l);

@@ -230,8 +230,11 @@ punch_read_cb(evutil_socket_t fd, short what, void *arg)
 			    (struct sockaddr *)&from))
 				p->quiet = 0;
 		} else if (m.cls == STUN_SUCCESS && p->cfg.controlling) {
-			if (p->state == PUNCH_RUNNING && !nominated) {
+			if (p->state == PUNCH_RUNNING && !nominated &&
+			    (p->cfg.claim == NULL || !*p->cfg.claim)) {
 				/* The first pair that works: nominate it. */
+				if (p->cfg.claim != NULL)
+					*p->cfg.claim = 1;
 				memcpy(&p->peer.ss, &from, sizeof from);
 				p->peer.len = fromlen;
 				p->state = PUNCH_NOMINATING;

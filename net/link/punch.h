@@ -38,6 +38,11 @@ struct punch_config {
 					   reflexive ones (the verifier) */
 	unsigned	 interval_ms;	/* between rounds of checks (20) */
 	unsigned	 timeout_ms;	/* give up (5000) */
+	/* Shared by punches racing on one link's sockets (IPv4 and IPv6,
+	 * as ICE checks its pairs at once): the controlling side's first to
+	 * have a check answered nominates its pair and sets *claim; the
+	 * others then only answer. NULL: this punch alone. */
+	int		*claim;
 	unsigned	 every;		/* check the candidates every this many
 					   rounds (0, 1: each round); a
 					   nomination and its answers are not

@@ -35,6 +35,18 @@ node_config_server(struct node_config *c, const char *opt, const char *text)
 		fatal("%s %s", opt, err);
 }
 
+void
+node_config_server6(struct node_config *c, const char *opt, const char *text)
+{
+	char err[256];
+
+	if (addr_parse(text, TC_DEFAULT_PORT, 1, &c->session.server6, err,
+	    sizeof err) != 0)
+		fatal("%s %s", opt, err);
+	if (c->session.server6.ss.ss_family != AF_INET6)
+		fatal("%s %s: not an IPv6 address", opt, text);
+}
+
 const char *
 node_check_channel(const char *text)
 {

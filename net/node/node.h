@@ -32,6 +32,11 @@ struct serve;
 #define NODE_ROW_NEGOTIATOR(key)					\
 	{ "negotiator", (key), "HOST[:PORT]",				\
 	  "the negotiation server (required; port 3478 by default)" }
+#define NODE_ROW_NEGOTIATOR6(key)					\
+	{ "negotiator6", (key), "[ADDR]:PORT",				\
+	  "the negotiator's IPv6 address: a host with a route to it "	\
+	  "registers its own and tries IPv6 beside IPv4 on every link "	\
+	  "(port 3478 by default; default none: IPv4 alone)" }
 
 struct node_config {
 	struct addr		server;
@@ -51,6 +56,10 @@ void	node_config_init(struct node_config *c);
 /* --negotiator HOST[:PORT] (opt names it) into c's server; exits
  * naming the value, or when there is none (NULL). */
 void	node_config_server(struct node_config *c, const char *opt,
+	    const char *text);
+/* --negotiator6 [ADDR]:PORT into c's session: an IPv6 address, or exits
+ * naming the value. */
+void	node_config_server6(struct node_config *c, const char *opt,
 	    const char *text);
 /* --channel TEXT: 1 to TC_CHANNEL_MAX bytes, or exits; returns text. */
 const char *node_check_channel(const char *text);

@@ -120,6 +120,9 @@ tc_put_endpoint(struct stun_builder *b, const struct tc_endpoint *e)
 		ports[2 * i] = (uint8_t)(e->ports[i] >> 8);
 		ports[2 * i + 1] = (uint8_t)e->ports[i];
 	}
+	if (e->v6.ss_family == AF_INET6)
+		stun_put_xor_address(b, TC_ATTR_XOR_CANDIDATE6,
+		    (const struct sockaddr *)&e->v6);
 	/* An empty PORTS says "unpredictable": still sent, so that a missing
 	 * attribute stays an error. */
 	return stun_put(b, TC_ATTR_PORTS, ports, (uint16_t)(2 * i));
@@ -128,7 +131,7 @@ tc_put_endpoint(struct stun_builder *b, const struct tc_endpoint *e)
 int
 tc_get_endpoint(const struct stun_msg *m, struct tc_endpoint *e)
 {
-	const struct stun_attr *ext, *in, *ports;
+	const struct stun_attr *ext, *in, *ports, *v6;
 	size_t i;
 
 	memset(e, 0, sizeof *e);
@@ -143,6 +146,12 @@ tc_get_endpoint(const struct stun_msg *m, struct tc_endpoint *e)
 	for (i = 0; i < e->nports; i++)
 		e->ports[i] = (uint16_t)(ports->value[2 * i] << 8 |
 		    ports->value[2 * i + 1]);
+	/* Optional: an IPv4-only end sends none. One that is not IPv6 is
+	 * malformed; what reads it falls back on IPv4 alone. */
+	if ((v6 = stun_find(m, TC_ATTR_XOR_CANDIDATE6)) != NULL &&
+	    (stun_attr_xor_address(m, v6, &e->v6, NULL) != 0 ||
+	    e->v6.ss_family != AF_INET6))
+		memset(&e->v6, 0, sizeof e->v6);
 	return 0;
 }
 

@@ -144,7 +144,14 @@ enum tc_method {
 	 * node refuses one not above the last */			\
 	X(MOVE_SEQ,	0x7C39, "MOVE-SEQ")				\
 	/* struct tc_link_seen, in REPORT */				\
-	X(LINK_SEEN,	0x7C40, "LINK-SEEN")
+	X(LINK_SEEN,	0x7C40, "LINK-SEEN")				\
+	/* a link's IPv6 socket, XORed, in LINK, INSTRUCT and their	\
+	 * answers beside XOR-EXTERNAL: a host candidate (IPv6 has no	\
+	 * NAT to map it) that the other end checks alongside IPv4 */	\
+	X(XOR_CANDIDATE6, 0x7C41, "XOR-CANDIDATE6")			\
+	/* the node's global IPv6 address, XORed, in REGISTER: it can	\
+	 * be reached over IPv6 (a repeater whatever its IPv4 NAT) */	\
+	X(XOR_ADDRESS6,	0x7C42, "XOR-ADDRESS6")
 
 enum tc_attr {
 #define TC_ATTR_ENUM(NAME, code, name)	TC_ATTR_##NAME = code,
@@ -186,13 +193,15 @@ enum tc_role {
  * One end of a link as the other end must know it: its fresh socket's
  * mapping towards the negotiator, its local address, and the external
  * ports it predicts for the link (none: unpredictable). Carried by LINK,
- * INSTRUCT and their answers as XOR-EXTERNAL, XOR-INTERNAL and PORTS.
+ * INSTRUCT and their answers as XOR-EXTERNAL, XOR-INTERNAL and PORTS,
+ * and, for a dual-stack end, its IPv6 socket as XOR-CANDIDATE6.
  */
 struct tc_endpoint {
 	struct sockaddr_storage	external;
 	struct sockaddr_storage	internal;
 	uint16_t		ports[TC_PORTS_MAX];
 	uint8_t			nports;
+	struct sockaddr_storage	v6;	/* family 0: no IPv6 candidate */
 };
 int	tc_put_endpoint(struct stun_builder *b, const struct tc_endpoint *e);
 /* 0, or -1 when an attribute is missing or malformed. */

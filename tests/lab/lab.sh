@@ -32,7 +32,11 @@
 #                                 a home network whose router's WAN is on
 #                                 CGN's carrier LAN: double NAT
 #   lab_host NET NAME             one more inside host behind NET's router
+#   lab_public6 NAME              IPv6 for public host NAME too (2001:db8::/64,
+#                                 the public segment's, RFC 3849)
 #   lab_ip NAME [N]               a host's (Nth) address
+#   lab_ip6 NAME                  a host's IPv6 address (public, or behind a
+#                                 v6: router), or nothing
 #   lab_wan NET                   the public address of NET's router (of
 #                                 its CGN, behind one; of a CGN, its own)
 #   lab_wan_inner NET             the WAN address of NET's router itself:
@@ -103,6 +107,10 @@
 #   eim-np       endpoint-independent, port not preserved (20000-30000)
 #   seq          address-and-port-dependent, each new flow +1 from 20000
 #   random       address-and-port-dependent, random ports (fully-random)
+#   v6:KIND      dual stack: IPv4 behind a KIND NAT (any of the above but
+#                open), and IPv6 routed with no NAT (the home's own /64,
+#                2001:db8:IDX::/64) behind the same stateful firewall:
+#                established flows in, new inbound dropped
 # Every router drops unsolicited input on its WAN side and forwards only
 # established flows inward, as home routers do; conntrack filters by address
 # and port whatever the mapping.
@@ -133,6 +141,11 @@ LAB_CGN_SPARE=60000-65535
 declare -gA LAB_IPS=() LAB_WANS=() LAB_ROUTER=() LAB_NETIDX=() LAB_HOSTS=()
 declare -gA LAB_INNER=() LAB_CGNS=() LAB_CGNIDX=() LAB_CGNNEXT=()
 declare -gA LAB_CGNHAIR=() LAB_NETEPH=() LAB_CGNSUB=()
+# IPv6: each host's address, and the routes every IPv6 namespace on the
+# public segment gets ("PREFIX via GATEWAY"), for the v6: homes' /64s.
+declare -gA LAB_IP6S=()
+LAB_V6NS=() LAB_V6ROUTES=()
+LAB_PUBLIC_NET6=2001:db8::		# documentation prefix, RFC 3849
 LAB=
 LAB_NEXT_PUB=10
 LAB_NEXT_NET=1
@@ -294,6 +307,7 @@ lab__fw() {
 	echo "table inet fw {"
 	echo " chain input { type filter hook input priority 0; policy drop;"
 	echo "  ct state established,related accept"
+	echo "  meta l4proto ipv6-icmp accept"	# neighbour discovery
 	echo "  iifname { \"lo\", \"lan\" } accept"
 	echo " }"
 	echo " chain forward { type filter hook forward priority 0; policy drop;"
@@ -399,7 +413,11 @@ lab__cgn_sub() {
 
 lab_net() {
 	local name=$1 behaviour=$2 delay= loss= rate= behind= idx rns wan inner
-	local WIRE_OPTS
+	local WIRE_OPTS v6=
+	case $behaviour in
+	v6:open) lab_die "v6:open: an open host's IPv6 is lab_public6's" ;;
+	v6:*) v6=1; behaviour=${behaviour#v6:} ;;
+	esac
 	shift 2 || lab_die "usage: lab_net NAME BEHAVIOUR [--delay MS] [--loss PCT] [--rate KBIT] [--behind CGN]"
 	while [ $# -gt 0 ]; do
 		case $1 in
@@ -461,6 +479,71 @@ lab_net() {
 	LAB_INNER[$name]=$inner
 	LAB_NETIDX[$name]=$idx
 	lab_host "$name" "$name"
+	[ -z "$v6" ] || lab__v6home "$name"
+}
+
+# IPv6 in namespace $1 on interfaces $2...: enabled, no duplicate address
+# detection (addresses usable at once).
+lab__v6on() {
+	local ns=$1 i
+	shift
+	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 \
+	    net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+	for i in "$@"; do
+		ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$i.accept_dad=0" \
+		    "net.ipv6.conf.$i.disable_ipv6=0"
+	done
+}
+
+# Namespace $1 joins the public segment's IPv6: it gets every route there
+# is, and, with $2 (a prefix) and $3 (its gateway), every other namespace
+# gets that one.
+lab__v6join() {
+	local ns=$1 r n
+	for r in "${LAB_V6ROUTES[@]}"; do
+		ip -n "$ns" -6 route add $r
+	done
+	if [ -n "${2:-}" ]; then
+		for n in "${LAB_V6NS[@]}"; do
+			ip -n "$n" -6 route add "$2" via "$3"
+		done
+		LAB_V6ROUTES+=("$2 via $3")
+	fi
+	LAB_V6NS+=("$ns")
+}
+
+lab_public6() {
+	local name=$1 ns
+	ns=$(lab_ns "$name") || exit 1
+	[ -z "${LAB_IP6S[$name]:-}" ] || lab_die "host '$name' has IPv6"
+	lab__v6on "$ns" eth0
+	LAB_IP6S[$name]="${LAB_PUBLIC_NET6}$LAB_NEXT_PUB"
+	LAB_NEXT_PUB=$((LAB_NEXT_PUB + 1))
+	ip -n "$ns" -6 addr add "${LAB_IP6S[$name]}/64" dev eth0 nodad
+	lab__v6join "$ns"
+}
+
+# Home network $1's IPv6: its router on the public /64 routes the home's
+# own /64 (no NAT), behind the firewall lab__fw made (inet: both
+# families); its inside host gets ::2.
+lab__v6home() {
+	local name=$1 rns=${LAB_ROUTER[$1]} ns=${LAB_HOSTS[$1]} idx wan6
+	idx=$(printf %x "${LAB_NETIDX[$name]}")
+	wan6="${LAB_PUBLIC_NET6}$LAB_NEXT_PUB"
+	LAB_NEXT_PUB=$((LAB_NEXT_PUB + 1))
+	lab__v6on "$rns" wan lan
+	ip netns exec "$rns" sysctl -qw net.ipv6.conf.all.forwarding=1
+	ip -n "$rns" -6 addr add "$wan6/64" dev wan nodad
+	ip -n "$rns" -6 addr add "2001:db8:$idx::1/64" dev lan nodad
+	lab__v6on "$ns" eth0
+	LAB_IP6S[$name]="2001:db8:$idx::2"
+	ip -n "$ns" -6 addr add "${LAB_IP6S[$name]}/64" dev eth0 nodad
+	ip -n "$ns" -6 route add default via "2001:db8:$idx::1"
+	lab__v6join "$rns" "2001:db8:$idx::/64" "$wan6"
+}
+
+lab_ip6() {
+	echo "${LAB_IP6S[$1]:-}"
 }
 
 lab_host() {

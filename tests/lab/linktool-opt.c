@@ -25,7 +25,7 @@ static const char about[] =
 enum {
 	OPT_ID = 'i', OPT_ACCEPT = 'a', OPT_LINK = 'l', OPT_ATTEMPTS = 'n',
 	OPT_MSGS = 'm', OPT_CHANNEL = 'c', OPT_BDAY_SOCKETS = 'S',
-	OPT_BDAY_PROBES = 'P'
+	OPT_BDAY_PROBES = 'P', OPT_NEGOTIATOR6 = '6'
 };
 
 static const struct opt options[] = {
@@ -45,6 +45,9 @@ static const struct opt options[] = {
 	  "birthday punching: sockets on the random side (default 256)" },
 	{ "birthday-probes", OPT_BDAY_PROBES, "N",
 	  "birthday punching: ports probed by the other side (default 2048)" },
+	{ "negotiator6", OPT_NEGOTIATOR6, "[ADDR]:PORT",
+	  "the negotiator's IPv6 address: register this host's and try IPv6 "
+	  "beside IPv4 on every link" },
 	OPT_COMMON_ROWS,
 	{ NULL, 0, NULL, NULL }
 };
@@ -114,7 +117,7 @@ tool_options(struct tool *t, int argc, char **argv)
 {
 	struct opt_state st;
 	const char *link = NULL;
-	char err[160];
+	char err[160] = "";
 	int key;
 
 	opt_init(&st, options);
@@ -144,6 +147,13 @@ tool_options(struct tool *t, int argc, char **argv)
 		case OPT_BDAY_PROBES:
 			t->lo.birthday_probes = (unsigned)opt_count(
 			    "birthday-probes", optarg, 65535);
+			break;
+		case OPT_NEGOTIATOR6:
+			if (addr_parse(optarg, TC_DEFAULT_PORT, 1, &t->server6,
+			    err, sizeof err) != 0 ||
+			    t->server6.ss.ss_family != AF_INET6)
+				usage_fail("--negotiator6 '%s': %s", optarg,
+				    err[0] != '\0' ? err : "not IPv6");
 			break;
 		case OPT_CHANNEL:
 			if (strlen(optarg) == 0 ||

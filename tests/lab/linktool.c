@@ -136,6 +136,7 @@ run_snapshot(struct run *r)
 	if (r->link == NULL)
 		return;
 	r->path = link_path(r->link);
+	r->ipv6 = link_ipv6(r->link);
 	if (r->connected)
 		r->connect_ms = link_connect_ms(r->link);
 	if ((p = link_peer_profile(r->link)) != NULL)
@@ -150,12 +151,14 @@ run_print(const struct run *r)
 	printf("{\"from\":\"%016" PRIx64 "\",\"to\":\"%016" PRIx64 "\","
 	    "\"attempt\":%d,\"class\":\"%s\",\"peer_class\":\"%s\","
 	    "\"ok\":%s,\"step\":\"%s\",\"why\":\"%s\",\"path\":\"%s\","
-	    "\"connect_ms\":%d,\"sent\":%d,\"received\":%d,\"bad\":%d}\n",
+	    "\"ipv6\":%s,\"connect_ms\":%d,\"sent\":%d,\"received\":%d,"
+	    "\"bad\":%d}\n",
 	    r->initiator ? t->id : r->peer, r->initiator ? r->peer : t->id,
 	    r->attempt, nat_class_name(&t->profile),
 	    nat_class_name(&r->peer_profile), run_ok(r) ? "true" : "false",
 	    name_or_empty(r->step), r->why,
-	    name_or_empty(link_path_name(r->path)), r->connect_ms, r->sent,
+	    name_or_empty(link_path_name(r->path)), r->ipv6 ? "true" : "false",
+	    r->connect_ms, r->sent,
 	    r->got, r->bad);
 	fflush(stdout);
 }
@@ -494,6 +497,7 @@ tool_discovered(void *arg, const struct discover_result *res)
 	t->profile = res->profile;
 	memset(&cfg, 0, sizeof cfg);
 	cfg.server = t->server;
+	cfg.server6 = t->server6;
 	cfg.node_id = t->id;
 	snprintf(cfg.channel, sizeof cfg.channel, "%s", t->channel);
 	cfg.role = TC_ROLE_PEER;

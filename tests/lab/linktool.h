@@ -36,6 +36,7 @@ struct run {
 	 * printed. */
 	struct nat_profile	 peer_profile;
 	enum link_path		 path;
+	int			 ipv6;		/* the link runs over IPv6 */
 	int			 connect_ms;
 	int			 connected;
 	int			 sent, got, bad;
@@ -52,6 +53,7 @@ struct tool {
 	struct event_base	*base;
 	const char		*server_text;
 	struct addr		 server;
+	struct addr		 server6;	/* --negotiator6 (len 0: none) */
 	uint64_t		 id;
 	const char		*channel;
 	int			 accept;
