@@ -9,7 +9,11 @@
 # eim homes behind a carrier-grade NAT (lab_cgn; cgn-hp's hairpins): their
 # pairs must also go the way named in want_path. Then a table of paths
 # and connect times, and two hosts behind one NAT, which must link by their
-# internal addresses.
+# internal addresses. ipv6 is dual stack (lab_net v6:random): IPv6
+# routed behind a stateful firewall, IPv4 behind a random NAT; every
+# host is given the negotiator's IPv6 address (--negotiator6), which the
+# IPv4-only ones cannot reach. ipv6 with ipv6 must link directly over
+# IPv6 every time; with the others, as random does.
 #
 #   link-matrix.sh [--delay MS] [--loss PCT] [--attempts N]
 #
@@ -18,7 +22,7 @@
 set -eu
 . "$top_srcdir/tests/lab/lab.sh"
 . "$top_srcdir/tests/lab/link.sh"
-BEHAVIOURS=(open eim offset eim-np seq random cgn cgn-hp)
+BEHAVIOURS=(open eim offset eim-np seq random cgn cgn-hp ipv6)
 N=${#BEHAVIOURS[@]}
 
 wire=()
@@ -40,6 +44,10 @@ done
 # behind the one CGN that does not hairpin: the first punch fails, the
 # broker relays the pair from then on. Every other CGN pair punches.
 want_path() {
+	case $1/$2 in
+	ipv6/ipv6) echo direct; return ;;
+	esac
+	set -- "${1/#ipv6/random}" "${2/#ipv6/random}"	# IPv4: random
 	case $1/$2 in
 	cgn/cgn) echo relay ;;
 	random/eim|random/offset|random/eim-np|eim/random|offset/random|\
@@ -95,7 +103,11 @@ verdict() {
 	if [ "$lines" -ne "$attempts" ]; then
 		fail "$x->$y: $lines of $attempts attempts reported:" \
 		    "$(tail -3 "$out.log")"
-	elif [ "$x/$y" = random/random ]; then
+	elif [ "$x/$y" = ipv6/ipv6 ] && [ "$(grep -c '"ok":true.*"ipv6":true' \
+	    "$out.json")" -ne "$oks" ]; then
+		fail "$x->$y: not every link over IPv6:" \
+		    "$(grep -c '"ipv6":true' "$out.json") of $oks"
+	elif [ "${x/#ipv6/random}/${y/#ipv6/random}" = random/random ]; then
 		if grep '"ok":false' "$out.json" |
 		    grep -q '"step":""\|"why":""'; then
 			fail "$x->$y: a failure without a step or reason:"
@@ -121,6 +133,8 @@ verdict() {
 
 lab_init
 lab_nego
+lab_public6 nego
+N6="[$(lab_ip6 nego)]:3478"
 lab_cgn carrier
 lab_cgn hairpin --hairpin
 for ((k = 0; k < N; k++)); do
@@ -130,6 +144,7 @@ for ((k = 0; k < N; k++)); do
 	case $b in
 	cgn) b=eim; opts+=(--behind carrier) ;;
 	cgn-hp) b=eim; opts+=(--behind hairpin) ;;
+	ipv6) b=v6:random ;;
 	esac
 	lab_net "i$k" "$b" "${opts[@]}"
 	lab_net "t$k" "$b" "${opts[@]}"
@@ -141,7 +156,7 @@ done
 lab_negotiator --http "$N1:8080" --log-level warn
 
 for ((k = 0; k < N; k++)); do
-	link_accept "t$k" "${BEHAVIOURS[k]}" "$(tid $k)"
+	link_accept "t$k" "${BEHAVIOURS[k]}" "$(tid $k)" --negotiator6 "$N6"
 done
 link_ready "${BEHAVIOURS[@]}"
 
@@ -151,7 +166,8 @@ for ((r = 0; r < N; r++)); do
 		j=$(((k + r) % N))
 		out="$LAB_STATE/pair-${BEHAVIOURS[k]}-${BEHAVIOURS[j]}"
 		lab_exec "i$k" "$LINK" "$N1" --id "1$r$k" --link "$(tid $j)" \
-		    --attempts "$attempts" >"$out.json" 2>"$out.log" &
+		    --attempts "$attempts" --negotiator6 "$N6" \
+		    >"$out.json" 2>"$out.log" &
 	done
 	wait
 	echo "round $((r + 1)) of $N done"
@@ -177,13 +193,15 @@ else
 fi
 
 echo
-printf '%-16s %8s %4s  %-13s %7s %7s\n' pair attempts ok path median p95
+printf '%-16s %8s %4s %4s  %-13s %7s %7s\n' pair attempts ok ipv6 path \
+    median p95
 for x in "${BEHAVIOURS[@]}"; do
 	for y in "${BEHAVIOURS[@]}"; do
 		out="$LAB_STATE/pair-$x-$y.json"
-		printf '%-16s %8s %4s  %-13s %7s %7s\n' "$x->$y" \
+		printf '%-16s %8s %4s %4s  %-13s %7s %7s\n' "$x->$y" \
 		    "$(grep -c '"attempt"' "$out" || true)" \
 		    "$(grep -c '"ok":true' "$out" || true)" \
+		    "$(grep -c '"ok":true.*"ipv6":true' "$out" || true)" \
 		    "$(ok_paths "$out")" "$(ok_ms "$out" | pct 50)" \
 		    "$(ok_ms "$out" | pct 95)"
 	done
@@ -192,8 +210,8 @@ all=("$LAB_STATE"/pair-*.json "$LAB_STATE/same-nat.json")
 for path in direct local relay; do
 	ms=$(cat "${all[@]}" | grep "\"path\":\"$path\"" | ok_ms)
 	[ -n "$ms" ] || continue
-	printf '%-16s %8s %4s  %-13s %7s %7s\n' "all $path" "" \
-	    "$(wc -l <<<"$ms")" "$path" "$(pct 50 <<<"$ms")" \
+	printf '%-16s %8s %4s %4s  %-13s %7s %7s\n' "all $path" "" \
+	    "$(wc -l <<<"$ms")" "" "$path" "$(pct 50 <<<"$ms")" \
 	    "$(pct 95 <<<"$ms")"
 done
 
