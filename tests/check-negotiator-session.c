@@ -420,13 +420,70 @@ START_TEST(test_relost)
 }
 END_TEST
 
+/* A dual-stack node (issue 16): its IPv6 address is registered and shown;
+ * behind a random IPv4 NAT it joins the tree as a candidate, which the
+ * verifier then tries (over IPv6), where the same node without IPv6 is a
+ * non-repeater at once; an XOR-ADDRESS6 that is not IPv6 is a 400. */
+START_TEST(test_register_ipv6)
+{
+	struct nat_profile random = { NAT_MAPPING_APDM, NAT_ALLOC_RANDOM,
+	    NAT_FILTER_APDF, 0, 0, 0 };
+	struct sockaddr_in6 a6;
+	struct sockaddr_in a4;
+	struct reg_opts o;
+	uint8_t k[3][TC_KEY_LEN], req[STUN_MAX_MSG], ans[STUN_MAX_MSG];
+	uint64_t s[3];
+	const char *tree;
+	int fd[3], i, code, len;
+
+	for (i = 0; i < 3; i++)
+		fd[i] = socket(AF_INET, SOCK_DGRAM, 0);
+	memset(&o, 0, sizeof o);
+	o.role = TC_ROLE_ORIGIN;
+	o.label = "v6";
+	do_register_opts(fd[0], 0x60, &o, &s[0], k[0]);
+	memset(&a6, 0, sizeof a6);
+	a6.sin6_family = AF_INET6;
+	inet_pton(AF_INET6, "2001:db8:1::2", &a6.sin6_addr);
+	memset(&o, 0, sizeof o);
+	o.profile = &random;
+	o.addr6 = (struct sockaddr *)&a6;
+	do_register_opts(fd[1], 0x61, &o, &s[1], k[1]);
+	o.addr6 = NULL;
+	do_register_opts(fd[2], 0x62, &o, &s[2], k[2]);
+	ck_assert_ptr_nonnull(strstr(http_get("/api/nodes?id=61"),
+	    "\"ipv6\":\"2001:db8:1::2\""));
+	ck_assert_ptr_nonnull(strstr(http_get("/api/nodes?id=62"),
+	    "\"ipv6\":null"));
+	ck_assert_uint_eq(join(fd[1], s[1], 1, k[1], &code), 0x60);
+	ck_assert_uint_eq(join(fd[2], s[2], 1, k[2], &code), 0x60);
+	tree = http_get("/api/tree");
+	ck_assert_msg(strstr(tree, "{\"id\":\"0000000000000061\","
+	    "\"role\":\"candidate\"") != NULL, "/api/tree: %s", tree);
+	ck_assert_msg(strstr(tree, "{\"id\":\"0000000000000062\","
+	    "\"role\":\"nonrepeater\",\"reason\":\"random port "
+	    "allocation\"") != NULL, "/api/tree: %s", tree);
+	/* An IPv4 address where IPv6 belongs. */
+	memset(&a4, 0, sizeof a4);
+	a4.sin_family = AF_INET;
+	a4.sin_addr.s_addr = htonl(0x0a000002);
+	o.addr6 = (struct sockaddr *)&a4;
+	len = build_register_opts(req, sizeof req, 0x63, TC_REGISTER_MIN, &o);
+	ck_assert_int_eq(error_code(ans, exchange(req, (size_t)len, ans,
+	    sizeof ans, 2000)), 400);
+	for (i = 0; i < 3; i++)
+		close(fd[i]);
+}
+END_TEST
+
 int
 main(void)
 {
 	struct check_case cases[] = {
 		{ .name = "daemon", .setup = setup, .teardown = teardown,
 		    .timeout = 30, .tests = { test_pin, test_restart,
-		    test_leave_drains, test_http_lock_scope } },
+		    test_leave_drains, test_http_lock_scope,
+		    test_register_ipv6 } },
 		{ .name = "relost", .setup = setup_long_expiry,
 		    .teardown = teardown, .timeout = 60,
 		    .tests = { test_relost } },

@@ -231,6 +231,8 @@ struct reg_opts {
 	uint64_t		 old_session;	/* proven under old_key */
 	const uint8_t		*old_key;
 	const uint8_t		*tid;		/* NULL: a fresh one */
+	const struct nat_profile *profile;	/* NULL: eim-preserved */
+	const struct sockaddr	*addr6;		/* XOR-ADDRESS6; NULL: none */
 };
 
 static inline int
@@ -260,8 +262,10 @@ build_register_opts(uint8_t *buf, size_t cap, uint64_t node_id, size_t pad,
 	in.sin_addr.s_addr = htonl(0x0a000002);
 	in.sin_port = htons(40000);
 	stun_put_xor_address(&b, TC_ATTR_XOR_INTERNAL, (struct sockaddr *)&in);
-	nat_profile_encode(&p, prof);
+	nat_profile_encode(o->profile != NULL ? o->profile : &p, prof);
 	stun_put(&b, TC_ATTR_NAT_PROFILE, prof, sizeof prof);
+	if (o->addr6 != NULL)
+		stun_put_xor_address(&b, TC_ATTR_XOR_ADDRESS6, o->addr6);
 	if (llen > 0)
 		stun_put(&b, TC_ATTR_LABEL, o->label, (uint16_t)llen);
 	if (o->challenge != NULL) {

@@ -482,17 +482,14 @@ lab_net() {
 	[ -z "$v6" ] || lab__v6home "$name"
 }
 
-# IPv6 in namespace $1 on interfaces $2...: enabled, no duplicate address
-# detection (addresses usable at once).
+# IPv6 in namespace $1, on every interface: enabled, with no duplicate
+# address detection, turned off first: a link-local address left tentative
+# for its second of DAD holds up neighbour discovery, and the first packets.
 lab__v6on() {
-	local ns=$1 i
-	shift
-	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 \
-	    net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
-	for i in "$@"; do
-		ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$i.accept_dad=0" \
-		    "net.ipv6.conf.$i.disable_ipv6=0"
-	done
+	ip netns exec "$1" sh -c 'for f in /proc/sys/net/ipv6/conf/*/accept_dad
+	    do echo 0 >"$f"; done
+	    for f in /proc/sys/net/ipv6/conf/*/disable_ipv6
+	    do echo 0 >"$f"; done'
 }
 
 # Namespace $1 joins the public segment's IPv6: it gets every route there
@@ -516,7 +513,7 @@ lab_public6() {
 	local name=$1 ns
 	ns=$(lab_ns "$name") || exit 1
 	[ -z "${LAB_IP6S[$name]:-}" ] || lab_die "host '$name' has IPv6"
-	lab__v6on "$ns" eth0
+	lab__v6on "$ns"
 	LAB_IP6S[$name]="${LAB_PUBLIC_NET6}$LAB_NEXT_PUB"
 	LAB_NEXT_PUB=$((LAB_NEXT_PUB + 1))
 	ip -n "$ns" -6 addr add "${LAB_IP6S[$name]}/64" dev eth0 nodad
@@ -531,11 +528,11 @@ lab__v6home() {
 	idx=$(printf %x "${LAB_NETIDX[$name]}")
 	wan6="${LAB_PUBLIC_NET6}$LAB_NEXT_PUB"
 	LAB_NEXT_PUB=$((LAB_NEXT_PUB + 1))
-	lab__v6on "$rns" wan lan
+	lab__v6on "$rns"
 	ip netns exec "$rns" sysctl -qw net.ipv6.conf.all.forwarding=1
 	ip -n "$rns" -6 addr add "$wan6/64" dev wan nodad
 	ip -n "$rns" -6 addr add "2001:db8:$idx::1/64" dev lan nodad
-	lab__v6on "$ns" eth0
+	lab__v6on "$ns"
 	LAB_IP6S[$name]="2001:db8:$idx::2"
 	ip -n "$ns" -6 addr add "${LAB_IP6S[$name]}/64" dev eth0 nodad
 	ip -n "$ns" -6 route add default via "2001:db8:$idx::1"
