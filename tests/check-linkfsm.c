@@ -388,6 +388,123 @@ START_TEST(test_agent_free_dead)
 }
 END_TEST
 
+static void
+no_punch_cb(void *arg, const struct sockaddr *peer, socklen_t len,
+    const char *why)
+{
+	(void)arg;
+	(void)peer;
+	(void)len;
+	(void)why;
+}
+
+/* A punching link with an IPv6 pair racing its IPv4 one (link-pair.c):
+ * a v4 punch towards 127.0.0.1:9 (none if relayed) and, through
+ * link_pair_punch, a v6 one towards [::1]:9; nothing answers either. */
+static struct link *
+link_racing(int relayed)
+{
+	struct link *l = link_in(LS_PUNCHING, 1);
+	struct sockaddr_in6 *them6 = (struct sockaddr_in6 *)&l->them.v6;
+	struct punch_config pc;
+
+	ck_assert_int_ne(l->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK,
+	    0), -1);
+	ck_assert_int_ne(l->fd6 = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK,
+	    0), -1);
+	them6->sin6_family = AF_INET6;
+	them6->sin6_addr = in6addr_loopback;
+	them6->sin6_port = htons(9);
+	ck_assert(link_pair_ready(l));
+	memset(&pc, 0, sizeof pc);
+	pc.fd = l->fd;
+	pc.timeout_ms = 60000;
+	pc.controlling = 1;
+	ck_assert_int_eq(addr_parse("127.0.0.1:9", 9, 0, &pc.cand[0], NULL, 0),
+	    0);
+	pc.ncand = 1;
+	ck_assert_int_eq(link_pair_punch(l, &pc), 0);
+	ck_assert_ptr_nonnull(l->punch6);
+	ck_assert_ptr_eq(pc.claim, &l->claim);	/* shared with IPv4's */
+	if (relayed) {
+		l->has_relay = 1;
+		ck_assert_int_eq(addr_parse("127.0.0.1:9", 9, 0, &l->relay,
+		    NULL, 0), 0);
+	} else
+		ck_assert_ptr_nonnull(l->punch = punch_start(base, &pc,
+		    no_punch_cb, l));
+	return l;
+}
+
+/* The first pair to pass wins, whichever family; the other's failure
+ * before that waits for it; a relayed pair goes to the relay once its
+ * IPv6 punch fails. */
+START_TEST(test_pair_race)
+{
+	struct sockaddr_in6 six;
+	struct sockaddr_in four;
+	struct link_punched v4_failed = { NULL, 0, "no", 0 },
+	    v6_failed = { NULL, 0, "no", 1 },
+	    v6_ok = { (struct sockaddr *)&six, sizeof six, NULL, 1 },
+	    v4_ok = { (struct sockaddr *)&four, sizeof four, NULL, 0 };
+	struct link *l;
+	int fd6;
+
+	memset(&six, 0, sizeof six);
+	six.sin6_family = AF_INET6;
+	six.sin6_addr = in6addr_loopback;
+	six.sin6_port = htons(9);
+	memset(&four, 0, sizeof four);
+	four.sin_family = AF_INET;
+	four.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	four.sin_port = htons(9);
+
+	/* IPv4 fails first: the link waits; IPv6 passes and takes it. */
+	l = link_racing(0);
+	fd6 = l->fd6;
+	ck_assert_int_eq(link_drive(l, LINK_EV_PUNCHED, &v4_failed), 0);
+	ck_assert_int_eq(l->state, LS_PUNCHING);
+	ck_assert_int_eq(n_failed, 0);
+	ck_assert_int_eq(link_drive(l, LINK_EV_PUNCHED, &v6_ok), 0);
+	ck_assert_int_eq(l->state, LS_UDT_WAIT);
+	ck_assert_int_eq(link_ipv6(l), 1);
+	ck_assert_int_eq(l->fd, fd6);
+	ck_assert_int_eq(l->fd6, -1);
+	ck_assert_ptr_null(l->punch6);
+	ck_assert_ptr_null(l->punch);
+	ck_assert_int_eq(l->path, LINK_PATH_DIRECT);
+	link_close(l);
+
+	/* IPv6 fails first: its socket goes; IPv4 passes and takes it. */
+	l = link_racing(0);
+	ck_assert_int_eq(link_drive(l, LINK_EV_PUNCHED, &v6_failed), 0);
+	ck_assert_int_eq(l->state, LS_PUNCHING);
+	ck_assert_int_eq(l->fd6, -1);
+	ck_assert_ptr_null(l->punch6);
+	ck_assert_int_eq(link_drive(l, LINK_EV_PUNCHED, &v4_ok), 0);
+	ck_assert_int_eq(l->state, LS_UDT_WAIT);
+	ck_assert_int_eq(link_ipv6(l), 0);
+	link_close(l);
+
+	/* IPv4 passes first: the IPv6 socket and punch go. */
+	l = link_racing(0);
+	ck_assert_int_eq(link_drive(l, LINK_EV_PUNCHED, &v4_ok), 0);
+	ck_assert_int_eq(l->state, LS_UDT_WAIT);
+	ck_assert_int_eq(l->fd6, -1);
+	ck_assert_ptr_null(l->punch6);
+	link_close(l);
+
+	/* Relayed: IPv6 alone is tried, then the relay. */
+	l = link_racing(1);
+	ck_assert_int_eq(link_drive(l, LINK_EV_PUNCHED, &v6_failed), 0);
+	ck_assert_int_eq(l->state, LS_RELAYING);
+	ck_assert_int_eq(n_failed, 0);
+	link_close(l);
+	turn();
+	ck_assert_ptr_null(agent->links);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -404,6 +521,7 @@ main(void)
 	tcase_add_test(tc, test_close_in_callback);
 	tcase_add_test(tc, test_hello);
 	tcase_add_test(tc, test_agent_free_dead);
+	tcase_add_test(tc, test_pair_race);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

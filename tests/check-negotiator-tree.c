@@ -9,15 +9,20 @@
 #include "tests/check-negotiator.h"
 #include "tests/check-run.h"
 
-/* A LINK request from session to peer, with an endpoint. */
+/* A LINK request from session to peer, with an endpoint and an IPv6
+ * candidate, [2001:db8:1::2]:40002. */
 static int
 build_link(uint8_t *buf, size_t cap, uint64_t session, uint32_t seq,
     const uint8_t *key, uint64_t peer)
 {
 	struct stun_builder b;
 	struct tc_endpoint ep;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ep.v6;
 
 	link_endpoint(&ep, 0xc6336407);
+	v6->sin6_family = AF_INET6;
+	inet_pton(AF_INET6, "2001:db8:1::2", &v6->sin6_addr);
+	v6->sin6_port = htons(40002);
 	auth_begin(&b, buf, cap, TC_METHOD_LINK, session, seq);
 	stun_put_u64(&b, TC_ATTR_PEER_NODE, peer);
 	tc_put_endpoint(&b, &ep);
@@ -67,6 +72,9 @@ START_TEST(test_link)
 	ck_assert_int_eq(tc_get_endpoint(&mi, &ep), 0);
 	ck_assert_uint_eq(ep.nports, 1);
 	ck_assert_uint_eq(ep.ports[0], 40001);
+	/* A's IPv6 candidate, passed on as it came. */
+	ck_assert_int_eq(ep.v6.ss_family, AF_INET6);
+	ck_assert_uint_eq(addr_port((struct sockaddr *)&ep.v6), 40002);
 	ck_assert_ptr_nonnull(key_i = stun_find(&mi, TC_ATTR_LINK_KEY));
 	/* Nothing for A yet: the GO waits for B's ACK. */
 	ck_assert_uint_eq(receive_on(sock, ans, sizeof ans, 300), 0);
@@ -88,6 +96,7 @@ START_TEST(test_link)
 	ck_assert_int_eq(memcmp(key_i->value, key_g->value, TC_KEY_LEN), 0);
 	ck_assert_int_eq(tc_get_endpoint(&m, &ep), 0);
 	ck_assert_uint_eq(ep.ports[0], 50001);
+	ck_assert_int_eq(ep.v6.ss_family, AF_INET6);	/* B's, in its ACK */
 	/* Both sides were predictable: no relay. */
 	ck_assert_ptr_null(stun_find(&m, TC_ATTR_XOR_RELAY));
 

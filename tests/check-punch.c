@@ -3,8 +3,9 @@
  * punches with the same key and nonce, each with the other's socket as
  * its one candidate, find each other, the controlling side nominating;
  * a punch whose checks carry another key is never answered, its checks
- * rejected; and a punch freed from its own callback goes only once that
- * returns (valgrind sees it).
+ * rejected; a punch freed from its own callback goes only once that
+ * returns (valgrind sees it); and punches sharing a claim nominate one
+ * pair only.
  */
 #include "config.h"
 
@@ -35,6 +36,7 @@ struct side {
 
 static struct event_base *base;
 static struct side a, b;
+static int *claim;	/* side_punch's punch_config.claim */
 
 static void
 side_open(struct side *s)
@@ -89,6 +91,7 @@ side_punch(struct side *s, const struct side *to, uint8_t k, int controlling,
 	pc.nonce = 0x1234;
 	pc.controlling = controlling;
 	pc.timeout_ms = timeout_ms;
+	pc.claim = claim;
 	s->p = punch_start(base, &pc, on_punched, s);
 	ck_assert_ptr_nonnull(s->p);
 }
@@ -109,6 +112,7 @@ setup(void)
 	ck_assert_ptr_nonnull(base = event_base_new());
 	side_open(&a);
 	side_open(&b);
+	claim = NULL;
 }
 
 static void
@@ -159,6 +163,34 @@ START_TEST(test_wrong_key)
 }
 END_TEST
 
+/* A shared claim (a link's IPv4 and IPv6 punches): the controlling side
+ * nominates only while no other punch has, and takes the claim when it
+ * does; one taken already leaves it answering, nominating nothing, so the
+ * controlled side is never nominated this pair and both give up. */
+START_TEST(test_claim)
+{
+	int taken = 0;
+
+	claim = &taken;
+	a.free_in_cb = b.free_in_cb = 1;
+	side_punch(&a, &b, 7, 1, 3000);
+	side_punch(&b, &a, 7, 0, 3000);
+	run();
+	ck_assert(a.done && a.ok && b.done && b.ok);
+	ck_assert_int_eq(taken, 1);
+	/* Again, the claim another pair's. */
+	teardown();
+	setup();
+	claim = &taken;
+	side_punch(&a, &b, 7, 1, 400);
+	side_punch(&b, &a, 7, 0, 400);
+	run();
+	ck_assert(a.done && !a.ok && b.done && !b.ok);
+	ck_assert_uint_gt(a.st.answered, 0);	/* the pair works */
+	ck_assert_uint_gt(b.st.answered, 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -168,6 +200,7 @@ main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_pair);
 	tcase_add_test(tc, test_wrong_key);
+	tcase_add_test(tc, test_claim);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }
