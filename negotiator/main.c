@@ -47,7 +47,8 @@ static const struct opt options[] = {
 	  "UDP address and port (default 0.0.0.0:3478)" },
 	{ "listen6", OPT_LISTEN6, "[ADDR]:PORT",
 	  "IPv6 UDP address beside an IPv4 --listen (default [::]:PORT, "
-	  "skipped on a host without IPv6)" },
+	  "skipped on a host without IPv6); a named address is also where "
+	  "the verifier's links try IPv6 from" },
 	{ "no-listen6", OPT_NO_LISTEN6, NULL, "listen on --listen alone" },
 	{ "alt-port", OPT_ALT_PORT, "PORT",
 	  "the second UDP port (default PORT+1)" },
