@@ -436,6 +436,14 @@ link_racing(int relayed)
 	return l;
 }
 
+/* Feeds ev to l, which takes it and is then in state s. */
+static void
+punched(struct link *l, const struct link_punched *ev, enum link_state s)
+{
+	ck_assert_int_eq(link_drive(l, LINK_EV_PUNCHED, ev), 0);
+	ck_assert_int_eq(l->state, s);
+}
+
 /* The first pair to pass wins, whichever family; the other's failure
  * before that waits for it; a relayed pair goes to the relay once its
  * IPv6 punch fails. */
@@ -462,11 +470,9 @@ START_TEST(test_pair_race)
 	/* IPv4 fails first: the link waits; IPv6 passes and takes it. */
 	l = link_racing(0);
 	fd6 = l->fd6;
-	ck_assert_int_eq(link_drive(l, LINK_EV_PUNCHED, &v4_failed), 0);
-	ck_assert_int_eq(l->state, LS_PUNCHING);
+	punched(l, &v4_failed, LS_PUNCHING);
 	ck_assert_int_eq(n_failed, 0);
-	ck_assert_int_eq(link_drive(l, LINK_EV_PUNCHED, &v6_ok), 0);
-	ck_assert_int_eq(l->state, LS_UDT_WAIT);
+	punched(l, &v6_ok, LS_UDT_WAIT);
 	ck_assert_int_eq(link_ipv6(l), 1);
 	ck_assert_int_eq(l->fd, fd6);
 	ck_assert_int_eq(l->fd6, -1);
@@ -477,27 +483,23 @@ START_TEST(test_pair_race)
 
 	/* IPv6 fails first: its socket goes; IPv4 passes and takes it. */
 	l = link_racing(0);
-	ck_assert_int_eq(link_drive(l, LINK_EV_PUNCHED, &v6_failed), 0);
-	ck_assert_int_eq(l->state, LS_PUNCHING);
+	punched(l, &v6_failed, LS_PUNCHING);
 	ck_assert_int_eq(l->fd6, -1);
 	ck_assert_ptr_null(l->punch6);
-	ck_assert_int_eq(link_drive(l, LINK_EV_PUNCHED, &v4_ok), 0);
-	ck_assert_int_eq(l->state, LS_UDT_WAIT);
+	punched(l, &v4_ok, LS_UDT_WAIT);
 	ck_assert_int_eq(link_ipv6(l), 0);
 	link_close(l);
 
 	/* IPv4 passes first: the IPv6 socket and punch go. */
 	l = link_racing(0);
-	ck_assert_int_eq(link_drive(l, LINK_EV_PUNCHED, &v4_ok), 0);
-	ck_assert_int_eq(l->state, LS_UDT_WAIT);
+	punched(l, &v4_ok, LS_UDT_WAIT);
 	ck_assert_int_eq(l->fd6, -1);
 	ck_assert_ptr_null(l->punch6);
 	link_close(l);
 
 	/* Relayed: IPv6 alone is tried, then the relay. */
 	l = link_racing(1);
-	ck_assert_int_eq(link_drive(l, LINK_EV_PUNCHED, &v6_failed), 0);
-	ck_assert_int_eq(l->state, LS_RELAYING);
+	punched(l, &v6_failed, LS_RELAYING);
 	ck_assert_int_eq(n_failed, 0);
 	link_close(l);
 	turn();

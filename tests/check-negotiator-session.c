@@ -438,10 +438,7 @@ START_TEST(test_register_ipv6)
 
 	for (i = 0; i < 3; i++)
 		fd[i] = socket(AF_INET, SOCK_DGRAM, 0);
-	memset(&o, 0, sizeof o);
-	o.role = TC_ROLE_ORIGIN;
-	o.label = "v6";
-	do_register_opts(fd[0], 0x60, &o, &s[0], k[0]);
+	do_register_origin(fd[0], 0x60, "v6", &s[0], k[0]);
 	memset(&a6, 0, sizeof a6);
 	a6.sin6_family = AF_INET6;
 	inet_pton(AF_INET6, "2001:db8:1::2", &a6.sin6_addr);

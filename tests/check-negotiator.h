@@ -417,6 +417,20 @@ do_register_on(int fd, uint64_t node_id, uint64_t *session,
 	do_register_opts(fd, node_id, &o, session, key);
 }
 
+/* Registers an origin of the test channel with label; fills session
+ * and key. */
+static inline void
+do_register_origin(int fd, uint64_t node_id, const char *label,
+    uint64_t *session, uint8_t key[TC_KEY_LEN])
+{
+	struct reg_opts o;
+
+	memset(&o, 0, sizeof o);
+	o.role = TC_ROLE_ORIGIN;
+	o.label = label;
+	do_register_opts(fd, node_id, &o, session, key);
+}
+
 /* Registers; fills session and key. */
 static inline void
 do_register(uint64_t node_id, uint64_t *session, uint8_t key[TC_KEY_LEN])
