@@ -169,6 +169,7 @@ negotiator_seeds(void)
 	struct tc_outcome oc;
 	struct tc_health h;
 	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
 	struct nat_profile prof = { NAT_MAPPING_EIM, NAT_ALLOC_PRESERVED,
 	    NAT_FILTER_ADF, 0, 0, 0 };
 	uint8_t children[16], wire[NAT_PROFILE_WIRE_LEN];
@@ -263,6 +264,35 @@ negotiator_seeds(void)
 	b = start(TC_METHOD_KEEPALIVE, STUN_REQUEST);
 	record(AS(2, 3), b);
 	done("register-leave");
+
+	/* Dual stack: a stranger registers its IPv6 address; A asks for B
+	 * with an IPv6 candidate, and B answers with one. */
+	b = start(TC_METHOD_REGISTER, STUN_REQUEST);
+	stun_put_u64(b, TC_ATTR_NODE_ID, 0x1236);
+	stun_put(b, TC_ATTR_CHANNEL, "other", 5);
+	stun_put_u32(b, TC_ATTR_ROLE, TC_ROLE_PEER);
+	stun_put_xor_address(b, TC_ATTR_XOR_INTERNAL, (struct sockaddr *)&in);
+	memset(&in6, 0, sizeof in6);
+	in6.sin6_family = AF_INET6;
+	inet_pton(AF_INET6, "2001:db8:1::2", &in6.sin6_addr);
+	stun_put_xor_address(b, TC_ATTR_XOR_ADDRESS6,
+	    (struct sockaddr *)&in6);
+	stun_put(b, TC_ATTR_NAT_PROFILE, wire, sizeof wire);
+	stun_put(b, STUN_ATTR_PADDING, pad, sizeof pad);
+	stun_put(b, STUN_ATTR_PADDING, pad, sizeof pad);
+	stun_put(b, STUN_ATTR_PADDING, pad, sizeof pad);
+	stun_put_fingerprint(b);
+	record(3, b);
+	in6.sin6_port = htons(40003);
+	memcpy(&ep.v6, &in6, sizeof in6);
+	b = start(TC_METHOD_LINK, STUN_REQUEST);
+	stun_put_u64(b, TC_ATTR_PEER_NODE, NODE_B);
+	tc_put_endpoint(b, &ep);
+	record(AS(1, 2), b);
+	b = start(TC_METHOD_INSTRUCT, STUN_SUCCESS);
+	tc_put_endpoint(b, &ep);
+	record(AS(2, 3) | 0x20, b);
+	done("link-ipv6");
 }
 
 int
