@@ -95,7 +95,7 @@ server_register_parse(struct worker *w, struct srv_msg *m,
 	/* Optional: a dual-stack node's IPv6 address. */
 	if ((a6 = stun_find(req, TC_ATTR_XOR_ADDRESS6)) != NULL &&
 	    (stun_attr_xor_address(req, a6, &r->addr6, NULL) != 0 ||
-	    r->addr6.ss_family != AF_INET6)) {
+	    !tc_is_ipv6((struct sockaddr *)&r->addr6))) {
 		why = "bad IPv6 address";
 		goto bad;
 	}

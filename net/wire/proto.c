@@ -1,6 +1,7 @@
 /* Tables of the control protocol. */
 #include "config.h"
 
+#include <netinet/in.h>
 #include <string.h>
 
 #include "net/wire/proto.h"
@@ -107,6 +108,13 @@ tc_attr_name(uint16_t type)
 }
 
 int
+tc_is_ipv6(const struct sockaddr *sa)
+{
+	return sa->sa_family == AF_INET6 && !IN6_IS_ADDR_V4MAPPED(
+	    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr);
+}
+
+int
 tc_put_endpoint(struct stun_builder *b, const struct tc_endpoint *e)
 {
 	uint8_t ports[2 * TC_PORTS_MAX];
@@ -120,7 +128,7 @@ tc_put_endpoint(struct stun_builder *b, const struct tc_endpoint *e)
 		ports[2 * i] = (uint8_t)(e->ports[i] >> 8);
 		ports[2 * i + 1] = (uint8_t)e->ports[i];
 	}
-	if (e->v6.ss_family == AF_INET6)
+	if (tc_is_ipv6((const struct sockaddr *)&e->v6))
 		stun_put_xor_address(b, TC_ATTR_XOR_CANDIDATE6,
 		    (const struct sockaddr *)&e->v6);
 	/* An empty PORTS says "unpredictable": still sent, so that a missing
@@ -146,11 +154,12 @@ tc_get_endpoint(const struct stun_msg *m, struct tc_endpoint *e)
 	for (i = 0; i < e->nports; i++)
 		e->ports[i] = (uint16_t)(ports->value[2 * i] << 8 |
 		    ports->value[2 * i + 1]);
-	/* Optional: an IPv4-only end sends none. One that is not IPv6 is
-	 * malformed; what reads it falls back on IPv4 alone. */
+	/* Optional: an IPv4-only end sends none. One that is not IPv6 (an
+	 * IPv4-mapped one included) is malformed; what reads it falls back
+	 * on IPv4 alone. */
 	if ((v6 = stun_find(m, TC_ATTR_XOR_CANDIDATE6)) != NULL &&
 	    (stun_attr_xor_address(m, v6, &e->v6, NULL) != 0 ||
-	    e->v6.ss_family != AF_INET6))
+	    !tc_is_ipv6((struct sockaddr *)&e->v6)))
 		memset(&e->v6, 0, sizeof e->v6);
 	return 0;
 }

@@ -204,6 +204,9 @@ struct tc_endpoint {
 	struct sockaddr_storage	v6;	/* family 0: no IPv6 candidate */
 };
 int	tc_put_endpoint(struct stun_builder *b, const struct tc_endpoint *e);
+/* 1 for an IPv6 address that is not IPv4-mapped: what XOR-CANDIDATE6 and
+ * XOR-ADDRESS6 must hold. */
+int	tc_is_ipv6(const struct sockaddr *sa);
 /* 0, or -1 when an attribute is missing or malformed. */
 int	tc_get_endpoint(const struct stun_msg *m, struct tc_endpoint *e);
 

@@ -219,6 +219,10 @@ fuzz_tc_roundtrip(const struct tc_endpoint *ep, const struct tc_health *h)
 		    ep->nports * sizeof ep->ports[0]) == 0);
 		fuzz_assert(fuzz_same_address(&ep->external, &ep2.external) ||
 		    fuzz_same_address(&ep2.external, &ep->external));
+		/* The IPv6 candidate: IPv6 or none, both ways. */
+		fuzz_assert(ep2.v6.ss_family == ep->v6.ss_family);
+		fuzz_assert(ep->v6.ss_family == 0 ||
+		    fuzz_same_address(&ep->v6, &ep2.v6));
 	}
 	if (h != NULL) {
 		memset(&h2, 0, sizeof h2);	/* its padding, compared */
