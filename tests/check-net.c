@@ -123,15 +123,23 @@ END_TEST
 /* The protocol's rows make its names. */
 START_TEST(test_proto_names)
 {
+	size_t i, n;
+
 	ck_assert_str_eq(tc_method_name(TC_METHOD_REGISTER), "register");
 	ck_assert_str_eq(tc_method_name(TC_METHOD_ACCUSE), "accuse");
 	ck_assert_str_eq(tc_method_name(STUN_METHOD_BINDING), "binding");
 	ck_assert_str_eq(tc_method_name(0x0FF), "unknown");
 	ck_assert_str_eq(tc_attr_name(TC_ATTR_NODE_ID), "NODE-ID");
 	ck_assert_str_eq(tc_attr_name(TC_ATTR_LINK_SEEN), "LINK-SEEN");
+	ck_assert_str_eq(tc_attr_name(TC_ATTR_XOR_CANDIDATE6),
+	    "XOR-CANDIDATE6");
 	ck_assert_ptr_null(tc_attr_name(STUN_ATTR_USERNAME));
-	ck_assert_uint_eq(tc_known_attrs[tc_known_attrs_count - 1],
-	    TC_ATTR_LINK_SEEN);
+	/* The last rows are known too (the list is the rows'). */
+	for (i = 0, n = 0; i < tc_known_attrs_count; i++)
+		n += tc_known_attrs[i] == TC_ATTR_LINK_SEEN ||
+		    tc_known_attrs[i] == TC_ATTR_XOR_CANDIDATE6 ||
+		    tc_known_attrs[i] == TC_ATTR_XOR_ADDRESS6;
+	ck_assert_uint_eq(n, 3);
 }
 END_TEST
 
@@ -330,6 +338,59 @@ START_TEST(test_link_seen)
 }
 END_TEST
 
+/* An endpoint's IPv6 candidate round-trips; one absent, IPv4 or
+ * IPv4-mapped reads as none, and the endpoint is still read. */
+START_TEST(test_endpoint_v6)
+{
+	static const char *const texts[] = { "[2001:db8:1::2]:40003",
+	    "198.51.100.7:40003", "[::ffff:198.51.100.7]:40003", NULL };
+	struct tc_endpoint ep, back;
+	struct stun_builder b;
+	struct stun_msg m;
+	struct addr a;
+	uint8_t buf[STUN_MAX_MSG], tid[12] = { 0 };
+	char err[80];
+	int len, i;
+
+	for (i = 0; i < 4; i++) {
+		memset(&ep, 0, sizeof ep);
+		ck_assert_int_eq(addr_parse("198.51.100.2:40001", 0, 0, &a,
+		    err, sizeof err), 0);
+		memcpy(&ep.external, &a.ss, a.len);
+		memcpy(&ep.internal, &a.ss, a.len);
+		stun_build_init(&b, buf, sizeof buf, TC_METHOD_LINK,
+		    STUN_REQUEST, tid);
+		tc_put_endpoint(&b, &ep);
+		if (texts[i] != NULL) {
+			ck_assert_int_eq(addr_parse(texts[i], 0, 0, &a, err,
+			    sizeof err), 0);
+			stun_put_xor_address(&b, TC_ATTR_XOR_CANDIDATE6,
+			    (struct sockaddr *)&a.ss);
+		}
+		ck_assert_int_gt(len = stun_build_finish(&b), 0);
+		ck_assert_int_eq(stun_parse(buf, (size_t)len, &m, NULL), 0);
+		ck_assert_int_eq(tc_get_endpoint(&m, &back), 0);
+		if (i == 0) {
+			ck_assert_int_eq(back.v6.ss_family, AF_INET6);
+			ck_assert(addr_equal((struct sockaddr *)&back.v6,
+			    (struct sockaddr *)&a.ss));
+		} else
+			ck_assert_int_eq(back.v6.ss_family, 0);
+	}
+	/* What tc_put_endpoint writes of an IPv6 candidate, read back. */
+	ck_assert_int_eq(addr_parse(texts[0], 0, 0, &a, err, sizeof err), 0);
+	memcpy(&ep.v6, &a.ss, a.len);
+	stun_build_init(&b, buf, sizeof buf, TC_METHOD_LINK, STUN_REQUEST,
+	    tid);
+	tc_put_endpoint(&b, &ep);
+	ck_assert_int_gt(len = stun_build_finish(&b), 0);
+	ck_assert_int_eq(stun_parse(buf, (size_t)len, &m, NULL), 0);
+	ck_assert_int_eq(tc_get_endpoint(&m, &back), 0);
+	ck_assert(addr_equal((struct sockaddr *)&back.v6,
+	    (struct sockaddr *)&a.ss));
+}
+END_TEST
+
 int
 main(void)
 {
@@ -338,7 +399,7 @@ main(void)
 		    test_addr_parse_errors, test_addr_compare, test_addr_port,
 		    test_sslen_clock, test_proto_names, test_log_level,
 		    test_key_file, test_health, test_move_fresh,
-		    test_link_seen } },
+		    test_link_seen, test_endpoint_v6 } },
 	};
 
 	return check_run_cases("net", cases, sizeof cases / sizeof cases[0]);
