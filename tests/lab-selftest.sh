@@ -23,6 +23,9 @@ map() {
 lab_init
 lab_public pub 2
 lab_public stranger
+lab_public6 pub
+lab_public6 stranger
+lab_net dual v6:eim
 for b in eim offset eim-np seq random; do
 	lab_net "$b" "$b"
 done
@@ -235,5 +238,23 @@ expect "--rate 2000: $GOT of $SENT bytes sent at 6 Mbit/s, 500 kB at the rate" \
 blast eim
 expect "no --rate: $GOT of $SENT bytes sent at 6 Mbit/s came" \
     test "$GOT" -ge $((SENT * 9 / 10))
+
+# v6:eim: IPv4 as eim; IPv6 routed with no NAT (the host's own address
+# and port), behind the home's stateful firewall: only the flow it opened
+# gets in.
+map dual "$A" && expect "dual: IPv4 mapped to the router's ($(lab_wan dual))" \
+    test "${MIP[0]}" = "$(lab_wan dual)"
+A6="[$(lab_ip6 pub)]:3478" B6="[$(lab_ip6 pub)]:3479"
+C6="[$(lab_ip6 stranger)]:3478"
+if map dual "$A6" "$B6"; then
+	expect "dual: IPv6 not translated (${MIP[0]}:${MPORT[0]}, local $LOCAL)" \
+	    test "${MIP[0]}" = "[$(lab_ip6 dual)]" -a "${MPORT[0]}" = "$LOCAL" \
+	    -a "${MPORT[1]}" = "$LOCAL"
+fi
+out=$(lab_exec dual "$LABTOOL" filter "$A6" "$B6" "$C6")
+expect "dual: IPv6 filtering: $out" \
+    test "$out" = "solicited=1 other_port=0 other_host=0"
+expect "eim, IPv4 alone: no IPv6 address" \
+    test -z "$(lab_exec eim ip -6 addr show scope global)"
 
 lab_verdict

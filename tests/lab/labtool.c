@@ -1,11 +1,13 @@
 /*
  * labtool: the NAT lab's own UDP instrument.
  *
- *   labtool reflect PORT...          answer on each port: "MAP" gets
+ *   labtool reflect PORT...          answer on each port (IPv4, and IPv6
+ *                                    where the host has it): "MAP" gets
  *                                    "MAPPED IP:PORT" (the sender as seen),
  *                                    "POKE IP:PORT" makes this port send
  *                                    "POKED" to IP:PORT.
- *   labtool map [--bind PORT] DEST... from one socket, ask each DEST for
+ *   labtool map [--bind PORT] DEST... from one socket (of the first DEST's
+ *                                    family), ask each DEST for
  *                                    the mapping; prints "LOCAL IP:PORT MS" a
  *                                    line, MS from the first try to the answer.
  *   labtool filter SOLICITED OTHERPORT STRANGER
@@ -170,6 +172,40 @@ reflect_recv(int fd, char *buf, size_t len, struct addr *from,
 	return n;
 }
 
+/* An IPv6 socket (IPv6 alone) on port; -1 on a host without IPv6. */
+static int
+udp_socket6(uint16_t port)
+{
+	struct sockaddr_in6 sin6;
+	int fd, one = 1;
+
+	if ((fd = socket(AF_INET6, SOCK_DGRAM, 0)) == -1)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	memset(&sin6, 0, sizeof sin6);
+	sin6.sin6_family = AF_INET6;
+	sin6.sin6_port = htons(port);
+	if (bind(fd, (struct sockaddr *)&sin6, sizeof sin6) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* A socket of dest's family on port. */
+static int
+udp_socket_for(const struct addr *dest, uint16_t port)
+{
+	int fd;
+
+	if (dest->ss.ss_family != AF_INET6)
+		return udp_socket(port);
+	if ((fd = udp_socket6(port)) == -1)
+		die("IPv6 socket: %s", strerror(errno));
+	return fd;
+}
+
 static void
 reflect_send(int fd, const void *msg, size_t len, const struct addr *to,
     const struct in_pktinfo *via)
@@ -200,19 +236,26 @@ reflect_send(int fd, const void *msg, size_t len, const struct addr *to,
 static int
 cmd_reflect(int argc, char **argv)
 {
-	struct pollfd pfd[16];
+	struct pollfd pfd[32];
 	char buf[512], text[ADDR_STRLEN + 16], a[ADDR_STRLEN], err[160];
 	struct in_pktinfo pi;
 	struct addr from, to;
-	int i, n = 0, one = 1;
+	int i, n = 0, one = 1, is6[32] = { 0 };
 	uint16_t port;
+	ssize_t got;
 
-	for (i = 0; i < argc && n < 16; i++) {
+	/* Each port on IPv4 and, where the host has it, IPv6 (one address:
+	 * no need to note which it was asked on). */
+	for (i = 0; i < argc && n < 31; i++) {
 		if (addr_parse_port(argv[i], 0, &port) != 0)
 			die("bad port %s", argv[i]);
 		pfd[n].fd = udp_socket(port);
 		setsockopt(pfd[n].fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
 		pfd[n++].events = POLLIN;
+		if ((pfd[n].fd = udp_socket6(port)) != -1) {
+			is6[n] = 1;
+			pfd[n++].events = POLLIN;
+		}
 	}
 	if (n == 0)
 		die("%s", "reflect needs at least one port");
@@ -222,19 +265,28 @@ cmd_reflect(int argc, char **argv)
 		for (i = 0; i < n; i++) {
 			if (!(pfd[i].revents & POLLIN))
 				continue;
-			if (reflect_recv(pfd[i].fd, buf, sizeof buf, &from,
-			    &pi) <= 0)
+			got = is6[i] ? recv_wait(pfd[i].fd, buf, sizeof buf, 0,
+			    &from) : reflect_recv(pfd[i].fd, buf, sizeof buf,
+			    &from, &pi);
+			if (got <= 0)
 				continue;
 			if (strcmp(buf, "MAP") == 0) {
 				snprintf(text, sizeof text, "MAPPED %s",
 				    addr_format((struct sockaddr *)&from.ss, a,
 				    sizeof a));
-				reflect_send(pfd[i].fd, text, strlen(text),
-				    &from, &pi);
+				to = from;
 			} else if (strncmp(buf, "POKE ", 5) == 0 &&
 			    addr_parse(buf + 5, 0, 0, &to, err,
 			    sizeof err) == 0)
-				reflect_send(pfd[i].fd, "POKED", 5, &to, &pi);
+				snprintf(text, sizeof text, "POKED");
+			else
+				continue;
+			if (is6[i])
+				sendto(pfd[i].fd, text, strlen(text), 0,
+				    (struct sockaddr *)&to.ss, to.len);
+			else
+				reflect_send(pfd[i].fd, text, strlen(text),
+				    &to, &pi);
 		}
 	}
 }
@@ -255,7 +307,8 @@ cmd_map(int argc, char **argv)
 	}
 	if (i >= argc)
 		die("%s", "map needs at least one destination");
-	fd = udp_socket(bindport);
+	parse_dest(argv[i], &dest);	/* one family: the first's */
+	fd = udp_socket_for(&dest, bindport);
 	for (; i < argc; i++) {
 		parse_dest(argv[i], &dest);
 		if ((rtt = ask_mapping(fd, &dest, mapped, sizeof mapped)) < 0)
@@ -280,8 +333,8 @@ cmd_filter(int argc, char **argv)
 		die("%s", "filter needs SOLICITED OTHERPORT STRANGER");
 	for (i = 0; i < 3; i++)
 		parse_dest(argv[i], &dest[i]);
-	fd = udp_socket(0);
-	ctl = udp_socket(0);
+	fd = udp_socket_for(&dest[0], 0);
+	ctl = udp_socket_for(&dest[0], 0);
 	if (ask_mapping(fd, &dest[0], mapped, sizeof mapped) < 0)
 		die("no answer from %s", argv[0]);
 	snprintf(poke, sizeof poke, "POKE %s", mapped);
