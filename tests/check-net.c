@@ -338,56 +338,58 @@ START_TEST(test_link_seen)
 }
 END_TEST
 
+/* ep, and cand as XOR-CANDIDATE6 (NULL: none), built into a LINK and
+ * read back into back. */
+static void
+endpoint_back(const struct tc_endpoint *ep, const struct addr *cand,
+    struct tc_endpoint *back)
+{
+	struct stun_builder b;
+	struct stun_msg m;
+	uint8_t buf[STUN_MAX_MSG], tid[12] = { 0 };
+	int len;
+
+	stun_build_init(&b, buf, sizeof buf, TC_METHOD_LINK, STUN_REQUEST,
+	    tid);
+	tc_put_endpoint(&b, ep);
+	if (cand != NULL)
+		stun_put_xor_address(&b, TC_ATTR_XOR_CANDIDATE6,
+		    (const struct sockaddr *)&cand->ss);
+	ck_assert_int_gt(len = stun_build_finish(&b), 0);
+	ck_assert_int_eq(stun_parse(buf, (size_t)len, &m, NULL), 0);
+	ck_assert_int_eq(tc_get_endpoint(&m, back), 0);
+}
+
 /* An endpoint's IPv6 candidate round-trips; one absent, IPv4 or
  * IPv4-mapped reads as none, and the endpoint is still read. */
 START_TEST(test_endpoint_v6)
 {
 	static const char *const texts[] = { "[2001:db8:1::2]:40003",
-	    "198.51.100.7:40003", "[::ffff:198.51.100.7]:40003", NULL };
+	    "198.51.100.7:40003", "[::ffff:198.51.100.7]:40003" };
 	struct tc_endpoint ep, back;
-	struct stun_builder b;
-	struct stun_msg m;
-	struct addr a;
-	uint8_t buf[STUN_MAX_MSG], tid[12] = { 0 };
+	struct addr a, v6;
 	char err[80];
-	int len, i;
+	int i;
 
-	for (i = 0; i < 4; i++) {
-		memset(&ep, 0, sizeof ep);
-		ck_assert_int_eq(addr_parse("198.51.100.2:40001", 0, 0, &a,
-		    err, sizeof err), 0);
-		memcpy(&ep.external, &a.ss, a.len);
-		memcpy(&ep.internal, &a.ss, a.len);
-		stun_build_init(&b, buf, sizeof buf, TC_METHOD_LINK,
-		    STUN_REQUEST, tid);
-		tc_put_endpoint(&b, &ep);
-		if (texts[i] != NULL) {
-			ck_assert_int_eq(addr_parse(texts[i], 0, 0, &a, err,
-			    sizeof err), 0);
-			stun_put_xor_address(&b, TC_ATTR_XOR_CANDIDATE6,
-			    (struct sockaddr *)&a.ss);
-		}
-		ck_assert_int_gt(len = stun_build_finish(&b), 0);
-		ck_assert_int_eq(stun_parse(buf, (size_t)len, &m, NULL), 0);
-		ck_assert_int_eq(tc_get_endpoint(&m, &back), 0);
-		if (i == 0) {
-			ck_assert_int_eq(back.v6.ss_family, AF_INET6);
-			ck_assert(addr_equal((struct sockaddr *)&back.v6,
-			    (struct sockaddr *)&a.ss));
-		} else
-			ck_assert_int_eq(back.v6.ss_family, 0);
+	memset(&ep, 0, sizeof ep);
+	ck_assert_int_eq(addr_parse("198.51.100.2:40001", 0, 0, &a, err,
+	    sizeof err), 0);
+	memcpy(&ep.external, &a.ss, a.len);
+	memcpy(&ep.internal, &a.ss, a.len);
+	endpoint_back(&ep, NULL, &back);
+	ck_assert_int_eq(back.v6.ss_family, 0);
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(addr_parse(texts[i], 0, 0, &a, err,
+		    sizeof err), 0);
+		endpoint_back(&ep, &a, &back);
+		ck_assert_int_eq(back.v6.ss_family, i == 0 ? AF_INET6 : 0);
 	}
 	/* What tc_put_endpoint writes of an IPv6 candidate, read back. */
-	ck_assert_int_eq(addr_parse(texts[0], 0, 0, &a, err, sizeof err), 0);
-	memcpy(&ep.v6, &a.ss, a.len);
-	stun_build_init(&b, buf, sizeof buf, TC_METHOD_LINK, STUN_REQUEST,
-	    tid);
-	tc_put_endpoint(&b, &ep);
-	ck_assert_int_gt(len = stun_build_finish(&b), 0);
-	ck_assert_int_eq(stun_parse(buf, (size_t)len, &m, NULL), 0);
-	ck_assert_int_eq(tc_get_endpoint(&m, &back), 0);
+	ck_assert_int_eq(addr_parse(texts[0], 0, 0, &v6, err, sizeof err), 0);
+	memcpy(&ep.v6, &v6.ss, v6.len);
+	endpoint_back(&ep, NULL, &back);
 	ck_assert(addr_equal((struct sockaddr *)&back.v6,
-	    (struct sockaddr *)&a.ss));
+	    (struct sockaddr *)&v6.ss));
 }
 END_TEST
 

@@ -160,6 +160,49 @@ done(const char *name)
 /* ctl: from (0..3), signed as (1..3: origin, A, B). */
 #define AS(from, who)	((uint8_t)((from) | (who) << 2))
 
+/* A stranger's REGISTER, node id, from internal address in, with
+ * XOR-ADDRESS6 addr6 (NULL: none); padded to be answered. */
+static void
+register_stranger(uint64_t id, const struct sockaddr *in,
+    const struct sockaddr *addr6)
+{
+	static const char pad[64] = "treecast fuzz padding";
+	struct nat_profile prof = { NAT_MAPPING_EIM, NAT_ALLOC_PRESERVED,
+	    NAT_FILTER_ADF, 0, 0, 0 };
+	uint8_t wire[NAT_PROFILE_WIRE_LEN];
+	struct stun_builder *b;
+
+	b = start(TC_METHOD_REGISTER, STUN_REQUEST);
+	stun_put_u64(b, TC_ATTR_NODE_ID, id);
+	stun_put(b, TC_ATTR_CHANNEL, "other", 5);
+	stun_put_u32(b, TC_ATTR_ROLE, TC_ROLE_PEER);
+	stun_put_xor_address(b, TC_ATTR_XOR_INTERNAL, in);
+	if (addr6 != NULL)
+		stun_put_xor_address(b, TC_ATTR_XOR_ADDRESS6, addr6);
+	nat_profile_encode(&prof, wire);
+	stun_put(b, TC_ATTR_NAT_PROFILE, wire, sizeof wire);
+	stun_put(b, STUN_ATTR_SOFTWARE, pad, sizeof pad);
+	stun_put(b, STUN_ATTR_PADDING, pad, sizeof pad);
+	stun_put(b, STUN_ATTR_PADDING, pad, sizeof pad);
+	stun_put_fingerprint(b);
+	record(3, b);
+}
+
+/* A asks for B with ep; B's answer to the INSTRUCT, with ep. */
+static void
+link_and_ack(const struct tc_endpoint *ep)
+{
+	struct stun_builder *b;
+
+	b = start(TC_METHOD_LINK, STUN_REQUEST);
+	stun_put_u64(b, TC_ATTR_PEER_NODE, NODE_B);
+	tc_put_endpoint(b, ep);
+	record(AS(1, 2), b);
+	b = start(TC_METHOD_INSTRUCT, STUN_SUCCESS);
+	tc_put_endpoint(b, ep);
+	record(AS(2, 3) | 0x20, b);
+}
+
 static void
 negotiator_seeds(void)
 {
@@ -170,9 +213,7 @@ negotiator_seeds(void)
 	struct tc_health h;
 	struct sockaddr_in in;
 	struct sockaddr_in6 in6;
-	struct nat_profile prof = { NAT_MAPPING_EIM, NAT_ALLOC_PRESERVED,
-	    NAT_FILTER_ADF, 0, 0, 0 };
-	uint8_t children[16], wire[NAT_PROFILE_WIRE_LEN];
+	uint8_t children[16];
 	int i;
 
 	b = start(STUN_METHOD_BINDING, STUN_REQUEST);
@@ -207,14 +248,7 @@ negotiator_seeds(void)
 	ep.ports[0] = 40001;
 	ep.ports[1] = 40002;
 	ep.nports = 2;
-	b = start(TC_METHOD_LINK, STUN_REQUEST);
-	stun_put_u64(b, TC_ATTR_PEER_NODE, NODE_B);
-	tc_put_endpoint(b, &ep);
-	record(AS(1, 2), b);
-	/* B's answer to the INSTRUCT, with its endpoint. */
-	b = start(TC_METHOD_INSTRUCT, STUN_SUCCESS);
-	tc_put_endpoint(b, &ep);
-	record(AS(2, 3) | 0x20, b);
+	link_and_ack(&ep);
 	b = start(TC_METHOD_REPORT, STUN_REQUEST);
 	stun_put_u64(b, TC_ATTR_LINK, 1);
 	memset(&oc, 0, sizeof oc);
@@ -241,19 +275,8 @@ negotiator_seeds(void)
 	done("status");
 
 	/* A stranger registers; asks unsigned; a node leaves, then asks. */
-	b = start(TC_METHOD_REGISTER, STUN_REQUEST);
-	stun_put_u64(b, TC_ATTR_NODE_ID, 0x1234);
-	stun_put(b, TC_ATTR_CHANNEL, "other", 5);
-	stun_put_u32(b, TC_ATTR_ROLE, TC_ROLE_PEER);
 	in.sin_addr.s_addr = htonl(0x0a000009);
-	stun_put_xor_address(b, TC_ATTR_XOR_INTERNAL, (struct sockaddr *)&in);
-	nat_profile_encode(&prof, wire);
-	stun_put(b, TC_ATTR_NAT_PROFILE, wire, sizeof wire);
-	stun_put(b, STUN_ATTR_SOFTWARE, pad, sizeof pad);
-	stun_put(b, STUN_ATTR_PADDING, pad, sizeof pad);
-	stun_put(b, STUN_ATTR_PADDING, pad, sizeof pad);
-	stun_put_fingerprint(b);
-	record(3, b);
+	register_stranger(0x1234, (struct sockaddr *)&in, NULL);
 	b = start(TC_METHOD_KEEPALIVE, STUN_REQUEST);
 	stun_put_u64(b, TC_ATTR_SESSION, 1);
 	stun_put_u32(b, TC_ATTR_SEQ, 1);
@@ -267,31 +290,14 @@ negotiator_seeds(void)
 
 	/* Dual stack: a stranger registers its IPv6 address; A asks for B
 	 * with an IPv6 candidate, and B answers with one. */
-	b = start(TC_METHOD_REGISTER, STUN_REQUEST);
-	stun_put_u64(b, TC_ATTR_NODE_ID, 0x1236);
-	stun_put(b, TC_ATTR_CHANNEL, "other", 5);
-	stun_put_u32(b, TC_ATTR_ROLE, TC_ROLE_PEER);
-	stun_put_xor_address(b, TC_ATTR_XOR_INTERNAL, (struct sockaddr *)&in);
 	memset(&in6, 0, sizeof in6);
 	in6.sin6_family = AF_INET6;
 	inet_pton(AF_INET6, "2001:db8:1::2", &in6.sin6_addr);
-	stun_put_xor_address(b, TC_ATTR_XOR_ADDRESS6,
+	register_stranger(0x1236, (struct sockaddr *)&in,
 	    (struct sockaddr *)&in6);
-	stun_put(b, TC_ATTR_NAT_PROFILE, wire, sizeof wire);
-	stun_put(b, STUN_ATTR_PADDING, pad, sizeof pad);
-	stun_put(b, STUN_ATTR_PADDING, pad, sizeof pad);
-	stun_put(b, STUN_ATTR_PADDING, pad, sizeof pad);
-	stun_put_fingerprint(b);
-	record(3, b);
 	in6.sin6_port = htons(40003);
 	memcpy(&ep.v6, &in6, sizeof in6);
-	b = start(TC_METHOD_LINK, STUN_REQUEST);
-	stun_put_u64(b, TC_ATTR_PEER_NODE, NODE_B);
-	tc_put_endpoint(b, &ep);
-	record(AS(1, 2), b);
-	b = start(TC_METHOD_INSTRUCT, STUN_SUCCESS);
-	tc_put_endpoint(b, &ep);
-	record(AS(2, 3) | 0x20, b);
+	link_and_ack(&ep);
 	done("link-ipv6");
 }
 
