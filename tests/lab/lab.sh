@@ -32,11 +32,8 @@
 #                                 a home network whose router's WAN is on
 #                                 CGN's carrier LAN: double NAT
 #   lab_host NET NAME             one more inside host behind NET's router
-#   lab_public6 NAME              IPv6 for public host NAME too (2001:db8::/64,
-#                                 the public segment's, RFC 3849)
 #   lab_ip NAME [N]               a host's (Nth) address
-#   lab_ip6 NAME                  a host's IPv6 address (public, or behind a
-#                                 v6: router), or nothing
+#   lab_public6 NAME, lab_ip6 NAME  IPv6 (tests/lab/lab-v6.sh)
 #   lab_wan NET                   the public address of NET's router (of
 #                                 its CGN, behind one; of a CGN, its own)
 #   lab_wan_inner NET             the WAN address of NET's router itself:
@@ -107,10 +104,7 @@
 #   eim-np       endpoint-independent, port not preserved (20000-30000)
 #   seq          address-and-port-dependent, each new flow +1 from 20000
 #   random       address-and-port-dependent, random ports (fully-random)
-#   v6:KIND      dual stack: IPv4 behind a KIND NAT (any of the above but
-#                open), and IPv6 routed with no NAT (the home's own /64,
-#                2001:db8:IDX::/64) behind the same stateful firewall:
-#                established flows in, new inbound dropped
+#   v6:KIND      dual stack: KIND's IPv4 NAT, and IPv6 (tests/lab/lab-v6.sh)
 # Every router drops unsolicited input on its WAN side and forwards only
 # established flows inward, as home routers do; conntrack filters by address
 # and port whatever the mapping.
@@ -124,6 +118,7 @@
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LAB_BIN=${LAB_BIN:-${top_builddir:-$LAB_DIR/../..}/tests/lab}
 LAB_PUBLIC_NET=198.51.100		# TEST-NET-2, only inside the lab
+. "$LAB_DIR/lab-v6.sh"	# IPv6: lab_public6, lab_ip6, lab_net v6:KIND
 LAB_EPHEMERAL="40000 59999"		# inside hosts' ephemeral ports
 LAB_OFFSET_K=1000
 LAB_SEQ_BASE=20000
@@ -141,11 +136,6 @@ LAB_CGN_SPARE=60000-65535
 declare -gA LAB_IPS=() LAB_WANS=() LAB_ROUTER=() LAB_NETIDX=() LAB_HOSTS=()
 declare -gA LAB_INNER=() LAB_CGNS=() LAB_CGNIDX=() LAB_CGNNEXT=()
 declare -gA LAB_CGNHAIR=() LAB_NETEPH=() LAB_CGNSUB=()
-# IPv6: each host's address, and the routes every IPv6 namespace on the
-# public segment gets ("PREFIX via GATEWAY"), for the v6: homes' /64s.
-declare -gA LAB_IP6S=()
-LAB_V6NS=() LAB_V6ROUTES=()
-LAB_PUBLIC_NET6=2001:db8::		# documentation prefix, RFC 3849
 LAB=
 LAB_NEXT_PUB=10
 LAB_NEXT_NET=1
@@ -482,66 +472,6 @@ lab_net() {
 	[ -z "$v6" ] || lab__v6home "$name"
 }
 
-# IPv6 in namespace $1, on every interface: enabled, with no duplicate
-# address detection, turned off first: a link-local address left tentative
-# for its second of DAD holds up neighbour discovery, and the first packets.
-lab__v6on() {
-	ip netns exec "$1" sh -c 'for f in /proc/sys/net/ipv6/conf/*/accept_dad
-	    do echo 0 >"$f"; done
-	    for f in /proc/sys/net/ipv6/conf/*/disable_ipv6
-	    do echo 0 >"$f"; done'
-}
-
-# Namespace $1 joins the public segment's IPv6: it gets every route there
-# is, and, with $2 (a prefix) and $3 (its gateway), every other namespace
-# gets that one.
-lab__v6join() {
-	local ns=$1 r n
-	for r in "${LAB_V6ROUTES[@]}"; do
-		ip -n "$ns" -6 route add $r
-	done
-	if [ -n "${2:-}" ]; then
-		for n in "${LAB_V6NS[@]}"; do
-			ip -n "$n" -6 route add "$2" via "$3"
-		done
-		LAB_V6ROUTES+=("$2 via $3")
-	fi
-	LAB_V6NS+=("$ns")
-}
-
-lab_public6() {
-	local name=$1 ns
-	ns=$(lab_ns "$name") || exit 1
-	[ -z "${LAB_IP6S[$name]:-}" ] || lab_die "host '$name' has IPv6"
-	lab__v6on "$ns"
-	LAB_IP6S[$name]="${LAB_PUBLIC_NET6}$LAB_NEXT_PUB"
-	LAB_NEXT_PUB=$((LAB_NEXT_PUB + 1))
-	ip -n "$ns" -6 addr add "${LAB_IP6S[$name]}/64" dev eth0 nodad
-	lab__v6join "$ns"
-}
-
-# Home network $1's IPv6: its router on the public /64 routes the home's
-# own /64 (no NAT), behind the firewall lab__fw made (inet: both
-# families); its inside host gets ::2.
-lab__v6home() {
-	local name=$1 rns=${LAB_ROUTER[$1]} ns=${LAB_HOSTS[$1]} idx wan6
-	idx=$(printf %x "${LAB_NETIDX[$name]}")
-	wan6="${LAB_PUBLIC_NET6}$LAB_NEXT_PUB"
-	LAB_NEXT_PUB=$((LAB_NEXT_PUB + 1))
-	lab__v6on "$rns"
-	ip netns exec "$rns" sysctl -qw net.ipv6.conf.all.forwarding=1
-	ip -n "$rns" -6 addr add "$wan6/64" dev wan nodad
-	ip -n "$rns" -6 addr add "2001:db8:$idx::1/64" dev lan nodad
-	lab__v6on "$ns"
-	LAB_IP6S[$name]="2001:db8:$idx::2"
-	ip -n "$ns" -6 addr add "${LAB_IP6S[$name]}/64" dev eth0 nodad
-	ip -n "$ns" -6 route add default via "2001:db8:$idx::1"
-	lab__v6join "$rns" "2001:db8:$idx::/64" "$wan6"
-}
-
-lab_ip6() {
-	echo "${LAB_IP6S[$1]:-}"
-}
 
 lab_host() {
 	local net=$1 name=$2 rns ns idx n port
