@@ -40,6 +40,8 @@ struct node_config {
 	struct session_config	session;
 	const struct discover_options *discover;	/* NULL: defaults */
 	int			quiet;		/* no log line for a signal */
+	int			no_portmap;	/* ask the router for no
+						   mapping (--no-portmap) */
 	/* node_serving's: */
 	size_t			ring_size;	/* chunks kept */
 	unsigned		drain_ms;	/* leaving, children served
