@@ -37,8 +37,12 @@ struct portmap {
 	struct in_addr		gw;		/* the default gateway */
 	unsigned		methods;	/* to try */
 	uint64_t		t0;
-	int			fd;		/* the node's mapped socket */
-	uint16_t		port;
+	/* a socket a method, each mapped by its own: NAT-PMP's and PCP's
+	 * server is often one, and the second request for one port would
+	 * take over the first's mapping (miniupnpd's then refuses PCP's
+	 * deletion); the kept one's is the node's */
+	int			fd[PORTMAP_COUNT];
+	uint16_t		port[PORTMAP_COUNT];
 	/* UPnP's IGD, once found: read-only from then on */
 	int			igd;
 	struct UPNPUrls		urls;
@@ -390,7 +394,7 @@ portmap_probe_thread(void *arg)
 	char why[96] = "";
 	int ok;
 
-	j->m.internal = pm->port;
+	j->m.internal = pm->port[j->method];
 	if (j->method == PORTMAP_UPNP && portmap_upnp_find(pm, why,
 	    sizeof why) != 0)
 		ok = 0;
@@ -441,12 +445,26 @@ portmap_job(struct portmap *pm, const struct portmap_map *m, int renew)
 		free(j);
 }
 
+/* A bound UDP socket for method m: its port in pm->port[m]. */
+static int
+portmap_socket(struct portmap *pm, unsigned m)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t alen = sizeof a;
+
+	if ((pm->fd[m] = socket(AF_INET, SOCK_DGRAM, 0)) < 0)
+		return -1;
+	if (bind(pm->fd[m], (struct sockaddr *)&a, sizeof a) != 0 ||
+	    getsockname(pm->fd[m], (struct sockaddr *)&a, &alen) != 0)
+		return -1;
+	pm->port[m] = ntohs(a.sin_port);
+	return 0;
+}
+
 struct portmap *
 portmap_probe_start(unsigned methods)
 {
 	struct portmap *pm;
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t alen = sizeof a;
 	struct portmap_job *j;
 	unsigned m;
 
@@ -456,19 +474,15 @@ portmap_probe_start(unsigned methods)
 	pthread_cond_init(&pm->cv, NULL);
 	pm->t0 = clock_ms();
 	pm->methods = methods != 0 ? methods : ~0u;
-	if (portmap_gateway(&pm->gw) != 0 ||
-	    (pm->fd = socket(AF_INET, SOCK_DGRAM, 0)) < 0 ||
-	    bind(pm->fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-	    getsockname(pm->fd, (struct sockaddr *)&a, &alen) != 0) {
+	for (m = 0; m < PORTMAP_COUNT; m++)
+		pm->fd[m] = -1;
+	if (portmap_gateway(&pm->gw) != 0) {
 		log_info("portmap: no default gateway: not tried");
-		if (pm->fd > 0)
-			close(pm->fd);
-		free(pm);
+		portmap_free(pm);
 		return NULL;
 	}
-	pm->port = ntohs(a.sin_port);
 	for (m = PORTMAP_PCP; m < PORTMAP_COUNT; m++) {
-		if (!(pm->methods & (1u << m)) ||
+		if (!(pm->methods & (1u << m)) || portmap_socket(pm, m) != 0 ||
 		    (j = calloc(1, sizeof *j)) == NULL)
 			continue;
 		j->pm = pm;
@@ -519,17 +533,14 @@ portmap_probe_finish(struct portmap **pmp, struct portmap_map *out)
 			    pm->got[m].lifetime, pm->got[m].ms);
 		if (pm->ok[m] && kept == PORTMAP_NONE)
 			kept = (int)m;
-		else if (pm->ok[m] && pm->got[m].external !=
-		    pm->got[kept].external)
+		else if (pm->ok[m])	/* one mapping is enough */
 			extra[nextra++] = pm->got[m];
-		/* The same port twice is one mapping at the router (NAT-PMP
-		 * and PCP are one server): deleting it would delete both. */
 	}
 	/* Late answers still land in pm; a late mapping lives out its
 	 * lifetime (PORTMAP_LIFETIME). */
 	pm->methods = kept == PORTMAP_NONE ? 0 : 1u << kept;
 	pthread_mutex_unlock(&pm->mu);
-	while (nextra > 0)	/* one mapping is enough */
+	while (nextra > 0)
 		portmap_job(pm, &extra[--nextra], 0);
 	if (kept == PORTMAP_NONE) {
 		portmap_free(pm);
@@ -638,6 +649,7 @@ portmap_free(struct portmap *pm)
 	struct portmap_map m;
 	char why[96];
 	uint64_t end;
+	unsigned i;
 
 	if (pm == NULL)
 		return;
@@ -663,7 +675,9 @@ portmap_free(struct portmap *pm)
 		return;	/* threads still hold it: left to the exit */
 	if (pm->igd)
 		FreeUPNPUrls(&pm->urls);
-	close(pm->fd);
+	for (i = 0; i < PORTMAP_COUNT; i++)
+		if (pm->fd[i] >= 0)
+			close(pm->fd[i]);
 	pthread_mutex_destroy(&pm->mu);
 	pthread_cond_destroy(&pm->cv);
 	free(pm);

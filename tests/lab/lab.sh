@@ -519,7 +519,7 @@ lab__miniupnpd() {
 	ip netns exec "$rns" miniupnpd -d -f "$conf" -P "$LAB_STATE/$net-miniupnpd.pid" \
 	    >"$log" 2>&1 </dev/null &
 	disown $!
-	lab_wait 10 "miniupnpd in $net" grep -qE "HTTP listening|Listening for NAT-PMP" "$log"
+	lab_wait 10 "miniupnpd in $net" grep -sqE "HTTP listening|Listening for NAT-PMP" "$log"
 }
 
 lab_host() {

@@ -7,7 +7,11 @@
 # offset and eim-np directly (birthday punching), random with seq through
 # the relay. cgn and cgn-hp are
 # eim homes behind a carrier-grade NAT (lab_cgn; cgn-hp's hairpins): their
-# pairs must also go the way named in want_path. Then a table of paths
+# pairs must also go the way named in want_path. upnp and natpmp are random
+# NATs whose routers map ports on request (lab_net --portmap: a real
+# miniupnpd serving UPnP-IGD, or NAT-PMP and PCP), their hosts' linktools
+# asking (--portmap all): every pair with one of them links directly,
+# through the mapping. Then a table of paths
 # and connect times, and two hosts behind one NAT, which must link by their
 # internal addresses.
 #
@@ -18,7 +22,7 @@
 set -eu
 . "$top_srcdir/tests/lab/lab.sh"
 . "$top_srcdir/tests/lab/link.sh"
-BEHAVIOURS=(open eim offset eim-np seq random cgn cgn-hp)
+BEHAVIOURS=(open eim offset eim-np seq random cgn cgn-hp upnp natpmp)
 N=${#BEHAVIOURS[@]}
 
 wire=()
@@ -42,6 +46,7 @@ done
 want_path() {
 	case $1/$2 in
 	cgn/cgn) echo relay ;;
+	upnp/*|natpmp/*|*/upnp|*/natpmp) echo direct ;;	# mapped: exact
 	random/eim|random/offset|random/eim-np|eim/random|offset/random|\
 	eim-np/random|random/cgn*|cgn*/random)
 		# Under loss a birthday punch may miss; its retry is relayed.
@@ -57,6 +62,13 @@ want_path() {
 
 tid() {	# the acceptor's node id in target network k
 	echo "7000$1"
+}
+
+# pm_args K: linktool's options for behaviour K's hosts.
+pm_args() {
+	case ${BEHAVIOURS[$1]} in
+	upnp|natpmp) echo --portmap all ;;
+	esac
 }
 
 # target_says PAIR Y: what target Y logged about PAIR's initiator.
@@ -130,6 +142,7 @@ for ((k = 0; k < N; k++)); do
 	case $b in
 	cgn) b=eim; opts+=(--behind carrier) ;;
 	cgn-hp) b=eim; opts+=(--behind hairpin) ;;
+	upnp|natpmp) opts+=(--portmap "$b"); b=random ;;
 	esac
 	lab_net "i$k" "$b" "${opts[@]}"
 	lab_net "t$k" "$b" "${opts[@]}"
@@ -141,7 +154,7 @@ done
 lab_negotiator --http "$N1:8080" --log-level warn
 
 for ((k = 0; k < N; k++)); do
-	link_accept "t$k" "${BEHAVIOURS[k]}" "$(tid $k)"
+	link_accept "t$k" "${BEHAVIOURS[k]}" "$(tid $k)" $(pm_args "$k")
 done
 link_ready "${BEHAVIOURS[@]}"
 
@@ -151,7 +164,8 @@ for ((r = 0; r < N; r++)); do
 		j=$(((k + r) % N))
 		out="$LAB_STATE/pair-${BEHAVIOURS[k]}-${BEHAVIOURS[j]}"
 		lab_exec "i$k" "$LINK" "$N1" --id "1$r$k" --link "$(tid $j)" \
-		    --attempts "$attempts" >"$out.json" 2>"$out.log" &
+		    --attempts "$attempts" $(pm_args "$k") >"$out.json" \
+		    2>"$out.log" &
 	done
 	wait
 	echo "round $((r + 1)) of $N done"
