@@ -55,9 +55,7 @@ static const struct opt options[] = {
 	  "repair as before the standby: no bridge from the grandparent, "
 	  "the old parent let go at once, no draining on the way out (for "
 	  "comparisons)" },
-	{ "no-portmap", OPT_NO_PORTMAP, NULL,
-	  "ask the router for no port mapping (UPnP-IGD, NAT-PMP, PCP): "
-	  "links are then made by prediction alone" },
+	NODE_ROW_NO_PORTMAP(OPT_NO_PORTMAP),
 	OPT_COMMON_ROWS,
 	{ NULL, 0, NULL, NULL }
 };

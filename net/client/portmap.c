@@ -33,7 +33,6 @@
 
 struct portmap {
 	pthread_mutex_t		mu;
-	pthread_cond_t		cv;
 	struct in_addr		gw;		/* the default gateway */
 	unsigned		methods;	/* to try */
 	uint64_t		t0;
@@ -365,7 +364,6 @@ portmap_done(struct portmap *pm)
 {
 	pthread_mutex_lock(&pm->mu);
 	pm->busy--;
-	pthread_cond_broadcast(&pm->cv);
 	pthread_mutex_unlock(&pm->mu);
 }
 
@@ -471,7 +469,6 @@ portmap_probe_start(unsigned methods)
 	if ((pm = calloc(1, sizeof *pm)) == NULL)
 		return NULL;
 	pthread_mutex_init(&pm->mu, NULL);
-	pthread_cond_init(&pm->cv, NULL);
 	pm->t0 = clock_ms();
 	pm->methods = methods != 0 ? methods : ~0u;
 	for (m = 0; m < PORTMAP_COUNT; m++)
@@ -500,22 +497,18 @@ int
 portmap_probe_finish(struct portmap **pmp, struct portmap_map *out)
 {
 	struct portmap *pm = *pmp;
-	struct timespec ts;
 	uint64_t end = pm->t0 + PORTMAP_DEADLINE_MS;
 	char gw[INET_ADDRSTRLEN];
 	struct portmap_map extra[PORTMAP_COUNT];
 	unsigned m, nextra = 0;
 	int kept = PORTMAP_NONE;
 
-	clock_gettime(CLOCK_REALTIME, &ts);	/* the condvar's clock */
-	ts.tv_sec += (time_t)((end - clock_ms()) / 1000);
-	ts.tv_nsec += (long)((end - clock_ms()) % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L)
-		ts.tv_sec++, ts.tv_nsec -= 1000000000L;
 	pthread_mutex_lock(&pm->mu);
-	while (pm->pending != 0 && clock_ms() < end &&
-	    pthread_cond_timedwait(&pm->cv, &pm->mu, &ts) == 0)
-		;
+	while (pm->pending != 0 && clock_ms() < end) {
+		pthread_mutex_unlock(&pm->mu);
+		usleep(2000);	/* the loop waits: at start-up, the rest of 1.5 s */
+		pthread_mutex_lock(&pm->mu);
+	}
 	inet_ntop(AF_INET, &pm->gw, gw, sizeof gw);
 	for (m = PORTMAP_PCP; m < PORTMAP_COUNT; m++) {
 		if (!(pm->methods & (1u << m)))
@@ -679,6 +672,5 @@ portmap_free(struct portmap *pm)
 		if (pm->fd[i] >= 0)
 			close(pm->fd[i]);
 	pthread_mutex_destroy(&pm->mu);
-	pthread_cond_destroy(&pm->cv);
 	free(pm);
 }

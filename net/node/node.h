@@ -32,6 +32,10 @@ struct serve;
 #define NODE_ROW_NEGOTIATOR(key)					\
 	{ "negotiator", (key), "HOST[:PORT]",				\
 	  "the negotiation server (required; port 3478 by default)" }
+#define NODE_ROW_NO_PORTMAP(key)					\
+	{ "no-portmap", (key), NULL,					\
+	  "ask the router for no port mapping (UPnP-IGD, NAT-PMP, PCP): "\
+	  "links are then made by prediction alone" }
 
 struct node_config {
 	struct addr		server;

@@ -120,6 +120,8 @@ verdict() {
 	    ! path_ok "$(ok_paths "$out.json")" "$want"; then
 		fail "$x->$y: $oks/$attempts, path $(ok_paths "$out.json")" \
 		    "(want $want)"
+		grep -h "portmap: " "$out.log" "$LAB_STATE/accept-$y.log" |
+		    sed 's/^/    /' || true
 	elif [ "$oks" -eq "$attempts" ]; then
 		pass "$x->$y: $oks/$attempts, median" \
 		    "$(ok_ms "$out.json" | pct 50) ms," \
