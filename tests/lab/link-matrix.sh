@@ -7,11 +7,12 @@
 # offset and eim-np directly (birthday punching), random with seq through
 # the relay. cgn and cgn-hp are
 # eim homes behind a carrier-grade NAT (lab_cgn; cgn-hp's hairpins): their
-# pairs must also go the way named in want_path. upnp and natpmp are random
-# NATs whose routers map ports on request (lab_net --portmap: a real
+# pairs must also go the way named in want_path. upnp, natpmp and pcp are
+# random NATs whose routers map ports on request (lab_net --portmap: a real
 # miniupnpd serving UPnP-IGD, or NAT-PMP and PCP), their hosts' linktools
-# asking (--portmap all): every pair with one of them links directly,
-# through the mapping. Then a table of paths
+# asking (--portmap: all three for upnp, NAT-PMP alone for natpmp, PCP
+# alone for pcp): every pair with one of them links directly, through the
+# mapping. Then a table of paths
 # and connect times, and two hosts behind one NAT, which must link by their
 # internal addresses.
 #
@@ -22,7 +23,7 @@
 set -eu
 . "$top_srcdir/tests/lab/lab.sh"
 . "$top_srcdir/tests/lab/link.sh"
-BEHAVIOURS=(open eim offset eim-np seq random cgn cgn-hp upnp natpmp)
+BEHAVIOURS=(open eim offset eim-np seq random cgn cgn-hp upnp natpmp pcp)
 N=${#BEHAVIOURS[@]}
 
 wire=()
@@ -46,7 +47,7 @@ done
 want_path() {
 	case $1/$2 in
 	cgn/cgn) echo relay ;;
-	upnp/*|natpmp/*|*/upnp|*/natpmp) echo direct ;;	# mapped: exact
+	upnp/*|natpmp/*|pcp/*|*/upnp|*/natpmp|*/pcp) echo direct ;; # mapped
 	random/eim|random/offset|random/eim-np|eim/random|offset/random|\
 	eim-np/random|random/cgn*|cgn*/random)
 		# Under loss a birthday punch may miss; its retry is relayed.
@@ -67,7 +68,8 @@ tid() {	# the acceptor's node id in target network k
 # pm_args K: linktool's options for behaviour K's hosts.
 pm_args() {
 	case ${BEHAVIOURS[$1]} in
-	upnp|natpmp) echo --portmap all ;;
+	upnp) echo --portmap all ;;
+	natpmp|pcp) echo --portmap "${BEHAVIOURS[$1]}" ;;
 	esac
 }
 
@@ -144,7 +146,8 @@ for ((k = 0; k < N; k++)); do
 	case $b in
 	cgn) b=eim; opts+=(--behind carrier) ;;
 	cgn-hp) b=eim; opts+=(--behind hairpin) ;;
-	upnp|natpmp) opts+=(--portmap "$b"); b=random ;;
+	upnp) opts+=(--portmap upnp); b=random ;;
+	natpmp|pcp) opts+=(--portmap natpmp); b=random ;;
 	esac
 	lab_net "i$k" "$b" "${opts[@]}"
 	lab_net "t$k" "$b" "${opts[@]}"
