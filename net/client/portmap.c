@@ -650,11 +650,11 @@ portmap_free(struct portmap *pm)
 		m = pm->kept;
 		if (portmap_do(pm, m.method, &m, 0, 500, why, sizeof why) == 0)
 			log_info("portmap: %s mapping of port %u deleted",
-			    portmap_method_name(m.method), m.external);
+			    portmap_method_name(m.method), pm->kept.external);
 		else
 			log_info("portmap: %s mapping of port %u not deleted: "
-			    "%s", portmap_method_name(m.method), m.external,
-			    why);
+			    "%s", portmap_method_name(m.method),
+			    pm->kept.external, why);
 	}
 	end = clock_ms() + 500;
 	pthread_mutex_lock(&pm->mu);
