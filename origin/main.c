@@ -31,7 +31,7 @@ static const char about[] =
 enum {
 	OPT_INPUT = 'i', OPT_NEGOTIATOR = 'n', OPT_CHANNEL = 'c',
 	OPT_FANOUT = 'f', OPT_KEY = 'k', OPT_LOOP = 256, OPT_RING,
-	OPT_NEGOTIATOR6
+	OPT_NEGOTIATOR6, OPT_NO_PORTMAP
 };
 
 #define ORIGIN_KEY_DEFAULT	"treecast-origin.key"
@@ -50,6 +50,7 @@ static const struct opt options[] = {
 	{ "loop", OPT_LOOP, NULL, "start a file again at its end" },
 	{ "ring", OPT_RING, "CHUNKS",
 	  "chunks kept for children that resume (default 1024)" },
+	NODE_ROW_NO_PORTMAP(OPT_NO_PORTMAP),
 	OPT_COMMON_ROWS,
 	{ NULL, 0, NULL, NULL }
 };
@@ -226,6 +227,9 @@ main(int argc, char **argv)
 			break;
 		case OPT_RING:
 			node_config_ring(&nc, optarg);
+			break;
+		case OPT_NO_PORTMAP:
+			nc.no_portmap = 1;
 			break;
 		case '?':
 			return 2;

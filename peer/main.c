@@ -32,7 +32,7 @@ static const char about[] =
 enum {
 	OPT_NEGOTIATOR = 'n', OPT_CHANNEL = 'c', OPT_OUTPUT = 'o',
 	OPT_PLAY = 'p', OPT_HTTP = 256, OPT_NO_HTTP, OPT_FANOUT, OPT_RING,
-	OPT_NO_STANDBY, OPT_NEGOTIATOR6
+	OPT_NO_STANDBY, OPT_NEGOTIATOR6, OPT_NO_PORTMAP
 };
 
 static const struct opt options[] = {
@@ -56,6 +56,7 @@ static const struct opt options[] = {
 	  "repair as before the standby: no bridge from the grandparent, "
 	  "the old parent let go at once, no draining on the way out (for "
 	  "comparisons)" },
+	NODE_ROW_NO_PORTMAP(OPT_NO_PORTMAP),
 	OPT_COMMON_ROWS,
 	{ NULL, 0, NULL, NULL }
 };
@@ -382,6 +383,9 @@ main(int argc, char **argv)
 			break;
 		case OPT_NO_STANDBY:
 			p.no_standby = 1;
+			break;
+		case OPT_NO_PORTMAP:
+			nc.no_portmap = 1;
 			break;
 		case '?':
 			return 2;

@@ -243,6 +243,7 @@ main(int argc, char **argv)
 	nc.session.role = TC_ROLE_PROBE;
 	nc.discover = &o;
 	nc.quiet = 1;
+	nc.no_portmap = 1;	/* it tells what the NAT does, unaided */
 	opt_init(&st, options);
 	while ((key = opt_next(&st, argc, argv)) != -1) {
 		switch (key) {

@@ -10,16 +10,19 @@ cd "$(dirname "$0")/.."
 # What needs each: gcc/g++ (the UDT shim) and make; autotools; libevent
 # (event loops, HTTP); FFmpeg's libraries (media in and out); UDT4 (reliable
 # transport over the punched socket); libsodium (credentials, integrity,
-# random ids); check (unit tests); iproute2, nftables, conntrack, procps,
+# random ids); check (unit tests); libminiupnpc and libnatpmp (port mapping
+# at a node's router: UPnP-IGD and NAT-PMP); iproute2, nftables, conntrack, procps,
 # curl and jq (the NAT lab and its HTTP and JSON checks); ffmpeg (the bundled
 # sample, decode checks); coturn (a second STUN server for the probe's tests and for
-# benchmarks: only its binary is used, its service is kept off).
+# benchmarks: only its binary is used, its service is kept off); miniupnpd
+# (the nftables flavour, as the lab's routers use nftables: a real UPnP-IGD,
+# NAT-PMP and PCP server in a lab router; its service is kept off too).
 PACKAGES=(
 	build-essential autoconf automake pkg-config
 	libevent-dev libavformat-dev libavcodec-dev libavutil-dev
-	libudt-dev libsodium-dev check
+	libudt-dev libsodium-dev check libminiupnpc-dev libnatpmp-dev
 	iproute2 nftables conntrack procps curl jq
-	ffmpeg coturn
+	ffmpeg coturn miniupnpd-nftables
 )
 # Only with --tests: chromium, headless, for the status page's test.
 TEST_PACKAGES=(chromium)
@@ -53,6 +56,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 	# runs turnserver itself, in its tests.
 	if command -v systemctl >/dev/null 2>&1; then
 		systemctl disable --now coturn >/dev/null 2>&1 || true
+		systemctl disable --now miniupnpd >/dev/null 2>&1 || true
 	fi
 fi
 [ $deps_only -eq 1 ] && exit 0

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "negotiator/channel.h"
+#include "negotiator/forest.h"
 #include "negotiator/registry.h"
 #include "net/util/addr.h"
 #include "net/wire/nat.h"
@@ -107,6 +108,31 @@ START_TEST(test_predict)
 	ck_assert_uint_eq(nat_predict(&p, 40000, 1234, 3, out, 8), 0);
 	ck_assert(!nat_predictable(&p));
 	ck_assert_str_eq(nat_class_name(&p), "apdm-random");
+}
+END_TEST
+
+/* A router that maps (NAT_F_PORTMAP) makes any NAT reachable and
+ * predictable: the broker links such a node directly with anyone, and the
+ * tree takes it for open to strangers. Without the flag a random
+ * allocator stays what it is. */
+START_TEST(test_portmap_flag)
+{
+	struct nat_profile p = { .mapping = NAT_MAPPING_APDM,
+	    .allocation = NAT_ALLOC_RANDOM, .filtering = NAT_FILTER_APDF };
+	uint8_t w[NAT_PROFILE_WIRE_LEN];
+	struct nat_profile q;
+
+	ck_assert(!nat_predictable(&p));
+	ck_assert(!nat_reachable(&p));
+	ck_assert_int_eq(forest_nat(&p), TREE_NAT_RANDOM);
+	p.flags |= NAT_F_PORTMAP;
+	ck_assert(nat_predictable(&p));
+	ck_assert(nat_reachable(&p));
+	ck_assert_int_eq(forest_nat(&p), TREE_NAT_OPEN);
+	ck_assert_str_eq(nat_class_name(&p), "apdm-random");	/* as found */
+	nat_profile_encode(&p, w);
+	ck_assert_int_eq(nat_profile_decode(w, sizeof w, &q), 0);
+	ck_assert_uint_eq(q.flags, NAT_F_PORTMAP);
 }
 END_TEST
 
@@ -352,7 +378,7 @@ main(void)
 {
 	struct check_case cases[] = {
 		{ .name = "core", .tests = { test_classify, test_predict,
-		    test_profile_wire, test_registry, test_registry_many,
+		    test_profile_wire, test_portmap_flag, test_registry, test_registry_many,
 		    test_reg_addr, test_channels, test_channel_labels } },
 	};
 

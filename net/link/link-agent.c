@@ -59,6 +59,7 @@ link_free(struct link *l)
 		}
 	}
 	link_bday_free(l);
+	link_pm_free(l);
 	session_cancel(l->a->s, l);
 	ctl_free(l->probe);
 	link_pair_free(l);

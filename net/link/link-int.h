@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "net/client/ctl.h"
+#include "net/client/portmap.h"
 #include "net/link/link.h"
 #include "net/link/punch.h"
 #include "net/wire/nat.h"
@@ -122,6 +123,9 @@ struct link {
 	uint64_t		 t_up;
 	unsigned		 depth;		/* link_drive calls under way */
 	unsigned		 ignored;	/* events its state does not take */
+	struct portmap_req	*pm_req;	/* the router's mapping, coming */
+	struct portmap_map	 pm;		/* and once it came (pm_ok) */
+	int			 pm_ok, pm_wait;
 	void			*data;
 	uint8_t			 rx[LINK_MSG_MAX];
 };
@@ -228,5 +232,17 @@ int	link_pair_punch(struct link *l, struct punch_config *pc);
 int	link_pair_punched(struct link *l, const struct link_punched *ev);
 /* Closes the IPv6 socket and its punch (NULL-safe, idempotent). */
 void	link_pair_free(struct link *l);
+/* --- link-portmap.c: the link socket's own mapping at the router */
+
+/* Asks the router (the agent's portmap, if any) to map l->probe's port. */
+void	link_pm_start(struct link *l);
+/* In LS_MAPPING, the negotiator's answer read: 1 while the router's
+ * mapping is still coming (it drives LINK_EV_MAPPED again, with no data,
+ * when it comes); else 0, and the mapped port, if any, is l->me's one. */
+int	link_pm_hold(struct link *l);
+/* Whether l only answers checks (its port is mapped, the peer's not). */
+int	link_pm_passive(const struct link *l);
+/* Cancels or deletes the mapping. */
+void	link_pm_free(struct link *l);
 
 #endif

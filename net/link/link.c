@@ -359,6 +359,7 @@ link_map(struct link *l)
 		return -1;
 	}
 	link_pair_open(l);	/* and, dual-stack, an IPv6 one */
+	link_pm_start(l);	/* the router's mapping, beside the Binding */
 	len = ctl_build_binding(msg, sizeof msg, 0, 64);
 	if (len < 0 || ctl_request(l->probe, session_server(a->s), msg,
 	    (size_t)len, &link_mapping_timing, link_mapped_cb, l) != 0)
@@ -401,13 +402,15 @@ link_on_mapped(struct link *l, const void *data)
 	struct stun_builder b;
 	uint8_t msg[STUN_MAX_MSG];
 
-	if (link_wire_mapped(l, data) != 0) {
+	if (!l->pm_wait && link_wire_mapped(l, data) != 0) {
 		if (!l->initiator)
 			link_wire_answer(l, 500, "mapping: no answer");
 		link_fail(l, LINK_STEP_MAPPING,
 		    "the negotiator did not reflect the link socket");
 		return;
 	}
+	if (link_pm_hold(l))
+		return;
 	if (!l->initiator) {
 		link_wire_answer(l, 0, NULL);
 		link_go(l);
@@ -536,6 +539,8 @@ link_punch(struct link *l)
 		    l->them.ports[i]);
 		pc.ncand++;
 	}
+	if (link_pm_passive(l))
+		pc.ncand = 0;	/* answers only (link-portmap.c) */
 	link_enter(l, LS_PUNCHING);
 	if (link_pair_punch(l, &pc) != 0 || (l->has_relay && l->punch6 == NULL))
 		link_fail(l, LINK_STEP_PUNCH, "cannot start punching");

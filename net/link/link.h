@@ -32,6 +32,7 @@
 
 struct event_base;
 struct nat_profile;
+struct portmap;
 struct session;
 struct udt_loop;
 struct link_agent;
@@ -70,6 +71,9 @@ struct link_options {
 	unsigned	birthday_probes; /* the endpoint-independent side:
 					   ports of the peer's address probed
 					   (2048) */
+	struct portmap	*portmap;	/* map each link's socket at the
+					   router (net/client/portmap.h;
+					   NULL: none) */
 };
 extern const struct link_options link_defaults;
 

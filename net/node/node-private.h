@@ -16,6 +16,8 @@ struct node {
 	struct session		*session;
 	struct event		*sigint, *sigterm;
 	int			 exit_code;
+	struct portmap		*pm;		/* the router's mapping, or NULL */
+	struct event		*pm_renew;
 	/* node_serving's, and what node.c calls of it (NULL without) */
 	struct ring		*ring;
 	struct serve		*serve;

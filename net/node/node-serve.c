@@ -76,8 +76,11 @@ static const struct link_callbacks node_links = {
 static int
 node_attach(struct node *n, char *err, size_t errlen)
 {
+	struct link_options o = link_defaults;
+
+	o.portmap = n->pm;
 	if ((n->agent = link_agent_new(n->base, n->session, n->udt,
-	    &node_links, n, NULL)) == NULL) {
+	    &node_links, n, &o)) == NULL) {
 		snprintf(err, errlen, "cannot make the link agent");
 		return -1;
 	}

@@ -11,9 +11,11 @@
 #include <event2/event.h>
 #include <sodium.h>
 
+#include "net/client/portmap.h"
 #include "net/node/node-private.h"
 #include "net/util/log.h"
 #include "net/util/opt.h"
+#include "net/wire/nat.h"
 
 void
 node_config_init(struct node_config *c)
@@ -122,6 +124,30 @@ node_session_cb(void *arg, enum session_event ev, struct session *s)
 }
 
 static void
+node_pm_renew(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	portmap_renew(arg);
+}
+
+/* The router's mapping, tried since start-up (node_run): with one, each
+ * link's socket is mapped too, and the node is open to strangers. */
+static void
+node_portmap(struct node *n, struct nat_profile *p)
+{
+	struct portmap_map m;
+	struct timeval tv = { PORTMAP_LIFETIME / 2, 0 };
+
+	if (n->pm == NULL || portmap_probe_finish(&n->pm, &m) != 0)
+		return;
+	p->flags |= NAT_F_PORTMAP;
+	n->pm_renew = event_new(n->base, -1, EV_PERSIST, node_pm_renew, n->pm);
+	if (n->pm_renew != NULL)
+		event_add(n->pm_renew, &tv);
+}
+
+static void
 node_discovered(void *arg, const struct discover_result *r)
 {
 	struct node *n = arg;
@@ -137,6 +163,7 @@ node_discovered(void *arg, const struct discover_result *r)
 	}
 	sc.server = n->cfg.server;
 	sc.profile = r->profile;
+	node_portmap(n, &sc.profile);
 	if ((n->session = session_start(n->base, &sc, node_session_cb, n,
 	    err, sizeof err)) == NULL ||
 	    (n->attach != NULL && n->attach(n, err, sizeof err) != 0)) {
@@ -177,6 +204,8 @@ node_run(struct node *n)
 	n->sigterm = evsignal_new(n->base, SIGTERM, node_signal, n);
 	event_add(n->sigint, NULL);
 	event_add(n->sigterm, NULL);
+	if (!n->cfg.no_portmap)	/* beside the discovery */
+		n->pm = portmap_probe_start(0);
 	if ((n->disc = discover_start(n->base, &n->cfg.server,
 	    n->cfg.discover, node_discovered, n, err, sizeof err)) == NULL)
 		fatal("%s", err);
@@ -195,6 +224,9 @@ node_free(struct node *n)
 		n->detach(n);	/* the link agent first: it holds the session */
 	session_free(n->session);
 	discover_free(n->disc);
+	if (n->pm_renew != NULL)
+		event_free(n->pm_renew);
+	portmap_free(n->pm);	/* the links' deletions too */
 	if (n->sigint != NULL)
 		event_free(n->sigint);
 	if (n->sigterm != NULL)

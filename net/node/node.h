@@ -37,6 +37,10 @@ struct serve;
 	  "the negotiator's IPv6 address: a host with a route to it "	\
 	  "registers its own and tries IPv6 beside IPv4 on every link "	\
 	  "(port 3478 by default; default none: IPv4 alone)" }
+#define NODE_ROW_NO_PORTMAP(key)					\
+	{ "no-portmap", (key), NULL,					\
+	  "ask the router for no port mapping (UPnP-IGD, NAT-PMP, PCP): "\
+	  "links are then made by prediction alone" }
 
 struct node_config {
 	struct addr		server;
@@ -45,6 +49,8 @@ struct node_config {
 	struct session_config	session;
 	const struct discover_options *discover;	/* NULL: defaults */
 	int			quiet;		/* no log line for a signal */
+	int			no_portmap;	/* ask the router for no
+						   mapping (--no-portmap) */
 	/* node_serving's: */
 	size_t			ring_size;	/* chunks kept */
 	unsigned		drain_ms;	/* leaving, children served

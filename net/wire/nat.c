@@ -91,6 +91,8 @@ nat_class_name(const struct nat_profile *p)
 int
 nat_reachable(const struct nat_profile *p)
 {
+	if (p->flags & NAT_F_PORTMAP)
+		return 1;
 	return (p->mapping == NAT_MAPPING_NONE ||
 	    p->mapping == NAT_MAPPING_EIM) &&
 	    p->filtering == NAT_FILTER_EIF;
@@ -177,6 +179,8 @@ nat_classify_allocation(const struct nat_sample *s, size_t n,
 int
 nat_predictable(const struct nat_profile *p)
 {
+	if (p->flags & NAT_F_PORTMAP)
+		return 1;	/* each link's port is mapped, exactly */
 	switch (p->mapping) {
 	case NAT_MAPPING_NONE:
 	case NAT_MAPPING_EIM:

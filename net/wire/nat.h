@@ -42,6 +42,10 @@ struct nat_profile {
 	int32_t	delta;		/* NAT_ALLOC_SEQUENTIAL: step per new mapping */
 };
 #define NAT_F_ALT_ADDRESS 0x01	/* mapping and filtering tested with a second IP */
+/* The node's router maps ports on request (UPnP-IGD, NAT-PMP or PCP), and
+ * each link's socket gets a mapping of its own: its external port is
+ * known exactly and takes packets from anyone, whatever the NAT does. */
+#define NAT_F_PORTMAP 0x02
 
 /* What one fresh socket saw: its local port and the port the server saw. */
 struct nat_sample {
@@ -72,7 +76,8 @@ void	nat_classify_allocation(const struct nat_sample *s, size_t n,
  */
 size_t	nat_predict(const struct nat_profile *p, uint16_t local,
 	    uint16_t mapped, unsigned window, uint16_t *out, size_t max);
-/* Whether a peer can reach a new mapping of this NAT by prediction. */
+/* Whether a peer can reach a new mapping of this NAT by prediction (or
+ * the router maps ports on request, NAT_F_PORTMAP). */
 int	nat_predictable(const struct nat_profile *p);
 
 /* Names as treecast-probe --json prints them; NULL for out of range. */
@@ -87,7 +92,7 @@ const char *nat_class_name(const struct nat_profile *p);
 unsigned nat_class(const struct nat_profile *p);
 const char *nat_class_label(unsigned c);
 /* Whether a packet from anyone reaches the node's mapping unsolicited (no
- * NAT, or a full cone): such a node links with anyone. */
+ * NAT, a full cone, or NAT_F_PORTMAP): such a node links with anyone. */
 int	nat_reachable(const struct nat_profile *p);
 
 /* The profile on the wire: 12 bytes, network order. */

@@ -28,6 +28,13 @@
 #                                 LAN to the CGN's address and a mapped port
 #                                 goes to that mapping's owner, from the
 #                                 sender's mapping (up to 8 homes)
+#   lab_net NAME BEHAVIOUR --portmap upnp|natpmp
+#                                 a router that also maps ports on request:
+#                                 a real miniupnpd (miniupnpd-nftables) in
+#                                 its namespace, serving UPnP-IGD, or
+#                                 NAT-PMP and PCP (one switch in
+#                                 miniupnpd), to its LAN; its log is
+#                                 $LAB_STATE/NAME-miniupnpd.log
 #   lab_net NAME BEHAVIOUR --behind CGN
 #                                 a home network whose router's WAN is on
 #                                 CGN's carrier LAN: double NAT
@@ -403,7 +410,7 @@ lab__cgn_sub() {
 
 lab_net() {
 	local name=$1 behaviour=$2 delay= loss= rate= behind= idx rns wan inner
-	local WIRE_OPTS v6=
+	local WIRE_OPTS v6= portmap=
 	case $behaviour in
 	v6:open) lab_die "v6:open: an open host's IPv6 is lab_public6's" ;;
 	v6:*) v6=1; behaviour=${behaviour#v6:} ;;
@@ -415,6 +422,7 @@ lab_net() {
 		--loss) loss=$2; shift 2 ;;
 		--rate) rate=$2; shift 2 ;;
 		--behind) behind=$2; shift 2 ;;
+		--portmap) portmap=$2; shift 2 ;;
 		*) lab_die "lab_net: unknown option '$1'" ;;
 		esac
 	done
@@ -468,10 +476,59 @@ lab_net() {
 	LAB_WANS[$name]=$wan
 	LAB_INNER[$name]=$inner
 	LAB_NETIDX[$name]=$idx
+	[ -z "$portmap" ] || lab__miniupnpd "$name" "$portmap"
 	lab_host "$name" "$name"
 	[ -z "$v6" ] || lab__v6home "$name"
 }
 
+# miniupnpd in NET's router, mapping with METHOD (upnp, or natpmp: NAT-PMP
+# and PCP). Its nftables chains (the names it uses by default) sit in a
+# table of their own; the router's firewall forwards what they DNAT. The
+# lab's public segment is TEST-NET-2, which miniupnpd will not take as an
+# external address, so it is told one (ext_ip; nothing routes it): a
+# mapping's port is what counts, on the address the negotiator sees.
+lab__miniupnpd() {
+	local net=$1 method=$2 rns=${LAB_ROUTER[$1]} conf log upnp=no pmp=no
+	local idx=${LAB_NETIDX[$1]}
+	case $method in
+	upnp) upnp=yes ;;
+	natpmp) pmp=yes ;;
+	*) lab_die "lab_net --portmap: upnp or natpmp, not '$method'" ;;
+	esac
+	command -v miniupnpd >/dev/null ||
+	    lab_die "miniupnpd not found: run scripts/setup.sh (Debian: miniupnpd-nftables)"
+	conf=$LAB_STATE/$net-miniupnpd.conf log=$LAB_STATE/$net-miniupnpd.log
+	ip netns exec "$rns" nft -f - <<-EOF || lab_die "nft rejected miniupnpd's chains"
+	table inet filter {
+	 chain forward { type filter hook forward priority 0; jump miniupnpd; }
+	 chain miniupnpd { }
+	 chain prerouting { type nat hook prerouting priority -100; jump prerouting_miniupnpd; }
+	 chain postrouting { type nat hook postrouting priority 99; jump postrouting_miniupnpd; }
+	 chain prerouting_miniupnpd { }
+	 chain postrouting_miniupnpd { }
+	}
+	add rule inet fw forward ct status dnat accept
+	EOF
+	cat >"$conf" <<-EOF
+	ext_ifname=wan
+	ext_ip=11.0.$idx.1
+	listening_ip=lan
+	http_port=0
+	enable_upnp=$upnp
+	enable_natpmp=$pmp
+	secure_mode=yes
+	system_uptime=no
+	min_lifetime=30
+	lease_file=$LAB_STATE/$net-miniupnpd.leases
+	uuid=3d3cec3a-8cf0-11e0-98ee-$(printf %012d "$idx")
+	allow 1024-65535 10.$idx.0.0/24 1024-65535
+	deny 0-65535 0.0.0.0/0 0-65535
+	EOF
+	ip netns exec "$rns" miniupnpd -d -f "$conf" -P "$LAB_STATE/$net-miniupnpd.pid" \
+	    >"$log" 2>&1 </dev/null &
+	disown $!
+	lab_wait 10 "miniupnpd in $net" grep -sqE "HTTP listening|Listening for NAT-PMP" "$log"
+}
 
 lab_host() {
 	local net=$1 name=$2 rns ns idx n port

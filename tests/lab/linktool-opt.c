@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/client/portmap.h"
 #include "net/util/opt.h"
 #include "net/wire/proto.h"
 #include "linktool.h"
@@ -25,7 +26,7 @@ static const char about[] =
 enum {
 	OPT_ID = 'i', OPT_ACCEPT = 'a', OPT_LINK = 'l', OPT_ATTEMPTS = 'n',
 	OPT_MSGS = 'm', OPT_CHANNEL = 'c', OPT_BDAY_SOCKETS = 'S',
-	OPT_BDAY_PROBES = 'P', OPT_NEGOTIATOR6 = '6'
+	OPT_BDAY_PROBES = 'P', OPT_NEGOTIATOR6 = '6', OPT_PORTMAP = 256
 };
 
 static const struct opt options[] = {
@@ -48,9 +49,34 @@ static const struct opt options[] = {
 	{ "negotiator6", OPT_NEGOTIATOR6, "[ADDR]:PORT",
 	  "the negotiator's IPv6 address: register this host's and try IPv6 "
 	  "beside IPv4 on every link" },
+	{ "portmap", OPT_PORTMAP, "all|upnp,natpmp,pcp",
+	  "ask the router for port mappings with these methods (default: "
+	  "none)" },
 	OPT_COMMON_ROWS,
 	{ NULL, 0, NULL, NULL }
 };
+
+/* --portmap's list: its methods' bits. */
+static unsigned
+parse_portmap(const char *text)
+{
+	char buf[64], *save = NULL, *w;
+	unsigned bits = 0, m;
+
+	if (strcmp(text, "all") == 0)
+		return ~0u;
+	snprintf(buf, sizeof buf, "%s", text);
+	for (w = strtok_r(buf, ",", &save); w != NULL;
+	    w = strtok_r(NULL, ",", &save)) {
+		for (m = PORTMAP_PCP; m < PORTMAP_COUNT &&
+		    strcmp(w, portmap_method_name(m)) != 0; m++)
+			;
+		if (m == PORTMAP_COUNT)
+			usage_fail("--portmap '%s': not upnp, natpmp or pcp", w);
+		bits |= 1u << m;
+	}
+	return bits;
+}
 
 /* A bad command line: exits 2 with the reason, naming the value. */
 void
@@ -154,6 +180,9 @@ tool_options(struct tool *t, int argc, char **argv)
 			    t->server6.ss.ss_family != AF_INET6)
 				usage_fail("--negotiator6 '%s': %s", optarg,
 				    err[0] != '\0' ? err : "not IPv6");
+			break;
+		case OPT_PORTMAP:
+			t->pm_methods = parse_portmap(optarg);
 			break;
 		case OPT_CHANNEL:
 			if (strlen(optarg) == 0 ||

@@ -42,6 +42,7 @@
 #include <sodium.h>
 
 #include "net/client/discover.h"
+#include "net/client/portmap.h"
 #include "net/client/session.h"
 #include "net/link/link.h"
 #include "net/link/udt.h"
@@ -487,6 +488,7 @@ tool_discovered(void *arg, const struct discover_result *res)
 {
 	struct tool *t = arg;
 	struct session_config cfg;
+	struct portmap_map m;
 	char err[160];
 
 	if (!res->ok) {
@@ -495,13 +497,17 @@ tool_discovered(void *arg, const struct discover_result *res)
 		return;
 	}
 	t->profile = res->profile;
+	if (t->pm != NULL && portmap_probe_finish(&t->pm, &m) == 0) {
+		t->profile.flags |= NAT_F_PORTMAP;
+		t->lo.portmap = t->pm;
+	}
 	memset(&cfg, 0, sizeof cfg);
 	cfg.server = t->server;
 	cfg.server6 = t->server6;
 	cfg.node_id = t->id;
 	snprintf(cfg.channel, sizeof cfg.channel, "%s", t->channel);
 	cfg.role = TC_ROLE_PEER;
-	cfg.profile = res->profile;
+	cfg.profile = t->profile;
 	if ((t->session = session_start(t->base, &cfg, tool_session_cb, t,
 	    err, sizeof err)) == NULL) {
 		tool_setup_fail(t, "cannot register with %s: %s",
@@ -562,6 +568,8 @@ main(int argc, char **argv)
 		fatal("cannot create events");
 	event_add(t.sigint, NULL);
 	event_add(t.sigterm, NULL);
+	if (t.pm_methods != 0)
+		t.pm = portmap_probe_start(t.pm_methods);
 	if ((t.discover = discover_start(t.base, &t.server, NULL,
 	    tool_discovered, &t, err, sizeof err)) == NULL)
 		usage_fail("discovery against %s: %s", t.server_text, err);
@@ -579,6 +587,7 @@ main(int argc, char **argv)
 	while ((r = TAILQ_FIRST(&t.runs)) != NULL)
 		run_free(r);
 	udt_loop_free(t.udt);
+	portmap_free(t.pm);	/* after the agent: its links' mappings */
 	session_free(t.session);
 	discover_free(t.discover);
 	event_free(t.register_timer);

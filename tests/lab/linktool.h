@@ -62,6 +62,8 @@ struct tool {
 	int			 attempts;
 	int			 msgs;
 	struct link_options	 lo;
+	unsigned		 pm_methods;	/* --portmap: 1 << PORTMAP_* */
+	struct portmap		*pm;
 	struct nat_profile	 profile;
 	struct discover		*discover;
 	struct session		*session;
